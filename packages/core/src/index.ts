@@ -1,0 +1,12 @@
+export { type DelayOptions, delay } from "./abort.js";
+export {
+  BeauvoirError,
+  type BeauvoirErrorOptions,
+  isBeauvoirErrorWithCode,
+} from "./beauvoir-error.js";
+export { type Clock, systemClock, type TimerHandle } from "./clock.js";
+export { isErrnoError } from "./errno.js";
+export { type FileHandleLike, type FileSystem, nodeFileSystem } from "./file-system.js";
+export { type Logger, silentLogger } from "./logger.js";
+export { ManualClock } from "./manual-clock.js";
+export { assertSafeName, InvalidNameError } from "./resource-name.js";

@@ -1,0 +1,49 @@
+import type { Clock, Logger } from "@beauvoir/core";
+
+/** Options shared by {@link AsyncMutex} and {@link AsyncSemaphore}. */
+export interface LockQueueOptions {
+  /**
+   * The lease: a holder that keeps the lock longer than this loses it, the next
+   * waiter gets it, and a warning is logged. `Infinity` turns leases off.
+   * @default 60_000
+   */
+  maxHoldMs?: number;
+  /**
+   * Default wait for `acquire()` when the call gives none.
+   * @default 30_000
+   */
+  defaultTimeoutMs?: number;
+  /** Receives the lease-revocation warning. @default silentLogger */
+  logger?: Pick<Logger, "warn">;
+  /** Source of time and timers, for tests. @default systemClock */
+  clock?: Clock;
+}
+
+/** Per-call options of `acquire()` and `runExclusive()`. */
+export interface AcquireOptions {
+  /** Aborting removes the caller from the queue; `acquire()` rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of `runExclusive()`. */
+export interface RunExclusiveOptions extends AcquireOptions {
+  /** How long to wait for the lock. @default the queue's `defaultTimeoutMs` */
+  timeoutMs?: number;
+}
+
+/** Frees the permit it was returned for; calling it again, or after a lease revocation, does nothing. */
+export type Release = () => void;
+
+/** Defaults applied to every {@link LockQueueOptions}. */
+export const LOCK_QUEUE_DEFAULTS = Object.freeze({
+  maxHoldMs: 60_000,
+  defaultTimeoutMs: 30_000,
+});
+
+/** Checks that `value` is a usable duration; `Infinity` allowed. */
+export function assertDuration(value: number, option: string): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`${option} must be a non-negative number of milliseconds, got ${value}`);
+  }
+  return value;
+}
