@@ -35,7 +35,12 @@ export function definePackageTests(options: PackageTestOptions = {}) {
       coverage: {
         provider: "v8",
         include: ["src/**/*.ts"],
-        exclude: ["src/**/*.test.ts", "src/**/*.test-d.ts", "src/**/__fixtures__/**", "src/index.ts"],
+        exclude: [
+          "src/**/*.test.ts",
+          "src/**/*.test-d.ts",
+          "src/**/__fixtures__/**",
+          "src/index.ts",
+        ],
         reporter: ["text-summary", "json-summary"],
         thresholds: { branches: options.branches ?? 80 },
       },

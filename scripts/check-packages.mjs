@@ -12,7 +12,11 @@ const packages = readdirSync(packagesDir)
   .map((name) => join(packagesDir, name))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) }))
   .filter(({ manifest }) => !manifest.private)
-  .filter(({ dir }) => process.env.BEAUVOIR_CHECK_ONLY === undefined || process.env.BEAUVOIR_CHECK_ONLY.split(",").some((name) => dir.endsWith(`/${name}`)));
+  .filter(
+    ({ dir }) =>
+      process.env.BEAUVOIR_CHECK_ONLY === undefined ||
+      process.env.BEAUVOIR_CHECK_ONLY.split(",").some((name) => dir.endsWith(`/${name}`)),
+  );
 
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const run = (command, args, options = {}) =>
@@ -46,7 +50,9 @@ try {
   const project = join(scratch, "consumer");
   run("mkdir", ["-p", project]);
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true }));
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], { cwd: project });
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], {
+    cwd: project,
+  });
 
   for (const { manifest } of packages) {
     const probe = `
@@ -59,7 +65,9 @@ try {
       });`;
     try {
       const count = run(process.execPath, ["-e", probe], { cwd: project }).trim();
-      console.log(`✓ ${manifest.name}: publint, attw, import and require agree on ${count} exports`);
+      console.log(
+        `✓ ${manifest.name}: publint, attw, import and require agree on ${count} exports`,
+      );
     } catch (error) {
       fail(`load from tarball: ${manifest.name}`, `${error.stdout}${error.stderr}`);
     }

@@ -43,15 +43,19 @@ const manifest = {
     test: "vitest run --coverage",
   },
   dependencies: Object.fromEntries(
-    ["core", ...dependencies].filter((dep) => dep !== name).map((dep) => [`@beauvoir/${dep}`, "workspace:^"]),
+    ["core", ...dependencies]
+      .filter((dep) => dep !== name)
+      .map((dep) => [`@beauvoir/${dep}`, "workspace:^"]),
   ),
 };
 
 const files = {
   "package.json": `${JSON.stringify(manifest, null, 2)}\n`,
   "tsconfig.json": `${JSON.stringify({ extends: "../../tsconfig.base.json", include: ["src", "test", "*.config.ts"] }, null, 2)}\n`,
-  "tsup.config.ts": 'import { definePackageBuild } from "../../tsup.shared.js";\n\nexport default definePackageBuild();\n',
-  "vitest.config.ts": 'import { definePackageTests } from "../../vitest.shared.js";\n\nexport default definePackageTests();\n',
+  "tsup.config.ts":
+    'import { definePackageBuild } from "../../tsup.shared.js";\n\nexport default definePackageBuild();\n',
+  "vitest.config.ts":
+    'import { definePackageTests } from "../../vitest.shared.js";\n\nexport default definePackageTests();\n',
 };
 for (const [file, content] of Object.entries(files)) {
   const target = new URL(file, dir);

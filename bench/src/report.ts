@@ -26,8 +26,11 @@ export function renderTable(rows: BenchRow[]): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...lines.map((line) => line[column]!.length)),
   );
-  const render = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ");
-  return [render(header), render(widths.map((width) => "-".repeat(width))), ...lines.map(render)].join(
-    "\n",
-  );
+  const render = (cells: string[]) =>
+    cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ");
+  return [
+    render(header),
+    render(widths.map((width) => "-".repeat(width))),
+    ...lines.map(render),
+  ].join("\n");
 }

@@ -23,4 +23,6 @@ for (const name of names) {
 console.log(renderTable(rows));
 writeFileSync(new URL("../results.json", import.meta.url), `${JSON.stringify(rows, null, 2)}\n`);
 const missed = rows.filter((row) => row.met === false).length;
-console.log(`\n${rows.length} measurements, ${missed} targets missed (node ${process.version}, ${new Date().toISOString()})`);
+console.log(
+  `\n${rows.length} measurements, ${missed} targets missed (node ${process.version}, ${new Date().toISOString()})`,
+);

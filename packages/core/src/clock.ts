@@ -27,7 +27,6 @@ export interface Clock {
  */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
-  setTimeout: (callback: () => void, delayMs: number): TimerHandle =>
-    setTimeout(callback, delayMs),
+  setTimeout: (callback: () => void, delayMs: number): TimerHandle => setTimeout(callback, delayMs),
   clearTimeout: (handle: TimerHandle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 });

@@ -3,9 +3,12 @@ import { isErrnoError } from "./errno.js";
 import { assertSafeName, InvalidNameError } from "./resource-name.js";
 
 describe("assertSafeName", () => {
-  it.each(["dedup-index", "workflow.runs", "a", "lock_1", "x".repeat(200)])("accepts %s", (name) => {
-    expect(assertSafeName(name)).toBe(name);
-  });
+  it.each(["dedup-index", "workflow.runs", "a", "lock_1", "x".repeat(200)])(
+    "accepts %s",
+    (name) => {
+      expect(assertSafeName(name)).toBe(name);
+    },
+  );
 
   it.each([
     ["", "empty"],
@@ -19,13 +22,12 @@ describe("assertSafeName", () => {
     ["tab\tname", "control"],
     ["x".repeat(201), "200"],
   ])("rejects %j with a reason mentioning %s", (name, reason) => {
-    const error = (() => {
-      try {
-        assertSafeName(name);
-      } catch (caught) {
-        return caught;
-      }
-    })();
+    let error: unknown;
+    try {
+      assertSafeName(name);
+    } catch (caught) {
+      error = caught;
+    }
     expect(InvalidNameError.isInstance(error)).toBe(true);
     expect((error as InvalidNameError).code).toBe("INVALID_NAME");
     expect((error as InvalidNameError).message).toContain(reason);

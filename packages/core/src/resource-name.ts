@@ -46,7 +46,6 @@ export function assertSafeName(name: unknown): string {
     throw new InvalidNameError(name, "must not contain path separators");
   }
   if (name.includes("..")) throw new InvalidNameError(name, "must not contain '..'");
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
   if (/[\u0000-\u001f\u007f]/.test(name)) {
     throw new InvalidNameError(name, "must not contain NUL or control characters");
   }

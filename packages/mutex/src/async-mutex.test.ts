@@ -282,7 +282,10 @@ describe("AsyncMutex", () => {
       | { kind: "release"; index: number }
       | { kind: "advance"; ms: number };
     const step = fc.oneof(
-      fc.record({ kind: fc.constant("acquire" as const), timeoutMs: fc.integer({ min: 0, max: 300 }) }),
+      fc.record({
+        kind: fc.constant("acquire" as const),
+        timeoutMs: fc.integer({ min: 0, max: 300 }),
+      }),
       fc.record({ kind: fc.constant("abortable" as const) }),
       fc.record({ kind: fc.constant("abort" as const), index: fc.nat(40) }),
       fc.record({ kind: fc.constant("release" as const), index: fc.nat(40) }),
@@ -327,7 +330,8 @@ describe("AsyncMutex", () => {
             controllers.push(controller);
             void track(mutex.acquire(1_000, { signal: controller.signal }));
           }
-          if (current.kind === "abort") controllers[current.index % (controllers.length || 1)]?.abort();
+          if (current.kind === "abort")
+            controllers[current.index % (controllers.length || 1)]?.abort();
           if (current.kind === "release") releases[current.index % (releases.length || 1)]?.();
           if (current.kind === "advance") clock.advance(current.ms);
           await tick();

@@ -87,7 +87,10 @@ export class AsyncSemaphore {
    * @throws {@link MutexTimeoutError} when the wait runs out (also on re-entry from inside a held section).
    * @throws the signal's reason when `signal` aborts first.
    */
-  acquire(timeoutMs: number = this.#defaultTimeoutMs, options: AcquireOptions = {}): Promise<Release> {
+  acquire(
+    timeoutMs: number = this.#defaultTimeoutMs,
+    options: AcquireOptions = {},
+  ): Promise<Release> {
     assertDuration(timeoutMs, "timeoutMs");
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);

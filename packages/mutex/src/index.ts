@@ -1,6 +1,6 @@
 export { AsyncMutex, type AsyncMutexOptions } from "./async-mutex.js";
 export { AsyncSemaphore } from "./async-semaphore.js";
-export { MutexTimeoutError, type MutexErrorCode } from "./errors.js";
+export { type MutexErrorCode, MutexTimeoutError } from "./errors.js";
 export {
   type AcquireOptions,
   LOCK_QUEUE_DEFAULTS,
