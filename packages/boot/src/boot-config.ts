@@ -1,0 +1,117 @@
+import type { Clock, FileSystem, Logger } from "@beauvoir/core";
+import type { ReconcileHook, StepExecutorOptions } from "./step-executor.js";
+import type { ActionPolicy } from "./tool-validator.js";
+import type { WorkflowDefinition } from "./workflow-engine.js";
+import type {
+  AuditTrailPort,
+  CircuitBreakerPort,
+  IdempotencyIndexPort,
+  LockManagerPort,
+  RateLimiterPort,
+  StoreFactoryPort,
+} from "./ports.js";
+
+/** The redactor as boot uses it. */
+export interface RedactorPort {
+  redactAny(value: unknown): unknown;
+}
+
+/** Where boot keeps things under `dataDir`. */
+export interface BootPaths {
+  dataDir: string;
+  /** `{dataDir}/audit/audit.jsonl` */
+  auditFile: string;
+  /** `{dataDir}/stores` */
+  storesDir: string;
+  /** `{dataDir}/locks` */
+  locksDir: string;
+  /** `{dataDir}/idempotency` */
+  idempotencyDir: string;
+}
+
+/** What each initializer receives: the config and what earlier steps built. */
+export interface BootContext {
+  config: BootConfig;
+  paths: BootPaths;
+  clock: Clock;
+  fs: FileSystem;
+  /** Available from step 3b on; a silent logger before. */
+  logger: Logger;
+  redactor: RedactorPort | undefined;
+  lockManager: LockManagerPort | undefined;
+  auditTrail: AuditTrailPort | undefined;
+}
+
+/**
+ * The functions that build each subsystem. Every one can be replaced through
+ * {@link BootConfig.initializers}, e.g. to make one fail in a test.
+ */
+export interface BootInitializers {
+  /** Step 2: creates the directories and proves they are writable (O_EXCL probe). */
+  filesystem(context: BootContext): Promise<void>;
+  /** Step 2: the lock manager (used for the single-instance lock, the index and step 6). */
+  lockManager(context: BootContext): LockManagerPort | Promise<LockManagerPort>;
+  /** Step 3a. */
+  redactor(context: BootContext): RedactorPort | Promise<RedactorPort>;
+  /** Step 3b. */
+  logger(context: BootContext): Logger | Promise<Logger>;
+  /** Step 3c: opens the audit trail and runs its recovery; returns records lost. */
+  auditTrail(context: BootContext): Promise<{ auditTrail: AuditTrailPort; recordsLost: number }>;
+  /** Step 3d. */
+  storeFactory(context: BootContext): StoreFactoryPort | Promise<StoreFactoryPort>;
+  /** Step 3e. */
+  circuitBreaker(context: BootContext): CircuitBreakerPort | Promise<CircuitBreakerPort>;
+  /** Step 3f. */
+  rateLimiter(context: BootContext): RateLimiterPort | Promise<RateLimiterPort>;
+  /** Step 3g: opens (initializes) the idempotency index. */
+  idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort>;
+}
+
+/** Options of {@link boot}. */
+export interface BootConfig {
+  /** The directory holding the audit trail, stores, locks and index. Must be absolute. */
+  dataDir: string;
+  /**
+   * Boot in `dev` mode, with a loud warning, whatever fails, instead of
+   * aborting or degrading. Never for production.
+   * @default false
+   */
+  allowDev?: boolean;
+  /** HMAC key for the audit trail's records. @default none (hash chain only) */
+  hmacKey?: string | Uint8Array;
+  /** Logger settings, passed to `createLogger`. @default level "info", prefix "beauvoir", sink console */
+  log?: { level?: "debug" | "info" | "warn" | "error"; prefix?: string; sink?: unknown };
+  /** The action policy to validate at step 4 (with {@link BootConfig.toolNames}). @default none: step 4 is skipped */
+  actionPolicy?: ActionPolicy;
+  /** The tool names the registry offers, cross-checked against {@link BootConfig.actionPolicy}. */
+  toolNames?: readonly string[];
+  /** Options for `new CircuitBreaker(...)`. @default the breaker's defaults */
+  circuitBreaker?: Record<string, unknown>;
+  /** Options for `new RateLimiter(...)`. @default the limiter's defaults */
+  rateLimiter?: Record<string, unknown>;
+  /** Options for `new IdempotencyIndex(...)` (compensation table, onPendingConflict, ttlMs). */
+  idempotency?: Record<string, unknown>;
+  /** Per-action checks for `check_then_retry` entries left pending by a crash. @default {} */
+  reconcilers?: Readonly<Record<string, ReconcileHook>>;
+  /** Workflows to register on the engine. @default [] */
+  workflows?: ReadonlyArray<WorkflowDefinition<never>>;
+  /** Longest wait for in-flight steps at shutdown. @default 10_000 */
+  shutdownTimeoutMs?: number;
+  /** Install SIGTERM/SIGINT handlers that call `shutdown()` then re-raise the signal. @default false */
+  handleSignals?: boolean;
+  /** See {@link StepExecutorOptions.onDurablePoint}. */
+  onDurablePoint?: StepExecutorOptions["onDurablePoint"];
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default nodeFileSystem */
+  fs?: FileSystem;
+  /** Replacements for the default initializers. @default {} */
+  initializers?: Partial<BootInitializers>;
+}
+
+/** Defaults applied to {@link BootConfig}. */
+export const BOOT_DEFAULTS = Object.freeze({
+  allowDev: false,
+  shutdownTimeoutMs: 10_000,
+  handleSignals: false,
+});

@@ -1,0 +1,462 @@
+import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
+import { isAbsolute, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import {
+  BOOT_DEFAULTS,
+  type BootConfig,
+  type BootContext,
+  type BootInitializers,
+  type BootPaths,
+  type RedactorPort,
+} from "./boot-config.js";
+import { defaultInitializers } from "./default-initializers.js";
+import { BootError, describeError } from "./errors.js";
+import type { HealthReport, SubsystemStatus } from "./health-report.js";
+import type {
+  AuditTrailPort,
+  CircuitBreakerPort,
+  IdempotencyIndexPort,
+  LockHandlePort,
+  LockManagerPort,
+  RateLimiterPort,
+  StoreFactoryPort,
+} from "./ports.js";
+import { DurableStepExecutor, type OperatingMode, type ReconcileReport } from "./step-executor.js";
+import { ToolValidator } from "./tool-validator.js";
+import { WorkflowEngine } from "./workflow-engine.js";
+
+/** The subsystems boot built; a failed one is `undefined`. */
+export interface BootServices {
+  logger: Logger;
+  redactor: RedactorPort | undefined;
+  lockManager: LockManagerPort | undefined;
+  auditTrail: AuditTrailPort | undefined;
+  storeFactory: StoreFactoryPort | undefined;
+  circuitBreaker: CircuitBreakerPort | undefined;
+  rateLimiter: RateLimiterPort | undefined;
+  idempotencyIndex: IdempotencyIndexPort | undefined;
+  toolValidator: ToolValidator | undefined;
+}
+
+/** Options of {@link BootResult.shutdown}. */
+export interface ShutdownOptions {
+  /** Longest wait for in-flight steps. @default the config's `shutdownTimeoutMs` (10 000) */
+  timeoutMs?: number;
+  /** Why, passed to `shutdown` listeners. @default "requested" */
+  reason?: string;
+}
+
+/** Payload of the `shutdown` event. */
+export interface ShutdownEvent {
+  /** `"requested"`, `"SIGTERM"`, `"SIGINT"`, or the caller's reason. */
+  reason: string;
+  /** False when in-flight steps were still running at the timeout. */
+  drained: boolean;
+  /** Problems met while closing (each subsystem is closed even if another failed). */
+  errors: string[];
+}
+
+/** What {@link boot} returns. */
+export interface BootResult {
+  /** The operating mode. */
+  mode: OperatingMode;
+  /** The health report. */
+  health: HealthReport;
+  /** What step 5 did to pending entries; `undefined` when it could not run. */
+  reconciliation: ReconcileReport | undefined;
+  /** The subsystems. */
+  services: BootServices;
+  /** Runs steps durably. */
+  executor: DurableStepExecutor;
+  /** Runs workflows on top of the executor. */
+  workflows: WorkflowEngine;
+  /**
+   * Stops new work, drains in-flight steps (bounded), closes the index and the
+   * audit trail, stops the rate limiter, releases every lock, then emits `shutdown`.
+   * Calling it again returns the same promise.
+   */
+  shutdown(options?: ShutdownOptions): Promise<ShutdownEvent>;
+  /**
+   * Subscribes to `shutdown`.
+   * @returns a function that unsubscribes.
+   */
+  on(event: "shutdown", listener: (event: ShutdownEvent) => void): () => void;
+}
+
+const INSTANCE_LOCK = "boot-instance";
+const P1_STEPS = new Set(["storeFactory", "circuitBreaker", "rateLimiter", "idempotencyIndex"]);
+
+/**
+ * Boots the toolkit in seven steps, in order: (1) validate the config, (2)
+ * validate the filesystem and take the single-instance lock, (3) build the
+ * redactor, logger and audit trail (P0: abort on failure), then the store
+ * factory, breaker, rate limiter and idempotency index (P1: degraded mode on
+ * failure), (4) validate the tools (P0), (5) reconcile pending intents, (6)
+ * recover stale locks and clean quarantine (warn and go on), (7) decide the
+ * operating mode and build the health report.
+ *
+ * @example
+ * ```ts
+ * const orchestrator = new BootOrchestrator({ dataDir: "/var/lib/agent" });
+ * const { mode, health } = await orchestrator.boot();
+ * ```
+ */
+export class BootOrchestrator {
+  readonly #config: BootConfig;
+  readonly #initializers: BootInitializers;
+
+  /**
+   * @param config - see {@link BootConfig}.
+   * @throws TypeError when `config` is not an object (the rest is checked in step 1).
+   */
+  constructor(config: BootConfig) {
+    if (typeof config !== "object" || config === null) throw new TypeError("boot config must be an object");
+    this.#config = config;
+    this.#initializers = { ...defaultInitializers, ...config.initializers };
+  }
+
+  /**
+   * Runs the seven steps.
+   * @returns the mode, health report, services, executor and workflow engine.
+   * @throws {@link BootError} when a P0 step fails and `allowDev` is off (a
+   *   second process on the same `dataDir` fails at step 2 with a `LOCK_HELD` cause).
+   */
+  async boot(): Promise<BootResult> {
+    const startedAt = performance.now();
+    const config = this.#config;
+    const allowDev = config.allowDev ?? BOOT_DEFAULTS.allowDev;
+    const subsystems: Record<string, SubsystemStatus> = {};
+    const warnings: string[] = [];
+    const failed: string[] = [];
+    let p0Failed = false;
+    const paths = resolvePaths(config.dataDir);
+    const context: BootContext = {
+      config,
+      paths,
+      clock: config.clock ?? systemClock,
+      fs: config.fs ?? nodeFileSystem,
+      logger: silentLogger,
+      redactor: undefined,
+      lockManager: undefined,
+      auditTrail: undefined,
+    };
+    // The lock manager exists before the logger (step 2 < step 3b); it logs through this forwarder.
+    const forwardingLogger: Logger = {
+      debug: (message, data) => context.logger.debug(message, data),
+      info: (message, data) => context.logger.info(message, data),
+      warn: (message, data) => context.logger.warn(message, data),
+      error: (message, data) => context.logger.error(message, data),
+    };
+    const health = (mode: OperatingMode, success: boolean): HealthReport => ({
+      success,
+      mode,
+      bootTimeMs: performance.now() - startedAt,
+      warnings: [...warnings],
+      subsystems: { ...subsystems },
+    });
+    let instanceLock: LockHandlePort | undefined;
+    const abortOrDegrade = async (step: string, error: unknown, priority: "P0" | "P1"): Promise<void> => {
+      subsystems[step] = "failed";
+      failed.push(step);
+      warnings.push(`${step} failed: ${describeError(error)}`);
+      context.logger.error(`boot: ${step} failed`, { error, priority });
+      if (priority === "P0") {
+        p0Failed = true;
+        const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
+        if (!allowDev || lockHeld) {
+          await releaseQuietly(context, instanceLock);
+          throw new BootError(step, health(allowDev ? "dev" : "degraded", false), error);
+        }
+      }
+    };
+    const attempt = async <T>(step: string, priority: "P0" | "P1", build: () => T | Promise<T>) => {
+      try {
+        const value = await build();
+        subsystems[step] = "ok";
+        return value;
+      } catch (error) {
+        await abortOrDegrade(step, error, priority);
+        return undefined;
+      }
+    };
+
+    // 1. Config validation.
+    await attempt("config", "P0", () => validateConfig(config));
+    // 2. Filesystem validation, then the single-instance lock.
+    await attempt("filesystem", "P0", () => this.#initializers.filesystem(context));
+    context.lockManager = await attempt("lockManager", "P0", () =>
+      this.#initializers.lockManager({ ...context, logger: forwardingLogger }),
+    );
+    if (context.lockManager) {
+      const lockManager = context.lockManager;
+      instanceLock = await attempt("instanceLock", "P0", () => lockManager.acquire(INSTANCE_LOCK));
+    }
+    // 3a-3c. P0 services.
+    context.redactor = await attempt("redactor", "P0", () => this.#initializers.redactor(context));
+    const logger = await attempt("logger", "P0", () => this.#initializers.logger(context));
+    if (logger) context.logger = logger;
+    const audit = await attempt("auditTrail", "P0", () => this.#initializers.auditTrail(context));
+    if (audit) {
+      context.auditTrail = audit.auditTrail;
+      if (audit.recordsLost > 0) {
+        warnings.push(`auditTrail: recovery dropped ${audit.recordsLost} record(s) after a torn write or a broken chain`);
+      }
+    }
+    // 3d-3g. P1 services.
+    const storeFactory = await attempt("storeFactory", "P1", () => this.#initializers.storeFactory(context));
+    const circuitBreaker = await attempt("circuitBreaker", "P1", () => this.#initializers.circuitBreaker(context));
+    const rateLimiter = await attempt("rateLimiter", "P1", () => this.#initializers.rateLimiter(context));
+    const idempotencyIndex = context.auditTrail
+      ? await attempt("idempotencyIndex", "P1", () => this.#initializers.idempotencyIndex(context))
+      : await attempt("idempotencyIndex", "P1", () => {
+          throw new Error("needs the audit trail, which failed");
+        });
+    // 4. Tool validation.
+    let toolValidator: ToolValidator | undefined;
+    if (config.actionPolicy) {
+      const policy = config.actionPolicy;
+      toolValidator = await attempt("tools", "P0", () => {
+        const validator = new ToolValidator(policy);
+        if (config.toolNames) {
+          const verdict = validator.validateRegistry(config.toolNames);
+          warnings.push(...verdict.warnings);
+          if (!verdict.valid) throw new Error(verdict.errors.join("; "));
+        }
+        return validator;
+      });
+    }
+    // Step 7's decision is needed by the executor that steps 5 and 6 use.
+    const anyP1Failed = failed.some((step) => P1_STEPS.has(step));
+    const mode: OperatingMode = p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
+    const executor = new DurableStepExecutor({
+      auditTrail: context.auditTrail,
+      idempotencyIndex,
+      circuitBreaker,
+      rateLimiter,
+      mode,
+      failedSubsystems: failed,
+      reconcilers: config.reconcilers ?? {},
+      logger: context.logger,
+      clock: context.clock,
+      onDurablePoint: config.onDurablePoint,
+    });
+    // 5. Reconcile pending intents: warn and go on.
+    let reconciliation: ReconcileReport | undefined;
+    if (idempotencyIndex && context.auditTrail) {
+      try {
+        reconciliation = await executor.reconcilePending();
+        subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
+        if (reconciliation.unresolved.length > 0) {
+          warnings.push(`reconciliation: ${reconciliation.unresolved.length} pending step(s) left in doubt`);
+        }
+        if (reconciliation.failed.length > 0) {
+          warnings.push(`reconciliation: ${reconciliation.failed.length} pending step(s) marked failed (outcome unknown)`);
+        }
+      } catch (error) {
+        subsystems.reconciliation = "degraded";
+        warnings.push(`reconciliation failed: ${describeError(error)}`);
+        context.logger.warn("boot: reconciliation failed", { error });
+      }
+    } else {
+      subsystems.reconciliation = "degraded";
+      warnings.push("reconciliation skipped: the idempotency index or the audit trail is unavailable");
+    }
+    // 6. Stale locks and quarantine: warn and go on.
+    if (context.lockManager) {
+      try {
+        await context.lockManager.recoverStaleLocks();
+        subsystems.staleLocks = "ok";
+      } catch (error) {
+        subsystems.staleLocks = "degraded";
+        warnings.push(`stale lock recovery failed: ${describeError(error)}`);
+      }
+    }
+    if (storeFactory?.cleanupQuarantine) {
+      try {
+        await storeFactory.cleanupQuarantine();
+      } catch (error) {
+        warnings.push(`quarantine cleanup failed: ${describeError(error)}`);
+      }
+    }
+    // 7. Mode and health.
+    if (mode === "dev") {
+      const message = `BEAUVOIR IS RUNNING IN DEV MODE: ${failed.join(", ") || "nothing"} failed at boot; durability and audit guarantees do not hold. Never use allowDev in production.`;
+      warnings.push(message);
+      context.logger.error(message);
+      process.emitWarning(message, { code: "BEAUVOIR_DEV_MODE" });
+    } else if (mode === "degraded") {
+      context.logger.warn("boot: degraded mode, write steps are refused", { failed });
+    }
+    const report = health(mode, !p0Failed);
+    context.logger.info("boot: done", { mode, bootTimeMs: Math.round(report.bootTimeMs) });
+
+    const workflows = new WorkflowEngine({
+      executor,
+      storeFactory,
+      logger: context.logger,
+      clock: context.clock,
+    });
+    for (const definition of config.workflows ?? []) workflows.register(definition);
+    const services: BootServices = {
+      logger: context.logger,
+      redactor: context.redactor,
+      lockManager: context.lockManager,
+      auditTrail: context.auditTrail,
+      storeFactory,
+      circuitBreaker,
+      rateLimiter,
+      idempotencyIndex,
+      toolValidator,
+    };
+    return createBootResult({
+      mode,
+      health: report,
+      reconciliation,
+      services,
+      executor,
+      workflows,
+      shutdownTimeoutMs: config.shutdownTimeoutMs ?? BOOT_DEFAULTS.shutdownTimeoutMs,
+      handleSignals: config.handleSignals ?? BOOT_DEFAULTS.handleSignals,
+    });
+  }
+}
+
+/**
+ * Boots the toolkit: the seven steps of {@link BootOrchestrator}, with the
+ * default initializers unless `config.initializers` replaces some.
+ * @param config - see {@link BootConfig}.
+ * @returns the mode, health report, services, executor and workflow engine.
+ * @throws {@link BootError} when a P0 step fails and `allowDev` is off.
+ * @example
+ * ```ts
+ * const app = await boot({ dataDir: "/var/lib/agent", handleSignals: true });
+ * console.log(app.health.mode); // "autonomous"
+ * await app.shutdown();
+ * ```
+ */
+export function boot(config: BootConfig): Promise<BootResult> {
+  return new BootOrchestrator(config).boot();
+}
+
+function resolvePaths(dataDir: string): BootPaths {
+  const base = typeof dataDir === "string" ? dataDir : "";
+  return {
+    dataDir: base,
+    auditFile: join(base, "audit", "audit.jsonl"),
+    storesDir: join(base, "stores"),
+    locksDir: join(base, "locks"),
+    idempotencyDir: join(base, "idempotency"),
+  };
+}
+
+function validateConfig(config: BootConfig): void {
+  if (typeof config.dataDir !== "string" || config.dataDir.length === 0 || !isAbsolute(config.dataDir)) {
+    throw new TypeError(`dataDir must be an absolute path, got ${JSON.stringify(config.dataDir)}`);
+  }
+  if (
+    config.shutdownTimeoutMs !== undefined &&
+    (typeof config.shutdownTimeoutMs !== "number" || !(config.shutdownTimeoutMs >= 0))
+  ) {
+    throw new RangeError(`shutdownTimeoutMs must be a non-negative number, got ${config.shutdownTimeoutMs}`);
+  }
+  if (config.toolNames !== undefined && !config.actionPolicy) {
+    throw new TypeError("toolNames needs actionPolicy to be checked against");
+  }
+  for (const [action, hook] of Object.entries(config.reconcilers ?? {})) {
+    if (typeof hook !== "function") throw new TypeError(`reconcilers.${action} must be a function`);
+  }
+}
+
+async function releaseQuietly(context: BootContext, instanceLock: LockHandlePort | undefined): Promise<void> {
+  try {
+    await context.auditTrail?.close();
+  } catch {
+    // Boot is already failing; the original error is the one to report.
+  }
+  try {
+    await instanceLock?.release();
+  } catch {
+    // As above.
+  }
+}
+
+interface BootResultParts {
+  mode: OperatingMode;
+  health: HealthReport;
+  reconciliation: ReconcileReport | undefined;
+  services: BootServices;
+  executor: DurableStepExecutor;
+  workflows: WorkflowEngine;
+  shutdownTimeoutMs: number;
+  handleSignals: boolean;
+}
+
+function createBootResult(parts: BootResultParts): BootResult {
+  const listeners = new Set<(event: ShutdownEvent) => void>();
+  const { services, executor, workflows, shutdownTimeoutMs } = parts;
+  let shuttingDown: Promise<ShutdownEvent> | undefined;
+  const signalHandlers = new Map<NodeJS.Signals, () => void>();
+
+  const runShutdown = async (options: ShutdownOptions): Promise<ShutdownEvent> => {
+    const errors: string[] = [];
+    const attemptClose = async (name: string, close: () => unknown) => {
+      try {
+        await close();
+      } catch (error) {
+        errors.push(`${name}: ${describeError(error)}`);
+        services.logger.warn(`shutdown: closing ${name} failed`, { error });
+      }
+    };
+    workflows.stop();
+    executor.stop();
+    const drained = await executor.drain(options.timeoutMs ?? shutdownTimeoutMs);
+    await attemptClose("idempotencyIndex", () => services.idempotencyIndex?.close());
+    await attemptClose("rateLimiter", () => services.rateLimiter?.shutdown?.());
+    await attemptClose("auditTrail", () => services.auditTrail?.close());
+    await attemptClose("locks", () => services.lockManager?.releaseAll());
+    for (const [signal, handler] of signalHandlers) process.removeListener(signal, handler);
+    signalHandlers.clear();
+    const event: ShutdownEvent = { reason: options.reason ?? "requested", drained, errors };
+    services.logger.info("shutdown: done", { reason: event.reason, drained, errors: errors.length });
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        services.logger.warn("shutdown: a listener threw", { error });
+      }
+    }
+    return event;
+  };
+
+  const result: BootResult = {
+    mode: parts.mode,
+    health: parts.health,
+    reconciliation: parts.reconciliation,
+    services,
+    executor,
+    workflows,
+    shutdown(options = {}) {
+      shuttingDown ??= runShutdown(options);
+      return shuttingDown;
+    },
+    on(event, listener) {
+      if (event !== "shutdown") throw new RangeError(`unknown event ${JSON.stringify(event)}`);
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+
+  if (parts.handleSignals) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const handler = () => {
+        void result.shutdown({ reason: signal }).finally(() => {
+          // Re-raise with our handlers gone, so the process ends the way the signal asked.
+          process.kill(process.pid, signal);
+        });
+      };
+      signalHandlers.set(signal, handler);
+      process.once(signal, handler);
+    }
+  }
+  return result;
+}

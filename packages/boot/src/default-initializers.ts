@@ -1,0 +1,94 @@
+import { AuditTrail } from "@beauvoir/audit-trail";
+import { CircuitBreaker } from "@beauvoir/breaker";
+import { IdempotencyIndex } from "@beauvoir/idempotency";
+import { LockManager } from "@beauvoir/locks";
+import { RateLimiter } from "@beauvoir/rate-limiter";
+import { createLogger, SecretRedactor } from "@beauvoir/redactor";
+import { ResilientStoreFactory } from "@beauvoir/resilient-store";
+import { constants } from "node:fs";
+import { dirname, join } from "node:path";
+import type { BootContext, BootInitializers } from "./boot-config.js";
+import type {
+  AuditTrailPort,
+  CircuitBreakerPort,
+  IdempotencyIndexPort,
+  LockManagerPort,
+  RateLimiterPort,
+  StoreFactoryPort,
+} from "./ports.js";
+
+async function probeDirectory(context: BootContext, directory: string): Promise<void> {
+  await context.fs.mkdir(directory, { recursive: true });
+  // O_EXCL proves we can create files here and that the filesystem honours
+  // exclusive create, which the lock manager and the stores rely on.
+  const probe = join(directory, `.boot-probe.${process.pid}`);
+  const handle = await context.fs.open(probe, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  try {
+    await handle.write(Buffer.from("probe"));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await context.fs.unlink(probe);
+}
+
+/** The initializers `boot()` uses unless the config replaces them. */
+export const defaultInitializers: BootInitializers = Object.freeze({
+  async filesystem(context: BootContext) {
+    const { paths } = context;
+    for (const directory of [paths.dataDir, dirname(paths.auditFile), paths.storesDir, paths.locksDir, paths.idempotencyDir]) {
+      await probeDirectory(context, directory);
+    }
+  },
+  lockManager(context: BootContext): LockManagerPort {
+    return new LockManager({ lockDir: context.paths.locksDir, logger: context.logger }) as unknown as LockManagerPort;
+  },
+  redactor() {
+    return new SecretRedactor();
+  },
+  logger(context: BootContext) {
+    const log = context.config.log ?? {};
+    return createLogger(context.redactor as SecretRedactor, {
+      level: log.level ?? "info",
+      prefix: log.prefix ?? "beauvoir",
+      ...(log.sink === undefined ? {} : { sink: log.sink }),
+    } as never);
+  },
+  async auditTrail(context: BootContext) {
+    const { config } = context;
+    const auditTrail = new AuditTrail({
+      path: context.paths.auditFile,
+      logger: context.logger,
+      clock: context.clock,
+      fs: context.fs,
+      ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
+    } as never);
+    const recovery = await auditTrail.initialize();
+    return {
+      auditTrail: auditTrail as unknown as AuditTrailPort,
+      recordsLost: (recovery as { recordsLost?: number } | undefined)?.recordsLost ?? 0,
+    };
+  },
+  storeFactory(context: BootContext): StoreFactoryPort {
+    return new ResilientStoreFactory({ baseDir: context.paths.storesDir, logger: context.logger } as never) as unknown as StoreFactoryPort;
+  },
+  circuitBreaker(context: BootContext): CircuitBreakerPort {
+    return new CircuitBreaker({ clock: context.clock, ...context.config.circuitBreaker } as never) as unknown as CircuitBreakerPort;
+  },
+  rateLimiter(context: BootContext): RateLimiterPort {
+    return new RateLimiter({ clock: context.clock, ...context.config.rateLimiter } as never) as unknown as RateLimiterPort;
+  },
+  async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
+    const audit = context.auditTrail;
+    const index = new IdempotencyIndex({
+      dir: context.paths.idempotencyDir,
+      locks: context.lockManager,
+      logger: context.logger,
+      clock: context.clock,
+      ...(audit ? { auditQuery: (intentSeq: number) => audit.findResultByIntentSeq(intentSeq) ?? null } : {}),
+      ...context.config.idempotency,
+    } as never);
+    await index.initialize();
+    return index as unknown as IdempotencyIndexPort;
+  },
+});

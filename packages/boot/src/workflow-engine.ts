@@ -1,0 +1,388 @@
+import { assertSafeName, type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
+import { AsyncMutex } from "@beauvoir/mutex";
+import { randomUUID } from "node:crypto";
+import { describeError, ShuttingDownError, SubsystemUnavailableError, WorkflowNotFoundError } from "./errors.js";
+import type { JsonStorePort, StoreFactoryPort } from "./ports.js";
+import type { DurableStepExecutor, SideEffectContext, StepKind, StepOutcome } from "./step-executor.js";
+
+/** What a workflow step sees of its run. */
+export interface WorkflowStepContext<Input = unknown> {
+  /** The run's id. */
+  runId: string;
+  /** The workflow's name. */
+  workflow: string;
+  /** The input the run was started with. */
+  input: Input;
+  /** Outputs of the steps already completed, by step name. */
+  outputs: Readonly<Record<string, unknown>>;
+}
+
+/** How a step identifies its side effect, for the idempotency key and the audit record. */
+export interface StepIdentity {
+  scope: string;
+  resource: string;
+  params: Record<string, unknown>;
+  /** The audit record's target. @default `${scope}/${resource}` */
+  target?: string;
+}
+
+/** One named step of a workflow. */
+export interface WorkflowStepDefinition<Input = unknown> {
+  /** Unique within the workflow; its output is stored under this name. */
+  name: string;
+  /** The action, e.g. `add_issue_comment`; picks the compensation strategy. */
+  action: string;
+  /** @default "write" */
+  kind?: StepKind;
+  /**
+   * The side effect's identity. Two steps with the same identity are the same
+   * side effect and run once.
+   * @default `{ scope: workflow name, resource: run id, params: { step: name } }`
+   */
+  identify?: (context: WorkflowStepContext<Input>) => StepIdentity;
+  /** The side effect. Its resolved value becomes the step's output (keep it JSON). */
+  run: (context: WorkflowStepContext<Input> & SideEffectContext) => Promise<unknown>;
+  /** Time limit for the side effect. */
+  timeoutMs?: number;
+  /** Maps a thrown error to a failure class for the breaker. */
+  classify?: (error: unknown) => unknown;
+}
+
+/** A named sequence of steps. */
+export interface WorkflowDefinition<Input = unknown> {
+  /** Unique name; runs refer to their workflow by it (so it survives restarts). */
+  name: string;
+  /** The steps, run in order. */
+  steps: ReadonlyArray<WorkflowStepDefinition<Input>>;
+}
+
+/** The durable state of one run. */
+export interface WorkflowRunState {
+  runId: string;
+  workflow: string;
+  input: unknown;
+  status: "running" | "completed" | "failed";
+  /** Index of the next step to run. */
+  nextStep: number;
+  /** Completed steps' outputs, by step name. */
+  outputs: Record<string, unknown>;
+  /** Why the run failed. */
+  error?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What one {@link WorkflowEngine.advance} did. */
+export interface AdvanceResult {
+  runId: string;
+  /** The run's status after the step. */
+  status: WorkflowRunState["status"];
+  /** The step that ran, if one did. */
+  step?: string;
+  /** The step's outcome, if it succeeded. */
+  outcome?: StepOutcome;
+}
+
+/** Options of {@link WorkflowEngine}. */
+export interface WorkflowEngineOptions {
+  /** Runs the steps. */
+  executor: DurableStepExecutor;
+  /** Holds run state; the engine refuses to work without it (degraded mode). */
+  storeFactory: StoreFactoryPort | undefined;
+  /** @default silentLogger */
+  logger?: Logger;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+interface ActiveRuns {
+  active: string[];
+}
+
+const ACTIVE_RUNS_STORE = "workflow-runs";
+
+/**
+ * A small workflow engine: runs made of named steps, each executed by the
+ * {@link DurableStepExecutor}, with the run's progress in a resilient store so
+ * that {@link WorkflowEngine.resumeUnfinished} picks up where a crash left off.
+ *
+ * @example
+ * ```ts
+ * workflows.register({ name: "greet", steps: [{ name: "comment", action: "add_issue_comment", run: postComment }] });
+ * const runId = await workflows.start("greet", { issue: 12 });
+ * const state = await workflows.run(runId);
+ * ```
+ */
+export class WorkflowEngine {
+  readonly #executor: DurableStepExecutor;
+  readonly #factory: StoreFactoryPort | undefined;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #definitions = new Map<string, WorkflowDefinition<never>>();
+  readonly #runStores = new Map<string, JsonStorePort<WorkflowRunState>>();
+  readonly #runLocks = new Map<string, AsyncMutex>();
+  readonly #activeMutex = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY });
+  #activeStore: JsonStorePort<ActiveRuns> | undefined;
+  #accepting = true;
+
+  /** @param options - executor, store factory, logger, clock. */
+  constructor(options: WorkflowEngineOptions) {
+    if (!options?.executor) throw new TypeError("options.executor is required");
+    this.#executor = options.executor;
+    this.#factory = options.storeFactory;
+    this.#logger = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Makes a workflow known by name, so runs of it can start and resume.
+   * @param definition - the workflow.
+   * @throws TypeError for a definition without a name, without steps, or with duplicate step names.
+   */
+  register<Input>(definition: WorkflowDefinition<Input>): void {
+    if (typeof definition?.name !== "string" || definition.name.length === 0) {
+      throw new TypeError("workflow name must be a non-empty string");
+    }
+    if (!Array.isArray(definition.steps) || definition.steps.length === 0) {
+      throw new TypeError(`workflow "${definition.name}" must have at least one step`);
+    }
+    const names = new Set<string>();
+    for (const step of definition.steps) {
+      if (typeof step.name !== "string" || step.name.length === 0 || names.has(step.name)) {
+        throw new TypeError(`workflow "${definition.name}": step names must be unique non-empty strings`);
+      }
+      if (typeof step.run !== "function") {
+        throw new TypeError(`workflow "${definition.name}": step "${step.name}" needs a run function`);
+      }
+      names.add(step.name);
+    }
+    this.#definitions.set(definition.name, definition as WorkflowDefinition<never>);
+  }
+
+  /**
+   * Starts a run (persists it; steps run on {@link WorkflowEngine.advance} or
+   * {@link WorkflowEngine.run}). Starting again with the same `runId` returns
+   * the existing run unchanged.
+   * @param workflow - a registered workflow's name, or a definition (registered on the way).
+   * @param input - the run's input (JSON).
+   * @param options - `runId`: a caller-chosen id, a safe file name. @default a random UUID
+   * @returns the run id.
+   * @throws {@link WorkflowNotFoundError}, {@link ShuttingDownError}, {@link SubsystemUnavailableError}.
+   */
+  async start<Input>(
+    workflow: string | WorkflowDefinition<Input>,
+    input: Input,
+    options: { runId?: string } = {},
+  ): Promise<string> {
+    this.#assertAccepting();
+    if (typeof workflow !== "string") this.register(workflow);
+    const name = typeof workflow === "string" ? workflow : workflow.name;
+    if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
+    const runId = assertSafeName(options.runId ?? randomUUID());
+    const store = this.#runStore(runId);
+    if (await store.get()) return runId;
+    const now = this.#clock.now();
+    await store.set({
+      runId,
+      workflow: name,
+      input,
+      status: "running",
+      nextStep: 0,
+      outputs: {},
+      createdAt: now,
+      updatedAt: now,
+    });
+    await this.#updateActive((active) => (active.includes(runId) ? active : [...active, runId]));
+    return runId;
+  }
+
+  /**
+   * Runs the run's next step and saves its output.
+   * @param runId - the run.
+   * @returns the status after the step. A step that fails for good fails the run.
+   * @throws {@link WorkflowNotFoundError} for an unknown run; the executor's
+   *   refusals (`CIRCUIT_OPEN`, `RATE_LIMITED`, `DEGRADED_MODE`, `STEP_IN_DOUBT`,
+   *   `SHUTTING_DOWN`), after which the run stays where it was.
+   */
+  async advance(runId: string): Promise<AdvanceResult> {
+    this.#assertAccepting();
+    const release = await this.#runLock(runId).acquire();
+    try {
+      return await this.#advanceLocked(runId);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Advances the run until it completes or fails.
+   * @param runId - the run.
+   * @returns its final state.
+   * @throws as {@link WorkflowEngine.advance}.
+   */
+  async run(runId: string): Promise<WorkflowRunState> {
+    for (;;) {
+      const result = await this.advance(runId);
+      if (result.status !== "running") return this.#loadRun(runId);
+    }
+  }
+
+  /**
+   * Reads a run's state.
+   * @param runId - the run.
+   * @returns the state, or null for an unknown run.
+   */
+  async getRun(runId: string): Promise<WorkflowRunState | null> {
+    return (await this.#runStore(assertSafeName(runId)).get()) ?? null;
+  }
+
+  /** @returns the ids of runs not yet completed or failed. */
+  async listUnfinished(): Promise<string[]> {
+    const stored = await this.#active().get();
+    return [...(stored?.active ?? [])];
+  }
+
+  /**
+   * Runs every unfinished run of a registered workflow to its end, one after
+   * another. Call it after boot, once the workflows are registered.
+   * @returns the final state of each run it resumed; runs whose workflow is not
+   *   registered, or that were refused (e.g. circuit open), are left for later.
+   */
+  async resumeUnfinished(): Promise<WorkflowRunState[]> {
+    const finished: WorkflowRunState[] = [];
+    for (const runId of await this.listUnfinished()) {
+      const state = await this.getRun(runId);
+      if (!state || !this.#definitions.has(state.workflow)) {
+        this.#logger.warn("workflow: cannot resume run of an unregistered workflow", {
+          runId,
+          workflow: state?.workflow,
+        });
+        continue;
+      }
+      try {
+        finished.push(await this.run(runId));
+      } catch (error) {
+        this.#logger.warn("workflow: run could not be resumed now", { runId, error });
+      }
+    }
+    return finished;
+  }
+
+  /** Refuses new starts and advances ({@link ShuttingDownError}). */
+  stop(): void {
+    this.#accepting = false;
+  }
+
+  async #advanceLocked(runId: string): Promise<AdvanceResult> {
+    const state = await this.#loadRun(runId);
+    if (state.status !== "running") return { runId, status: state.status };
+    const definition = this.#definitions.get(state.workflow);
+    if (!definition) throw new WorkflowNotFoundError(state.workflow, "workflow");
+    const step = definition.steps[state.nextStep];
+    if (!step) return this.#finish(state, "completed");
+    const context: WorkflowStepContext<never> = {
+      runId,
+      workflow: state.workflow,
+      input: state.input as never,
+      outputs: state.outputs,
+    };
+    const identity = step.identify?.(context) ?? {
+      scope: state.workflow,
+      resource: runId,
+      params: { step: step.name },
+    };
+    let outcome: StepOutcome;
+    try {
+      outcome = await this.#executor.execute({
+        action: step.action,
+        kind: step.kind ?? "write",
+        scope: identity.scope,
+        resource: identity.resource,
+        params: identity.params,
+        ...(identity.target === undefined ? {} : { target: identity.target }),
+        workflowId: state.workflow,
+        ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
+        ...(step.classify ? { classify: step.classify } : {}),
+        run: (sideEffect) => step.run({ ...context, ...sideEffect }),
+      });
+    } catch (error) {
+      if (!this.#executor.isTerminalFailure(error)) throw error;
+      await this.#finish(state, "failed", `step "${step.name}": ${describeError(error)}`);
+      return { runId, status: "failed", step: step.name };
+    }
+    const next: WorkflowRunState = {
+      ...state,
+      nextStep: state.nextStep + 1,
+      outputs: { ...state.outputs, [step.name]: outcome.result ?? null },
+      updatedAt: this.#clock.now(),
+    };
+    if (next.nextStep >= definition.steps.length) {
+      await this.#finish(next, "completed");
+      return { runId, status: "completed", step: step.name, outcome };
+    }
+    await this.#runStore(runId).set(next);
+    return { runId, status: "running", step: step.name, outcome };
+  }
+
+  async #finish(
+    state: WorkflowRunState,
+    status: "completed" | "failed",
+    error?: string,
+  ): Promise<AdvanceResult> {
+    const final: WorkflowRunState = { ...state, status, updatedAt: this.#clock.now() };
+    if (error !== undefined) final.error = error;
+    await this.#runStore(state.runId).set(final);
+    await this.#updateActive((active) => active.filter((id) => id !== state.runId));
+    return { runId: state.runId, status };
+  }
+
+  async #loadRun(runId: string): Promise<WorkflowRunState> {
+    const state = await this.getRun(runId);
+    if (!state) throw new WorkflowNotFoundError(runId, "run");
+    return state;
+  }
+
+  async #updateActive(change: (active: string[]) => string[]): Promise<void> {
+    const release = await this.#activeMutex.acquire();
+    try {
+      const store = this.#active();
+      const current = (await store.get())?.active ?? [];
+      const next = change(current);
+      if (next !== current) await store.set({ active: next });
+    } finally {
+      release();
+    }
+  }
+
+  #active(): JsonStorePort<ActiveRuns> {
+    this.#activeStore ??= this.#requireFactory().create<ActiveRuns>(ACTIVE_RUNS_STORE);
+    return this.#activeStore;
+  }
+
+  #runStore(runId: string): JsonStorePort<WorkflowRunState> {
+    let store = this.#runStores.get(runId);
+    if (!store) {
+      store = this.#requireFactory().create<WorkflowRunState>(`workflow-run.${runId}`);
+      this.#runStores.set(runId, store);
+    }
+    return store;
+  }
+
+  #runLock(runId: string): AsyncMutex {
+    let lock = this.#runLocks.get(runId);
+    if (!lock) {
+      lock = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY, defaultTimeoutMs: Number.POSITIVE_INFINITY });
+      this.#runLocks.set(runId, lock);
+    }
+    return lock;
+  }
+
+  #requireFactory(): StoreFactoryPort {
+    if (!this.#factory) throw new SubsystemUnavailableError("store");
+    return this.#factory;
+  }
+
+  #assertAccepting(): void {
+    if (!this.#accepting) throw new ShuttingDownError();
+  }
+}
