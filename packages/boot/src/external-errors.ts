@@ -1,13 +1,9 @@
 import { BeauvoirError } from "@beauvoir/core";
 
-// Temporary stand-ins until @beauvoir/breaker and @beauvoir/rate-limiter land.
-export class CircuitOpenError extends BeauvoirError<"CIRCUIT_OPEN"> {
-  readonly retryAt: number;
-  constructor(retryAt: number) {
-    super("CIRCUIT_OPEN", "circuit open");
-    this.retryAt = retryAt;
-  }
-}
+import { CircuitOpenError } from "@beauvoir/breaker";
+import type { CircuitBreakerPort } from "./ports.js";
+
+export { CircuitOpenError };
 export class RateLimitedError extends BeauvoirError<"RATE_LIMITED"> {
   readonly retryAfterMs: number;
   constructor(retryAfterMs: number) {
@@ -16,10 +12,13 @@ export class RateLimitedError extends BeauvoirError<"RATE_LIMITED"> {
   }
 }
 
-export function circuitOpenError(state: unknown, now: number): Error | undefined {
-  const name = typeof state === "string" ? state : (state as { state?: unknown } | null)?.state;
-  if (typeof name === "string" && name.toLowerCase() === "open") return new CircuitOpenError(now);
-  return undefined;
+/**
+ * The error to throw before recording anything when the breaker would refuse
+ * the call; `undefined` when it admits calls.
+ */
+export function circuitOpenError(breaker: CircuitBreakerPort, now: number): CircuitOpenError | undefined {
+  if (breaker.getState() !== "OPEN") return undefined;
+  return new CircuitOpenError(breaker.getStats?.().retryAt ?? now, "OPEN");
 }
 
 export function rateLimitedError(_workflowId: string, retryAfterMs: number): Error {

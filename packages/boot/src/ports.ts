@@ -1,3 +1,5 @@
+import type { FailureClass } from "@beauvoir/breaker";
+
 /**
  * The narrow views of the other Beauvoir packages that boot, the step executor
  * and the workflow engine use. The real classes satisfy them; tests inject
@@ -53,16 +55,14 @@ export interface IdempotencyIndexPort {
   close(): Promise<void>;
 }
 
-/** The circuit breaker's state names. */
-export type CircuitStateName = "CLOSED" | "OPEN" | "HALF_OPEN" | "closed" | "open" | "half_open" | "half-open";
-
 /** What the executor needs from the circuit breaker. */
 export interface CircuitBreakerPort {
   execute<T>(
     operation: (signal: AbortSignal) => Promise<T>,
-    options?: { signal?: AbortSignal; timeoutMs?: number; classify?: (error: unknown) => unknown },
+    options?: { signal?: AbortSignal; timeoutMs?: number; classify?: (error: unknown) => FailureClass },
   ): Promise<T>;
-  getState(): unknown;
+  getState(): "CLOSED" | "OPEN" | "HALF_OPEN";
+  getStats?(): { retryAt: number | null };
 }
 
 /** What the executor needs from the rate limiter. */

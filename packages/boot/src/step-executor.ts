@@ -1,3 +1,4 @@
+import type { FailureClass } from "@beauvoir/breaker";
 import { type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import {
   DegradedModeError,
@@ -52,7 +53,7 @@ export interface StepRequest<Result = unknown> {
   /** The side effect. */
   run: (context: SideEffectContext) => Promise<Result>;
   /** Maps a thrown error to a failure class for the breaker. @default the breaker's own classification */
-  classify?: (error: unknown) => unknown;
+  classify?: (error: unknown) => FailureClass;
   /** Time limit for the side effect, enforced by the breaker. */
   timeoutMs?: number;
   /** Cancels the step. */
@@ -455,7 +456,7 @@ export class DurableStepExecutor {
     if (!this.#breaker) {
       return operation(AbortSignal.any(signals));
     }
-    const options: { signal: AbortSignal; timeoutMs?: number; classify?: (error: unknown) => unknown } = {
+    const options: { signal: AbortSignal; timeoutMs?: number; classify?: (error: unknown) => FailureClass } = {
       signal: AbortSignal.any(signals),
     };
     if (request.timeoutMs !== undefined) options.timeoutMs = request.timeoutMs;
@@ -478,7 +479,7 @@ export class DurableStepExecutor {
 
   #assertCircuitAdmits(): void {
     if (!this.#breaker) return;
-    const error = circuitOpenError(this.#breaker.getState(), this.#clock.now());
+    const error = circuitOpenError(this.#breaker, this.#clock.now());
     if (error) throw error;
   }
 

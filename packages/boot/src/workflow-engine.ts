@@ -1,3 +1,4 @@
+import type { FailureClass } from "@beauvoir/breaker";
 import { assertSafeName, type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
 import { randomUUID } from "node:crypto";
@@ -45,7 +46,7 @@ export interface WorkflowStepDefinition<Input = unknown> {
   /** Time limit for the side effect. */
   timeoutMs?: number;
   /** Maps a thrown error to a failure class for the breaker. */
-  classify?: (error: unknown) => unknown;
+  classify?: (error: unknown) => FailureClass;
 }
 
 /** A named sequence of steps. */

@@ -1,0 +1,389 @@
+import { CircuitBreaker } from "@beauvoir/breaker";
+import { ManualClock } from "@beauvoir/core";
+import { describe, expect, it } from "vitest";
+import { CountingRateLimiter, MemoryAuditTrail, MemoryIdempotencyIndex } from "../test/fakes.js";
+import { DurableStepExecutor, type DurablePoint, type StepExecutorOptions, type StepRequest } from "./step-executor.js";
+
+function setup(options: Partial<StepExecutorOptions> = {}) {
+  const audit = new MemoryAuditTrail();
+  const index = new MemoryIdempotencyIndex(audit);
+  const clock = new ManualClock(1_000_000);
+  const breaker = new CircuitBreaker({ clock, failureThreshold: 2, openDurationMs: 60_000 });
+  const limiter = new CountingRateLimiter();
+  const points: DurablePoint[] = [];
+  const executor = new DurableStepExecutor({
+    auditTrail: audit,
+    idempotencyIndex: index,
+    circuitBreaker: breaker,
+    rateLimiter: limiter,
+    clock,
+    onDurablePoint: ({ point }) => {
+      points.push(point);
+    },
+    ...options,
+  });
+  return { audit, index, clock, breaker, limiter, points, executor };
+}
+
+function comment(run: StepRequest<unknown>["run"], extra: Partial<StepRequest<unknown>> = {}): StepRequest<unknown> {
+  return {
+    action: "add_issue_comment",
+    scope: "acme/widgets",
+    resource: "issue-12",
+    params: { body: "Thanks!" },
+    run,
+    ...extra,
+  };
+}
+
+describe("DurableStepExecutor: the five durable steps", () => {
+  it("records intent, marks pending, runs, records result, marks completed, in that order", async () => {
+    const { audit, index, points, executor } = setup();
+    const seen: unknown[] = [];
+    const outcome = await executor.execute(
+      comment(async ({ signal, idempotencyKey }) => {
+        seen.push(signal instanceof AbortSignal, idempotencyKey, index.entries.get(idempotencyKey)?.status);
+        return { id: 7 };
+      }),
+    );
+    expect(points).toEqual(["intent", "pending", "execute", "result", "completed"]);
+    expect(outcome.status).toBe("executed");
+    expect(outcome.result).toEqual({ id: 7 });
+    expect(outcome.idempotencyKey).toMatch(/^add_issue_comment:acme\/widgets\/issue-12:[0-9a-f]{16}$/);
+    // The side effect ran with the key already pending: a crash now is reconciled, not forgotten.
+    expect(seen).toEqual([true, outcome.idempotencyKey, "pending"]);
+    expect(audit.records.map((record) => record.phase)).toEqual(["intent", "result"]);
+    expect(audit.records[0]?.dedupeKey).toBe(outcome.idempotencyKey);
+    expect(audit.records[1]).toMatchObject({ intentSeq: 1, result: { id: 7 } });
+    expect(index.entries.get(outcome.idempotencyKey)).toMatchObject({ status: "completed", intentSeq: 1 });
+  });
+
+  it("skips a completed step and returns the first result", async () => {
+    const { audit, executor } = setup();
+    let calls = 0;
+    const run = async () => ({ call: ++calls });
+    await executor.execute(comment(run));
+    const again = await executor.execute(comment(run));
+    expect(again).toMatchObject({ status: "deduplicated", result: { call: 1 } });
+    expect(calls).toBe(1);
+    expect(audit.records).toHaveLength(2);
+  });
+
+  it("falls back to the audit trail for the result of an entry promoted without one", async () => {
+    const { audit, index, executor } = setup();
+    const key = index.generateKey("add_issue_comment", "acme/widgets", "issue-12", { body: "Thanks!" });
+    const seq = await audit.recordIntent({ action: "add_issue_comment", target: "t", params: {} });
+    await audit.recordResult(seq, { id: 99 });
+    index.entries.set(key, { key, status: "completed", intentSeq: seq });
+    const outcome = await executor.execute(comment(async () => ({ id: 1 })));
+    expect(outcome).toMatchObject({ status: "deduplicated", result: { id: 99 } });
+    index.entries.set(key, { key, status: "completed" });
+    expect((await executor.execute(comment(async () => 1))).result).toBeUndefined();
+  });
+
+  it("runs one side effect for concurrent calls with the same key", async () => {
+    const { executor } = setup();
+    let calls = 0;
+    const run = async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return "done";
+    };
+    const [first, second] = await Promise.all([executor.execute(comment(run)), executor.execute(comment(run))]);
+    expect(calls).toBe(1);
+    expect([first.status, second.status].sort()).toEqual(["deduplicated", "executed"]);
+    expect(second.result).toBe("done");
+  });
+
+  it("stores null in the audit trail for a side effect that returns nothing", async () => {
+    const { audit, executor } = setup();
+    await executor.execute(comment(async () => undefined));
+    expect(audit.records[1]?.result).toBeNull();
+  });
+});
+
+describe("DurableStepExecutor: error path", () => {
+  it("records the error, marks the key failed and rethrows; the step is never retried", async () => {
+    const { audit, index, executor } = setup();
+    const boom = new Error("422 Unprocessable");
+    let calls = 0;
+    const run = async () => {
+      calls++;
+      throw boom;
+    };
+    const failure = await executor.execute(comment(run)).catch((error: unknown) => error);
+    expect(failure).toBe(boom);
+    expect(executor.isTerminalFailure(failure)).toBe(true);
+    expect(audit.records[1]).toMatchObject({ phase: "result", intentSeq: 1, error: "422 Unprocessable" });
+    const key = audit.records[0]?.dedupeKey as string;
+    expect(index.entries.get(key)).toMatchObject({ status: "failed", error: "422 Unprocessable" });
+    const again = await executor.execute(comment(run)).catch((error: unknown) => error);
+    expect(again).toMatchObject({ code: "STEP_FAILED", previousError: "422 Unprocessable", idempotencyKey: key });
+    expect(executor.isTerminalFailure(again)).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it("wraps a thrown non-error so it can be recognised as terminal", async () => {
+    const { executor } = setup();
+    const failure = await executor.execute(comment(() => Promise.reject("plain string"))).catch((error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe("plain string");
+    expect(executor.isTerminalFailure(failure)).toBe(true);
+    expect(executor.isTerminalFailure("plain string")).toBe(false);
+    expect(executor.isTerminalFailure(new Error("other"))).toBe(false);
+  });
+
+  it("fails the step when the breaker's timeout runs out", async () => {
+    const { index, executor } = setup({ clock: undefined, circuitBreaker: new CircuitBreaker() });
+    const failure = await executor
+      .execute(comment(({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))), { timeoutMs: 20 }))
+      .catch((error) => error);
+    expect(failure).toMatchObject({ code: "CIRCUIT_TIMEOUT" });
+    expect([...index.entries.values()][0]?.status).toBe("failed");
+  });
+
+  it("leaves nothing half-done when the intent cannot be recorded", async () => {
+    const { audit, index, executor } = setup();
+    audit.failNext = { phase: "intent", error: new Error("ENOSPC") };
+    let calls = 0;
+    await expect(executor.execute(comment(async () => ++calls))).rejects.toThrow("ENOSPC");
+    expect(calls).toBe(0);
+    expect(index.entries.size).toBe(0);
+    expect(executor.isTerminalFailure(new Error("ENOSPC"))).toBe(false);
+    await executor.execute(comment(async () => ++calls));
+    expect(calls).toBe(1);
+  });
+});
+
+describe("DurableStepExecutor: gates", () => {
+  it("refuses writes in degraded mode and runs reads", async () => {
+    const { audit, executor } = setup({ mode: "degraded", failedSubsystems: ["idempotencyIndex"] });
+    const refused = await executor.execute(comment(async () => 1)).catch((error) => error);
+    expect(refused).toMatchObject({ code: "DEGRADED_MODE", action: "add_issue_comment" });
+    expect((refused as Error).message).toContain("idempotencyIndex");
+    const read = await executor.execute(comment(async ({ idempotencyKey }) => `read:${idempotencyKey}`, { kind: "read" }));
+    expect(read).toEqual({ status: "read", idempotencyKey: "", result: "read:" });
+    expect(audit.records).toHaveLength(0);
+    expect(executor.mode).toBe("degraded");
+  });
+
+  it("refuses with RATE_LIMITED when the bucket is empty, before recording anything", async () => {
+    const { audit, limiter, executor } = setup();
+    limiter.budget = 1;
+    await executor.execute(comment(async () => 1, { workflowId: "triage" }));
+    const refused = await executor.execute(comment(async () => 2, { resource: "issue-13" })).catch((error) => error);
+    expect(refused).toMatchObject({ code: "RATE_LIMITED", retryAfterMs: 1234 });
+    expect(limiter.consumed).toEqual(["triage"]);
+    expect(audit.records).toHaveLength(2);
+    await expect(executor.execute(comment(async () => 3, { kind: "read" }))).rejects.toMatchObject({ code: "RATE_LIMITED" });
+  });
+
+  it("refuses with CIRCUIT_OPEN before recording anything, and runs again once the circuit half-opens", async () => {
+    const { audit, clock, breaker, executor } = setup();
+    breaker.recordFailure("transient");
+    breaker.recordFailure("transient");
+    expect(breaker.getState()).toBe("OPEN");
+    let calls = 0;
+    const refused = await executor.execute(comment(async () => ++calls)).catch((error) => error);
+    expect(refused).toMatchObject({ code: "CIRCUIT_OPEN", retryAt: 1_000_000 + 60_000 });
+    expect(audit.records).toHaveLength(0);
+    expect(executor.isTerminalFailure(refused)).toBe(false);
+    clock.advance(60_000);
+    expect((await executor.execute(comment(async () => ++calls))).status).toBe("executed");
+    expect(calls).toBe(1);
+  });
+
+  it("feeds side-effect failures to the breaker with the step's classification", async () => {
+    const { breaker, executor } = setup();
+    const fail = (resource: string, classify?: StepRequest<unknown>["classify"]) =>
+      executor.execute(comment(() => Promise.reject(new Error("404")), { resource, ...(classify ? { classify } : {}) })).catch(() => undefined);
+    await fail("a", () => "expected");
+    await fail("b", () => "expected");
+    expect(breaker.getState()).toBe("CLOSED");
+    await fail("c");
+    await fail("d");
+    expect(breaker.getState()).toBe("OPEN");
+  });
+
+  it("keeps a step runnable when the breaker refuses it after the intent was recorded", async () => {
+    const { audit, index, breaker, clock, executor } = setup({
+      onDurablePoint: ({ point }) => {
+        // Another caller's failures open the circuit while this step records its intent.
+        if (point === "pending" && breaker.getState() === "CLOSED") {
+          breaker.recordFailure("transient");
+          breaker.recordFailure("transient");
+        }
+      },
+    });
+    let calls = 0;
+    await expect(executor.execute(comment(async () => ++calls))).rejects.toMatchObject({ code: "CIRCUIT_OPEN" });
+    expect(calls).toBe(0);
+    const key = audit.records[0]?.dedupeKey as string;
+    expect(index.entries.get(key)?.status).toBe("pending");
+    clock.advance(60_000);
+    const outcome = await executor.execute(comment(async () => ++calls));
+    expect(outcome.status).toBe("executed");
+    expect(calls).toBe(1);
+    // The first intent is closed as superseded, so it neither dangles nor blocks rotation.
+    expect(audit.findResultByIntentSeq(1)?.error).toMatch(/^SUPERSEDED: re-run as intent 2/);
+    expect(audit.getPendingIntents()).toEqual([]);
+  });
+
+  it("keeps a step runnable when the caller aborts it before it starts", async () => {
+    const { executor } = setup({ circuitBreaker: undefined });
+    const controller = new AbortController();
+    controller.abort(new Error("caller gave up"));
+    let calls = 0;
+    await expect(executor.execute(comment(async () => ++calls, { signal: controller.signal }))).rejects.toThrow(
+      "caller gave up",
+    );
+    expect((await executor.execute(comment(async () => ++calls))).status).toBe("executed");
+    expect(calls).toBe(1);
+  });
+
+  it("runs writes directly in dev mode when the index and audit trail are missing", async () => {
+    const executor = new DurableStepExecutor({ mode: "dev" });
+    expect(await executor.execute(comment(async ({ idempotencyKey }) => `ran${idempotencyKey}`))).toEqual({
+      status: "executed",
+      idempotencyKey: "",
+      result: "ran",
+    });
+  });
+
+  it("rejects malformed requests and options with errors naming the field", () => {
+    const { executor } = setup();
+    expect(() => executor.execute(null as never)).toThrow(TypeError);
+    expect(() => executor.execute(comment(async () => 1, { action: "" }))).toThrow(/action/);
+    expect(() => executor.execute(comment(async () => 1, { scope: 3 as never }))).toThrow(/scope/);
+    expect(() => executor.execute(comment(undefined as never))).toThrow(/run/);
+    expect(() => executor.execute(comment(async () => 1, { params: null as never }))).toThrow(/params/);
+    expect(() => executor.execute(comment(async () => 1, { kind: "delete" as never }))).toThrow(RangeError);
+    expect(() => new DurableStepExecutor({ mode: "turbo" as never })).toThrow(/mode/);
+    expect(() => new DurableStepExecutor({ reconcilers: { x: 1 as never } })).toThrow(/reconcilers.x/);
+  });
+});
+
+describe("DurableStepExecutor.reconcilePending", () => {
+  async function leavePending(
+    context: ReturnType<typeof setup>,
+    action: string,
+    resource: string,
+  ): Promise<{ key: string; intentSeq: number }> {
+    const key = context.index.generateKey(action, "acme/widgets", resource, {});
+    const intentSeq = await context.audit.recordIntent({ action, target: "t", params: {}, dedupeKey: key });
+    await context.index.markPending(key, intentSeq, context.index.getStrategy(action));
+    return { key, intentSeq };
+  }
+
+  it("applies each strategy and closes orphan intents", async () => {
+    const checked: string[] = [];
+    const context = setup({
+      reconcilers: {
+        add_issue_comment: async (entry) => {
+          checked.push(entry.key);
+          return entry.key.includes("posted") ? "done" : "not_done";
+        },
+      },
+    });
+    const { audit, index, executor } = context;
+    const safe = await leavePending(context, "create_branch", "branch");
+    const posted = await leavePending(context, "add_issue_comment", "posted");
+    const notPosted = await leavePending(context, "add_issue_comment", "lost");
+    const skipped = await leavePending(context, "merge_pull_request", "pr");
+    const unchecked = await leavePending(context, "create_pull_request", "pr");
+    const finished = await leavePending(context, "add_labels", "labels");
+    await audit.recordResult(finished.intentSeq, { ok: true });
+    const orphan = await audit.recordIntent({ action: "add_labels", target: "t", params: {} });
+
+    const report = await executor.reconcilePending();
+    expect(report.rerun.sort()).toEqual([notPosted.key, safe.key].sort());
+    expect(report.promoted).toEqual([posted.key]);
+    expect(report.failed.sort()).toEqual([skipped.key, unchecked.key].sort());
+    expect(report.unresolved).toEqual([]);
+    expect(report.closedIntents).toEqual([orphan]);
+    expect(checked.sort()).toEqual([notPosted.key, posted.key].sort());
+    expect(index.entries.get(posted.key)).toMatchObject({ status: "completed", result: { reconciled: "done" } });
+    expect(index.entries.get(finished.key)?.status).toBe("completed");
+    expect(index.entries.get(skipped.key)?.error).toMatch(/strategy is skip/);
+    expect(index.entries.get(unchecked.key)?.error).toMatch(/no reconcile hook/);
+    expect(audit.findResultByIntentSeq(orphan)?.error).toMatch(/^ABANDONED/);
+    // Only the steps cleared to re-run still have an open intent.
+    expect(audit.getPendingIntents().map((intent) => intent.seq).sort()).toEqual(
+      [safe.intentSeq, notPosted.intentSeq].sort(),
+    );
+  });
+
+  it("re-runs a cleared step once, under a new intent", async () => {
+    const context = setup({ reconcilers: { add_issue_comment: async () => "not_done" } });
+    const pending = await leavePending(context, "add_issue_comment", "issue-12");
+    await context.executor.reconcilePending();
+    let calls = 0;
+    const outcome = await context.executor.execute({
+      action: "add_issue_comment",
+      scope: "acme/widgets",
+      resource: "issue-12",
+      params: {},
+      run: async () => ++calls,
+    });
+    expect(outcome).toMatchObject({ status: "executed", idempotencyKey: pending.key, result: 1 });
+    expect(context.index.entries.get(pending.key)).toMatchObject({ status: "completed", intentSeq: pending.intentSeq + 1 });
+    expect(context.audit.findResultByIntentSeq(pending.intentSeq)?.error).toMatch(/^SUPERSEDED/);
+  });
+
+  it("leaves a step in doubt when its hook throws or answers nonsense", async () => {
+    const context = setup({
+      reconcilers: {
+        add_issue_comment: async () => {
+          throw new Error("GitHub down");
+        },
+        create_pull_request: async () => "maybe" as never,
+      },
+    });
+    const comment = await leavePending(context, "add_issue_comment", "issue-12");
+    const pull = await leavePending(context, "create_pull_request", "pr-1");
+    const report = await context.executor.reconcilePending();
+    expect(report.unresolved).toEqual([comment.key, pull.key]);
+    expect(context.index.entries.get(comment.key)?.status).toBe("pending");
+    let calls = 0;
+    const refused = await context.executor
+      .execute({ action: "add_issue_comment", scope: "acme/widgets", resource: "issue-12", params: {}, run: async () => ++calls })
+      .catch((error) => error);
+    expect(refused).toMatchObject({ code: "STEP_IN_DOUBT", idempotencyKey: comment.key });
+    expect(calls).toBe(0);
+  });
+
+  it("does nothing without an index or an audit trail", async () => {
+    const report = await new DurableStepExecutor({ mode: "dev" }).reconcilePending();
+    expect(report).toEqual({ promoted: [], rerun: [], failed: [], unresolved: [], closedIntents: [] });
+  });
+});
+
+describe("DurableStepExecutor: stop and drain", () => {
+  it("refuses new steps after stop() and drains running ones", async () => {
+    const { executor } = setup();
+    let finish: (value: string) => void = () => {};
+    const running = executor.execute(comment(() => new Promise<string>((resolve) => (finish = resolve))));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(executor.inFlightCount).toBe(1);
+    executor.stop();
+    await expect(executor.execute(comment(async () => 1, { resource: "x" }))).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+    const drained = executor.drain(5_000);
+    finish("ok");
+    expect(await drained).toBe(true);
+    expect((await running).result).toBe("ok");
+    expect(executor.inFlightCount).toBe(0);
+    expect(await executor.drain(0)).toBe(true);
+  });
+
+  it("aborts steps still running at the drain timeout and leaves their key pending", async () => {
+    const { executor, index } = setup({ clock: undefined, circuitBreaker: undefined });
+    const running = executor
+      .execute(comment(({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))))
+      .catch((error) => error);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    executor.stop();
+    expect(await executor.drain(20)).toBe(false);
+    expect(await running).toMatchObject({ code: "SHUTTING_DOWN" });
+    expect([...index.entries.values()][0]?.status).toBe("pending");
+  });
+});

@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import type {
+  AuditTrailPort,
+  CompensationStrategy,
+  IdempotencyEntryView,
+  IdempotencyIndexPort,
+  RateLimiterPort,
+} from "../src/ports.js";
+
+export interface FakeRecord {
+  seq: number;
+  phase: "intent" | "result";
+  action?: string;
+  dedupeKey?: string | undefined;
+  intentSeq?: number;
+  result?: unknown;
+  error?: string | undefined;
+}
+
+/** An in-memory audit trail with the same pairing rules as the real one. */
+export class MemoryAuditTrail implements AuditTrailPort {
+  records: FakeRecord[] = [];
+  failNext: { phase: "intent" | "result"; error: Error } | undefined;
+  closed = false;
+
+  async recordIntent(input: { action: string; target: string; params: Record<string, unknown>; dedupeKey?: string }) {
+    this.#maybeFail("intent");
+    const seq = this.records.length + 1;
+    this.records.push({ seq, phase: "intent", action: input.action, dedupeKey: input.dedupeKey });
+    return seq;
+  }
+
+  async recordResult(intentSeq: number, result: unknown, error?: string) {
+    this.#maybeFail("result");
+    const seq = this.records.length + 1;
+    this.records.push({ seq, phase: "result", intentSeq, result, error });
+    return seq;
+  }
+
+  getPendingIntents() {
+    const answered = new Set(this.records.filter((record) => record.phase === "result").map((r) => r.intentSeq));
+    return this.records
+      .filter((record) => record.phase === "intent" && !answered.has(record.seq))
+      .map((record) => ({ seq: record.seq, action: record.action ?? "", dedupeKey: record.dedupeKey }));
+  }
+
+  findResultByIntentSeq(intentSeq: number) {
+    const record = this.records.find((candidate) => candidate.phase === "result" && candidate.intentSeq === intentSeq);
+    return record ? { result: record.result, error: record.error } : null;
+  }
+
+  verifyChain() {
+    return { valid: true };
+  }
+
+  async close() {
+    this.closed = true;
+  }
+
+  #maybeFail(phase: "intent" | "result") {
+    if (this.failNext?.phase === phase) {
+      const { error } = this.failNext;
+      this.failNext = undefined;
+      throw error;
+    }
+  }
+}
+
+const DEFAULT_STRATEGIES: Record<string, CompensationStrategy> = {
+  create_branch: "safe_retry",
+  add_issue_comment: "check_then_retry",
+  create_pull_request: "check_then_retry",
+  add_labels: "safe_retry",
+};
+
+/** An in-memory idempotency index following the plan's transitions. */
+export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
+  entries = new Map<string, IdempotencyEntryView>();
+  closed = false;
+  readonly audit: MemoryAuditTrail | undefined;
+  readonly strategies: Record<string, CompensationStrategy>;
+
+  constructor(audit?: MemoryAuditTrail, strategies: Record<string, CompensationStrategy> = DEFAULT_STRATEGIES) {
+    this.audit = audit;
+    this.strategies = strategies;
+  }
+
+  generateKey(action: string, scope: string, resource: string, params: unknown) {
+    const hash = createHash("sha256").update(JSON.stringify(params)).digest("hex").slice(0, 16);
+    return `${action}:${scope}/${resource}:${hash}`;
+  }
+
+  async check(key: string) {
+    const entry = this.entries.get(key);
+    return entry ? { ...entry } : null;
+  }
+
+  async markPending(key: string, intentSeq: number, strategy: CompensationStrategy) {
+    const existing = this.entries.get(key);
+    if (existing && existing.status !== "pending") throw new Error(`cannot mark ${existing.status} entry pending`);
+    this.entries.set(key, { key, status: "pending", intentSeq, strategy });
+  }
+
+  async markCompleted(key: string, result?: unknown) {
+    this.#transition(key, { status: "completed", result });
+  }
+
+  async markFailed(key: string, error: string) {
+    this.#transition(key, { status: "failed", error });
+  }
+
+  async reconcilePending() {
+    const needing: IdempotencyEntryView[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.status !== "pending") continue;
+      const found = entry.intentSeq === undefined ? null : this.audit?.findResultByIntentSeq(entry.intentSeq);
+      if (found && found.error !== undefined) this.#transition(entry.key, { status: "failed", error: found.error });
+      else if (found) this.#transition(entry.key, { status: "completed", result: found.result });
+      else needing.push({ ...entry });
+    }
+    return needing;
+  }
+
+  getStrategy(action: string): CompensationStrategy {
+    return this.strategies[action] ?? "skip";
+  }
+
+  async close() {
+    this.closed = true;
+  }
+
+  #transition(key: string, change: Partial<IdempotencyEntryView>) {
+    const entry = this.entries.get(key);
+    if (!entry || entry.status !== "pending") throw new Error(`no pending entry for ${key}`);
+    this.entries.set(key, { ...entry, ...change });
+  }
+}
+
+/** A rate limiter that allows `budget` calls, then refuses. */
+export class CountingRateLimiter implements RateLimiterPort {
+  budget: number;
+  consumed: string[] = [];
+  stopped = false;
+
+  constructor(budget = Number.POSITIVE_INFINITY) {
+    this.budget = budget;
+  }
+
+  tryConsume(workflowId: string) {
+    if (this.consumed.length >= this.budget) return { allowed: false, retryAfterMs: 1234 };
+    this.consumed.push(workflowId);
+    return { allowed: true };
+  }
+
+  shutdown() {
+    this.stopped = true;
+  }
+}
