@@ -156,3 +156,28 @@ export class CountingRateLimiter implements RateLimiterPort {
     this.stopped = true;
   }
 }
+
+/** An in-memory store factory; `failNextSet` makes the next write of any store fail. */
+export class MemoryStoreFactory {
+  readonly documents = new Map<string, unknown>();
+  writes = 0;
+  failNextSet: Error | undefined;
+
+  create<T extends object>(name: string) {
+    return {
+      get: async (): Promise<T | null> => {
+        const value = this.documents.get(name);
+        return value === undefined ? null : (structuredClone(value) as T);
+      },
+      set: async (value: T): Promise<void> => {
+        if (this.failNextSet) {
+          const error = this.failNextSet;
+          this.failNextSet = undefined;
+          throw error;
+        }
+        this.writes++;
+        this.documents.set(name, structuredClone(value));
+      },
+    };
+  }
+}
