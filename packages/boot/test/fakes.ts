@@ -181,3 +181,40 @@ export class MemoryStoreFactory {
     };
   }
 }
+
+/** An in-memory lock manager whose locks can be pre-held by "another process". */
+export class MemoryLockManager {
+  readonly held = new Set<string>();
+  recovered = 0;
+  released = false;
+  failRecovery: Error | undefined;
+
+  async acquire(name: string) {
+    if (this.held.has(name)) {
+      throw Object.assign(new Error(`lock ${name} is held by pid 4242`), { code: "LOCK_HELD", owner: { pid: 4242 } });
+    }
+    this.held.add(name);
+    return { release: async () => void this.held.delete(name) };
+  }
+
+  async recoverStaleLocks() {
+    if (this.failRecovery) throw this.failRecovery;
+    this.recovered++;
+    return { recovered: [], live: [] };
+  }
+
+  async releaseAll() {
+    this.released = true;
+    this.held.clear();
+  }
+}
+
+/** A logger that keeps every line. */
+export function capturingLogger() {
+  const lines: Array<{ level: string; message: string; data?: Record<string, unknown> }> = [];
+  const at =
+    (level: string) =>
+    (message: string, data?: Record<string, unknown>) =>
+      lines.push({ level, message, ...(data ? { data } : {}) });
+  return { lines, logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") } };
+}
