@@ -1,0 +1,13 @@
+/**
+ * The three states of a circuit:
+ * - `CLOSED`: calls run; countable failures are counted in the rolling window.
+ * - `OPEN`: calls are refused with `CircuitOpenError` until `retryAt`.
+ * - `HALF_OPEN`: up to `halfOpenProbeCount` probe calls run at a time; enough
+ *   successes close the circuit, one countable failure opens it again.
+ */
+export type CircuitState = "CLOSED" | "OPEN" | "HALF_OPEN";
+
+/** Tells whether `value` is a {@link CircuitState}. */
+export function isCircuitState(value: unknown): value is CircuitState {
+  return value === "CLOSED" || value === "OPEN" || value === "HALF_OPEN";
+}

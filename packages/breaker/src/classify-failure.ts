@@ -1,0 +1,108 @@
+import { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
+import { type FailureClass, isFailureClass } from "./failure-class.js";
+import type { HeadersLike } from "./headers.js";
+
+/** Error codes of Node sockets, DNS and undici that mean "the network failed". */
+const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "ESOCKETTIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "EHOSTDOWN",
+  "ENETUNREACH",
+  "ENETDOWN",
+]);
+
+// fetch wraps the socket error in `TypeError("fetch failed", { cause })`; a few
+// levels are enough for any wrapper seen in practice, and stop cycles.
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * Classifies anything a call threw, so that `execute()` can decide whether it
+ * counts against the circuit. The first rule that matches wins, checked on the
+ * error and then on its `cause` chain:
+ *
+ * 1. an object with a `failureClass` property naming a class (your own errors,
+ *    or `CircuitTimeoutError`, which is `external`);
+ * 2. an HTTP failure: a fetch `Response`, or an error with a numeric `status` /
+ *    `statusCode` (Octokit's `RequestError`, axios' `error.response`), passed to
+ *    {@link classifyGitHubFailure} with its headers and body (`response.data`,
+ *    or the message, which Octokit fills from the body);
+ * 3. a network error code (`ECONNRESET`, `ETIMEDOUT`, `ENOTFOUND`,
+ *    `ECONNREFUSED`, `EAI_AGAIN`, `EPIPE`, …, any undici `UND_ERR_*`) or a
+ *    `TimeoutError` (from `AbortSignal.timeout`) → `external`;
+ *
+ * and anything else is `transient`.
+ *
+ * @param error - what was thrown.
+ * @param context - passed on to {@link classifyGitHubFailure} (`resourceShouldExist`, `overrides`).
+ * @returns the failure class.
+ * @example
+ * ```ts
+ * const breaker = new CircuitBreaker({
+ *   classify: (error) => classifyFailure(error, { resourceShouldExist: true }),
+ * });
+ * ```
+ */
+export function classifyFailure(error: unknown, context?: GitHubFailureContext): FailureClass {
+  let current = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH; depth++) {
+    if (current === null || (typeof current !== "object" && typeof current !== "function")) break;
+    const found = classifyOne(current as Record<string, unknown>, context);
+    if (found !== undefined) return found;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return "transient";
+}
+
+function classifyOne(
+  candidate: Record<string, unknown>,
+  context: GitHubFailureContext | undefined,
+): FailureClass | undefined {
+  if (isFailureClass(candidate.failureClass)) return candidate.failureClass;
+  const response = asObject(candidate.response);
+  const status =
+    httpStatus(candidate.status) ?? httpStatus(candidate.statusCode) ?? statusOf(response);
+  if (status !== undefined) {
+    const headers = (asObject(candidate.headers) ?? asObject(response?.headers)) as
+      | HeadersLike
+      | undefined;
+    const body = [response?.data, plainBody(candidate.body), candidate.data, candidate.message];
+    return classifyGitHubFailure(status, headers, body, context);
+  }
+  const code = candidate.code;
+  if (typeof code === "string" && (NETWORK_ERROR_CODES.has(code) || code.startsWith("UND_ERR_"))) {
+    return "external";
+  }
+  if (candidate.name === "TimeoutError") return "external";
+  return undefined;
+}
+
+function statusOf(response: Record<string, unknown> | undefined): number | undefined {
+  if (!response) return undefined;
+  return httpStatus(response.status) ?? httpStatus(response.statusCode);
+}
+
+function httpStatus(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isInteger(value) && value >= 100 && value <= 599
+    ? value
+    : undefined;
+}
+
+function asObject(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** A fetch `Response.body` is a stream; only text, bytes and parsed JSON are read. */
+function plainBody(value: unknown): unknown {
+  if (typeof value === "string" || value instanceof Uint8Array) return value;
+  if (typeof value === "object" && value !== null && !("getReader" in value)) return value;
+  return undefined;
+}

@@ -1,0 +1,32 @@
+export {
+  CircuitBreaker,
+  type CircuitStats,
+  type ExecuteOptions,
+} from "./circuit-breaker.js";
+export { type CircuitState, isCircuitState } from "./circuit-state.js";
+export { classifyFailure } from "./classify-failure.js";
+export {
+  classifyGitHubFailure,
+  type GitHubFailureContext,
+  mentionsSecondaryRateLimit,
+} from "./classify-github-failure.js";
+export { type BreakerErrorCode, CircuitOpenError, CircuitTimeoutError } from "./errors.js";
+export type {
+  CircuitBreakerEventName,
+  CircuitBreakerEvents,
+  CircuitFailureEvent,
+  CircuitRejectEvent,
+  CircuitStateChangeEvent,
+  CircuitSuccessEvent,
+  StateChangeReason,
+} from "./events.js";
+export { FAILURE_CLASSES, type FailureClass, isFailureClass } from "./failure-class.js";
+export { type HeadersLike, readHeader } from "./headers.js";
+export {
+  CIRCUIT_BREAKER_DEFAULTS,
+  type CircuitBreakerOptions,
+  type CommonCircuitBreakerOptions,
+  type LegacyCircuitBreakerOptions,
+} from "./options.js";
+export type { CircuitBreakerSnapshot } from "./snapshot.js";
+export type { Listener } from "./typed-emitter.js";
