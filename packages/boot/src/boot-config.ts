@@ -1,7 +1,4 @@
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
-import type { ReconcileHook, StepExecutorOptions } from "./step-executor.js";
-import type { ActionPolicy } from "./tool-validator.js";
-import type { WorkflowDefinition } from "./workflow-engine.js";
 import type {
   AuditTrailPort,
   CircuitBreakerPort,
@@ -10,6 +7,9 @@ import type {
   RateLimiterPort,
   StoreFactoryPort,
 } from "./ports.js";
+import type { ReconcileHook, StepExecutorOptions } from "./step-executor.js";
+import type { ActionPolicy } from "./tool-validator.js";
+import type { WorkflowDefinition } from "./workflow-engine.js";
 
 /** The redactor as boot uses it. */
 export interface RedactorPort {

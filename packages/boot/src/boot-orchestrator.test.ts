@@ -1,15 +1,15 @@
 import { CircuitBreaker } from "@beauvoir/breaker";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  capturingLogger,
   CountingRateLimiter,
+  capturingLogger,
   MemoryAuditTrail,
   MemoryIdempotencyIndex,
   MemoryLockManager,
   MemoryStoreFactory,
 } from "../test/fakes.js";
 import type { BootConfig, BootInitializers } from "./boot-config.js";
-import { boot, BootOrchestrator } from "./boot-orchestrator.js";
+import { BootOrchestrator, boot } from "./boot-orchestrator.js";
 import { BootError } from "./errors.js";
 
 function fakes(overrides: Partial<BootInitializers> = {}) {
@@ -17,7 +17,9 @@ function fakes(overrides: Partial<BootInitializers> = {}) {
   const audit = new MemoryAuditTrail();
   const index = new MemoryIdempotencyIndex(audit);
   const locks = new MemoryLockManager();
-  const stores = new MemoryStoreFactory() as MemoryStoreFactory & { cleanupQuarantine?: () => Promise<void> };
+  const stores = new MemoryStoreFactory() as MemoryStoreFactory & {
+    cleanupQuarantine?: () => Promise<void>;
+  };
   let quarantineCleaned = 0;
   stores.cleanupQuarantine = async () => {
     quarantineCleaned++;
@@ -60,7 +62,17 @@ function fakes(overrides: Partial<BootInitializers> = {}) {
     },
     ...overrides,
   };
-  return { order, audit, index, locks, stores, limiter, lines, initializers, quarantineCleaned: () => quarantineCleaned };
+  return {
+    order,
+    audit,
+    index,
+    locks,
+    stores,
+    limiter,
+    lines,
+    initializers,
+    quarantineCleaned: () => quarantineCleaned,
+  };
 }
 
 const dataDir = "/tmp/beauvoir-boot-unit";
@@ -111,7 +123,13 @@ describe("boot: the seven steps", () => {
     expect(f.locks.held.has("boot-instance")).toBe(true);
     expect(f.locks.recovered).toBe(1);
     expect(f.quarantineCleaned()).toBe(1);
-    expect(app.reconciliation).toEqual({ promoted: [], rerun: [], failed: [], unresolved: [], closedIntents: [] });
+    expect(app.reconciliation).toEqual({
+      promoted: [],
+      rerun: [],
+      failed: [],
+      unresolved: [],
+      closedIntents: [],
+    });
     expect(f.lines.some((line) => line.message === "boot: done")).toBe(true);
     const outcome = await app.executor.execute({
       action: "create_branch",
@@ -150,7 +168,9 @@ describe("boot: the seven steps", () => {
       { dataDir, reconcilers: { a: "nope" as never } },
     ]) {
       const f = fakes();
-      const failure = await boot({ ...config, initializers: f.initializers }).catch((error: unknown) => error);
+      const failure = await boot({ ...config, initializers: f.initializers }).catch(
+        (error: unknown) => error,
+      );
       expect(failure).toMatchObject({ code: "BOOT_FAILED", step: "config" });
       expect(f.order).toEqual([]);
     }
@@ -176,20 +196,29 @@ describe("boot: the seven steps", () => {
     expect(app.health.subsystems.reconciliation).toBe("degraded");
     expect(app.health.warnings.join("\n")).toContain("index store corrupt");
     expect(app.services.idempotencyIndex).toBeUndefined();
-    const write = { action: "add_labels", scope: "acme/widgets", resource: "issue-1", params: {}, run: async () => 1 };
+    const write = {
+      action: "add_labels",
+      scope: "acme/widgets",
+      resource: "issue-1",
+      params: {},
+      run: async () => 1,
+    };
     await expect(app.executor.execute(write)).rejects.toMatchObject({ code: "DEGRADED_MODE" });
     expect((await app.executor.execute({ ...write, kind: "read" })).status).toBe("read");
     expect(f.audit.records).toEqual([]);
     await app.shutdown();
   });
 
-  it.each(["storeFactory", "circuitBreaker", "rateLimiter"] as const)("degrades when %s fails", async (step) => {
-    const app = await bootWith(fakes({ [step]: failing(`${step} broke`) }));
-    expect(app.mode).toBe("degraded");
-    expect(app.health.subsystems[step]).toBe("failed");
-    expect(app.services[step]).toBeUndefined();
-    await app.shutdown();
-  });
+  it.each(["storeFactory", "circuitBreaker", "rateLimiter"] as const)(
+    "degrades when %s fails",
+    async (step) => {
+      const app = await bootWith(fakes({ [step]: failing(`${step} broke`) }));
+      expect(app.mode).toBe("degraded");
+      expect(app.health.subsystems[step]).toBe("failed");
+      expect(app.services[step]).toBeUndefined();
+      await app.shutdown();
+    },
+  );
 
   describe("allowDev", () => {
     const warnings: Error[] = [];
@@ -207,11 +236,21 @@ describe("boot: the seven steps", () => {
       expect(app.health).toMatchObject({ success: false, mode: "dev" });
       expect(app.health.subsystems.idempotencyIndex).toBe("failed");
       expect(app.health.warnings.at(-1)).toMatch(/DEV MODE: auditTrail, idempotencyIndex failed/);
-      expect(f.lines.some((line) => line.level === "error" && /DEV MODE/.test(line.message))).toBe(true);
+      expect(f.lines.some((line) => line.level === "error" && /DEV MODE/.test(line.message))).toBe(
+        true,
+      );
       await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings.map((warning) => (warning as Error & { code?: string }).code)).toContain("BEAUVOIR_DEV_MODE");
+      expect(warnings.map((warning) => (warning as Error & { code?: string }).code)).toContain(
+        "BEAUVOIR_DEV_MODE",
+      );
       // Dev mode runs writes without the missing durability.
-      const outcome = await app.executor.execute({ action: "x", scope: "s", resource: "r", params: {}, run: async () => 2 });
+      const outcome = await app.executor.execute({
+        action: "x",
+        scope: "s",
+        resource: "r",
+        params: {},
+        run: async () => 2,
+      });
       expect(outcome).toEqual({ status: "executed", idempotencyKey: "", result: 2 });
       await app.shutdown();
     });
@@ -226,10 +265,14 @@ describe("boot: the seven steps", () => {
   });
 
   describe("step 4: tools", () => {
-    const actionPolicy = { tools: { add_labels: {}, add_issue_comment: { constraints: { body: { pattern: "^\\S" } } } } };
+    const actionPolicy = {
+      tools: { add_labels: {}, add_issue_comment: { constraints: { body: { pattern: "^\\S" } } } },
+    };
 
     it("aborts when the policy names a tool the registry lacks", async () => {
-      const failure = await bootWith(fakes(), { actionPolicy, toolNames: ["add_labels"] }).catch((error) => error);
+      const failure = await bootWith(fakes(), { actionPolicy, toolNames: ["add_labels"] }).catch(
+        (error) => error,
+      );
       expect(failure).toMatchObject({ code: "BOOT_FAILED", step: "tools" });
       expect((failure as Error).message).toContain("add_issue_comment");
     });
@@ -241,10 +284,15 @@ describe("boot: the seven steps", () => {
     });
 
     it("warns about registered tools outside the policy and exposes the validator", async () => {
-      const app = await bootWith(fakes(), { actionPolicy, toolNames: ["add_labels", "add_issue_comment", "delete_repo"] });
+      const app = await bootWith(fakes(), {
+        actionPolicy,
+        toolNames: ["add_labels", "add_issue_comment", "delete_repo"],
+      });
       expect(app.health.subsystems.tools).toBe("ok");
       expect(app.health.warnings).toEqual([expect.stringContaining('"delete_repo"')]);
-      expect(app.services.toolValidator?.validateParams("add_issue_comment", { body: " x" })).toHaveLength(1);
+      expect(
+        app.services.toolValidator?.validateParams("add_issue_comment", { body: " x" }),
+      ).toHaveLength(1);
       await app.shutdown();
     });
   });
@@ -252,7 +300,12 @@ describe("boot: the seven steps", () => {
   it("reconciles pending entries at step 5 with the configured hooks", async () => {
     const f = fakes();
     const key = f.index.generateKey("add_issue_comment", "acme/widgets", "issue-1", {});
-    const seq = await f.audit.recordIntent({ action: "add_issue_comment", target: "t", params: {}, dedupeKey: key });
+    const seq = await f.audit.recordIntent({
+      action: "add_issue_comment",
+      target: "t",
+      params: {},
+      dedupeKey: key,
+    });
     await f.index.markPending(key, seq, "check_then_retry");
     const app = await bootWith(f, { reconcilers: { add_issue_comment: async () => "done" } });
     expect(app.reconciliation?.promoted).toEqual([key]);
@@ -270,7 +323,10 @@ describe("boot: the seven steps", () => {
       throw new Error("EBUSY");
     };
     const app = await bootWith(f, {
-      initializers: { ...f.initializers, auditTrail: async () => ({ auditTrail: f.audit, recordsLost: 2 }) },
+      initializers: {
+        ...f.initializers,
+        auditTrail: async () => ({ auditTrail: f.audit, recordsLost: 2 }),
+      },
     });
     expect(app.mode).toBe("autonomous");
     expect(app.health.subsystems.reconciliation).toBe("degraded");
@@ -309,7 +365,9 @@ describe("boot: the seven steps", () => {
 
   it("registers the configured workflows", async () => {
     const app = await bootWith(fakes(), {
-      workflows: [{ name: "hello", steps: [{ name: "say", action: "create_branch", run: async () => "hi" }] }],
+      workflows: [
+        { name: "hello", steps: [{ name: "say", action: "create_branch", run: async () => "hi" }] },
+      ],
     });
     const runId = await app.workflows.start("hello", {});
     expect((await app.workflows.run(runId)).outputs).toEqual({ say: "hi" });
@@ -340,7 +398,13 @@ describe("shutdown", () => {
     const closing = app.shutdown({ reason: "deploy" });
     expect(app.shutdown()).toBe(closing);
     await expect(
-      app.executor.execute({ action: "a", scope: "s", resource: "x", params: {}, run: async () => 1 }),
+      app.executor.execute({
+        action: "a",
+        scope: "s",
+        resource: "x",
+        params: {},
+        run: async () => 1,
+      }),
     ).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
     await expect(app.workflows.start("any", {})).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -367,7 +431,8 @@ describe("shutdown", () => {
         scope: "s",
         resource: "r",
         params: {},
-        run: ({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+        run: ({ signal }) =>
+          new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
       })
       .catch((error) => error);
     await new Promise((resolve) => setTimeout(resolve, 5));

@@ -1,6 +1,6 @@
-import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
 import { isAbsolute, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
 import {
   BOOT_DEFAULTS,
   type BootConfig,
@@ -110,7 +110,8 @@ export class BootOrchestrator {
    * @throws TypeError when `config` is not an object (the rest is checked in step 1).
    */
   constructor(config: BootConfig) {
-    if (typeof config !== "object" || config === null) throw new TypeError("boot config must be an object");
+    if (typeof config !== "object" || config === null)
+      throw new TypeError("boot config must be an object");
     this.#config = config;
     this.#initializers = { ...defaultInitializers, ...config.initializers };
   }
@@ -155,7 +156,11 @@ export class BootOrchestrator {
       subsystems: { ...subsystems },
     });
     let instanceLock: LockHandlePort | undefined;
-    const abortOrDegrade = async (step: string, error: unknown, priority: "P0" | "P1"): Promise<void> => {
+    const abortOrDegrade = async (
+      step: string,
+      error: unknown,
+      priority: "P0" | "P1",
+    ): Promise<void> => {
       subsystems[step] = "failed";
       failed.push(step);
       warnings.push(`${step} failed: ${describeError(error)}`);
@@ -199,13 +204,21 @@ export class BootOrchestrator {
     if (audit) {
       context.auditTrail = audit.auditTrail;
       if (audit.recordsLost > 0) {
-        warnings.push(`auditTrail: recovery dropped ${audit.recordsLost} record(s) after a torn write or a broken chain`);
+        warnings.push(
+          `auditTrail: recovery dropped ${audit.recordsLost} record(s) after a torn write or a broken chain`,
+        );
       }
     }
     // 3d-3g. P1 services.
-    const storeFactory = await attempt("storeFactory", "P1", () => this.#initializers.storeFactory(context));
-    const circuitBreaker = await attempt("circuitBreaker", "P1", () => this.#initializers.circuitBreaker(context));
-    const rateLimiter = await attempt("rateLimiter", "P1", () => this.#initializers.rateLimiter(context));
+    const storeFactory = await attempt("storeFactory", "P1", () =>
+      this.#initializers.storeFactory(context),
+    );
+    const circuitBreaker = await attempt("circuitBreaker", "P1", () =>
+      this.#initializers.circuitBreaker(context),
+    );
+    const rateLimiter = await attempt("rateLimiter", "P1", () =>
+      this.#initializers.rateLimiter(context),
+    );
     const idempotencyIndex = context.auditTrail
       ? await attempt("idempotencyIndex", "P1", () => this.#initializers.idempotencyIndex(context))
       : await attempt("idempotencyIndex", "P1", () => {
@@ -227,7 +240,8 @@ export class BootOrchestrator {
     }
     // Step 7's decision is needed by the executor that steps 5 and 6 use.
     const anyP1Failed = failed.some((step) => P1_STEPS.has(step));
-    const mode: OperatingMode = p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
+    const mode: OperatingMode =
+      p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
     const executor = new DurableStepExecutor({
       auditTrail: context.auditTrail,
       idempotencyIndex,
@@ -247,10 +261,14 @@ export class BootOrchestrator {
         reconciliation = await executor.reconcilePending();
         subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
         if (reconciliation.unresolved.length > 0) {
-          warnings.push(`reconciliation: ${reconciliation.unresolved.length} pending step(s) left in doubt`);
+          warnings.push(
+            `reconciliation: ${reconciliation.unresolved.length} pending step(s) left in doubt`,
+          );
         }
         if (reconciliation.failed.length > 0) {
-          warnings.push(`reconciliation: ${reconciliation.failed.length} pending step(s) marked failed (outcome unknown)`);
+          warnings.push(
+            `reconciliation: ${reconciliation.failed.length} pending step(s) marked failed (outcome unknown)`,
+          );
         }
       } catch (error) {
         subsystems.reconciliation = "degraded";
@@ -259,7 +277,9 @@ export class BootOrchestrator {
       }
     } else {
       subsystems.reconciliation = "degraded";
-      warnings.push("reconciliation skipped: the idempotency index or the audit trail is unavailable");
+      warnings.push(
+        "reconciliation skipped: the idempotency index or the audit trail is unavailable",
+      );
     }
     // 6. Stale locks and quarantine: warn and go on.
     if (context.lockManager) {
@@ -350,14 +370,20 @@ function resolvePaths(dataDir: string): BootPaths {
 }
 
 function validateConfig(config: BootConfig): void {
-  if (typeof config.dataDir !== "string" || config.dataDir.length === 0 || !isAbsolute(config.dataDir)) {
+  if (
+    typeof config.dataDir !== "string" ||
+    config.dataDir.length === 0 ||
+    !isAbsolute(config.dataDir)
+  ) {
     throw new TypeError(`dataDir must be an absolute path, got ${JSON.stringify(config.dataDir)}`);
   }
   if (
     config.shutdownTimeoutMs !== undefined &&
     (typeof config.shutdownTimeoutMs !== "number" || !(config.shutdownTimeoutMs >= 0))
   ) {
-    throw new RangeError(`shutdownTimeoutMs must be a non-negative number, got ${config.shutdownTimeoutMs}`);
+    throw new RangeError(
+      `shutdownTimeoutMs must be a non-negative number, got ${config.shutdownTimeoutMs}`,
+    );
   }
   if (config.toolNames !== undefined && !config.actionPolicy) {
     throw new TypeError("toolNames needs actionPolicy to be checked against");
@@ -367,7 +393,10 @@ function validateConfig(config: BootConfig): void {
   }
 }
 
-async function releaseQuietly(context: BootContext, instanceLock: LockHandlePort | undefined): Promise<void> {
+async function releaseQuietly(
+  context: BootContext,
+  instanceLock: LockHandlePort | undefined,
+): Promise<void> {
   try {
     await context.auditTrail?.close();
   } catch {
@@ -417,7 +446,11 @@ function createBootResult(parts: BootResultParts): BootResult {
     for (const [signal, handler] of signalHandlers) process.removeListener(signal, handler);
     signalHandlers.clear();
     const event: ShutdownEvent = { reason: options.reason ?? "requested", drained, errors };
-    services.logger.info("shutdown: done", { reason: event.reason, drained, errors: errors.length });
+    services.logger.info("shutdown: done", {
+      reason: event.reason,
+      drained,
+      errors: errors.length,
+    });
     for (const listener of listeners) {
       try {
         listener(event);

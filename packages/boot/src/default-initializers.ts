@@ -1,3 +1,5 @@
+import { constants } from "node:fs";
+import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
 import { CircuitBreaker } from "@beauvoir/breaker";
 import { IdempotencyIndex } from "@beauvoir/idempotency";
@@ -5,8 +7,6 @@ import { LockManager } from "@beauvoir/locks";
 import { RateLimiter } from "@beauvoir/rate-limiter";
 import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
-import { constants } from "node:fs";
-import { dirname, join } from "node:path";
 import type { BootContext, BootInitializers } from "./boot-config.js";
 import type {
   AuditTrailPort,
@@ -22,7 +22,11 @@ async function probeDirectory(context: BootContext, directory: string): Promise<
   // O_EXCL proves we can create files here and that the filesystem honours
   // exclusive create, which the lock manager and the stores rely on.
   const probe = join(directory, `.boot-probe.${process.pid}`);
-  const handle = await context.fs.open(probe, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
+  const handle = await context.fs.open(
+    probe,
+    constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY,
+    0o600,
+  );
   try {
     await handle.write(Buffer.from("probe"));
     await handle.sync();
@@ -36,23 +40,35 @@ async function probeDirectory(context: BootContext, directory: string): Promise<
 export const defaultInitializers: BootInitializers = Object.freeze({
   async filesystem(context: BootContext) {
     const { paths } = context;
-    for (const directory of [paths.dataDir, dirname(paths.auditFile), paths.storesDir, paths.locksDir, paths.idempotencyDir]) {
+    for (const directory of [
+      paths.dataDir,
+      dirname(paths.auditFile),
+      paths.storesDir,
+      paths.locksDir,
+      paths.idempotencyDir,
+    ]) {
       await probeDirectory(context, directory);
     }
   },
   lockManager(context: BootContext): LockManagerPort {
-    return new LockManager({ lockDir: context.paths.locksDir, logger: context.logger }) as unknown as LockManagerPort;
+    return new LockManager({
+      lockDir: context.paths.locksDir,
+      logger: context.logger,
+    }) as unknown as LockManagerPort;
   },
   redactor() {
     return new SecretRedactor();
   },
   logger(context: BootContext) {
     const log = context.config.log ?? {};
-    return createLogger(context.redactor as SecretRedactor, {
-      level: log.level ?? "info",
-      prefix: log.prefix ?? "beauvoir",
-      ...(log.sink === undefined ? {} : { sink: log.sink }),
-    } as never);
+    return createLogger(
+      context.redactor as SecretRedactor,
+      {
+        level: log.level ?? "info",
+        prefix: log.prefix ?? "beauvoir",
+        ...(log.sink === undefined ? {} : { sink: log.sink }),
+      } as never,
+    );
   },
   async auditTrail(context: BootContext) {
     const { config } = context;
@@ -70,13 +86,22 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     };
   },
   storeFactory(context: BootContext): StoreFactoryPort {
-    return new ResilientStoreFactory({ baseDir: context.paths.storesDir, logger: context.logger } as never) as unknown as StoreFactoryPort;
+    return new ResilientStoreFactory({
+      baseDir: context.paths.storesDir,
+      logger: context.logger,
+    } as never) as unknown as StoreFactoryPort;
   },
   circuitBreaker(context: BootContext): CircuitBreakerPort {
-    return new CircuitBreaker({ clock: context.clock, ...context.config.circuitBreaker } as never) as unknown as CircuitBreakerPort;
+    return new CircuitBreaker({
+      clock: context.clock,
+      ...context.config.circuitBreaker,
+    } as never) as unknown as CircuitBreakerPort;
   },
   rateLimiter(context: BootContext): RateLimiterPort {
-    return new RateLimiter({ clock: context.clock, ...context.config.rateLimiter } as never) as unknown as RateLimiterPort;
+    return new RateLimiter({
+      clock: context.clock,
+      ...context.config.rateLimiter,
+    } as never) as unknown as RateLimiterPort;
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
     const audit = context.auditTrail;
@@ -85,7 +110,9 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       locks: context.lockManager,
       logger: context.logger,
       clock: context.clock,
-      ...(audit ? { auditQuery: (intentSeq: number) => audit.findResultByIntentSeq(intentSeq) ?? null } : {}),
+      ...(audit
+        ? { auditQuery: (intentSeq: number) => audit.findResultByIntentSeq(intentSeq) ?? null }
+        : {}),
       ...context.config.idempotency,
     } as never);
     await index.initialize();

@@ -1,6 +1,5 @@
-import { BeauvoirError } from "@beauvoir/core";
-
 import { CircuitOpenError } from "@beauvoir/breaker";
+import { BeauvoirError } from "@beauvoir/core";
 import type { CircuitBreakerPort } from "./ports.js";
 
 export { CircuitOpenError };
@@ -16,7 +15,10 @@ export class RateLimitedError extends BeauvoirError<"RATE_LIMITED"> {
  * The error to throw before recording anything when the breaker would refuse
  * the call; `undefined` when it admits calls.
  */
-export function circuitOpenError(breaker: CircuitBreakerPort, now: number): CircuitOpenError | undefined {
+export function circuitOpenError(
+  breaker: CircuitBreakerPort,
+  now: number,
+): CircuitOpenError | undefined {
   if (breaker.getState() !== "OPEN") return undefined;
   return new CircuitOpenError(breaker.getStats?.().retryAt ?? now, "OPEN");
 }

@@ -7,10 +7,10 @@ export {
   type RedactorPort,
 } from "./boot-config.js";
 export {
-  boot,
   BootOrchestrator,
   type BootResult,
   type BootServices,
+  boot,
   type ShutdownEvent,
   type ShutdownOptions,
 } from "./boot-orchestrator.js";

@@ -21,7 +21,11 @@ export interface AuditTrailPort {
   /** Appends the result (or error) of an intent; resolves once it is on disk. */
   recordResult(intentSeq: number, result: unknown, error?: string): Promise<number>;
   /** Intents that have no result yet. */
-  getPendingIntents(): ReadonlyArray<{ seq: number; action: string; dedupeKey?: string | undefined }>;
+  getPendingIntents(): ReadonlyArray<{
+    seq: number;
+    action: string;
+    dedupeKey?: string | undefined;
+  }>;
   /** The result record of an intent, if any. */
   findResultByIntentSeq(
     intentSeq: number,
@@ -59,7 +63,11 @@ export interface IdempotencyIndexPort {
 export interface CircuitBreakerPort {
   execute<T>(
     operation: (signal: AbortSignal) => Promise<T>,
-    options?: { signal?: AbortSignal; timeoutMs?: number; classify?: (error: unknown) => FailureClass },
+    options?: {
+      signal?: AbortSignal;
+      timeoutMs?: number;
+      classify?: (error: unknown) => FailureClass;
+    },
   ): Promise<T>;
   getState(): "CLOSED" | "OPEN" | "HALF_OPEN";
   getStats?(): { retryAt: number | null };
@@ -78,7 +86,10 @@ export interface LockHandlePort {
 
 /** What boot needs from the lock manager. */
 export interface LockManagerPort {
-  acquire(name: string, options?: { waitMs?: number; signal?: AbortSignal }): Promise<LockHandlePort>;
+  acquire(
+    name: string,
+    options?: { waitMs?: number; signal?: AbortSignal },
+  ): Promise<LockHandlePort>;
   recoverStaleLocks(): Promise<{ recovered: unknown; live?: unknown }>;
   releaseAll(): Promise<unknown> | unknown;
 }

@@ -2,7 +2,12 @@ import { CircuitBreaker } from "@beauvoir/breaker";
 import { ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
 import { CountingRateLimiter, MemoryAuditTrail, MemoryIdempotencyIndex } from "../test/fakes.js";
-import { DurableStepExecutor, type DurablePoint, type StepExecutorOptions, type StepRequest } from "./step-executor.js";
+import {
+  type DurablePoint,
+  DurableStepExecutor,
+  type StepExecutorOptions,
+  type StepRequest,
+} from "./step-executor.js";
 
 function setup(options: Partial<StepExecutorOptions> = {}) {
   const audit = new MemoryAuditTrail();
@@ -25,7 +30,10 @@ function setup(options: Partial<StepExecutorOptions> = {}) {
   return { audit, index, clock, breaker, limiter, points, executor };
 }
 
-function comment(run: StepRequest<unknown>["run"], extra: Partial<StepRequest<unknown>> = {}): StepRequest<unknown> {
+function comment(
+  run: StepRequest<unknown>["run"],
+  extra: Partial<StepRequest<unknown>> = {},
+): StepRequest<unknown> {
   return {
     action: "add_issue_comment",
     scope: "acme/widgets",
@@ -42,20 +50,29 @@ describe("DurableStepExecutor: the five durable steps", () => {
     const seen: unknown[] = [];
     const outcome = await executor.execute(
       comment(async ({ signal, idempotencyKey }) => {
-        seen.push(signal instanceof AbortSignal, idempotencyKey, index.entries.get(idempotencyKey)?.status);
+        seen.push(
+          signal instanceof AbortSignal,
+          idempotencyKey,
+          index.entries.get(idempotencyKey)?.status,
+        );
         return { id: 7 };
       }),
     );
     expect(points).toEqual(["intent", "pending", "execute", "result", "completed"]);
     expect(outcome.status).toBe("executed");
     expect(outcome.result).toEqual({ id: 7 });
-    expect(outcome.idempotencyKey).toMatch(/^add_issue_comment:acme\/widgets\/issue-12:[0-9a-f]{16}$/);
+    expect(outcome.idempotencyKey).toMatch(
+      /^add_issue_comment:acme\/widgets\/issue-12:[0-9a-f]{16}$/,
+    );
     // The side effect ran with the key already pending: a crash now is reconciled, not forgotten.
     expect(seen).toEqual([true, outcome.idempotencyKey, "pending"]);
     expect(audit.records.map((record) => record.phase)).toEqual(["intent", "result"]);
     expect(audit.records[0]?.dedupeKey).toBe(outcome.idempotencyKey);
     expect(audit.records[1]).toMatchObject({ intentSeq: 1, result: { id: 7 } });
-    expect(index.entries.get(outcome.idempotencyKey)).toMatchObject({ status: "completed", intentSeq: 1 });
+    expect(index.entries.get(outcome.idempotencyKey)).toMatchObject({
+      status: "completed",
+      intentSeq: 1,
+    });
   });
 
   it("skips a completed step and returns the first result", async () => {
@@ -71,7 +88,9 @@ describe("DurableStepExecutor: the five durable steps", () => {
 
   it("falls back to the audit trail for the result of an entry promoted without one", async () => {
     const { audit, index, executor } = setup();
-    const key = index.generateKey("add_issue_comment", "acme/widgets", "issue-12", { body: "Thanks!" });
+    const key = index.generateKey("add_issue_comment", "acme/widgets", "issue-12", {
+      body: "Thanks!",
+    });
     const seq = await audit.recordIntent({ action: "add_issue_comment", target: "t", params: {} });
     await audit.recordResult(seq, { id: 99 });
     index.entries.set(key, { key, status: "completed", intentSeq: seq });
@@ -89,7 +108,10 @@ describe("DurableStepExecutor: the five durable steps", () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
       return "done";
     };
-    const [first, second] = await Promise.all([executor.execute(comment(run)), executor.execute(comment(run))]);
+    const [first, second] = await Promise.all([
+      executor.execute(comment(run)),
+      executor.execute(comment(run)),
+    ]);
     expect(calls).toBe(1);
     expect([first.status, second.status].sort()).toEqual(["deduplicated", "executed"]);
     expect(second.result).toBe("done");
@@ -114,18 +136,28 @@ describe("DurableStepExecutor: error path", () => {
     const failure = await executor.execute(comment(run)).catch((error: unknown) => error);
     expect(failure).toBe(boom);
     expect(executor.isTerminalFailure(failure)).toBe(true);
-    expect(audit.records[1]).toMatchObject({ phase: "result", intentSeq: 1, error: "422 Unprocessable" });
+    expect(audit.records[1]).toMatchObject({
+      phase: "result",
+      intentSeq: 1,
+      error: "422 Unprocessable",
+    });
     const key = audit.records[0]?.dedupeKey as string;
     expect(index.entries.get(key)).toMatchObject({ status: "failed", error: "422 Unprocessable" });
     const again = await executor.execute(comment(run)).catch((error: unknown) => error);
-    expect(again).toMatchObject({ code: "STEP_FAILED", previousError: "422 Unprocessable", idempotencyKey: key });
+    expect(again).toMatchObject({
+      code: "STEP_FAILED",
+      previousError: "422 Unprocessable",
+      idempotencyKey: key,
+    });
     expect(executor.isTerminalFailure(again)).toBe(true);
     expect(calls).toBe(1);
   });
 
   it("wraps a thrown non-error so it can be recognised as terminal", async () => {
     const { executor } = setup();
-    const failure = await executor.execute(comment(() => Promise.reject("plain string"))).catch((error) => error);
+    const failure = await executor
+      .execute(comment(() => Promise.reject("plain string")))
+      .catch((error) => error);
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toBe("plain string");
     expect(executor.isTerminalFailure(failure)).toBe(true);
@@ -136,7 +168,15 @@ describe("DurableStepExecutor: error path", () => {
   it("fails the step when the breaker's timeout runs out", async () => {
     const { index, executor } = setup({ clock: undefined, circuitBreaker: new CircuitBreaker() });
     const failure = await executor
-      .execute(comment(({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))), { timeoutMs: 20 }))
+      .execute(
+        comment(
+          ({ signal }) =>
+            new Promise((_, reject) =>
+              signal.addEventListener("abort", () => reject(signal.reason)),
+            ),
+          { timeoutMs: 20 },
+        ),
+      )
       .catch((error) => error);
     expect(failure).toMatchObject({ code: "CIRCUIT_TIMEOUT" });
     expect([...index.entries.values()][0]?.status).toBe("failed");
@@ -161,7 +201,9 @@ describe("DurableStepExecutor: gates", () => {
     const refused = await executor.execute(comment(async () => 1)).catch((error) => error);
     expect(refused).toMatchObject({ code: "DEGRADED_MODE", action: "add_issue_comment" });
     expect((refused as Error).message).toContain("idempotencyIndex");
-    const read = await executor.execute(comment(async ({ idempotencyKey }) => `read:${idempotencyKey}`, { kind: "read" }));
+    const read = await executor.execute(
+      comment(async ({ idempotencyKey }) => `read:${idempotencyKey}`, { kind: "read" }),
+    );
     expect(read).toEqual({ status: "read", idempotencyKey: "", result: "read:" });
     expect(audit.records).toHaveLength(0);
     expect(executor.mode).toBe("degraded");
@@ -171,11 +213,15 @@ describe("DurableStepExecutor: gates", () => {
     const { audit, limiter, executor } = setup();
     limiter.budget = 1;
     await executor.execute(comment(async () => 1, { workflowId: "triage" }));
-    const refused = await executor.execute(comment(async () => 2, { resource: "issue-13" })).catch((error) => error);
+    const refused = await executor
+      .execute(comment(async () => 2, { resource: "issue-13" }))
+      .catch((error) => error);
     expect(refused).toMatchObject({ code: "RATE_LIMITED", retryAfterMs: 1234 });
     expect(limiter.consumed).toEqual(["triage"]);
     expect(audit.records).toHaveLength(2);
-    await expect(executor.execute(comment(async () => 3, { kind: "read" }))).rejects.toMatchObject({ code: "RATE_LIMITED" });
+    await expect(executor.execute(comment(async () => 3, { kind: "read" }))).rejects.toMatchObject({
+      code: "RATE_LIMITED",
+    });
   });
 
   it("refuses with CIRCUIT_OPEN before recording anything, and runs again once the circuit half-opens", async () => {
@@ -196,7 +242,14 @@ describe("DurableStepExecutor: gates", () => {
   it("feeds side-effect failures to the breaker with the step's classification", async () => {
     const { breaker, executor } = setup();
     const fail = (resource: string, classify?: StepRequest<unknown>["classify"]) =>
-      executor.execute(comment(() => Promise.reject(new Error("404")), { resource, ...(classify ? { classify } : {}) })).catch(() => undefined);
+      executor
+        .execute(
+          comment(() => Promise.reject(new Error("404")), {
+            resource,
+            ...(classify ? { classify } : {}),
+          }),
+        )
+        .catch(() => undefined);
     await fail("a", () => "expected");
     await fail("b", () => "expected");
     expect(breaker.getState()).toBe("CLOSED");
@@ -216,7 +269,9 @@ describe("DurableStepExecutor: gates", () => {
       },
     });
     let calls = 0;
-    await expect(executor.execute(comment(async () => ++calls))).rejects.toMatchObject({ code: "CIRCUIT_OPEN" });
+    await expect(executor.execute(comment(async () => ++calls))).rejects.toMatchObject({
+      code: "CIRCUIT_OPEN",
+    });
     expect(calls).toBe(0);
     const key = audit.records[0]?.dedupeKey as string;
     expect(index.entries.get(key)?.status).toBe("pending");
@@ -234,16 +289,18 @@ describe("DurableStepExecutor: gates", () => {
     const controller = new AbortController();
     controller.abort(new Error("caller gave up"));
     let calls = 0;
-    await expect(executor.execute(comment(async () => ++calls, { signal: controller.signal }))).rejects.toThrow(
-      "caller gave up",
-    );
+    await expect(
+      executor.execute(comment(async () => ++calls, { signal: controller.signal })),
+    ).rejects.toThrow("caller gave up");
     expect((await executor.execute(comment(async () => ++calls))).status).toBe("executed");
     expect(calls).toBe(1);
   });
 
   it("runs writes directly in dev mode when the index and audit trail are missing", async () => {
     const executor = new DurableStepExecutor({ mode: "dev" });
-    expect(await executor.execute(comment(async ({ idempotencyKey }) => `ran${idempotencyKey}`))).toEqual({
+    expect(
+      await executor.execute(comment(async ({ idempotencyKey }) => `ran${idempotencyKey}`)),
+    ).toEqual({
       status: "executed",
       idempotencyKey: "",
       result: "ran",
@@ -256,10 +313,16 @@ describe("DurableStepExecutor: gates", () => {
     expect(() => executor.execute(comment(async () => 1, { action: "" }))).toThrow(/action/);
     expect(() => executor.execute(comment(async () => 1, { scope: 3 as never }))).toThrow(/scope/);
     expect(() => executor.execute(comment(undefined as never))).toThrow(/run/);
-    expect(() => executor.execute(comment(async () => 1, { params: null as never }))).toThrow(/params/);
-    expect(() => executor.execute(comment(async () => 1, { kind: "delete" as never }))).toThrow(RangeError);
+    expect(() => executor.execute(comment(async () => 1, { params: null as never }))).toThrow(
+      /params/,
+    );
+    expect(() => executor.execute(comment(async () => 1, { kind: "delete" as never }))).toThrow(
+      RangeError,
+    );
     expect(() => new DurableStepExecutor({ mode: "turbo" as never })).toThrow(/mode/);
-    expect(() => new DurableStepExecutor({ reconcilers: { x: 1 as never } })).toThrow(/reconcilers.x/);
+    expect(() => new DurableStepExecutor({ reconcilers: { x: 1 as never } })).toThrow(
+      /reconcilers.x/,
+    );
   });
 });
 
@@ -270,7 +333,12 @@ describe("DurableStepExecutor.reconcilePending", () => {
     resource: string,
   ): Promise<{ key: string; intentSeq: number }> {
     const key = context.index.generateKey(action, "acme/widgets", resource, {});
-    const intentSeq = await context.audit.recordIntent({ action, target: "t", params: {}, dedupeKey: key });
+    const intentSeq = await context.audit.recordIntent({
+      action,
+      target: "t",
+      params: {},
+      dedupeKey: key,
+    });
     await context.index.markPending(key, intentSeq, context.index.getStrategy(action));
     return { key, intentSeq };
   }
@@ -302,15 +370,21 @@ describe("DurableStepExecutor.reconcilePending", () => {
     expect(report.unresolved).toEqual([]);
     expect(report.closedIntents).toEqual([orphan]);
     expect(checked.sort()).toEqual([notPosted.key, posted.key].sort());
-    expect(index.entries.get(posted.key)).toMatchObject({ status: "completed", result: { reconciled: "done" } });
+    expect(index.entries.get(posted.key)).toMatchObject({
+      status: "completed",
+      result: { reconciled: "done" },
+    });
     expect(index.entries.get(finished.key)?.status).toBe("completed");
     expect(index.entries.get(skipped.key)?.error).toMatch(/strategy is skip/);
     expect(index.entries.get(unchecked.key)?.error).toMatch(/no reconcile hook/);
     expect(audit.findResultByIntentSeq(orphan)?.error).toMatch(/^ABANDONED/);
     // Only the steps cleared to re-run still have an open intent.
-    expect(audit.getPendingIntents().map((intent) => intent.seq).sort()).toEqual(
-      [safe.intentSeq, notPosted.intentSeq].sort(),
-    );
+    expect(
+      audit
+        .getPendingIntents()
+        .map((intent) => intent.seq)
+        .sort(),
+    ).toEqual([safe.intentSeq, notPosted.intentSeq].sort());
   });
 
   it("re-runs a cleared step once, under a new intent", async () => {
@@ -326,7 +400,10 @@ describe("DurableStepExecutor.reconcilePending", () => {
       run: async () => ++calls,
     });
     expect(outcome).toMatchObject({ status: "executed", idempotencyKey: pending.key, result: 1 });
-    expect(context.index.entries.get(pending.key)).toMatchObject({ status: "completed", intentSeq: pending.intentSeq + 1 });
+    expect(context.index.entries.get(pending.key)).toMatchObject({
+      status: "completed",
+      intentSeq: pending.intentSeq + 1,
+    });
     expect(context.audit.findResultByIntentSeq(pending.intentSeq)?.error).toMatch(/^SUPERSEDED/);
   });
 
@@ -346,7 +423,13 @@ describe("DurableStepExecutor.reconcilePending", () => {
     expect(context.index.entries.get(comment.key)?.status).toBe("pending");
     let calls = 0;
     const refused = await context.executor
-      .execute({ action: "add_issue_comment", scope: "acme/widgets", resource: "issue-12", params: {}, run: async () => ++calls })
+      .execute({
+        action: "add_issue_comment",
+        scope: "acme/widgets",
+        resource: "issue-12",
+        params: {},
+        run: async () => ++calls,
+      })
       .catch((error) => error);
     expect(refused).toMatchObject({ code: "STEP_IN_DOUBT", idempotencyKey: comment.key });
     expect(calls).toBe(0);
@@ -354,7 +437,13 @@ describe("DurableStepExecutor.reconcilePending", () => {
 
   it("does nothing without an index or an audit trail", async () => {
     const report = await new DurableStepExecutor({ mode: "dev" }).reconcilePending();
-    expect(report).toEqual({ promoted: [], rerun: [], failed: [], unresolved: [], closedIntents: [] });
+    expect(report).toEqual({
+      promoted: [],
+      rerun: [],
+      failed: [],
+      unresolved: [],
+      closedIntents: [],
+    });
   });
 });
 
@@ -362,11 +451,15 @@ describe("DurableStepExecutor: stop and drain", () => {
   it("refuses new steps after stop() and drains running ones", async () => {
     const { executor } = setup();
     let finish: (value: string) => void = () => {};
-    const running = executor.execute(comment(() => new Promise<string>((resolve) => (finish = resolve))));
+    const running = executor.execute(
+      comment(() => new Promise<string>((resolve) => (finish = resolve))),
+    );
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(executor.inFlightCount).toBe(1);
     executor.stop();
-    await expect(executor.execute(comment(async () => 1, { resource: "x" }))).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+    await expect(executor.execute(comment(async () => 1, { resource: "x" }))).rejects.toMatchObject(
+      { code: "SHUTTING_DOWN" },
+    );
     const drained = executor.drain(5_000);
     finish("ok");
     expect(await drained).toBe(true);
@@ -378,7 +471,14 @@ describe("DurableStepExecutor: stop and drain", () => {
   it("aborts steps still running at the drain timeout and leaves their key pending", async () => {
     const { executor, index } = setup({ clock: undefined, circuitBreaker: undefined });
     const running = executor
-      .execute(comment(({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)))))
+      .execute(
+        comment(
+          ({ signal }) =>
+            new Promise((_, reject) =>
+              signal.addEventListener("abort", () => reject(signal.reason)),
+            ),
+        ),
+      )
       .catch((error) => error);
     await new Promise((resolve) => setTimeout(resolve, 5));
     executor.stop();

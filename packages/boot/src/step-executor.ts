@@ -167,7 +167,9 @@ export class DurableStepExecutor {
   constructor(options: StepExecutorOptions = {}) {
     this.#mode = options.mode ?? "autonomous";
     if (!["autonomous", "degraded", "dev"].includes(this.#mode)) {
-      throw new RangeError(`mode must be "autonomous", "degraded" or "dev", got ${String(this.#mode)}`);
+      throw new RangeError(
+        `mode must be "autonomous", "degraded" or "dev", got ${String(this.#mode)}`,
+      );
     }
     this.#audit = options.auditTrail;
     this.#index = options.idempotencyIndex;
@@ -176,7 +178,8 @@ export class DurableStepExecutor {
     this.#failedSubsystems = options.failedSubsystems ?? [];
     this.#reconcilers = options.reconcilers ?? {};
     for (const [action, hook] of Object.entries(this.#reconcilers)) {
-      if (typeof hook !== "function") throw new TypeError(`reconcilers.${action} must be a function`);
+      if (typeof hook !== "function")
+        throw new TypeError(`reconcilers.${action} must be a function`);
     }
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
@@ -212,9 +215,10 @@ export class DurableStepExecutor {
   execute<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>> {
     if (!this.#accepting) return Promise.reject(new ShuttingDownError());
     validateRequest(request);
-    const promise = (request.kind ?? "write") === "read"
-      ? this.#executeRead(request)
-      : this.#executeWrite(request);
+    const promise =
+      (request.kind ?? "write") === "read"
+        ? this.#executeRead(request)
+        : this.#executeWrite(request);
     this.#inFlight.add(promise);
     const forget = () => this.#inFlight.delete(promise);
     promise.then(forget, forget);
@@ -235,7 +239,13 @@ export class DurableStepExecutor {
    * ```
    */
   async reconcilePending(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { promoted: [], rerun: [], failed: [], unresolved: [], closedIntents: [] };
+    const report: ReconcileReport = {
+      promoted: [],
+      rerun: [],
+      failed: [],
+      unresolved: [],
+      closedIntents: [],
+    };
     const index = this.#index;
     const audit = this.#audit;
     if (!index || !audit) return report;
@@ -267,7 +277,10 @@ export class DurableStepExecutor {
         verdict = await hook(entry);
       } catch (error) {
         report.unresolved.push(entry.key);
-        this.#logger.warn("boot: reconcile hook failed; the step stays pending", { key: entry.key, error });
+        this.#logger.warn("boot: reconcile hook failed; the step stays pending", {
+          key: entry.key,
+          error,
+        });
         continue;
       }
       if (verdict === "done") {
@@ -280,7 +293,10 @@ export class DurableStepExecutor {
         report.rerun.push(entry.key);
       } else {
         report.unresolved.push(entry.key);
-        this.#logger.warn("boot: reconcile hook returned neither done nor not_done", { key: entry.key, verdict });
+        this.#logger.warn("boot: reconcile hook returned neither done nor not_done", {
+          key: entry.key,
+          verdict,
+        });
       }
     }
     for (const intent of audit.getPendingIntents()) {
@@ -349,7 +365,8 @@ export class DurableStepExecutor {
 
   async #executeWrite<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>> {
     this.#checkRateLimit(request);
-    if (this.#mode === "degraded") throw new DegradedModeError(request.action, this.#failedSubsystems);
+    if (this.#mode === "degraded")
+      throw new DegradedModeError(request.action, this.#failedSubsystems);
     const index = this.#index;
     const audit = this.#audit;
     if (!index || !audit) {
@@ -380,7 +397,11 @@ export class DurableStepExecutor {
   ): Promise<StepOutcome<Result>> {
     const entry = await index.check(key);
     if (entry?.status === "completed") {
-      return { status: "deduplicated", idempotencyKey: key, result: this.#recordedResult(entry, audit) as Result };
+      return {
+        status: "deduplicated",
+        idempotencyKey: key,
+        result: this.#recordedResult(entry, audit) as Result,
+      };
     }
     if (entry?.status === "failed") throw new StepFailedError(key, entry.error ?? "unknown error");
     let supersededIntent: number | undefined;
@@ -391,7 +412,12 @@ export class DurableStepExecutor {
     this.#assertCircuitAdmits();
     const report = async (point: DurablePoint, intentSeq: number) => {
       if (this.#onDurablePoint) {
-        await this.#onDurablePoint({ point, action: request.action, idempotencyKey: key, intentSeq });
+        await this.#onDurablePoint({
+          point,
+          action: request.action,
+          idempotencyKey: key,
+          intentSeq,
+        });
       }
     };
     // 1. The intent is on disk before anything else happens.
@@ -424,7 +450,8 @@ export class DurableStepExecutor {
         // Cut off by shutdown: the outcome is unknown, so the key stays pending for reconciliation.
         throw error;
       }
-      const failure = error instanceof Error ? error : new Error(describeError(error), { cause: error });
+      const failure =
+        error instanceof Error ? error : new Error(describeError(error), { cause: error });
       const message = describeError(failure);
       await audit.recordResult(intentSeq, null, message);
       await index.markFailed(key, message);
@@ -456,7 +483,11 @@ export class DurableStepExecutor {
     if (!this.#breaker) {
       return operation(AbortSignal.any(signals));
     }
-    const options: { signal: AbortSignal; timeoutMs?: number; classify?: (error: unknown) => FailureClass } = {
+    const options: {
+      signal: AbortSignal;
+      timeoutMs?: number;
+      classify?: (error: unknown) => FailureClass;
+    } = {
       signal: AbortSignal.any(signals),
     };
     if (request.timeoutMs !== undefined) options.timeoutMs = request.timeoutMs;
@@ -483,7 +514,11 @@ export class DurableStepExecutor {
     if (error) throw error;
   }
 
-  async #closeIntent(intentSeq: number | undefined, result: unknown, error: string | undefined): Promise<void> {
+  async #closeIntent(
+    intentSeq: number | undefined,
+    result: unknown,
+    error: string | undefined,
+  ): Promise<void> {
     if (intentSeq === undefined || !this.#audit) return;
     if (this.#audit.findResultByIntentSeq(intentSeq)) return;
     await this.#audit.recordResult(intentSeq, result ?? null, error);
@@ -497,7 +532,8 @@ export function actionOfKey(key: string): string {
 }
 
 function validateRequest(request: StepRequest<unknown>): void {
-  if (typeof request !== "object" || request === null) throw new TypeError("step request must be an object");
+  if (typeof request !== "object" || request === null)
+    throw new TypeError("step request must be an object");
   for (const field of ["action", "scope", "resource"] as const) {
     if (typeof request[field] !== "string" || request[field].length === 0) {
       throw new TypeError(`step ${field} must be a non-empty string`);

@@ -37,7 +37,11 @@ describe("ToolValidator.validateRegistry", () => {
   });
 
   it("lists the policy's tools", () => {
-    expect(new ToolValidator(policy).toolNames).toEqual(["add_issue_comment", "add_labels", "get_issue"]);
+    expect(new ToolValidator(policy).toolNames).toEqual([
+      "add_issue_comment",
+      "add_labels",
+      "get_issue",
+    ]);
   });
 });
 
@@ -46,7 +50,11 @@ describe("ToolValidator.validateParams", () => {
 
   it("returns no violation for allowed parameters", () => {
     expect(
-      validator.validateParams("add_issue_comment", { owner: "acme", repo: "widgets", visibility: "public" }),
+      validator.validateParams("add_issue_comment", {
+        owner: "acme",
+        repo: "widgets",
+        visibility: "public",
+      }),
     ).toEqual([]);
     expect(validator.validateParams("add_labels", { labels: ["bug", "triage"] })).toEqual([]);
     expect(validator.validateParams("get_issue", { anything: 1 })).toEqual([]);
@@ -68,7 +76,11 @@ describe("ToolValidator.validateParams", () => {
 
   it("treats a missing parameter as a violation of every constraint on it", () => {
     const violations = validator.validateParams("add_issue_comment", {});
-    expect(violations.map((violation) => violation.constraint)).toEqual(["must_be", "pattern", "allowlist"]);
+    expect(violations.map((violation) => violation.constraint)).toEqual([
+      "must_be",
+      "pattern",
+      "allowlist",
+    ]);
     expect(violations[0]?.message).toContain("missing");
   });
 
@@ -77,7 +89,9 @@ describe("ToolValidator.validateParams", () => {
     expect(validator.validateParams("add_labels", { labels: ["triage", "bug"] })).toHaveLength(1);
     expect(validator.validateParams("add_labels", { labels: "bug,triage" })).toHaveLength(1);
     const objects = new ToolValidator({
-      tools: { t: { constraints: { o: { must_be: { a: [1, { b: 2 }] } }, n: { allowlist: [null, 3] } } } },
+      tools: {
+        t: { constraints: { o: { must_be: { a: [1, { b: 2 }] } }, n: { allowlist: [null, 3] } } },
+      },
     });
     expect(objects.validateParams("t", { o: { a: [1, { b: 2 }] }, n: null })).toEqual([]);
     expect(objects.validateParams("t", { o: { a: [1, { b: 3 }] }, n: 3 })).toHaveLength(1);
@@ -87,20 +101,31 @@ describe("ToolValidator.validateParams", () => {
   });
 
   it("requires a string for pattern constraints", () => {
-    expect(validator.validateParams("add_issue_comment", { owner: "acme", repo: 42, visibility: "public" })).toEqual([
-      expect.objectContaining({ param: "repo", constraint: "pattern" }),
-    ]);
+    expect(
+      validator.validateParams("add_issue_comment", {
+        owner: "acme",
+        repo: 42,
+        visibility: "public",
+      }),
+    ).toEqual([expect.objectContaining({ param: "repo", constraint: "pattern" })]);
   });
 
   it("refuses a tool the policy does not know", () => {
     expect(validator.validateParams("delete_repo", {})).toEqual([
-      expect.objectContaining({ tool: "delete_repo", constraint: "unknown_tool", param: undefined }),
+      expect.objectContaining({
+        tool: "delete_repo",
+        constraint: "unknown_tool",
+        param: undefined,
+      }),
     ]);
   });
 
   it("gives the same verdict on repeated calls even with a global flag", () => {
-    const global = new ToolValidator({ tools: { t: { constraints: { p: { pattern: "^a", flags: "gi" } } } } });
-    for (let call = 0; call < 3; call++) expect(global.validateParams("t", { p: "Abc" })).toEqual([]);
+    const global = new ToolValidator({
+      tools: { t: { constraints: { p: { pattern: "^a", flags: "gi" } } } },
+    });
+    for (let call = 0; call < 3; call++)
+      expect(global.validateParams("t", { p: "Abc" })).toEqual([]);
   });
 
   it("does not read parameters through the prototype", () => {
@@ -111,7 +136,8 @@ describe("ToolValidator.validateParams", () => {
 
 describe("ToolValidator construction", () => {
   it("fails with INVALID_TOOL_POLICY for a pattern that does not compile", () => {
-    const build = () => new ToolValidator({ tools: { t: { constraints: { p: { pattern: "([a-z" } } } } });
+    const build = () =>
+      new ToolValidator({ tools: { t: { constraints: { p: { pattern: "([a-z" } } } } });
     expect(build).toThrow(InvalidToolPolicyError);
     try {
       build();
@@ -128,13 +154,16 @@ describe("ToolValidator construction", () => {
     expect(() => new ToolValidator(null as never)).toThrow(TypeError);
     expect(() => new ToolValidator({} as never)).toThrow(/policy.tools/);
     expect(() => new ToolValidator({ tools: { t: null as never } })).toThrow(/tool "t"/);
-    expect(() => new ToolValidator({ tools: { t: { constraints: { p: 3 as never } } } })).toThrow(/parameter "p"/);
-    expect(() => new ToolValidator({ tools: { t: { constraints: { p: { pattern: 3 as never } } } } })).toThrow(
-      /pattern must be a string/,
+    expect(() => new ToolValidator({ tools: { t: { constraints: { p: 3 as never } } } })).toThrow(
+      /parameter "p"/,
     );
-    expect(() => new ToolValidator({ tools: { t: { constraints: { p: { allowlist: "a" as never } } } } })).toThrow(
-      /allowlist must be an array/,
-    );
+    expect(
+      () => new ToolValidator({ tools: { t: { constraints: { p: { pattern: 3 as never } } } } }),
+    ).toThrow(/pattern must be a string/);
+    expect(
+      () =>
+        new ToolValidator({ tools: { t: { constraints: { p: { allowlist: "a" as never } } } } }),
+    ).toThrow(/allowlist must be an array/);
   });
 
   it("compiles patterns once, at construction", () => {
@@ -147,7 +176,9 @@ describe("ToolValidator construction", () => {
       },
     });
     try {
-      const validator = new ToolValidator({ tools: { t: { constraints: { p: { pattern: "^x" } } } } });
+      const validator = new ToolValidator({
+        tools: { t: { constraints: { p: { pattern: "^x" } } } },
+      });
       const afterConstruction = compiled;
       for (let call = 0; call < 10; call++) validator.validateParams("t", { p: "xyz" });
       expect(afterConstruction).toBe(1);

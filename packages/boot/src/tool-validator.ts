@@ -80,7 +80,12 @@ export class ToolValidator {
    *   an `allowlist` that is not an array, or a malformed policy.
    */
   constructor(policy: ActionPolicy) {
-    if (typeof policy !== "object" || policy === null || typeof policy.tools !== "object" || policy.tools === null) {
+    if (
+      typeof policy !== "object" ||
+      policy === null ||
+      typeof policy.tools !== "object" ||
+      policy.tools === null
+    ) {
       throw new TypeError("policy.tools must be an object mapping tool names to policies");
     }
     for (const [toolName, toolPolicy] of Object.entries(policy.tools)) {
@@ -115,7 +120,9 @@ export class ToolValidator {
     }
     for (const name of registered) {
       if (!this.#tools.has(name)) {
-        warnings.push(`Tool "${name}" is registered but not in the action policy; it cannot be called`);
+        warnings.push(
+          `Tool "${name}" is registered but not in the action policy; it cannot be called`,
+        );
       }
     }
     return { valid: errors.length === 0, errors, warnings };
@@ -160,7 +167,10 @@ export class ToolValidator {
         violation("must_be", `must be ${JSON.stringify(constraint.mustBe.value)}`);
       }
       if (constraint.pattern && !(typeof value === "string" && constraint.pattern.test(value))) {
-        violation("pattern", `must be a string matching /${constraint.pattern.source}/${constraint.pattern.flags}`);
+        violation(
+          "pattern",
+          `must be a string matching /${constraint.pattern.source}/${constraint.pattern.flags}`,
+        );
       }
       if (
         constraint.allowlist &&

@@ -9,7 +9,12 @@ function setup(options: Partial<StepExecutorOptions> = {}) {
   const index = new MemoryIdempotencyIndex(audit);
   const stores = new MemoryStoreFactory();
   const clock = new ManualClock(5_000);
-  const executor = new DurableStepExecutor({ auditTrail: audit, idempotencyIndex: index, clock, ...options });
+  const executor = new DurableStepExecutor({
+    auditTrail: audit,
+    idempotencyIndex: index,
+    clock,
+    ...options,
+  });
   const engine = new WorkflowEngine({ executor, storeFactory: stores, clock });
   return { audit, index, stores, clock, executor, engine };
 }
@@ -30,7 +35,11 @@ const triage: WorkflowDefinition<{ issue: number }> = {
     {
       name: "label",
       action: "add_labels",
-      identify: ({ input }) => ({ scope: "acme/widgets", resource: `issue-${input.issue}`, params: { labels: ["bug"] } }),
+      identify: ({ input }) => ({
+        scope: "acme/widgets",
+        resource: `issue-${input.issue}`,
+        params: { labels: ["bug"] },
+      }),
       run: async ({ outputs, idempotencyKey }) => {
         calls.push("label");
         return { labelled: (outputs.read as { title: string }).title, key: idempotencyKey };
@@ -61,14 +70,20 @@ describe("WorkflowEngine", () => {
     expect(final).toMatchObject({
       status: "completed",
       nextStep: 3,
-      outputs: { read: { title: "issue 12" }, label: { labelled: "issue 12" }, comment: { commented: "run-1" } },
+      outputs: {
+        read: { title: "issue 12" },
+        label: { labelled: "issue 12" },
+        comment: { commented: "run-1" },
+      },
       createdAt: 5_000,
     });
     const labelKey = (final.outputs.label as { key: string }).key;
     expect(labelKey).toMatch(/^add_labels:acme\/widgets\/issue-12:/);
     expect(index.entries.get(labelKey)?.status).toBe("completed");
     // The default identity ties a step to its run.
-    expect([...index.entries.keys()].some((key) => key.startsWith("add_issue_comment:triage/run-1:"))).toBe(true);
+    expect(
+      [...index.entries.keys()].some((key) => key.startsWith("add_issue_comment:triage/run-1:")),
+    ).toBe(true);
     expect(await engine.listUnfinished()).toEqual([]);
     expect(await engine.advance(runId)).toEqual({ runId, status: "completed" });
   });
@@ -106,7 +121,10 @@ describe("WorkflowEngine", () => {
     });
     const runId = await engine.start("flaky", {});
     expect(await engine.advance(runId)).toEqual({ runId, status: "failed", step: "post" });
-    expect(await engine.getRun(runId)).toMatchObject({ status: "failed", error: 'step "post": 422 validation failed' });
+    expect(await engine.getRun(runId)).toMatchObject({
+      status: "failed",
+      error: 'step "post": 422 validation failed',
+    });
     expect(await engine.listUnfinished()).toEqual([]);
 
     const degraded = new WorkflowEngine({
@@ -133,7 +151,11 @@ describe("WorkflowEngine", () => {
     calls.length = 0;
     const { engine } = setup();
     const runId = await engine.start(triage, { issue: 4 });
-    const results = await Promise.all([engine.advance(runId), engine.advance(runId), engine.advance(runId)]);
+    const results = await Promise.all([
+      engine.advance(runId),
+      engine.advance(runId),
+      engine.advance(runId),
+    ]);
     expect(results.map((result) => result.step)).toEqual(["read", "label", "comment"]);
     expect(calls).toEqual(["read", "label", "comment"]);
   });
@@ -149,15 +171,25 @@ describe("WorkflowEngine", () => {
 
   it("reports unknown runs and workflows, refuses work after stop, and needs a store", async () => {
     const { engine, executor } = setup();
-    await expect(engine.advance("nope")).rejects.toMatchObject({ code: "WORKFLOW_NOT_FOUND", identifier: "nope" });
+    await expect(engine.advance("nope")).rejects.toMatchObject({
+      code: "WORKFLOW_NOT_FOUND",
+      identifier: "nope",
+    });
     await expect(engine.start("nope", {})).rejects.toMatchObject({ code: "WORKFLOW_NOT_FOUND" });
-    await expect(engine.start(triage, {}, { runId: "../escape" })).rejects.toMatchObject({ code: "INVALID_NAME" });
+    await expect(engine.start(triage, { issue: 0 }, { runId: "../escape" })).rejects.toMatchObject({
+      code: "INVALID_NAME",
+    });
     expect(await engine.getRun("missing")).toBeNull();
     engine.stop();
-    await expect(engine.start(triage, {})).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
+    await expect(engine.start(triage, { issue: 0 })).rejects.toMatchObject({
+      code: "SHUTTING_DOWN",
+    });
     await expect(engine.advance("x")).rejects.toMatchObject({ code: "SHUTTING_DOWN" });
     const storeless = new WorkflowEngine({ executor, storeFactory: undefined });
-    await expect(storeless.start(triage, {})).rejects.toMatchObject({ code: "SUBSYSTEM_UNAVAILABLE", subsystem: "store" });
+    await expect(storeless.start(triage, { issue: 0 })).rejects.toMatchObject({
+      code: "SUBSYSTEM_UNAVAILABLE",
+      subsystem: "store",
+    });
   });
 
   it("rejects malformed definitions", () => {
@@ -168,7 +200,9 @@ describe("WorkflowEngine", () => {
     expect(() => engine.register({ name: "w", steps: [] })).toThrow(/at least one step/);
     const step = { name: "a", action: "x", run: async () => 1 };
     expect(() => engine.register({ name: "w", steps: [step, step] })).toThrow(/unique/);
-    expect(() => engine.register({ name: "w", steps: [{ name: "a", action: "x" } as never] })).toThrow(/run function/);
+    expect(() =>
+      engine.register({ name: "w", steps: [{ name: "a", action: "x" } as never] }),
+    ).toThrow(/run function/);
   });
 
   it("keeps the run where it was when saving progress fails", async () => {

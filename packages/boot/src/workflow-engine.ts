@@ -1,10 +1,20 @@
+import { randomUUID } from "node:crypto";
 import type { FailureClass } from "@beauvoir/breaker";
 import { assertSafeName, type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
-import { randomUUID } from "node:crypto";
-import { describeError, ShuttingDownError, SubsystemUnavailableError, WorkflowNotFoundError } from "./errors.js";
+import {
+  describeError,
+  ShuttingDownError,
+  SubsystemUnavailableError,
+  WorkflowNotFoundError,
+} from "./errors.js";
 import type { JsonStorePort, StoreFactoryPort } from "./ports.js";
-import type { DurableStepExecutor, SideEffectContext, StepKind, StepOutcome } from "./step-executor.js";
+import type {
+  DurableStepExecutor,
+  SideEffectContext,
+  StepKind,
+  StepOutcome,
+} from "./step-executor.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -150,10 +160,14 @@ export class WorkflowEngine {
     const names = new Set<string>();
     for (const step of definition.steps) {
       if (typeof step.name !== "string" || step.name.length === 0 || names.has(step.name)) {
-        throw new TypeError(`workflow "${definition.name}": step names must be unique non-empty strings`);
+        throw new TypeError(
+          `workflow "${definition.name}": step names must be unique non-empty strings`,
+        );
       }
       if (typeof step.run !== "function") {
-        throw new TypeError(`workflow "${definition.name}": step "${step.name}" needs a run function`);
+        throw new TypeError(
+          `workflow "${definition.name}": step "${step.name}" needs a run function`,
+        );
       }
       names.add(step.name);
     }
@@ -372,7 +386,10 @@ export class WorkflowEngine {
   #runLock(runId: string): AsyncMutex {
     let lock = this.#runLocks.get(runId);
     if (!lock) {
-      lock = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY, defaultTimeoutMs: Number.POSITIVE_INFINITY });
+      lock = new AsyncMutex({
+        maxHoldMs: Number.POSITIVE_INFINITY,
+        defaultTimeoutMs: Number.POSITIVE_INFINITY,
+      });
       this.#runLocks.set(runId, lock);
     }
     return lock;

@@ -33,7 +33,10 @@ afterAll(async () => {
 type CrashPoint = "intent" | "pending" | "execute" | "result";
 
 /** What the plan's table says must be on disk after each crash point. */
-const invariants: Record<CrashPoint, { auditPhases: string[]; dedup: "none" | "pending"; effectsBefore: number }> = {
+const invariants: Record<
+  CrashPoint,
+  { auditPhases: string[]; dedup: "none" | "pending"; effectsBefore: number }
+> = {
   intent: { auditPhases: ["intent"], dedup: "none", effectsBefore: 0 },
   pending: { auditPhases: ["intent"], dedup: "pending", effectsBefore: 0 },
   execute: { auditPhases: ["intent"], dedup: "pending", effectsBefore: 1 },
@@ -88,7 +91,10 @@ describe("crash resume (TASK-3.8): SIGKILL at each durable point, recover in a f
       if (crashAfterStep === "execute" && action === "add_issue_comment") {
         expect(app.reconciliation?.promoted).toEqual([key]);
       }
-      if (crashAfterStep === "pending" || (crashAfterStep === "execute" && action === "create_branch")) {
+      if (
+        crashAfterStep === "pending" ||
+        (crashAfterStep === "execute" && action === "create_branch")
+      ) {
         expect(app.reconciliation?.rerun).toEqual([key]);
       }
     } finally {

@@ -23,7 +23,12 @@ export class MemoryAuditTrail implements AuditTrailPort {
   failNext: { phase: "intent" | "result"; error: Error } | undefined;
   closed = false;
 
-  async recordIntent(input: { action: string; target: string; params: Record<string, unknown>; dedupeKey?: string }) {
+  async recordIntent(input: {
+    action: string;
+    target: string;
+    params: Record<string, unknown>;
+    dedupeKey?: string;
+  }) {
     this.#maybeFail("intent");
     const seq = this.records.length + 1;
     this.records.push({ seq, phase: "intent", action: input.action, dedupeKey: input.dedupeKey });
@@ -38,14 +43,22 @@ export class MemoryAuditTrail implements AuditTrailPort {
   }
 
   getPendingIntents() {
-    const answered = new Set(this.records.filter((record) => record.phase === "result").map((r) => r.intentSeq));
+    const answered = new Set(
+      this.records.filter((record) => record.phase === "result").map((r) => r.intentSeq),
+    );
     return this.records
       .filter((record) => record.phase === "intent" && !answered.has(record.seq))
-      .map((record) => ({ seq: record.seq, action: record.action ?? "", dedupeKey: record.dedupeKey }));
+      .map((record) => ({
+        seq: record.seq,
+        action: record.action ?? "",
+        dedupeKey: record.dedupeKey,
+      }));
   }
 
   findResultByIntentSeq(intentSeq: number) {
-    const record = this.records.find((candidate) => candidate.phase === "result" && candidate.intentSeq === intentSeq);
+    const record = this.records.find(
+      (candidate) => candidate.phase === "result" && candidate.intentSeq === intentSeq,
+    );
     return record ? { result: record.result, error: record.error } : null;
   }
 
@@ -80,7 +93,10 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
   readonly audit: MemoryAuditTrail | undefined;
   readonly strategies: Record<string, CompensationStrategy>;
 
-  constructor(audit?: MemoryAuditTrail, strategies: Record<string, CompensationStrategy> = DEFAULT_STRATEGIES) {
+  constructor(
+    audit?: MemoryAuditTrail,
+    strategies: Record<string, CompensationStrategy> = DEFAULT_STRATEGIES,
+  ) {
     this.audit = audit;
     this.strategies = strategies;
   }
@@ -97,7 +113,8 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
 
   async markPending(key: string, intentSeq: number, strategy: CompensationStrategy) {
     const existing = this.entries.get(key);
-    if (existing && existing.status !== "pending") throw new Error(`cannot mark ${existing.status} entry pending`);
+    if (existing && existing.status !== "pending")
+      throw new Error(`cannot mark ${existing.status} entry pending`);
     this.entries.set(key, { key, status: "pending", intentSeq, strategy });
   }
 
@@ -113,8 +130,10 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
     const needing: IdempotencyEntryView[] = [];
     for (const entry of this.entries.values()) {
       if (entry.status !== "pending") continue;
-      const found = entry.intentSeq === undefined ? null : this.audit?.findResultByIntentSeq(entry.intentSeq);
-      if (found && found.error !== undefined) this.#transition(entry.key, { status: "failed", error: found.error });
+      const found =
+        entry.intentSeq === undefined ? null : this.audit?.findResultByIntentSeq(entry.intentSeq);
+      if (found && found.error !== undefined)
+        this.#transition(entry.key, { status: "failed", error: found.error });
       else if (found) this.#transition(entry.key, { status: "completed", result: found.result });
       else needing.push({ ...entry });
     }
@@ -131,7 +150,7 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
 
   #transition(key: string, change: Partial<IdempotencyEntryView>) {
     const entry = this.entries.get(key);
-    if (!entry || entry.status !== "pending") throw new Error(`no pending entry for ${key}`);
+    if (entry?.status !== "pending") throw new Error(`no pending entry for ${key}`);
     this.entries.set(key, { ...entry, ...change });
   }
 }
@@ -191,7 +210,10 @@ export class MemoryLockManager {
 
   async acquire(name: string) {
     if (this.held.has(name)) {
-      throw Object.assign(new Error(`lock ${name} is held by pid 4242`), { code: "LOCK_HELD", owner: { pid: 4242 } });
+      throw Object.assign(new Error(`lock ${name} is held by pid 4242`), {
+        code: "LOCK_HELD",
+        owner: { pid: 4242 },
+      });
     }
     this.held.add(name);
     return { release: async () => void this.held.delete(name) };
@@ -212,9 +234,10 @@ export class MemoryLockManager {
 /** A logger that keeps every line. */
 export function capturingLogger() {
   const lines: Array<{ level: string; message: string; data?: Record<string, unknown> }> = [];
-  const at =
-    (level: string) =>
-    (message: string, data?: Record<string, unknown>) =>
-      lines.push({ level, message, ...(data ? { data } : {}) });
-  return { lines, logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") } };
+  const at = (level: string) => (message: string, data?: Record<string, unknown>) =>
+    lines.push({ level, message, ...(data ? { data } : {}) });
+  return {
+    lines,
+    logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
+  };
 }

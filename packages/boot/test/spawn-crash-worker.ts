@@ -17,7 +17,10 @@ export interface CrashWorkerOptions {
 }
 
 /** Resolves when `child` has exited; rejects after `timeoutMs`. */
-export function waitForExit(child: ChildProcess, timeoutMs = 10_000): Promise<NodeJS.Signals | number | null> {
+export function waitForExit(
+  child: ChildProcess,
+  timeoutMs = 10_000,
+): Promise<NodeJS.Signals | number | null> {
   if (child.exitCode !== null || child.signalCode !== null) {
     return Promise.resolve(child.signalCode ?? child.exitCode);
   }
@@ -39,7 +42,9 @@ export function waitForExit(child: ChildProcess, timeoutMs = 10_000): Promise<No
  * for it to exit.
  * @returns the point the child reported and how it ended (`"SIGKILL"`).
  */
-export async function spawnCrashWorker(options: CrashWorkerOptions): Promise<{ step: string; exit: unknown }> {
+export async function spawnCrashWorker(
+  options: CrashWorkerOptions,
+): Promise<{ step: string; exit: unknown }> {
   const child = fork(`${fixtures}crash-worker.mjs`, [JSON.stringify(options)], {
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
@@ -50,7 +55,11 @@ export async function spawnCrashWorker(options: CrashWorkerOptions): Promise<{ s
   const step = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`crash worker gave no signal within ${options.timeoutMs ?? 15_000} ms\n${stderr}`));
+      reject(
+        new Error(
+          `crash worker gave no signal within ${options.timeoutMs ?? 15_000} ms\n${stderr}`,
+        ),
+      );
     }, options.timeoutMs ?? 15_000);
     child.on("message", (message: { ready?: boolean; step?: string }) => {
       if (!message.ready) return;
@@ -60,7 +69,9 @@ export async function spawnCrashWorker(options: CrashWorkerOptions): Promise<{ s
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`crash worker exited (${signal ?? code}) before the crash point\n${stderr}`));
+      reject(
+        new Error(`crash worker exited (${signal ?? code}) before the crash point\n${stderr}`),
+      );
     });
   });
   const exit = await waitForExit(child);

@@ -23,7 +23,9 @@ function countingServer() {
     const url = new URL(request.url ?? "/", "http://localhost");
     const resource = url.pathname.slice(1);
     if (request.method === "GET") {
-      response.end(JSON.stringify({ exists: (posts.get(resource) ?? 0) > 0 || created.has(resource) }));
+      response.end(
+        JSON.stringify({ exists: (posts.get(resource) ?? 0) > 0 || created.has(resource) }),
+      );
       return;
     }
     // Applied when the request arrives, whatever happens to the caller afterwards.
@@ -88,7 +90,9 @@ function waitForMessage(life: Life, type: string, timeoutMs: number): Promise<bo
 }
 
 describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
-  it(`every side effect happens exactly once over at least ${MIN_KILLS} kills`, { timeout: soak ? 3_600_000 : 60_000 }, async () => {
+  it(`every side effect happens exactly once over at least ${MIN_KILLS} kills`, {
+    timeout: soak ? 3_600_000 : 60_000,
+  }, async () => {
     let kills = 0;
     let workflows = 0;
     let boots = 0;
@@ -103,7 +107,11 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
         expect(await waitForMessage(life, "started", 10_000)).toBe(true);
         // Later lives get more time, so every run finishes in a bounded number of kills.
         const killAfterMs = livesThisRun > 40 ? Number.POSITIVE_INFINITY : Math.random() * 60;
-        const finished = await waitForMessage(life, "done", Number.isFinite(killAfterMs) ? killAfterMs : 30_000);
+        const finished = await waitForMessage(
+          life,
+          "done",
+          Number.isFinite(killAfterMs) ? killAfterMs : 30_000,
+        );
         if (!finished) {
           life.child.kill("SIGKILL");
           kills++;
@@ -129,7 +137,12 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
       try {
         expect((await app.services.auditTrail?.verifyChain())?.valid).toBe(true);
         expect(app.services.auditTrail?.getPendingIntents()).toEqual([]);
-        expect(app.reconciliation).toMatchObject({ rerun: [], failed: [], unresolved: [], promoted: [] });
+        expect(app.reconciliation).toMatchObject({
+          rerun: [],
+          failed: [],
+          unresolved: [],
+          promoted: [],
+        });
         expect(await app.workflows.listUnfinished()).toEqual([]);
       } finally {
         await app.shutdown();
