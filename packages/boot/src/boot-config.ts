@@ -81,6 +81,8 @@ export interface BootConfig {
   hmacKey?: string | Uint8Array;
   /** Logger settings, passed to `createLogger`. @default level "info", prefix "beauvoir", sink console */
   log?: { level?: "debug" | "info" | "warn" | "error"; prefix?: string; sink?: unknown };
+  /** Extra options for `new AuditTrail(...)`, e.g. `maxSizeBytes`. @default {} */
+  auditTrail?: Record<string, unknown>;
   /** The action policy to validate at step 4 (with {@link BootConfig.toolNames}). @default none: step 4 is skipped */
   actionPolicy?: ActionPolicy;
   /** The tool names the registry offers, cross-checked against {@link BootConfig.actionPolicy}. */

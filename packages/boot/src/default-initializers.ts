@@ -78,6 +78,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       clock: context.clock,
       fs: context.fs,
       ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
+      ...config.auditTrail,
     } as never);
     const recovery = await auditTrail.initialize();
     return {
