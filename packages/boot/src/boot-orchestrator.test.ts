@@ -306,7 +306,7 @@ describe("boot: the seven steps", () => {
       params: {},
       dedupeKey: key,
     });
-    await f.index.markPending(key, seq, "check_then_retry");
+    await f.index.markPending(key, seq, { strategy: "check_then_retry" });
     const app = await bootWith(f, { reconcilers: { add_issue_comment: async () => "done" } });
     expect(app.reconciliation?.promoted).toEqual([key]);
     expect(f.index.entries.get(key)?.status).toBe("completed");
@@ -348,7 +348,7 @@ describe("boot: the seven steps", () => {
     ] as const) {
       const key = f.index.generateKey(action, "s", resource, {});
       const seq = await f.audit.recordIntent({ action, target: "t", params: {} });
-      await f.index.markPending(key, seq, f.index.getStrategy(action));
+      await f.index.markPending(key, seq);
     }
     const app = await bootWith(f, {
       reconcilers: {

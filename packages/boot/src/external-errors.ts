@@ -1,15 +1,8 @@
 import { CircuitOpenError } from "@beauvoir/breaker";
-import { BeauvoirError } from "@beauvoir/core";
+import { RateLimitedError } from "@beauvoir/rate-limiter";
 import type { CircuitBreakerPort } from "./ports.js";
 
-export { CircuitOpenError };
-export class RateLimitedError extends BeauvoirError<"RATE_LIMITED"> {
-  readonly retryAfterMs: number;
-  constructor(retryAfterMs: number) {
-    super("RATE_LIMITED", "rate limited");
-    this.retryAfterMs = retryAfterMs;
-  }
-}
+export { CircuitOpenError, RateLimitedError };
 
 /**
  * The error to throw before recording anything when the breaker would refuse
@@ -23,6 +16,11 @@ export function circuitOpenError(
   return new CircuitOpenError(breaker.getStats?.().retryAt ?? now, "OPEN");
 }
 
-export function rateLimitedError(_workflowId: string, retryAfterMs: number): Error {
-  return new RateLimitedError(retryAfterMs);
+/** The rate limiter's own error for a refused `tryConsume()`. */
+export function rateLimitedError(
+  workflowId: string,
+  retryAfterMs: number,
+  bucket: "global" | "workflow",
+): RateLimitedError {
+  return new RateLimitedError(retryAfterMs, bucket, workflowId);
 }

@@ -50,7 +50,11 @@ export interface IdempotencyEntryView {
 export interface IdempotencyIndexPort {
   generateKey(action: string, scope: string, resource: string, params: unknown): string;
   check(key: string): Promise<IdempotencyEntryView | null>;
-  markPending(key: string, intentSeq: number, strategy: CompensationStrategy): Promise<unknown>;
+  markPending(
+    key: string,
+    intentSeq: number,
+    options?: { strategy?: CompensationStrategy; action?: string; takeover?: boolean },
+  ): Promise<unknown>;
   markCompleted(key: string, result?: unknown): Promise<unknown>;
   markFailed(key: string, error: string): Promise<unknown>;
   /** Pending entries the audit trail could not settle; each needs compensation. */
@@ -75,7 +79,11 @@ export interface CircuitBreakerPort {
 
 /** What the executor needs from the rate limiter. */
 export interface RateLimiterPort {
-  tryConsume(workflowId: string): { allowed: boolean; retryAfterMs?: number | undefined };
+  tryConsume(workflowId: string): {
+    allowed: boolean;
+    retryAfterMs?: number | undefined;
+    bucket?: "global" | "workflow" | undefined;
+  };
   shutdown?(): void;
 }
 

@@ -339,7 +339,7 @@ describe("DurableStepExecutor.reconcilePending", () => {
       params: {},
       dedupeKey: key,
     });
-    await context.index.markPending(key, intentSeq, context.index.getStrategy(action));
+    await context.index.markPending(key, intentSeq);
     return { key, intentSeq };
   }
 

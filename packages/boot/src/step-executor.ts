@@ -429,7 +429,11 @@ export class DurableStepExecutor {
     });
     await report("intent", intentSeq);
     // 2. The key is pending, durably, before the side effect starts.
-    await index.markPending(key, intentSeq, index.getStrategy(request.action));
+    await index.markPending(key, intentSeq, {
+      strategy: index.getStrategy(request.action),
+      action: request.action,
+      takeover: entry?.status === "pending",
+    });
     this.#rerunnable.delete(key);
     await report("pending", intentSeq);
     if (supersededIntent !== undefined) {
@@ -505,7 +509,9 @@ export class DurableStepExecutor {
     if (!this.#limiter) return;
     const workflowId = request.workflowId ?? "default";
     const verdict = this.#limiter.tryConsume(workflowId);
-    if (!verdict.allowed) throw rateLimitedError(workflowId, verdict.retryAfterMs ?? 0);
+    if (!verdict.allowed) {
+      throw rateLimitedError(workflowId, verdict.retryAfterMs ?? 0, verdict.bucket ?? "workflow");
+    }
   }
 
   #assertCircuitAdmits(): void {

@@ -111,10 +111,20 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
     return entry ? { ...entry } : null;
   }
 
-  async markPending(key: string, intentSeq: number, strategy: CompensationStrategy) {
+  takeovers = 0;
+
+  async markPending(
+    key: string,
+    intentSeq: number,
+    options: { strategy?: CompensationStrategy; takeover?: boolean } = {},
+  ) {
     const existing = this.entries.get(key);
-    if (existing && existing.status !== "pending")
+    if (existing && existing.status !== "pending") {
       throw new Error(`cannot mark ${existing.status} entry pending`);
+    }
+    if (existing && !options.takeover) throw new Error(`${key} is already pending`);
+    if (existing) this.takeovers++;
+    const strategy = options.strategy ?? this.getStrategy(key.split(":")[0] ?? "");
     this.entries.set(key, { key, status: "pending", intentSeq, strategy });
   }
 
