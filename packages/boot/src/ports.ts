@@ -54,7 +54,7 @@ export interface IdempotencyIndexPort {
     key: string,
     intentSeq: number,
     options?: { strategy?: CompensationStrategy; action?: string; takeover?: boolean },
-  ): Promise<unknown>;
+  ): Promise<{ claimed: boolean; reason?: string; entry?: IdempotencyEntryView }>;
   markCompleted(key: string, result?: unknown): Promise<unknown>;
   markFailed(key: string, error: string): Promise<unknown>;
   /** Pending entries the audit trail could not settle; each needs compensation. */

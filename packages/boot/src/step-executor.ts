@@ -429,11 +429,20 @@ export class DurableStepExecutor {
     });
     await report("intent", intentSeq);
     // 2. The key is pending, durably, before the side effect starts.
-    await index.markPending(key, intentSeq, {
+    const claim = await index.markPending(key, intentSeq, {
       strategy: index.getStrategy(request.action),
       action: request.action,
       takeover: entry?.status === "pending",
     });
+    if (!claim.claimed) {
+      // Settled or claimed between the check and now: this attempt never runs.
+      await audit.recordResult(intentSeq, null, `NOT_CLAIMED: the key was ${claim.reason ?? "taken"}`);
+      if (claim.reason === "completed" && claim.entry) {
+        return { status: "deduplicated", idempotencyKey: key, result: this.#recordedResult(claim.entry, audit) as Result };
+      }
+      if (claim.reason === "failed") throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
+      throw new StepInDoubtError(key);
+    }
     this.#rerunnable.delete(key);
     await report("pending", intentSeq);
     if (supersededIntent !== undefined) {

@@ -125,7 +125,9 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
     if (existing && !options.takeover) throw new Error(`${key} is already pending`);
     if (existing) this.takeovers++;
     const strategy = options.strategy ?? this.getStrategy(key.split(":")[0] ?? "");
-    this.entries.set(key, { key, status: "pending", intentSeq, strategy });
+    const entry = { key, status: "pending" as const, intentSeq, strategy };
+    this.entries.set(key, entry);
+    return { claimed: true, entry };
   }
 
   async markCompleted(key: string, result?: unknown) {
