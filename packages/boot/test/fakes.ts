@@ -117,7 +117,7 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
     key: string,
     intentSeq: number,
     options: { strategy?: CompensationStrategy; takeover?: boolean } = {},
-  ) {
+  ): Promise<{ claimed: boolean; reason?: string; entry?: IdempotencyEntryView }> {
     const existing = this.entries.get(key);
     if (existing && existing.status !== "pending") {
       throw new Error(`cannot mark ${existing.status} entry pending`);
