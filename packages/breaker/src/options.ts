@@ -161,7 +161,7 @@ export function resolveOptions(
     merged[newName] = raw[oldName];
   }
 
-  const clock = (raw.clock ?? systemClock) as Clock;
+  const clock = (raw.clock === undefined ? systemClock : raw.clock) as Clock;
   if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
     throw new TypeError("clock must be a Clock with now(), setTimeout() and clearTimeout()");
   }
