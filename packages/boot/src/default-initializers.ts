@@ -90,7 +90,9 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     return new ResilientStoreFactory({
       baseDir: context.paths.storesDir,
       logger: context.logger,
-    } as never) as unknown as StoreFactoryPort;
+      clock: context.clock,
+      fs: context.fs,
+    });
   },
   circuitBreaker(context: BootContext): CircuitBreakerPort {
     return new CircuitBreaker({
@@ -111,9 +113,8 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       locks: context.lockManager,
       logger: context.logger,
       clock: context.clock,
-      ...(audit
-        ? { auditQuery: (intentSeq: number) => audit.findResultByIntentSeq(intentSeq) ?? null }
-        : {}),
+      fs: context.fs,
+      ...(audit ? { auditQuery: audit } : {}),
       ...context.config.idempotency,
     } as never);
     await index.initialize();
