@@ -1,0 +1,30 @@
+import type { Clock, FileSystem, Logger } from "@beauvoir/core";
+import { LockManager } from "@beauvoir/locks";
+import { ResilientJsonStore } from "@beauvoir/resilient-store";
+import type { IdempotencySnapshot, OwnerLockProvider, SnapshotStore } from "./options.js";
+
+interface Shared {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly fs: FileSystem;
+}
+
+/**
+ * The snapshot store used when the caller gives none.
+ * @param options - the snapshot path, size limit, logger, clock and fs.
+ * @returns a resilient JSON store holding the snapshot.
+ */
+export function createDefaultStore(
+  options: Shared & { path: string; maxSizeBytes: number },
+): SnapshotStore {
+  return new ResilientJsonStore<IdempotencySnapshot>(options);
+}
+
+/**
+ * The lock manager used when the caller gives none.
+ * @param options - the lock directory, logger, clock and fs.
+ * @returns a lock manager on that directory.
+ */
+export function createDefaultLocks(options: Shared & { lockDir: string }): OwnerLockProvider {
+  return new LockManager(options);
+}
