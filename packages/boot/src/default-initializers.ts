@@ -1,3 +1,4 @@
+import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
@@ -18,21 +19,22 @@ import type {
 } from "./ports.js";
 
 async function probeDirectory(context: BootContext, directory: string): Promise<void> {
-  await context.fs.mkdir(directory, { recursive: true });
+  await context.fs.mkdir(directory, { recursive: true, mode: 0o700 });
   // O_EXCL proves we can create files here and that the filesystem honours
-  // exclusive create, which the lock manager and the stores rely on.
+  // exclusive create, which the lock manager and the stores rely on. No
+  // fsync: the probe proves permissions, not durability, and boot time counts.
   const probe = join(directory, `.boot-probe.${process.pid}`);
-  const handle = await context.fs.open(
-    probe,
-    constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY,
-    0o600,
-  );
+  const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY;
+  let handle: FileHandleLike;
   try {
-    await handle.write(Buffer.from("probe"));
-    await handle.sync();
-  } finally {
-    await handle.close();
+    handle = await context.fs.open(probe, flags, 0o600);
+  } catch (error) {
+    // Left by a killed process that had our pid; remove it and try once more.
+    if (!isErrnoError(error, "EEXIST")) throw error;
+    await context.fs.unlink(probe);
+    handle = await context.fs.open(probe, flags, 0o600);
   }
+  await handle.close();
   await context.fs.unlink(probe);
 }
 
