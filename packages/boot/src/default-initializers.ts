@@ -79,6 +79,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       logger: context.logger,
       clock: context.clock,
       fs: context.fs,
+      ...(context.redactor ? { redactor: context.redactor } : {}),
       ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
       ...config.auditTrail,
     } as never);

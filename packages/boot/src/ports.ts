@@ -29,7 +29,11 @@ export interface AuditTrailPort {
   /** The result record of an intent, if any. */
   findResultByIntentSeq(
     intentSeq: number,
-  ): { result?: unknown; error?: string | undefined } | null | undefined;
+  ):
+    | Promise<{ result?: unknown; error?: string | undefined } | null>
+    | { result?: unknown; error?: string | undefined }
+    | null
+    | undefined; error?: string | undefined } | null | undefined;
   /** Re-walks the hash chain. */
   verifyChain(): Promise<{ valid: boolean }> | { valid: boolean };
   /** Flushes and closes the file. */

@@ -400,7 +400,7 @@ export class DurableStepExecutor {
       return {
         status: "deduplicated",
         idempotencyKey: key,
-        result: this.#recordedResult(entry, audit) as Result,
+        result: (await this.#recordedResult(entry, audit)) as Result,
       };
     }
     if (entry?.status === "failed") throw new StepFailedError(key, entry.error ?? "unknown error");
@@ -438,7 +438,7 @@ export class DurableStepExecutor {
       // Settled or claimed between the check and now: this attempt never runs.
       await audit.recordResult(intentSeq, null, `NOT_CLAIMED: the key was ${claim.reason ?? "taken"}`);
       if (claim.reason === "completed" && claim.entry) {
-        return { status: "deduplicated", idempotencyKey: key, result: this.#recordedResult(claim.entry, audit) as Result };
+        return { status: "deduplicated", idempotencyKey: key, result: (await this.#recordedResult(claim.entry, audit)) as Result };
       }
       if (claim.reason === "failed") throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
       throw new StepInDoubtError(key);
@@ -508,10 +508,10 @@ export class DurableStepExecutor {
     return this.#breaker.execute(async (signal) => operation(signal), options);
   }
 
-  #recordedResult(entry: IdempotencyEntryView, audit: AuditTrailPort): unknown {
+  async #recordedResult(entry: IdempotencyEntryView, audit: AuditTrailPort): Promise<unknown> {
     if (entry.result !== undefined) return entry.result;
     if (entry.intentSeq === undefined) return undefined;
-    return audit.findResultByIntentSeq(entry.intentSeq)?.result;
+    return (await audit.findResultByIntentSeq(entry.intentSeq))?.result;
   }
 
   #checkRateLimit(request: StepRequest<unknown>): void {
@@ -535,7 +535,7 @@ export class DurableStepExecutor {
     error: string | undefined,
   ): Promise<void> {
     if (intentSeq === undefined || !this.#audit) return;
-    if (this.#audit.findResultByIntentSeq(intentSeq)) return;
+    if (await this.#audit.findResultByIntentSeq(intentSeq)) return;
     await this.#audit.recordResult(intentSeq, result ?? null, error);
   }
 }
