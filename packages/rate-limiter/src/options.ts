@@ -1,0 +1,197 @@
+import { type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
+
+/** Size and speed of one token bucket. */
+export interface TokenBucketOptions {
+  /**
+   * Most tokens the bucket holds: the largest burst it lets through. A whole
+   * number, at least 1.
+   */
+  capacity?: number;
+  /** Tokens added per hour, continuously (not in steps). Any positive number. */
+  refillPerHour?: number;
+}
+
+/** Shape of the exponential backoff returned by `getBackoffMs()`. */
+export interface BackoffOptions {
+  /** Backoff before the first retry, before jitter. @default 1_000 */
+  baseMs?: number;
+  /** Ceiling of the exponential part, before jitter (jitter can add up to 25 %). @default 60_000 */
+  maxMs?: number;
+}
+
+/** Options of `new RateLimiter(options)`. */
+export interface RateLimiterOptions {
+  /** The bucket every workflow draws from. @default { capacity: 500, refillPerHour: 500 } */
+  global?: TokenBucketOptions;
+  /** Each workflow's own bucket, made on its first allowed request. @default { capacity: 100, refillPerHour: 100 } */
+  perWorkflow?: TokenBucketOptions;
+  /**
+   * A workflow bucket unused for this long, and full again, is forgotten (with
+   * its backoff count). `Infinity` keeps every bucket.
+   * @default 3_600_000
+   */
+  idleEvictionMs?: number;
+  /** How often idle buckets are evicted; `Infinity` turns the timer off (call `cleanup()` yourself). @default 60_000 */
+  cleanupIntervalMs?: number;
+  /** Exponential backoff of `getBackoffMs()`. @default { baseMs: 1_000, maxMs: 60_000 } */
+  backoff?: BackoffOptions;
+  /**
+   * How long a secondary limit blocks when the response said neither
+   * `retry-after` nor a reset time. GitHub asks for "at least one minute".
+   * @default 60_000
+   */
+  secondaryDefaultWaitMs?: number;
+  /**
+   * Longest block a recorded rate limit can impose, so a wrong clock or a bogus
+   * header cannot stop the program for days. GitHub's primary window is one hour.
+   * @default 3_600_000
+   */
+  maxBlockMs?: number;
+  /** Source of time and timers. @default systemClock */
+  clock?: Clock;
+  /** Replaces `clock.now()` (the plan's form of the option); timers still come from `clock`. */
+  now?: () => number;
+  /** Random source in [0, 1) for the backoff jitter. @default Math.random */
+  random?: () => number;
+  /** Receives a warning for each recorded rate limit. @default silentLogger */
+  logger?: Pick<Logger, "warn" | "debug">;
+}
+
+/** Defaults applied to every {@link RateLimiterOptions}; the design's F5 values. */
+export const RATE_LIMITER_DEFAULTS = Object.freeze({
+  global: Object.freeze({ capacity: 500, refillPerHour: 500 }),
+  perWorkflow: Object.freeze({ capacity: 100, refillPerHour: 100 }),
+  idleEvictionMs: 3_600_000,
+  cleanupIntervalMs: 60_000,
+  backoff: Object.freeze({ baseMs: 1_000, maxMs: 60_000 }),
+  secondaryDefaultWaitMs: 60_000,
+  maxBlockMs: 3_600_000,
+});
+
+/** @internal Every option with its default applied and checked. */
+export interface ResolvedRateLimiterOptions {
+  readonly global: Required<TokenBucketOptions>;
+  readonly perWorkflow: Required<TokenBucketOptions>;
+  readonly idleEvictionMs: number;
+  readonly cleanupIntervalMs: number;
+  readonly backoff: Required<BackoffOptions>;
+  readonly secondaryDefaultWaitMs: number;
+  readonly maxBlockMs: number;
+  readonly clock: Clock;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly logger: Pick<Logger, "warn" | "debug">;
+}
+
+/**
+ * Capacities are stored multiplied by the milliseconds in an hour so that refill
+ * stays in whole numbers; this keeps that product a safe integer.
+ */
+const MAX_CAPACITY = 2_000_000_000;
+
+/** @internal Merges `options` with the defaults and checks every value. */
+export function resolveOptions(
+  options: RateLimiterOptions | undefined,
+): ResolvedRateLimiterOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`options must be an object, got ${String(options)}`);
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
+    throw new TypeError("clock must be a Clock with now(), setTimeout() and clearTimeout()");
+  }
+  const now = options.now ?? (() => clock.now());
+  assertFunction(now, "now");
+  const random = options.random ?? Math.random;
+  assertFunction(random, "random");
+  const logger = options.logger ?? silentLogger;
+  if (typeof logger !== "object" || logger === null) {
+    throw new TypeError("logger must be an object with warn() and debug()");
+  }
+  const backoff = { ...RATE_LIMITER_DEFAULTS.backoff, ...options.backoff };
+  assertFinite(backoff.baseMs, "backoff.baseMs");
+  assertFinite(backoff.maxMs, "backoff.maxMs");
+  if (backoff.maxMs < backoff.baseMs) {
+    throw new RangeError(
+      `backoff.maxMs must be >= backoff.baseMs, got ${backoff.maxMs} < ${backoff.baseMs}`,
+    );
+  }
+  const cleanupIntervalMs = options.cleanupIntervalMs ?? RATE_LIMITER_DEFAULTS.cleanupIntervalMs;
+  assertDuration(cleanupIntervalMs, "cleanupIntervalMs");
+  if (cleanupIntervalMs === 0) {
+    throw new RangeError("cleanupIntervalMs must be > 0 (use Infinity to turn the timer off)");
+  }
+  const secondaryDefaultWaitMs =
+    options.secondaryDefaultWaitMs ?? RATE_LIMITER_DEFAULTS.secondaryDefaultWaitMs;
+  assertFinite(secondaryDefaultWaitMs, "secondaryDefaultWaitMs");
+  return Object.freeze({
+    global: resolveBucket(options.global, RATE_LIMITER_DEFAULTS.global, "global"),
+    perWorkflow: resolveBucket(
+      options.perWorkflow,
+      RATE_LIMITER_DEFAULTS.perWorkflow,
+      "perWorkflow",
+    ),
+    idleEvictionMs: assertDuration(
+      options.idleEvictionMs ?? RATE_LIMITER_DEFAULTS.idleEvictionMs,
+      "idleEvictionMs",
+    ),
+    cleanupIntervalMs,
+    backoff: Object.freeze(backoff),
+    secondaryDefaultWaitMs,
+    maxBlockMs: assertDuration(
+      options.maxBlockMs ?? RATE_LIMITER_DEFAULTS.maxBlockMs,
+      "maxBlockMs",
+    ),
+    clock,
+    now,
+    random,
+    logger,
+  });
+}
+
+function resolveBucket(
+  given: TokenBucketOptions | undefined,
+  defaults: Required<TokenBucketOptions>,
+  name: string,
+): Required<TokenBucketOptions> {
+  if (given !== undefined && (typeof given !== "object" || given === null)) {
+    throw new TypeError(`${name} must be an object, got ${String(given)}`);
+  }
+  const bucket = { ...defaults, ...given };
+  const { capacity, refillPerHour } = bucket;
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+    throw new RangeError(
+      `${name}.capacity must be a whole number from 1 to ${MAX_CAPACITY}, got ${capacity}`,
+    );
+  }
+  if (
+    typeof refillPerHour !== "number" ||
+    !(refillPerHour > 0) ||
+    !Number.isFinite(refillPerHour)
+  ) {
+    throw new RangeError(
+      `${name}.refillPerHour must be a positive finite number, got ${refillPerHour}`,
+    );
+  }
+  return Object.freeze(bucket);
+}
+
+function assertFunction(value: unknown, option: string): void {
+  if (typeof value !== "function") throw new TypeError(`${option} must be a function`);
+}
+
+/** A non-negative number of milliseconds; `Infinity` allowed. */
+function assertDuration(value: unknown, option: string): number {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(`${option} must be a non-negative number of milliseconds, got ${value}`);
+  }
+  return value;
+}
+
+function assertFinite(value: unknown, option: string): number {
+  if (assertDuration(value, option) === Number.POSITIVE_INFINITY) {
+    throw new RangeError(`${option} must be finite, got Infinity`);
+  }
+  return value as number;
+}
