@@ -9,7 +9,7 @@ import {
   tooManyRequests,
   validationFailed,
 } from "./__fixtures__/github-responses.js";
-import { classifyFailure } from "./classify-failure.js";
+import { classifyFailure, classifyGitHubResponse } from "./classify-failure.js";
 import { CircuitTimeoutError } from "./errors.js";
 
 /** The shape of Octokit's `RequestError` (`@octokit/request-error`). */
@@ -154,5 +154,34 @@ describe("classifyFailure", () => {
     expect(classifyFailure(null)).toBe("transient");
     expect(classifyFailure({ code: "ENOENT" })).toBe("transient");
     expect(classifyFailure(Object.assign(() => {}, { code: "ECONNRESET" }))).toBe("external");
+  });
+});
+
+describe("classifyGitHubResponse", () => {
+  it("reads the body of a 403 to find a secondary rate limit, leaving the response readable", async () => {
+    const response = fetchResponse(forbiddenSecondaryLimit);
+    expect(await classifyGitHubResponse(response)).toBe("rate_limited");
+    expect(await response.json()).toEqual(forbiddenSecondaryLimit.body);
+    expect(await classifyGitHubResponse(fetchResponse(forbiddenPlain))).toBe("transient");
+  });
+
+  it("decides on status and headers when they suffice", async () => {
+    expect(await classifyGitHubResponse(fetchResponse(forbiddenPrimaryLimit))).toBe("rate_limited");
+    expect(await classifyGitHubResponse(fetchResponse(tooManyRequests))).toBe("rate_limited");
+    expect(await classifyGitHubResponse(fetchResponse(notFound))).toBe("expected");
+    expect(
+      await classifyGitHubResponse(fetchResponse(notFound), { resourceShouldExist: true }),
+    ).toBe("transient");
+    expect(
+      await classifyGitHubResponse(fetchResponse(forbiddenSecondaryLimit), {
+        overrides: { 403: "transient" },
+      }),
+    ).toBe("transient");
+  });
+
+  it("falls back to the headers when the body was already read", async () => {
+    const response = fetchResponse(forbiddenSecondaryLimit);
+    await response.text();
+    expect(await classifyGitHubResponse(response)).toBe("transient");
   });
 });

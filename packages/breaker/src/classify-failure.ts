@@ -106,3 +106,36 @@ function plainBody(value: unknown): unknown {
   if (typeof value === "object" && value !== null && !("getReader" in value)) return value;
   return undefined;
 }
+
+/**
+ * Classifies a failed fetch `Response` from GitHub, reading its body when the
+ * headers alone cannot tell (a 403 that may be a secondary rate limit). The
+ * body is read from a clone, so the response stays readable.
+ * @param response - the response, typically with `response.ok === false`.
+ * @param context - passed on to {@link classifyGitHubFailure}.
+ * @returns the failure class.
+ * @example
+ * ```ts
+ * const response = await fetch(url, { signal });
+ * if (!response.ok) {
+ *   const failureClass = await classifyGitHubResponse(response);
+ *   throw Object.assign(new Error(`GitHub answered ${response.status}`), { failureClass });
+ * }
+ * ```
+ */
+export async function classifyGitHubResponse(
+  response: Response,
+  context?: GitHubFailureContext,
+): Promise<FailureClass> {
+  const withoutBody = classifyGitHubFailure(response.status, response.headers, undefined, context);
+  if (response.status !== 403 || withoutBody !== "transient" || context?.overrides?.[403]) {
+    return withoutBody;
+  }
+  let body: string | undefined;
+  try {
+    body = await response.clone().text();
+  } catch {
+    // Already consumed or the connection broke: decide on the headers alone.
+  }
+  return classifyGitHubFailure(response.status, response.headers, body, context);
+}

@@ -4,7 +4,7 @@ export {
   type ExecuteOptions,
 } from "./circuit-breaker.js";
 export { type CircuitState, isCircuitState } from "./circuit-state.js";
-export { classifyFailure } from "./classify-failure.js";
+export { classifyFailure, classifyGitHubResponse } from "./classify-failure.js";
 export {
   classifyGitHubFailure,
   type GitHubFailureContext,
