@@ -1,0 +1,332 @@
+import { AUDIT_PHASES, type AuditRecord } from "./audit-record.js";
+import { digestsEqual, GENESIS, hmacHex, isDigest, sha256Hex } from "./record-line.js";
+
+/**
+ * Why a chain is broken, in the order the checks run on a line:
+ * - `malformed_line`: not JSON, not newline-terminated (a torn write), or the
+ *   `hash`/`hmac` members are not the last ones in the documented layout;
+ * - `hash_mismatch`: the SHA-256 of the canonical body differs from `hash`
+ *   (any edited byte of any field lands here);
+ * - `invalid_record`: the hash is right but a field has the wrong type;
+ * - `seq_mismatch`: `seq` is not one more than the record before (or not 1 at
+ *   the start of a history);
+ * - `prev_hash_mismatch`: `prevHash` is not the previous record's `hash`
+ *   (`"genesis"` for a file's first record): a record was removed, inserted or
+ *   moved;
+ * - `segment_link_mismatch`: a file's first record does not point at the last
+ *   record of the file before it (a rotated file deleted, reordered or edited);
+ * - `history_head_missing`: the oldest file present continues an older one that
+ *   is gone;
+ * - `orphan_result`: a result for an intent that is not open before it;
+ * - `hmac_mismatch`: the HMAC does not match under the key;
+ * - `hmac_missing`: an unsigned record after a signed one (or anywhere, with
+ *   `requireHmac`), as left by someone who rewrote the chain without the key;
+ * - `tail_mismatch`: the file ends before the last record this process wrote.
+ */
+export type ChainBreakReason =
+  | "malformed_line"
+  | "hash_mismatch"
+  | "invalid_record"
+  | "seq_mismatch"
+  | "prev_hash_mismatch"
+  | "segment_link_mismatch"
+  | "history_head_missing"
+  | "orphan_result"
+  | "hmac_mismatch"
+  | "hmac_missing"
+  | "tail_mismatch";
+
+/** Where and why a scan stopped. */
+export interface ChainBreak {
+  reason: ChainBreakReason;
+  /** Human-readable detail. */
+  detail: string;
+  /** 1-based line number in the file. */
+  line: number;
+  /** Byte offset of the start of the bad line. */
+  offset: number;
+  /** The seq the bad record should have had, when it can be told. */
+  seq?: number;
+}
+
+/** What a file's first record must link to. */
+export type FirstRecordExpectation =
+  /** Checked on its own: seq 1 unless the record says it continues a rotated file. */
+  | { kind: "standalone" }
+  /** The first file of a history: seq 1, no link. */
+  | { kind: "head" }
+  /** Continues a file whose last record is known. */
+  | { kind: "continues"; seq: number; hash: string };
+
+/** Options of {@link scanChain}. */
+export interface ScanOptions {
+  /** Verify HMACs under this key. */
+  hmacKey?: Uint8Array;
+  /**
+   * `break`: an HMAC problem stops the scan (verification). `collect`: HMAC
+   * mismatches are noted and the scan goes on, unsigned records are accepted
+   * (recovery decides what to do with them).
+   */
+  hmacPolicy?: "break" | "collect";
+  /** Every record must be signed. Needs `hmacKey`. */
+  requireHmac?: boolean;
+  /** @default standalone */
+  first?: FirstRecordExpectation;
+  /** Called for each record that passes, in order. */
+  onRecord?: (record: AuditRecord, line: number) => void;
+  /** Called now and then with the number of bytes scanned so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+/** What {@link scanChain} found. */
+export interface ScanResult {
+  /** Records that passed every check, from the start of the buffer. */
+  records: number;
+  /** Bytes of those records (where a recovery truncates). */
+  validBytes: number;
+  /** Lines (including a torn last one) from the break to the end: the records a recovery loses. */
+  linesAfterBreak: number;
+  firstSeq?: number;
+  lastSeq?: number;
+  lastHash?: string;
+  /** Records carrying an `hmac` member. */
+  signedRecords: number;
+  /** Intents of the valid part with no result after them, by seq. */
+  openIntents: Map<number, AuditRecord>;
+  break?: ChainBreak;
+  /** With `hmacPolicy: "collect"`: the first record whose HMAC did not match. */
+  firstHmacMismatch?: { line: number; offset: number; seq: number; index: number };
+  /** With `hmacPolicy: "collect"`: index (0-based) of each record whose HMAC matched. */
+  hmacVerified: number[];
+}
+
+const PROGRESS_EVERY_LINES = 2_048;
+const CLOSE_BRACE = 0x7d;
+
+/**
+ * Checks one audit file's bytes record by record: layout, hash, fields, seq,
+ * `prevHash`, the link to the previous file, intent/result pairing and HMAC.
+ * Stops at the first problem.
+ *
+ * The buffer is modified while a line is hashed (one byte is swapped and put
+ * back), so callers must not share it with concurrent readers.
+ */
+export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult {
+  const { hmacKey, requireHmac = false, onRecord, onProgress } = options;
+  const collect = options.hmacPolicy === "collect";
+  const first = options.first ?? { kind: "standalone" };
+  const result: ScanResult = {
+    records: 0,
+    validBytes: 0,
+    linesAfterBreak: 0,
+    signedRecords: 0,
+    openIntents: new Map(),
+    hmacVerified: [],
+  };
+  let previousHash: string | undefined;
+  let previousSeq: number | undefined;
+  let signedSeen = false;
+  let offset = 0;
+  let line = 0;
+
+  const stop = (reason: ChainBreakReason, detail: string, seq: number | undefined): ScanResult => {
+    result.break = { reason, detail, line, offset };
+    if (seq !== undefined) result.break.seq = seq;
+    result.linesAfterBreak = countLines(buffer, offset);
+    return result;
+  };
+
+  while (offset < buffer.length) {
+    line++;
+    if (onProgress && line % PROGRESS_EVERY_LINES === 0) onProgress(offset);
+    const end = buffer.indexOf(10, offset);
+    const expectedSeq = previousSeq === undefined ? firstSeqOf(first) : previousSeq + 1;
+    if (end === -1) {
+      return stop("malformed_line", "the last line has no newline (a torn write)", expectedSeq);
+    }
+    const text = buffer.toString("utf8", offset, end);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return stop("malformed_line", "the line is not valid JSON", expectedSeq);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      return stop("malformed_line", "the line is not a JSON object", expectedSeq);
+    }
+    const record = parsed as AuditRecord;
+    const claimedSeq = expectedSeq ?? (isPositiveInteger(record.seq) ? record.seq : undefined);
+    const { hash, hmac } = record;
+    if (!isDigest(hash) || (hmac !== undefined && !isDigest(hmac))) {
+      return stop("malformed_line", "hash or hmac is not 64 lowercase hex digits", claimedSeq);
+    }
+    const suffix =
+      hmac === undefined ? `,"hash":"${hash}"}` : `,"hash":"${hash}","hmac":"${hmac}"}`;
+    if (!text.endsWith(suffix)) {
+      return stop("malformed_line", "hash and hmac are not the last members of the line", claimedSeq);
+    }
+    // The canonical body is the line up to the hash member, closed with "}":
+    // swap that one byte in place rather than copying the line.
+    const bodyEnd = end - suffix.length;
+    const saved = buffer[bodyEnd]!;
+    buffer[bodyEnd] = CLOSE_BRACE;
+    let hashMatches: boolean;
+    let hmacMatches: boolean | undefined;
+    try {
+      const body = buffer.subarray(offset, bodyEnd + 1);
+      hashMatches = sha256Hex(body) === hash;
+      if (hashMatches && hmacKey && hmac !== undefined) {
+        hmacMatches = digestsEqual(hmacHex(hmacKey, body), hmac);
+      }
+    } finally {
+      buffer[bodyEnd] = saved;
+    }
+    if (!hashMatches) {
+      return stop("hash_mismatch", "the record's bytes do not match its hash", claimedSeq);
+    }
+    const shapeProblem = describeShapeProblem(record);
+    if (shapeProblem) return stop("invalid_record", shapeProblem, claimedSeq);
+
+    if (previousSeq === undefined) {
+      const problem = checkFirstRecord(record, first);
+      if (problem) return stop(problem.reason, problem.detail, claimedSeq);
+    } else {
+      if (record.previousSegmentHash !== undefined) {
+        return stop("invalid_record", "previousSegmentHash on a record that is not first in its file", claimedSeq);
+      }
+      if (record.seq !== previousSeq + 1) {
+        return stop("seq_mismatch", `seq ${record.seq} follows seq ${previousSeq}`, claimedSeq);
+      }
+      if (record.prevHash !== previousHash) {
+        return stop("prev_hash_mismatch", "prevHash is not the hash of the record before", claimedSeq);
+      }
+    }
+
+    if (hmac !== undefined) result.signedRecords++;
+    if (hmacKey) {
+      if (hmac === undefined) {
+        if (requireHmac) return stop("hmac_missing", "the record is not signed", claimedSeq);
+        if (signedSeen && !collect) {
+          return stop("hmac_missing", "an unsigned record follows signed ones", claimedSeq);
+        }
+      } else if (hmacMatches) {
+        signedSeen = true;
+        if (collect) result.hmacVerified.push(result.records);
+      } else if (collect) {
+        result.firstHmacMismatch ??= { line, offset, seq: record.seq, index: result.records };
+      } else {
+        return stop("hmac_mismatch", "the HMAC does not match under the key", claimedSeq);
+      }
+    } else if (requireHmac) {
+      return stop("hmac_missing", "requireHmac needs a key", claimedSeq);
+    }
+
+    if (record.phase === "intent") {
+      result.openIntents.set(record.seq, record);
+    } else if (record.phase === "result") {
+      if (!result.openIntents.delete(record.intentSeq!)) {
+        return stop("orphan_result", `no open intent ${record.intentSeq} before this result`, claimedSeq);
+      }
+    }
+
+    result.records++;
+    result.firstSeq ??= record.seq;
+    result.lastSeq = record.seq;
+    result.lastHash = hash;
+    previousSeq = record.seq;
+    previousHash = hash;
+    offset = end + 1;
+    result.validBytes = offset;
+    onRecord?.(record, line);
+  }
+  onProgress?.(buffer.length);
+  return result;
+}
+
+function firstSeqOf(first: FirstRecordExpectation): number | undefined {
+  if (first.kind === "head") return 1;
+  if (first.kind === "continues") return first.seq + 1;
+  return undefined;
+}
+
+function checkFirstRecord(
+  record: AuditRecord,
+  first: FirstRecordExpectation,
+): { reason: ChainBreakReason; detail: string } | undefined {
+  if (record.prevHash !== GENESIS) {
+    return { reason: "prev_hash_mismatch", detail: 'the first record of a file must have prevHash "genesis"' };
+  }
+  const link = record.previousSegmentHash;
+  if (first.kind === "continues") {
+    if (link !== first.hash) {
+      return {
+        reason: "segment_link_mismatch",
+        detail: "previousSegmentHash is not the hash of the last record of the previous file",
+      };
+    }
+    if (record.seq !== first.seq + 1) {
+      return { reason: "seq_mismatch", detail: `seq ${record.seq} follows seq ${first.seq} of the previous file` };
+    }
+    return undefined;
+  }
+  if (link !== undefined) {
+    // A standalone file may continue one we were not given; the oldest file of a history may not.
+    if (first.kind === "standalone") return undefined;
+    return {
+      reason: "history_head_missing",
+      detail: `the oldest file starts at seq ${record.seq}, continuing a file that is missing`,
+    };
+  }
+  if (record.seq !== 1) {
+    return { reason: "seq_mismatch", detail: `the first record of a history has seq ${record.seq}, not 1` };
+  }
+  return undefined;
+}
+
+function isPositiveInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Field types a hashed record must have; a wrong one means a foreign or buggy writer. */
+function describeShapeProblem(record: AuditRecord): string | undefined {
+  if (!isPositiveInteger(record.seq)) return "seq is not a positive integer";
+  if (record.prevHash !== GENESIS && !isDigest(record.prevHash)) return "prevHash is not a digest";
+  if (!AUDIT_PHASES.includes(record.phase)) return `unknown phase ${JSON.stringify(record.phase)}`;
+  if (typeof record.ts !== "string") return "ts is not a string";
+  if (typeof record.action !== "string") return "action is not a string";
+  if (typeof record.target !== "string") return "target is not a string";
+  if (!isPlainObject(record.params)) return "params is not an object";
+  if (typeof record.dryRun !== "boolean") return "dryRun is not a boolean";
+  if (record.dedupeKey !== undefined && typeof record.dedupeKey !== "string") {
+    return "dedupeKey is not a string";
+  }
+  if (record.error !== undefined && typeof record.error !== "string") return "error is not a string";
+  if (record.previousSegmentHash !== undefined && !isDigest(record.previousSegmentHash)) {
+    return "previousSegmentHash is not a digest";
+  }
+  if (record.phase === "result") {
+    if (!isPositiveInteger(record.intentSeq) || record.intentSeq >= record.seq) {
+      return "a result's intentSeq is not the seq of an earlier record";
+    }
+  } else if (record.intentSeq !== undefined) {
+    return `intentSeq on a ${record.phase} record`;
+  }
+  return undefined;
+}
+
+/** Lines from `offset` to the end, counting an unterminated last line. */
+function countLines(buffer: Buffer, offset: number): number {
+  let lines = 0;
+  let position = offset;
+  for (;;) {
+    const end = buffer.indexOf(10, position);
+    if (end === -1) break;
+    lines++;
+    position = end + 1;
+  }
+  return position < buffer.length ? lines + 1 : lines;
+}

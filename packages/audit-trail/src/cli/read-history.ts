@@ -1,0 +1,75 @@
+import { type FileSystem, isErrnoError } from "@beauvoir/core";
+import type { AuditRecord } from "../audit-record.js";
+import { AuditReadError } from "../errors.js";
+import { historiesIn, historyFiles } from "../segments.js";
+
+/** Thrown for a path the tool cannot work with; the message is shown as is, exit code 2. */
+export class UsageError extends Error {}
+
+/**
+ * The files of the history at `path`, oldest first: the file itself, or for a
+ * directory the rotated files and current file of the one history it holds.
+ */
+export async function resolveHistory(fs: FileSystem, path: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(path);
+  } catch (error) {
+    if (isErrnoError(error, "ENOTDIR")) return [path];
+    throw new AuditReadError(path, error);
+  }
+  const layouts = historiesIn(path, names);
+  if (layouts.length === 0) throw new UsageError(`No audit files (*.jsonl) in ${path}`);
+  if (layouts.length > 1) {
+    throw new UsageError(
+      `${path} holds several histories (${layouts.map((layout) => layout.stem).join(", ")}); pass a file`,
+    );
+  }
+  return historyFiles(fs, layouts[0]!);
+}
+
+/** The records of one file, parsed without checking the chain; lines that do not parse are counted. */
+export interface FileRecords {
+  records: AuditRecord[];
+  malformed: number;
+}
+
+/** Reads one file's records leniently (for display, not for verification). A missing file has none. */
+export async function readRecords(fs: FileSystem, file: string): Promise<FileRecords> {
+  let buffer: Buffer;
+  try {
+    buffer = await fs.readFile(file);
+  } catch (error) {
+    if (isErrnoError(error, "ENOENT")) return { records: [], malformed: 0 };
+    throw new AuditReadError(file, error);
+  }
+  return parseLines(buffer.toString("utf8"));
+}
+
+/** Parses complete JSONL lines; an unterminated last line is ignored (it may still be being written). */
+export function parseLines(text: string): FileRecords {
+  const lines = text.split("\n");
+  lines.pop();
+  const result: FileRecords = { records: [], malformed: 0 };
+  for (const line of lines) {
+    try {
+      const value: unknown = JSON.parse(line);
+      if (typeof value === "object" && value !== null && typeof (value as AuditRecord).seq === "number") {
+        result.records.push(value as AuditRecord);
+      } else {
+        result.malformed++;
+      }
+    } catch {
+      result.malformed++;
+    }
+  }
+  return result;
+}
+
+/** One line per record, for people: seq, time, phase, action, target, link, error. */
+export function formatRecord(record: AuditRecord): string {
+  let text = `#${record.seq} ${record.ts} ${String(record.phase).padEnd(7)} ${record.action} ${record.target}`;
+  if (record.intentSeq !== undefined) text += ` (intent #${record.intentSeq})`;
+  if (record.error !== undefined) text += ` error: ${record.error}`;
+  return text;
+}
