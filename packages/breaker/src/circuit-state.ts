@@ -7,7 +7,15 @@
  */
 export type CircuitState = "CLOSED" | "OPEN" | "HALF_OPEN";
 
-/** Tells whether `value` is a {@link CircuitState}. */
+/**
+ * Tells whether `value` is a {@link CircuitState}, e.g. when reading a saved state.
+ * @param value - anything.
+ * @returns true for `"CLOSED"`, `"OPEN"` and `"HALF_OPEN"`.
+ * @example
+ * ```ts
+ * isCircuitState("OPEN"); // true
+ * ```
+ */
 export function isCircuitState(value: unknown): value is CircuitState {
   return value === "CLOSED" || value === "OPEN" || value === "HALF_OPEN";
 }

@@ -91,6 +91,10 @@ function isRateLimited403(headers: HeadersLike | null | undefined, body: unknown
  * secondary rate limit, or its older name "abuse detection", was hit.
  * @param body - parsed JSON, text, bytes, or a list of those.
  * @returns true when the text mentions it, in any case, with spaces, hyphens or underscores.
+ * @example
+ * ```ts
+ * mentionsSecondaryRateLimit({ message: "You have exceeded a secondary rate limit." }); // true
+ * ```
  */
 export function mentionsSecondaryRateLimit(body: unknown): boolean {
   const text = bodyText(body, 0);

@@ -55,6 +55,15 @@ export class CircuitOpenError extends BeauvoirError<"CIRCUIT_OPEN"> {
 /**
  * Rejects an `execute()` whose `timeoutMs` ran out. The signal given to the
  * function is aborted with this error, and the failure counts as `external`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await breaker.execute((signal) => fetch(url, { signal }), { timeoutMs: 5_000 });
+ * } catch (error) {
+ *   if (CircuitTimeoutError.isInstance(error)) console.warn(`gave up after ${error.timeoutMs} ms`);
+ * }
+ * ```
  */
 export class CircuitTimeoutError extends BeauvoirError<"CIRCUIT_TIMEOUT"> {
   /** The time limit that ran out, in milliseconds. */

@@ -39,7 +39,7 @@ export function isFailureClass(value: unknown): value is FailureClass {
   );
 }
 
-/** Index of a class in {@link FAILURE_CLASSES}, for the per-class counters. */
+/** @internal Index of a class in {@link FAILURE_CLASSES}, for the per-class counters. */
 export function failureClassIndex(failureClass: FailureClass): number {
   switch (failureClass) {
     case "transient":

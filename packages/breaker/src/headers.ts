@@ -14,6 +14,11 @@ export type HeadersLike =
  * @param headers - the headers, or nothing.
  * @param name - the header name, in lower case.
  * @returns the value (the first one when repeated), or undefined when absent or empty.
+ * @example
+ * ```ts
+ * readHeader({ "Retry-After": "60" }, "retry-after"); // "60"
+ * readHeader(response.headers, "x-ratelimit-remaining");
+ * ```
  */
 export function readHeader(
   headers: HeadersLike | null | undefined,
