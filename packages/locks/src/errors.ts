@@ -1,0 +1,82 @@
+import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
+import type { LockOwner } from "./lock-owner.js";
+
+/**
+ * Error codes thrown by `@beauvoir/locks`. Invalid lock names throw
+ * `@beauvoir/core`'s `InvalidNameError` (`INVALID_NAME`).
+ */
+export type LocksErrorCode = "LOCK_HELD" | "LOCK_CORRUPT";
+
+/**
+ * Rejects an `acquire()` because a live owner holds the lock. There is no
+ * separate timeout error: when `waitMs` runs out the same error is thrown with
+ * the owner seen last, and `waitedMs` tells how long the caller waited.
+ */
+export class LockHeldError extends BeauvoirError<"LOCK_HELD"> {
+  /** The lock that could not be taken. */
+  readonly lockName: string;
+  /** Who holds it, as read from the lock file. */
+  readonly owner: LockOwner;
+  /** How long `acquire()` waited before giving up (0 when it did not wait). */
+  readonly waitedMs: number;
+
+  /**
+   * @param lockName - the lock that could not be taken.
+   * @param owner - the owner record read from the lock file.
+   * @param waitedMs - how long the caller waited.
+   */
+  constructor(lockName: string, owner: LockOwner, waitedMs: number) {
+    super(
+      "LOCK_HELD",
+      `Lock "${lockName}" is held by pid ${owner.pid} (boot ${owner.bootId}, since ${new Date(
+        owner.createdAt,
+      ).toISOString()})${waitedMs > 0 ? ` after waiting ${waitedMs} ms` : ""}`,
+    );
+    this.lockName = lockName;
+    this.owner = owner;
+    this.waitedMs = waitedMs;
+  }
+
+  /** @returns true for a {@link LockHeldError} from any copy of the package. */
+  static override isInstance(value: unknown): value is LockHeldError {
+    return isBeauvoirErrorWithCode(value, "LOCK_HELD");
+  }
+}
+
+/**
+ * Rejects an `acquire()` because the lock file is empty or unreadable and still
+ * younger than the grace period, so it may belong to a process that is writing
+ * it right now. After `graceMs` (by the file's mtime) it is treated as stale.
+ */
+export class LockCorruptError extends BeauvoirError<"LOCK_CORRUPT"> {
+  /** The lock that could not be taken. */
+  readonly lockName: string;
+  /** Path of the unreadable lock file. */
+  readonly path: string;
+  /** Age of the file by its mtime, in milliseconds. */
+  readonly ageMs: number;
+  /** Age at which an unreadable lock file is removed as stale. */
+  readonly graceMs: number;
+
+  /**
+   * @param lockName - the lock that could not be taken.
+   * @param path - the lock file.
+   * @param ageMs - its age by mtime.
+   * @param graceMs - the configured grace period.
+   */
+  constructor(lockName: string, path: string, ageMs: number, graceMs: number) {
+    super(
+      "LOCK_CORRUPT",
+      `Lock file ${path} is empty or unreadable (${Math.round(ageMs)} ms old); it is treated as stale once older than ${graceMs} ms`,
+    );
+    this.lockName = lockName;
+    this.path = path;
+    this.ageMs = ageMs;
+    this.graceMs = graceMs;
+  }
+
+  /** @returns true for a {@link LockCorruptError} from any copy of the package. */
+  static override isInstance(value: unknown): value is LockCorruptError {
+    return isBeauvoirErrorWithCode(value, "LOCK_CORRUPT");
+  }
+}

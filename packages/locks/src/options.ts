@@ -1,0 +1,116 @@
+import type { Clock, FileSystem, Logger } from "@beauvoir/core";
+
+/** Options of `new LockManager(options)`. */
+export interface LockManagerOptions {
+  /** Directory holding the `{name}.lock` files; created (mode 0700) on first use. Relative paths are resolved at construction. */
+  lockDir: string;
+  /**
+   * Age backstop: a lock whose `renewedAt ?? createdAt` is older than this is
+   * stale whatever its pid says (a crashed holder whose pid was reused).
+   * Locks held by a live manager are renewed well before this. `Infinity`
+   * turns the backstop and renewal off.
+   * @default 3_600_000 (1 hour)
+   */
+  maxAgeMs?: number;
+  /**
+   * How often a held lock's `renewedAt` is rewritten so a long-lived holder
+   * (a single-instance lock) never reaches `maxAgeMs`. Must be below
+   * `maxAgeMs`. The timer is unref'd.
+   * @default maxAgeMs / 4
+   */
+  renewIntervalMs?: number;
+  /**
+   * An empty or unreadable lock file (a holder crashed between create and
+   * write) is left alone until its mtime is this old, then removed as stale.
+   * @default 10_000
+   */
+  corruptGraceMs?: number;
+  /**
+   * Written into lock files for diagnostics; never used to judge staleness.
+   * @default the content of /proc/sys/kernel/random/boot_id, or a random id
+   */
+  bootId?: string;
+  /** Receives warnings about stale locks removed and locks lost. @default silentLogger */
+  logger?: Logger;
+  /** Source of time and timers. @default systemClock */
+  clock?: Clock;
+  /** Filesystem calls, replaceable to inject faults. @default nodeFileSystem */
+  fs?: FileSystem;
+  /**
+   * Tells whether a pid is alive.
+   * @default `process.kill(pid, 0)`: ESRCH dead, success or EPERM alive
+   */
+  isProcessAlive?: (pid: number) => boolean;
+  /** First retry delay of a waiting `acquire()`; doubles up to `retryMaxMs`, with jitter. @default 10 */
+  retryBaseMs?: number;
+  /** Longest delay between two tries of a waiting `acquire()`. @default 250 */
+  retryMaxMs?: number;
+  /**
+   * Called when a lock this manager held was found removed or taken over
+   * (seen at renewal or release), e.g. after it went stale while the process
+   * was suspended.
+   */
+  onLockLost?: (event: LockLostEvent) => void;
+}
+
+/** Why a held lock was lost. */
+export interface LockLostEvent {
+  /** The lock's name. */
+  name: string;
+  /** The id of our acquisition. */
+  id: string;
+  /** `"removed"`: the file is gone; `"taken-over"`: it now holds another owner's id. */
+  reason: "removed" | "taken-over";
+}
+
+/** Per-call options of `acquire()`. */
+export interface AcquireOptions {
+  /**
+   * How long to keep retrying while a live owner holds the lock; 0 fails at
+   * once, `Infinity` waits until the lock frees or `signal` aborts.
+   * @default 0
+   */
+  waitMs?: number;
+  /** Aborts the wait; `acquire()` rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** What `recoverStaleLocks()` found. */
+export interface RecoveryReport {
+  /** Names of stale locks that were removed. */
+  recovered: string[];
+  /** Names of locks left in place: held by a live process, or unreadable and still within the grace period. */
+  live: string[];
+  /** Names of lock files that could not be inspected (an I/O error, logged as a warning). */
+  failed: string[];
+}
+
+/** Defaults applied to every {@link LockManagerOptions}. */
+export const LOCK_MANAGER_DEFAULTS = Object.freeze({
+  maxAgeMs: 3_600_000,
+  corruptGraceMs: 10_000,
+  retryBaseMs: 10,
+  retryMaxMs: 250,
+});
+
+/**
+ * Checks a duration option.
+ * @param value - the value given.
+ * @param option - its name, for the message.
+ * @param allowInfinity - whether `Infinity` is accepted.
+ * @returns the value.
+ * @throws RangeError naming the option.
+ */
+export function assertDuration(value: unknown, option: string, allowInfinity: boolean): number {
+  if (
+    typeof value !== "number" ||
+    Number.isNaN(value) ||
+    value < 0 ||
+    (!allowInfinity && !Number.isFinite(value))
+  ) {
+    throw new RangeError(
+      `${option} must be a non-negative ${allowInfinity ? "" : "finite "}number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
+}
