@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
-import { IdempotencyIndex, type IdempotencyEntry } from "@beauvoir/idempotency";
+import { type IdempotencyEntry, IdempotencyIndex } from "@beauvoir/idempotency";
 import { ResilientJsonStore } from "@beauvoir/resilient-store";
 import { type BenchRow, compare, type Subject } from "../harness.js";
 
@@ -21,7 +21,9 @@ async function journaledSubject(label: string, existing: number) {
   const clock = new ManualClock(Date.now());
   const index = new IdempotencyIndex({ dir, clock, ttlMs: TTL_MS });
   await index.initialize();
-  await Promise.all(Array.from({ length: existing }, (_, n) => index.markPending(`base:${n}`, n + 1, "skip")));
+  await Promise.all(
+    Array.from({ length: existing }, (_, n) => index.markPending(`base:${n}`, n + 1, "skip")),
+  );
   let next = 0;
   const subject: Subject = {
     label,
@@ -35,7 +37,13 @@ async function journaledSubject(label: string, existing: number) {
       await index.evict();
     },
   };
-  return { subject, close: async () => { await index.close(); await rm(dir, { recursive: true, force: true }); } };
+  return {
+    subject,
+    close: async () => {
+      await index.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The naive design: every transition rewrites the whole index through the resilient store. */
@@ -49,7 +57,15 @@ async function wholeStoreSubject(label: string, existing: number) {
   const now = Date.now();
   for (let n = 0; n < existing; n += 1) {
     const key = `base:${n}`;
-    entries.set(key, { key, status: "pending", intentSeq: n + 1, strategy: "skip", action: "base", createdAt: now, updatedAt: now });
+    entries.set(key, {
+      key,
+      status: "pending",
+      intentSeq: n + 1,
+      strategy: "skip",
+      action: "base",
+      createdAt: now,
+      updatedAt: now,
+    });
   }
   await store.set({ entries: [...entries.values()] });
   let next = 0;
@@ -57,7 +73,15 @@ async function wholeStoreSubject(label: string, existing: number) {
     label,
     op: async () => {
       const key = `op:${next++}`;
-      const pending: IdempotencyEntry = { key, status: "pending", intentSeq: next, strategy: "skip", action: "op", createdAt: now, updatedAt: now };
+      const pending: IdempotencyEntry = {
+        key,
+        status: "pending",
+        intentSeq: next,
+        strategy: "skip",
+        action: "op",
+        createdAt: now,
+        updatedAt: now,
+      };
       entries.set(key, pending);
       await store.set({ entries: [...entries.values()] });
       entries.set(key, { ...pending, status: "completed", result: { ok: true } });

@@ -25,7 +25,10 @@ async function postComment(body: string): Promise<{ id: number; length: number }
   return { id: commentsPosted, length: body.length };
 }
 
-async function handleDelivery(index: IdempotencyIndex, delivery: { id: string; issue: number; body: string }) {
+async function handleDelivery(
+  index: IdempotencyIndex,
+  delivery: { id: string; issue: number; body: string },
+) {
   const key = index.generateKey("add_issue_comment", "acme/widgets", `issue-${delivery.issue}`, {
     delivery: delivery.id,
     body: delivery.body,
@@ -46,12 +49,19 @@ async function handleDelivery(index: IdempotencyIndex, delivery: { id: string; i
 // First process.
 const first = new IdempotencyIndex({ dir });
 await first.initialize();
-console.log(`delivery d-1: ${await handleDelivery(first, { id: "d-1", issue: 12, body: "Thanks!" })}`);
-console.log(`redelivery d-1: ${await handleDelivery(first, { id: "d-1", issue: 12, body: "Thanks!" })}`);
+console.log(
+  `delivery d-1: ${await handleDelivery(first, { id: "d-1", issue: 12, body: "Thanks!" })}`,
+);
+console.log(
+  `redelivery d-1: ${await handleDelivery(first, { id: "d-1", issue: 12, body: "Thanks!" })}`,
+);
 // d-2 is claimed, then the process dies before the comment is posted.
-const key2 = first.generateKey("add_issue_comment", "acme/widgets", "issue-13", { delivery: "d-2", body: "On it" });
+const key2 = first.generateKey("add_issue_comment", "acme/widgets", "issue-13", {
+  delivery: "d-2",
+  body: "On it",
+});
 await first.markPending(key2, ++intentSeq);
-console.log("delivery d-2: claimed, then the process \"crashed\"");
+console.log('delivery d-2: claimed, then the process "crashed"');
 await first.close(); // a real crash would leave the lock file; the next owner recovers it
 
 // Second process: the pending entry is still there.

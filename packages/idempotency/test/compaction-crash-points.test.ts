@@ -28,12 +28,18 @@ afterEach(async () => {
 });
 
 function openIndex(fs: FileSystem, compactionThreshold: number, locks = new MemoryLocks()) {
-  const store = new ResilientJsonStore<IdempotencySnapshot>({ path: join(dir, "snapshot.json"), fs, clock });
+  const store = new ResilientJsonStore<IdempotencySnapshot>({
+    path: join(dir, "snapshot.json"),
+    fs,
+    clock,
+  });
   return new IdempotencyIndex({ dir, fs, store, locks, clock, compactionThreshold, ttlMs: 1000 });
 }
 
 /** Transitions (some evicted then re-claimed) whose final state the test knows. */
-async function buildHistory(index: IdempotencyIndex): Promise<Map<string, Partial<IdempotencyEntry>>> {
+async function buildHistory(
+  index: IdempotencyIndex,
+): Promise<Map<string, Partial<IdempotencyEntry>>> {
   const expected = new Map<string, Partial<IdempotencyEntry>>();
   await index.markPending("evicted-then-again", 1);
   await index.markCompleted("evicted-then-again", "first");
@@ -56,7 +62,10 @@ async function buildHistory(index: IdempotencyIndex): Promise<Map<string, Partia
   return expected;
 }
 
-async function expectState(index: IdempotencyIndex, expected: Map<string, Partial<IdempotencyEntry>>) {
+async function expectState(
+  index: IdempotencyIndex,
+  expected: Map<string, Partial<IdempotencyEntry>>,
+) {
   expect(index.size).toBe(expected.size);
   for (const [key, fields] of expected) expect(await index.check(key), key).toMatchObject(fields);
 }

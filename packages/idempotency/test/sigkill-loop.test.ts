@@ -60,7 +60,10 @@ function runAndKill(prefix: string, afterMs: number): Promise<{ lines: string[];
       }
       // A line cut by the kill was never fully reported.
       const complete = stdout.slice(0, stdout.lastIndexOf("\n") + 1);
-      resolve({ lines: complete.split("\n").filter((line) => line.length > 0 && line !== "ready"), stderr });
+      resolve({
+        lines: complete.split("\n").filter((line) => line.length > 0 && line !== "ready"),
+        stderr,
+      });
     });
   });
 }
