@@ -260,6 +260,19 @@ describe("recordRateLimit", () => {
     expect(limiter.tryConsume("a").allowed).toBe(true);
   });
 
+  it("primary with neither time recomputes a wait already promised for a half-empty bucket", () => {
+    const { clock, limiter } = setup({ global: { capacity: 1, refillPerHour: 3_600 } });
+    expect(limiter.tryConsume("a").allowed).toBe(true);
+    clock.advance(500);
+    expect(limiter.tryConsume("a")).toMatchObject({ retryAfterMs: 500 });
+    limiter.recordRateLimit("a", "primary");
+    expect(limiter.tryConsume("a")).toMatchObject({ retryAfterMs: 1_000 });
+    clock.advance(999);
+    expect(limiter.tryConsume("a").allowed).toBe(false);
+    clock.advance(1);
+    expect(limiter.tryConsume("a").allowed).toBe(true);
+  });
+
   it("secondary with retry-after blocks for exactly that long", () => {
     const { clock, limiter } = setup();
     limiter.recordRateLimit("a", "secondary", 30);
@@ -447,6 +460,20 @@ describe("idle cleanup", () => {
     expect(limiter.tryConsume("w").allowed).toBe(false);
     clock.advance(2 * HOUR);
     expect(limiter.cleanup()).toBe(1);
+  });
+
+  it("gives an evicted workflow that comes back a new, full bucket", () => {
+    const { clock, limiter } = setup({
+      cleanupIntervalMs: Number.POSITIVE_INFINITY,
+      perWorkflow: { capacity: 2, refillPerHour: 2 },
+    });
+    limiter.tryConsume("w");
+    limiter.tryConsume("w");
+    clock.advance(HOUR);
+    expect(limiter.cleanup()).toBe(1);
+    expect(limiter.tryConsume("w").allowed).toBe(true);
+    expect(limiter.trackedWorkflows).toBe(1);
+    expect(limiter.getRemainingTokens("w").workflow).toBe(1);
   });
 
   it("forgets an evicted workflow's backoff count", () => {

@@ -10,9 +10,9 @@ import {
   type BucketState,
   bucketRate,
   isFullAt,
-  msUntilToken,
   refill,
   TOKEN,
+  waitForToken,
 } from "./token-bucket.js";
 
 /** The answer of `tryConsume()` when a token was taken from both buckets. */
@@ -109,6 +109,14 @@ export class RateLimiter {
   #blockedUntil = 0;
   #cleanupTimer: TimerHandle | undefined;
   #shutDown = false;
+  /** The last workflow looked up: a workflow usually sends several requests in a row. */
+  #lastWorkflowId: string | undefined;
+  #lastEntry: WorkflowEntry | undefined;
+  #lastDenied: ConsumeDenied = Object.freeze({
+    allowed: false,
+    retryAfterMs: -1,
+    bucket: "global",
+  });
 
   /**
    * @param options - bucket sizes, eviction, backoff, clock, random source, logger;
@@ -121,7 +129,7 @@ export class RateLimiter {
     const { global, perWorkflow } = this.#options;
     this.#globalRate = bucketRate(global.capacity, global.refillPerHour);
     this.#workflowRate = bucketRate(perWorkflow.capacity, perWorkflow.refillPerHour);
-    this.#global = { credit: this.#globalRate.capacityUnits, updatedAt: this.#now() };
+    this.#global = { credit: this.#globalRate.capacityUnits, updatedAt: this.#now(), readyAt: 0 };
   }
 
   /**
@@ -142,26 +150,21 @@ export class RateLimiter {
   tryConsume(workflowId: string): ConsumeResult {
     if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
     const now = this.#now();
-    const global = this.#global;
-    refill(global, this.#globalRate, now);
-    let entry = this.#workflows.get(workflowId);
-    if (entry !== undefined) refill(entry, this.#workflowRate, now);
-    const workflowHasToken = entry === undefined || entry.credit >= TOKEN;
-    if (global.credit >= TOKEN && workflowHasToken && now >= this.#blockedUntil) {
-      global.credit -= TOKEN;
-      if (entry === undefined) {
-        entry = this.#createEntry(workflowId, now);
-      }
+    const globalTokenWait = waitForToken(this.#global, this.#globalRate, now);
+    let entry = this.#lookUp(workflowId);
+    const workflowWait = entry === undefined ? 0 : waitForToken(entry, this.#workflowRate, now);
+    const blockWait = this.#blockedUntil > now ? Math.ceil(this.#blockedUntil - now) : 0;
+    if (globalTokenWait === 0 && workflowWait === 0 && blockWait === 0) {
+      this.#global.credit -= TOKEN;
+      if (entry === undefined) entry = this.#createEntry(workflowId, now);
       entry.credit -= TOKEN;
       entry.lastActiveAt = now;
       return ALLOWED;
     }
-    const blockedForMs = Math.ceil(this.#blockedUntil - now);
-    const globalWait = Math.max(blockedForMs, msUntilToken(global, this.#globalRate));
-    const workflowWait = workflowHasToken ? 0 : msUntilToken(entry!, this.#workflowRate);
+    const globalWait = Math.max(globalTokenWait, blockWait);
     return workflowWait > globalWait
-      ? { allowed: false, retryAfterMs: workflowWait, bucket: "workflow" }
-      : { allowed: false, retryAfterMs: globalWait, bucket: "global" };
+      ? this.#denied(workflowWait, "workflow")
+      : this.#denied(globalWait, "global");
   }
 
   /**
@@ -243,6 +246,7 @@ export class RateLimiter {
     if (!told && kind === "primary") {
       refill(this.#global, this.#globalRate, now);
       this.#global.credit = 0;
+      this.#global.readyAt = 0;
     }
     until = Math.min(until, now + this.#options.maxBlockMs);
     if (until > this.#blockedUntil) this.#blockedUntil = until;
@@ -313,6 +317,10 @@ export class RateLimiter {
       if (now - entry.lastActiveAt >= idleEvictionMs && isFullAt(entry, this.#workflowRate, now)) {
         this.#workflows.delete(workflowId);
         evicted++;
+        if (workflowId === this.#lastWorkflowId) {
+          this.#lastWorkflowId = undefined;
+          this.#lastEntry = undefined;
+        }
       }
     }
     if (evicted > 0) {
@@ -379,10 +387,29 @@ export class RateLimiter {
     return this.#workflows.size;
   }
 
+  #lookUp(workflowId: string): WorkflowEntry | undefined {
+    if (workflowId === this.#lastWorkflowId) return this.#lastEntry;
+    const entry = this.#workflows.get(workflowId);
+    if (entry !== undefined) {
+      this.#lastWorkflowId = workflowId;
+      this.#lastEntry = entry;
+    }
+    return entry;
+  }
+
+  /** Refusals at the same millisecond share one frozen answer instead of allocating each. */
+  #denied(retryAfterMs: number, bucket: RateLimitBucket): ConsumeDenied {
+    const last = this.#lastDenied;
+    if (last.retryAfterMs === retryAfterMs && last.bucket === bucket) return last;
+    this.#lastDenied = Object.freeze({ allowed: false, retryAfterMs, bucket });
+    return this.#lastDenied;
+  }
+
   #createEntry(workflowId: string, now: number): WorkflowEntry {
     const entry: WorkflowEntry = {
       credit: this.#workflowRate.capacityUnits,
       updatedAt: now,
+      readyAt: 0,
       lastActiveAt: now,
       attempts: 0,
     };

@@ -22,6 +22,11 @@ export interface BucketState {
   credit: number;
   /** Clock reading at which `credit` was last brought up to date. */
   updatedAt: number;
+  /**
+   * When the bucket was last found short: the clock reading at which it will
+   * hold a token again. Until then a refusal needs no arithmetic. 0 when unknown.
+   */
+  readyAt: number;
 }
 
 /** The fixed part of a bucket, derived from its options. */
@@ -64,6 +69,21 @@ export function msUntilToken(state: BucketState, rate: BucketRate): number {
   if (!(wait < Number.MAX_SAFE_INTEGER)) return wait;
   while (credit + wait * rate.unitsPerMs < TOKEN) wait++;
   while (wait > 1 && credit + (wait - 1) * rate.unitsPerMs >= TOKEN) wait--;
+  return wait;
+}
+
+/**
+ * Brings `state` up to `now` and tells how long until it holds a token.
+ * @returns 0 when it holds one now, else the exact wait in milliseconds.
+ */
+export function waitForToken(state: BucketState, rate: BucketRate, now: number): number {
+  // The cached answer holds as long as nothing was taken or added since, which
+  // is the case while the bucket is short; a clock that stepped back voids it.
+  if (now < state.readyAt && now >= state.updatedAt) return Math.ceil(state.readyAt - now);
+  refill(state, rate, now);
+  if (state.credit >= TOKEN) return 0;
+  const wait = msUntilToken(state, rate);
+  state.readyAt = now + wait;
   return wait;
 }
 
