@@ -715,6 +715,13 @@ describe("options", () => {
     limiter.shutdown();
   });
 
+  it("works with no options at all, on the real clock", () => {
+    const limiter = new RateLimiter();
+    expect(limiter.tryConsume("w").allowed).toBe(true);
+    expect(limiter.getRemainingTokens("w")).toEqual({ global: 499, workflow: 99 });
+    limiter.shutdown();
+  });
+
   it("merges partial bucket and backoff options with the defaults", () => {
     const { limiter } = setup({
       global: { capacity: 2 },
