@@ -1,0 +1,29 @@
+export {
+  type ConsoleLike,
+  consoleSink,
+  formatConsoleLine,
+  formatJsonLine,
+  jsonLinesSink,
+  type LevelMethods,
+  type LoggerSinkOptions,
+  type LogLevel,
+  type LogRecord,
+  type LogSink,
+  loggerSink,
+  type WritableLike,
+} from "./log-sinks.js";
+export {
+  type BeauvoirLogger,
+  createLogger,
+  LOG_LEVEL_ENVIRONMENT_VARIABLE,
+  LOGGER_DEFAULTS,
+  type LoggerOptions,
+  type LogThreshold,
+} from "./logger.js";
+export {
+  type ExtraSecretPattern,
+  SECRET_REDACTOR_DEFAULTS,
+  type SecretRedactorOptions,
+} from "./options.js";
+export { BUILT_IN_SECRET_PATTERNS, type SecretPattern } from "./secret-patterns.js";
+export { SecretRedactor } from "./secret-redactor.js";

@@ -1,0 +1,238 @@
+import { type Clock, type Logger, systemClock } from "@beauvoir/core";
+import { consoleSink, type LogLevel, type LogRecord, type LogSink } from "./log-sinks.js";
+import { isErrorLike } from "./redaction-walker.js";
+import type { SecretRedactor } from "./secret-redactor.js";
+
+/** A level filter: the lowest level that is emitted, or `"silent"` for none. */
+export type LogThreshold = LogLevel | "silent";
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /**
+   * The lowest level emitted. When not given, `BEAUVOIR_LOG_LEVEL` from the
+   * environment is used if it names a level; otherwise `"info"`.
+   * @default process.env.BEAUVOIR_LOG_LEVEL ?? "info"
+   */
+  level?: LogThreshold;
+  /** Names the subsystem in every record, e.g. `"audit-trail"`. @default none */
+  prefix?: string;
+  /** Where records go. @default consoleSink() */
+  sink?: LogSink;
+  /** Source of record times, for tests. @default systemClock */
+  clock?: Clock;
+}
+
+/** Defaults applied to every {@link LoggerOptions}. */
+export const LOGGER_DEFAULTS = Object.freeze({ level: "info" as LogThreshold });
+
+/** The environment variable read when `level` is not given. */
+export const LOG_LEVEL_ENVIRONMENT_VARIABLE = "BEAUVOIR_LOG_LEVEL";
+
+/**
+ * The logger every Beauvoir package writes to: core's {@link Logger} with
+ * redaction of the message, the data and any error before a sink sees them.
+ */
+export interface BeauvoirLogger extends Logger {
+  /** The level filter in force. */
+  readonly level: LogThreshold;
+  /** @returns whether a record of `level` would be emitted (to skip costly data). */
+  isLevelEnabled(level: LogLevel): boolean;
+  /**
+   * A logger for a subsystem that shares this one's sink, level and redactor.
+   * A string extends the prefix (`"beauvoir"` → `"beauvoir:audit"`); an object
+   * adds fields (redacted once, here) to every record, under the call's data.
+   */
+  child(prefixOrBindings: string | Record<string, unknown>): BeauvoirLogger;
+}
+
+const RANK: Record<LogThreshold, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+const isThreshold = (value: unknown): value is LogThreshold =>
+  typeof value === "string" && Object.hasOwn(RANK, value);
+
+interface LoggerState {
+  readonly redactor: SecretRedactor;
+  readonly level: LogThreshold;
+  readonly sink: LogSink;
+  readonly clock: Clock;
+  readonly prefix: string | undefined;
+  readonly bindings: Readonly<Record<string, unknown>> | undefined;
+}
+
+class RedactingLogger implements BeauvoirLogger {
+  readonly #state: LoggerState;
+  readonly #rank: number;
+
+  constructor(state: LoggerState) {
+    this.#state = state;
+    this.#rank = RANK[state.level];
+  }
+
+  get level(): LogThreshold {
+    return this.#state.level;
+  }
+
+  isLevelEnabled(level: LogLevel): boolean {
+    return RANK[level] >= this.#rank;
+  }
+
+  debug(message: string, data?: Record<string, unknown>): void {
+    this.#emit("debug", message, data);
+  }
+
+  info(message: string, data?: Record<string, unknown>): void {
+    this.#emit("info", message, data);
+  }
+
+  warn(message: string, data?: Record<string, unknown>): void {
+    this.#emit("warn", message, data);
+  }
+
+  error(message: string, data?: Record<string, unknown>): void {
+    this.#emit("error", message, data);
+  }
+
+  child(prefixOrBindings: string | Record<string, unknown>): BeauvoirLogger {
+    const state = this.#state;
+    if (typeof prefixOrBindings === "string") {
+      let prefix = state.prefix;
+      if (prefixOrBindings !== "") {
+        prefix = prefix === undefined ? prefixOrBindings : `${prefix}:${prefixOrBindings}`;
+      }
+      return new RedactingLogger({ ...state, prefix });
+    }
+    if (
+      typeof prefixOrBindings !== "object" ||
+      prefixOrBindings === null ||
+      Array.isArray(prefixOrBindings)
+    ) {
+      throw new TypeError(
+        `child() takes a prefix string or a bindings object, got ${String(prefixOrBindings)}`,
+      );
+    }
+    const added = asFields(state.redactor.redactAny(prefixOrBindings));
+    return new RedactingLogger({ ...state, bindings: { ...state.bindings, ...added } });
+  }
+
+  #emit(level: LogLevel, message: unknown, data: unknown): void {
+    if (RANK[level] < this.#rank) return;
+    const state = this.#state;
+    let record: LogRecord;
+    try {
+      const { redactor } = state;
+      const msg =
+        typeof message === "string"
+          ? redactor.redact(message)
+          : describe(redactor.redactAny(message));
+      const fields =
+        data === undefined || data === null ? {} : asFields(redactor.redactAny(wrap(data)));
+      record = {
+        level,
+        time: state.clock.now(),
+        msg,
+        ...(state.prefix === undefined ? {} : { prefix: state.prefix }),
+        data: state.bindings === undefined ? fields : { ...state.bindings, ...fields },
+      };
+    } catch {
+      // Only a broken clock can get here; a logger must not throw into its caller.
+      return;
+    }
+    try {
+      state.sink(record);
+    } catch {
+      // A failing sink (a closed stream) must not break the program that logs.
+    }
+  }
+}
+
+/** Data that is not a record still gets logged: an Error under `error`, anything else under `data`. */
+function wrap(data: unknown): unknown {
+  if (isErrorLike(data)) return { error: data };
+  if (typeof data !== "object" || Array.isArray(data)) return { data };
+  return data;
+}
+
+function asFields(redacted: unknown): Record<string, unknown> {
+  return typeof redacted === "object" && redacted !== null && !Array.isArray(redacted)
+    ? (redacted as Record<string, unknown>)
+    : { data: redacted };
+}
+
+function describe(redacted: unknown): string {
+  if (typeof redacted === "string") return redacted;
+  try {
+    return JSON.stringify(redacted) ?? String(redacted);
+  } catch {
+    return String(redacted);
+  }
+}
+
+function levelFromEnvironment(): { level: LogThreshold; invalid?: string } {
+  const raw =
+    typeof process === "undefined" ? undefined : process.env[LOG_LEVEL_ENVIRONMENT_VARIABLE];
+  if (raw === undefined || raw.trim() === "") return { level: LOGGER_DEFAULTS.level };
+  const level = raw.trim().toLowerCase();
+  return isThreshold(level) ? { level } : { level: LOGGER_DEFAULTS.level, invalid: raw };
+}
+
+/**
+ * Creates a logger that redacts the message, the data (deeply, including
+ * credential-named keys) and any Error in the data through `redactor` before
+ * the sink sees anything. It never throws: not on odd data, not when the sink
+ * fails.
+ *
+ * @param redactor - decides what a secret is.
+ * @param options - level, prefix, sink and clock.
+ * @returns the logger.
+ * @throws TypeError when `redactor`, `sink`, `prefix` or `clock` has the wrong shape.
+ * @throws RangeError when `level` is not a level.
+ * @example
+ * ```ts
+ * const logger = createLogger(new SecretRedactor(), { prefix: "github" });
+ * logger.info("calling API", { headers: { authorization: "token ghp_…" } });
+ * // 2025-01-01T00:00:00.000Z INFO [github] calling API {"headers":{"authorization":"[REDACTED:authorization]"}}
+ * ```
+ */
+export function createLogger(
+  redactor: SecretRedactor,
+  options: LoggerOptions = {},
+): BeauvoirLogger {
+  if (
+    typeof redactor?.redact !== "function" ||
+    typeof redactor.redactAny !== "function" ||
+    typeof redactor.redactError !== "function"
+  ) {
+    throw new TypeError("createLogger needs a SecretRedactor as its first argument");
+  }
+  const { sink = consoleSink(), clock = systemClock, prefix } = options;
+  if (typeof sink !== "function") throw new TypeError("sink must be a function (record) => void");
+  if (typeof clock?.now !== "function") throw new TypeError("clock must have a now() method");
+  if (prefix !== undefined && typeof prefix !== "string") {
+    throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+  }
+  let level = options.level;
+  let invalidEnvironmentLevel: string | undefined;
+  if (level === undefined) {
+    ({ level, invalid: invalidEnvironmentLevel } = levelFromEnvironment());
+  } else if (!isThreshold(level)) {
+    throw new RangeError(
+      `level must be one of ${Object.keys(RANK).join(", ")}, got ${String(level)}`,
+    );
+  }
+  const logger = new RedactingLogger({
+    redactor,
+    level,
+    sink,
+    clock,
+    prefix: prefix === "" ? undefined : prefix,
+    bindings: undefined,
+  });
+  if (invalidEnvironmentLevel !== undefined) {
+    logger.warn(`Ignoring ${LOG_LEVEL_ENVIRONMENT_VARIABLE}: not a level`, {
+      value: invalidEnvironmentLevel,
+      levels: Object.keys(RANK),
+      using: level,
+    });
+  }
+  return logger;
+}

@@ -1,0 +1,356 @@
+import { placeholder } from "./secret-patterns.js";
+import type { SensitiveKeys } from "./sensitive-keys.js";
+
+/** Stands for a value that could not be read (a getter or proxy trap threw). */
+export const UNREADABLE = "[Unreadable]";
+/** Stands for an object already being walked higher up (a cycle). */
+export const CIRCULAR = "[Circular]";
+/** Stands for an object nested deeper than `maxDepth`. */
+export const MAX_DEPTH = "[MaxDepth]";
+
+type RedactText = (text: string) => string;
+
+const NATIVE_ERROR_TYPES = [
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+] as const;
+
+/** Properties that {@link RedactionWalker} renders itself rather than copying. */
+const ERROR_FIELDS = new Set(["name", "message", "stack", "code", "cause", "errors"]);
+
+/**
+ * True for errors, including those from another realm (a `vm` context, a
+ * worker) that `instanceof Error` misses.
+ */
+export function isErrorLike(value: unknown): value is Error {
+  if (value instanceof Error) return true;
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return Object.prototype.toString.call(value) === "[object Error]";
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a property that may be a throwing getter or sit behind a proxy. */
+function read(object: object, key: PropertyKey): { value: unknown } | undefined {
+  try {
+    return { value: (object as Record<PropertyKey, unknown>)[key] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sets `key` on a fresh object without `__proto__` ever reaching the prototype setter. */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  let unique = key;
+  for (let copy = 2; Object.hasOwn(target, unique); copy++) unique = `${key}#${copy}`;
+  if (unique === "__proto__") {
+    Object.defineProperty(target, unique, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[unique] = value;
+  }
+}
+
+/** Copies own enumerable properties the way {@link define} sets them. */
+function assignFields(target: object, source: Record<string, unknown>): void {
+  for (const key of Object.keys(source))
+    define(target as Record<string, unknown>, key, source[key]);
+}
+
+/** `Buffer`, `Uint8Array`, `WeakMap`…: the constructor's name, else the string tag. */
+function typeName(value: object): string {
+  const maker = read(value, "constructor")?.value;
+  if (typeof maker === "function" && maker.name) return maker.name;
+  const tag = read(value, Symbol.toStringTag)?.value;
+  return typeof tag === "string" ? tag : "Object";
+}
+
+/**
+ * Walks any value into a redacted, JSON-safe copy: strings pass through the
+ * patterns, credential-named keys are replaced whole, and everything JSON or
+ * a console would choke on (cycles, bigint, Maps, Buffers, throwing getters)
+ * becomes a plain, readable stand-in. It never mutates what it walks.
+ */
+export class RedactionWalker {
+  readonly #text: RedactText;
+  readonly #keys: SensitiveKeys;
+  readonly #maxDepth: number;
+
+  constructor(text: RedactText, keys: SensitiveKeys, maxDepth: number) {
+    this.#text = text;
+    this.#keys = keys;
+    this.#maxDepth = maxDepth;
+  }
+
+  /** A redacted, JSON-safe copy of `value`; never throws. */
+  value(value: unknown): unknown {
+    try {
+      return this.#walk(value, 0, new Set());
+    } catch {
+      return UNREADABLE;
+    }
+  }
+
+  /** A new Error that mirrors `error` with every part redacted; never throws. */
+  error(error: unknown): Error {
+    try {
+      return this.#copyError(error, 0, new Set());
+    } catch {
+      return new Error(UNREADABLE);
+    }
+  }
+
+  #walk(value: unknown, depth: number, ancestors: Set<object>): unknown {
+    switch (typeof value) {
+      case "string":
+        return this.#text(value);
+      case "number":
+      case "boolean":
+      case "undefined":
+        return value;
+      case "bigint":
+        return value.toString();
+      case "symbol":
+        return this.#text(value.toString());
+      case "function": {
+        const name = read(value, "name")?.value;
+        return `[Function: ${typeof name === "string" && name ? this.#text(name) : "anonymous"}]`;
+      }
+    }
+    if (value === null) return null;
+    const object = value as object;
+    if (ancestors.has(object)) return CIRCULAR;
+    if (depth >= this.#maxDepth) return MAX_DEPTH;
+    ancestors.add(object);
+    try {
+      return this.#walkObject(object, depth, ancestors);
+    } catch {
+      return UNREADABLE;
+    } finally {
+      ancestors.delete(object);
+    }
+  }
+
+  #walkObject(object: object, depth: number, ancestors: Set<object>): unknown {
+    if (isErrorLike(object)) return this.#errorRecord(object, depth, ancestors);
+    if (object instanceof Date) {
+      return Number.isNaN(object.getTime()) ? "Invalid Date" : object.toISOString();
+    }
+    if (object instanceof RegExp) return this.#text(String(object));
+    // Binary content is never shown: it could hold anything, in any encoding.
+    if (ArrayBuffer.isView(object)) return `[${typeName(object)}: ${object.byteLength} bytes]`;
+    if (object instanceof ArrayBuffer || object instanceof SharedArrayBuffer) {
+      return `[${typeName(object)}: ${object.byteLength} bytes]`;
+    }
+    if (Array.isArray(object)) {
+      const copy: unknown[] = [];
+      for (let index = 0; index < object.length; index++) {
+        const entry = read(object, index);
+        copy.push(entry ? this.#walk(entry.value, depth + 1, ancestors) : UNREADABLE);
+      }
+      return copy;
+    }
+    if (object instanceof Map) return this.#entries(object, depth, ancestors);
+    if (object instanceof Set) {
+      return [...object].map((entry) => this.#walk(entry, depth + 1, ancestors));
+    }
+    if (object instanceof URLSearchParams) return this.#text(object.toString());
+    if (typeof Headers === "function" && object instanceof Headers) {
+      return this.#entries(object, depth, ancestors);
+    }
+    if (object instanceof WeakMap || object instanceof WeakSet || object instanceof Promise) {
+      return `[${typeName(object)}]`;
+    }
+    const toJSON = read(object, "toJSON")?.value;
+    if (typeof toJSON === "function") {
+      const json: unknown = toJSON.call(object, "");
+      if (json !== object) return this.#walk(json, depth + 1, ancestors);
+    }
+    return this.#record(object, depth, ancestors, undefined);
+  }
+
+  /** A Map or Headers: a plain object when every key is a string, else `[key, value]` pairs. */
+  #entries(
+    map: Iterable<[unknown, unknown]>,
+    depth: number,
+    ancestors: Set<object>,
+  ): Record<string, unknown> | unknown[] {
+    const entries = [...map];
+    if (entries.every(([key]) => typeof key === "string")) {
+      const copy: Record<string, unknown> = {};
+      for (const [key, value] of entries) {
+        define(
+          copy,
+          this.#text(key as string),
+          this.#field(key as string, value, depth, ancestors),
+        );
+      }
+      return copy;
+    }
+    return entries.map(([key, value]) => [
+      this.#walk(key, depth + 1, ancestors),
+      typeof key === "string"
+        ? this.#field(key, value, depth, ancestors)
+        : this.#walk(value, depth + 1, ancestors),
+    ]);
+  }
+
+  /** Own enumerable string-keyed properties, except those in `skip`. */
+  #record(
+    object: object,
+    depth: number,
+    ancestors: Set<object>,
+    skip: ReadonlySet<string> | undefined,
+  ): Record<string, unknown> {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(object)) {
+      if (skip?.has(key)) continue;
+      const entry = read(object, key);
+      define(
+        copy,
+        this.#text(key),
+        entry ? this.#field(key, entry.value, depth, ancestors) : UNREADABLE,
+      );
+    }
+    return copy;
+  }
+
+  /** The value under `key`: replaced whole when the key names a credential. */
+  #field(key: string, value: unknown, depth: number, ancestors: Set<object>): unknown {
+    const name = this.#keys.placeholderFor(key);
+    if (name === undefined) return this.#walk(value, depth + 1, ancestors);
+    // Absence, emptiness and flags carry no secret and help debugging.
+    if (value === undefined || value === null || value === "" || typeof value === "boolean") {
+      return value;
+    }
+    return placeholder(name);
+  }
+
+  /** An error as plain data: name, message, stack, code, its own fields, cause, errors. */
+  #errorRecord(error: Error, depth: number, ancestors: Set<object>): Record<string, unknown> {
+    const record: Record<string, unknown> = {
+      name: this.#describe(read(error, "name"), "Error"),
+      message: this.#describe(read(error, "message"), ""),
+    };
+    const stack = read(error, "stack")?.value;
+    if (typeof stack === "string") record.stack = this.#text(stack);
+    const code = read(error, "code")?.value;
+    if (code !== undefined) record.code = this.#walk(code, depth + 1, ancestors);
+    assignFields(record, this.#record(error, depth, ancestors, ERROR_FIELDS));
+    if ("cause" in error)
+      record.cause = this.#walk(read(error, "cause")?.value, depth + 1, ancestors);
+    const errors = read(error, "errors")?.value;
+    if (Array.isArray(errors)) record.errors = this.#walk(errors, depth + 1, ancestors);
+    return record;
+  }
+
+  #describe(entry: { value: unknown } | undefined, fallback: string): string {
+    if (entry === undefined) return UNREADABLE;
+    return entry.value === undefined ? fallback : this.#text(String(entry.value));
+  }
+
+  #copyError(error: unknown, depth: number, ancestors: Set<object>): Error {
+    if (!isErrorLike(error)) return this.#errorFromValue(error, depth, ancestors);
+    ancestors.add(error);
+    try {
+      const name = this.#describe(read(error, "name"), "Error");
+      const message = this.#describe(read(error, "message"), "");
+      const rawErrors = read(error, "errors")?.value;
+      const errors = Array.isArray(rawErrors)
+        ? rawErrors.map((entry) => this.#nested(entry, depth, ancestors))
+        : undefined;
+      const copy =
+        error instanceof AggregateError
+          ? new AggregateError(errors ?? [], message)
+          : new (NATIVE_ERROR_TYPES.find((type) => error instanceof type) ?? Error)(message);
+      if (copy.name !== name) hide(copy, "name", name);
+      const stack = read(error, "stack")?.value;
+      hide(copy, "stack", typeof stack === "string" ? this.#text(stack) : `${name}: ${message}`);
+      const fields = copy as unknown as Record<string, unknown>;
+      const code = read(error, "code")?.value;
+      if (code !== undefined) fields.code = this.#walk(code, depth + 1, ancestors);
+      assignFields(copy, this.#record(error, depth, ancestors, ERROR_FIELDS));
+      if (errors !== undefined && !(copy instanceof AggregateError)) hide(copy, "errors", errors);
+      if ("cause" in error)
+        hide(copy, "cause", this.#nested(read(error, "cause")?.value, depth, ancestors));
+      copyBeauvoirMarkers(error, copy);
+      return copy;
+    } finally {
+      ancestors.delete(error);
+    }
+  }
+
+  /** A cause or an entry of `errors`: errors stay errors, anything else becomes data. */
+  #nested(value: unknown, depth: number, ancestors: Set<object>): unknown {
+    if (!isErrorLike(value)) return this.#walk(value, depth + 1, ancestors);
+    if (ancestors.has(value)) return CIRCULAR;
+    if (depth + 1 >= this.#maxDepth) return MAX_DEPTH;
+    return this.#copyError(value, depth + 1, ancestors);
+  }
+
+  /** Something thrown that is not an Error: a string, an object with a `message`, anything. */
+  #errorFromValue(value: unknown, depth: number, ancestors: Set<object>): Error {
+    if (typeof value === "object" && value !== null) {
+      const message = read(value, "message")?.value;
+      if (typeof message === "string") {
+        const copy = new Error(this.#text(message));
+        const name = read(value, "name")?.value;
+        if (typeof name === "string") hide(copy, "name", this.#text(name));
+        const fields = this.#walk(value, depth, ancestors);
+        if (typeof fields === "object" && fields !== null) {
+          const { message: _message, name: _name, ...rest } = fields as Record<string, unknown>;
+          assignFields(copy, rest);
+        }
+        return copy;
+      }
+    }
+    const redacted = this.#walk(value, depth, ancestors);
+    if (typeof redacted === "string") return new Error(redacted);
+    let message: string;
+    try {
+      message = JSON.stringify(redacted) ?? String(redacted);
+    } catch {
+      message = UNREADABLE;
+    }
+    return new Error(message);
+  }
+}
+
+/** Defines a non-enumerable own property, as the engine does for `stack` and `cause`. */
+function hide(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+}
+
+/**
+ * Keeps `BeauvoirError.isInstance()` and `XError.isInstance()` working on the
+ * copy: they look for `Symbol.for("beauvoir.error…")` markers.
+ */
+function copyBeauvoirMarkers(source: object, target: object): void {
+  let symbols: symbol[];
+  try {
+    symbols = Object.getOwnPropertySymbols(source);
+  } catch {
+    return;
+  }
+  for (const symbol of symbols) {
+    const key = Symbol.keyFor(symbol);
+    if (key?.startsWith("beauvoir.error") && read(source, symbol)?.value === true) {
+      Object.defineProperty(target, symbol, { value: true });
+    }
+  }
+}

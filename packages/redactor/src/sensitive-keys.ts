@@ -1,0 +1,67 @@
+/**
+ * Key names whose values are replaced whole, whatever the value looks like:
+ * HTTP credential headers and fields named like a password, secret or token.
+ * Keys are compared after {@link normalizeKey}, so `X-Api-Key`, `x_api_key`
+ * and `xApiKey` are one key.
+ */
+
+/** Lower case without `-`, `_`, `.` and blanks: `X-GitHub-Token` → `xgithubtoken`. */
+export function normalizeKey(key: string): string {
+  return key.toLowerCase().replace(/[-_.\s]/g, "");
+}
+
+/**
+ * Endings of normalised key names, longest first, and the placeholder name
+ * each one gets. An ending, not a whole name, so that `githubToken`,
+ * `DB_PASSWORD` and `proxy-authorization` are covered; `max_tokens`,
+ * `tokenType` and `passwordPolicy` are not.
+ */
+const SENSITIVE_ENDINGS: readonly (readonly [ending: string, name: string])[] = [
+  ["secretaccesskey", "aws-secret"],
+  ["authorization", "authorization"],
+  ["encryptionkey", "secret"],
+  ["signingkey", "secret"],
+  ["privatekey", "secret"],
+  ["passphrase", "password"],
+  ["secretkey", "secret"],
+  ["password", "password"],
+  ["cookies", "cookie"],
+  ["passwd", "password"],
+  ["secret", "secret"],
+  ["cookie", "cookie"],
+  ["apikey", "api-key"],
+  ["token", "token"],
+];
+
+/**
+ * Decides which object keys hold credentials.
+ */
+export class SensitiveKeys {
+  readonly #extra: ReadonlyMap<string, string>;
+  /** Results by raw key: objects repeat the same keys, normalising each time would cost. */
+  readonly #cache = new Map<string, string | null>();
+
+  /** @param extra - more key names (compared normalised) whose values are replaced whole. */
+  constructor(extra: readonly string[]) {
+    this.#extra = new Map(extra.map((key) => [normalizeKey(key), normalizeKey(key)]));
+  }
+
+  /** @returns the placeholder name for the value under `key`, or `undefined` for an ordinary key. */
+  placeholderFor(key: string): string | undefined {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const name = this.#classify(key);
+    if (this.#cache.size < 10_000) this.#cache.set(key, name ?? null);
+    return name;
+  }
+
+  #classify(key: string): string | undefined {
+    const normalized = normalizeKey(key);
+    const extra = this.#extra.get(normalized);
+    if (extra !== undefined) return extra;
+    for (const [ending, name] of SENSITIVE_ENDINGS) {
+      if (normalized.endsWith(ending)) return name;
+    }
+    return undefined;
+  }
+}
