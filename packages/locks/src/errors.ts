@@ -17,7 +17,7 @@ export class LockHeldError extends BeauvoirError<"LOCK_HELD"> {
   readonly lockName: string;
   /** Who holds it, as read from the lock file. */
   readonly owner: LockOwner;
-  /** How long `acquire()` waited before giving up (0 when it did not wait). */
+  /** Milliseconds from the `acquire()` call to this failure when it was given a `waitMs`; 0 when it was told not to wait. */
   readonly waitedMs: number;
 
   /**

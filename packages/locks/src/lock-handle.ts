@@ -1,11 +1,19 @@
 /**
- * `Symbol.asyncDispose`, or the registered symbol TypeScript's and esbuild's
- * downlevel helpers look up on runtimes that lack it, so `await using` works
- * on every Node 20.
+ * Picks the symbol `await using` calls: the runtime's `Symbol.asyncDispose`,
+ * or else the registered `Symbol.for("Symbol.asyncDispose")` that TypeScript's
+ * and esbuild's downlevel helpers look up on runtimes that lack it.
+ * @param symbolConstructor - the `Symbol` to inspect; replaceable for tests.
+ * @returns the symbol to define the dispose method under.
  */
-export const asyncDisposeSymbol: typeof Symbol.asyncDispose =
-  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ??
-  (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose);
+export function resolveAsyncDisposeSymbol(
+  symbolConstructor: { asyncDispose?: symbol; for(key: string): symbol } = Symbol,
+): typeof Symbol.asyncDispose {
+  return (symbolConstructor.asyncDispose ??
+    symbolConstructor.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose;
+}
+
+/** The symbol lock handles implement for `await using`; see {@link resolveAsyncDisposeSymbol}. */
+export const asyncDisposeSymbol: typeof Symbol.asyncDispose = resolveAsyncDisposeSymbol();
 
 /**
  * A lock held by this process. Releasing twice is harmless; a handle never

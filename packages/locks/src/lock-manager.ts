@@ -159,7 +159,10 @@ export class LockManager {
         `retryMaxMs (${this.#retryMaxMs}) must be at least retryBaseMs (${this.#retryBaseMs})`,
       );
     }
-    if (options.bootId !== undefined && (typeof options.bootId !== "string" || options.bootId.length === 0)) {
+    if (
+      options.bootId !== undefined &&
+      (typeof options.bootId !== "string" || options.bootId.length === 0)
+    ) {
       throw new TypeError("bootId must be a non-empty string");
     }
     this.#bootId = options.bootId ?? systemBootId();
@@ -238,7 +241,7 @@ export class LockManager {
       if (now < deadline) {
         pauseMs = Math.min(this.#backoffMs(sleeps++), deadline - now);
       } else if (attempt.kind === "held") {
-        throw new LockHeldError(name, attempt.owner, now - startedAt);
+        throw new LockHeldError(name, attempt.owner, waitMs > 0 ? now - startedAt : 0);
       } else if (attempt.kind === "unreadable" && settleTries >= UNREADABLE_SETTLE_TRIES) {
         throw new LockCorruptError(name, path, attempt.ageMs, this.#corruptGraceMs);
       } else {
@@ -282,10 +285,17 @@ export class LockManager {
    * ```
    */
   async releaseAll(): Promise<void> {
-    const results = await Promise.allSettled([...this.#held.values()].map((held) => this.#release(held)));
-    const errors = results.flatMap((result) => (result.status === "rejected" ? [result.reason] : []));
+    const results = await Promise.allSettled(
+      [...this.#held.values()].map((held) => this.#release(held)),
+    );
+    const errors = results.flatMap((result) =>
+      result.status === "rejected" ? [result.reason] : [],
+    );
     if (errors.length > 0) {
-      throw new AggregateError(errors, `Failed to release ${errors.length} lock(s) in ${this.#lockDir}`);
+      throw new AggregateError(
+        errors,
+        `Failed to release ${errors.length} lock(s) in ${this.#lockDir}`,
+      );
     }
   }
 
@@ -321,7 +331,10 @@ export class LockManager {
       }
     }
     if (report.recovered.length > 0) {
-      this.#logger.info("Recovered stale locks", { lockDir: this.#lockDir, recovered: report.recovered });
+      this.#logger.info("Recovered stale locks", {
+        lockDir: this.#lockDir,
+        recovered: report.recovered,
+      });
     }
     return report;
   }
@@ -561,7 +574,8 @@ export class LockManager {
   }
 
   #armRenewal(): void {
-    if (this.#renewTimer || this.#held.size === 0 || !Number.isFinite(this.#renewIntervalMs)) return;
+    if (this.#renewTimer || this.#held.size === 0 || !Number.isFinite(this.#renewIntervalMs))
+      return;
     this.#renewTimer = this.#clock.setTimeout(() => {
       this.#renewTimer = undefined;
       void this.#renewAll().finally(() => this.#armRenewal());

@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { isErrnoError } from "@beauvoir/core";
 
 /**

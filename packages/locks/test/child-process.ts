@@ -16,7 +16,9 @@ export interface Child {
 
 /** Starts `node fixture ...args`. */
 export function start(name: string, args: string[]): Child {
-  const child = spawn(process.execPath, [fixture(name), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [fixture(name), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const record: Child = { process: child, pid: child.pid ?? -1, stdout: "", stderr: "" };
   child.stdout?.on("data", (chunk: Buffer) => {
     record.stdout += chunk.toString("utf8");
@@ -38,7 +40,9 @@ export function waitForOutput(child: Child, text: string, timeoutMs = 10_000): P
     };
     const onExit = (code: number | null, signal: string | null) => {
       cleanup();
-      reject(new Error(`child exited (${code ?? signal}) before printing ${text}: ${child.stderr}`));
+      reject(
+        new Error(`child exited (${code ?? signal}) before printing ${text}: ${child.stderr}`),
+      );
     };
     const timer = setTimeout(() => {
       cleanup();
@@ -67,7 +71,11 @@ export function waitForExit(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       handle.kill("SIGKILL");
-      reject(new Error(`child ${child.pid} did not exit within ${timeoutMs} ms; stderr: ${child.stderr}`));
+      reject(
+        new Error(
+          `child ${child.pid} did not exit within ${timeoutMs} ms; stderr: ${child.stderr}`,
+        ),
+      );
     }, timeoutMs);
     handle.once("exit", (code, signal) => {
       clearTimeout(timer);
