@@ -491,6 +491,10 @@ export class ResilientJsonStore<T extends object> {
       await this.#quarantine(bak, "bak");
       bakBytes = null;
     }
+    if (source?.kind === "tmp") {
+      await this.#promote(source.file);
+      primaryBytes = source.file.bytes;
+    }
     this.#staleTmps.clear();
     for (const tmp of tmps) {
       if (tmp === source?.file) continue;
@@ -504,10 +508,6 @@ export class ResilientJsonStore<T extends object> {
       } else {
         this.#staleTmps.add(tmp.file);
       }
-    }
-    if (source?.kind === "tmp") {
-      await this.#promote(source.file);
-      primaryBytes = source.file.bytes;
     }
     if (source && source.kind !== "primary") {
       this.#options.logger.warn(`Recovered state from the ${source.kind} file`, {

@@ -237,8 +237,3 @@ export function parseFileText(text: string): ParsedFile {
     droppedProtoKeys,
   };
 }
-
-/** @internal Reads only the epoch of a file, for the epoch floor; undefined when unreadable. */
-export function epochOf(parsed: ParsedFile): number | undefined {
-  return parsed.ok ? parsed.writeEpoch : undefined;
-}
