@@ -50,8 +50,8 @@ export interface SnapshotStore {
 
 /** A held lock. */
 export interface OwnerLockHandle {
-  /** Gives the lock back. */
-  release(): Promise<void> | void;
+  /** Gives the lock back (the value it resolves to is ignored). */
+  release(): unknown;
 }
 
 /** Where the owner lock comes from; `@beauvoir/locks`' `LockManager` fits. */
