@@ -156,6 +156,31 @@ describe("acquire and release", () => {
     expect(calls).toEqual(["write", "sync", "close", `fsyncDirectory ${lockDir}`]);
   });
 
+  it("skips both fsyncs with fsync: false, and the lock works the same", async () => {
+    const synced: string[] = [];
+    const fs = faultyFileSystem({
+      async open(path, flags, mode) {
+        const handle = await nodeFileSystem.open(path, flags, mode);
+        return {
+          ...bind(handle),
+          sync: async () => {
+            synced.push("file");
+            await handle.sync();
+          },
+        };
+      },
+      async fsyncDirectory(path) {
+        synced.push("directory");
+        await nodeFileSystem.fsyncDirectory(path);
+      },
+    });
+    const locks = manager({ fs, fsync: false });
+    const lock = await locks.acquire("a");
+    await expect(manager().acquire("a")).rejects.toBeInstanceOf(LockHeldError);
+    expect(await lock.release()).toBe(true);
+    expect(synced).toEqual([]);
+  });
+
   it("loops on short writes until the whole record is on disk", async () => {
     const fs = faultyFileSystem({
       async open(path, flags, mode) {
@@ -1027,6 +1052,7 @@ describe("options", () => {
     expect(make({ retryBaseMs: Number.NaN })).toThrow(/retryBaseMs/);
     expect(make({ retryBaseMs: 100, retryMaxMs: 50 })).toThrow(/retryMaxMs/);
     expect(make({ bootId: "" })).toThrow(/bootId/);
+    expect(make({ fsync: "no" })).toThrow(/fsync/);
     expect(make({ isProcessAlive: "yes" })).toThrow(/isProcessAlive/);
     expect(make({ onLockLost: 1 })).toThrow(/onLockLost/);
     expect(make({ retryBaseMs: 500 })).not.toThrow();

@@ -94,6 +94,7 @@ export class LockManager {
   readonly #maxAgeMs: number;
   readonly #renewIntervalMs: number;
   readonly #corruptGraceMs: number;
+  readonly #fsync: boolean;
   readonly #bootId: string;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -159,6 +160,10 @@ export class LockManager {
         `retryMaxMs (${this.#retryMaxMs}) must be at least retryBaseMs (${this.#retryBaseMs})`,
       );
     }
+    if (options.fsync !== undefined && typeof options.fsync !== "boolean") {
+      throw new TypeError("fsync must be a boolean");
+    }
+    this.#fsync = options.fsync ?? true;
     if (
       options.bootId !== undefined &&
       (typeof options.bootId !== "string" || options.bootId.length === 0)
@@ -405,11 +410,11 @@ export class LockManager {
     try {
       try {
         await writeFully(file, encodeOwner(owner));
-        await file.sync();
+        if (this.#fsync) await file.sync();
       } finally {
         await file.close();
       }
-      await this.#fs.fsyncDirectory(this.#lockDir);
+      if (this.#fsync) await this.#fs.fsyncDirectory(this.#lockDir);
     } catch (error) {
       // Ours by O_EXCL, and too young for anyone to break: safe to remove.
       await this.#fs.unlink(path).catch(() => undefined);

@@ -26,6 +26,15 @@ export interface LockManagerOptions {
    */
   corruptGraceMs?: number;
   /**
+   * Fsync the new lock file and then its directory before `acquire()`
+   * resolves, so a lock survives a power loss. Mutual exclusion between live
+   * processes does not depend on it (every holder dies with the machine, and
+   * a lock file left empty by a crash is handled by `corruptGraceMs`), so
+   * `false` is a fair trade where locks are taken at a high rate, or on tmpfs.
+   * @default true
+   */
+  fsync?: boolean;
+  /**
    * Written into lock files for diagnostics; never used to judge staleness.
    * @default the content of /proc/sys/kernel/random/boot_id, or a random id
    */
