@@ -1,4 +1,10 @@
+import type { AuditTrailOptions } from "@beauvoir/audit-trail";
+import type { CircuitBreakerOptions } from "@beauvoir/breaker";
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
+import type { IdempotencyIndexOptions } from "@beauvoir/idempotency";
+import type { LockManagerOptions } from "@beauvoir/locks";
+import type { RateLimiterOptions } from "@beauvoir/rate-limiter";
+import type { LogSink, LogThreshold, SecretRedactorOptions } from "@beauvoir/redactor";
 import type {
   AuditTrailPort,
   CircuitBreakerPort,
@@ -79,20 +85,37 @@ export interface BootConfig {
   allowDev?: boolean;
   /** HMAC key for the audit trail's records. @default none (hash chain only) */
   hmacKey?: string | Uint8Array;
-  /** Logger settings, passed to `createLogger`. @default level "info", prefix "beauvoir", sink console */
-  log?: { level?: "debug" | "info" | "warn" | "error"; prefix?: string; sink?: unknown };
+  /** Options for `new LockManager(...)`, e.g. `maxAgeMs`, `corruptGraceMs`. @default {} */
+  locks?: Omit<LockManagerOptions, "lockDir" | "logger" | "clock" | "fs">;
+  /**
+   * How long step 2 waits for the single-instance lock: a previous process
+   * killed while writing its lock file leaves an unreadable file that the lock
+   * manager only treats as stale after its `corruptGraceMs`.
+   * @default 0 (fail at once with `LOCK_HELD` or `LOCK_CORRUPT`)
+   */
+  instanceLockWaitMs?: number;
+  /** Options for `new SecretRedactor(...)` (extra patterns, sensitive keys). @default {} */
+  redactor?: SecretRedactorOptions;
+  /**
+   * Logger settings, passed to `createLogger`.
+   * @default level from `BEAUVOIR_LOG_LEVEL` or "info", prefix "beauvoir", the console sink
+   */
+  log?: { level?: LogThreshold; prefix?: string; sink?: LogSink };
   /** Extra options for `new AuditTrail(...)`, e.g. `maxSizeBytes`. @default {} */
-  auditTrail?: Record<string, unknown>;
+  auditTrail?: Omit<AuditTrailOptions, "path" | "logger" | "clock" | "fs" | "redactor" | "hmacKey">;
   /** The action policy to validate at step 4 (with {@link BootConfig.toolNames}). @default none: step 4 is skipped */
   actionPolicy?: ActionPolicy;
   /** The tool names the registry offers, cross-checked against {@link BootConfig.actionPolicy}. */
   toolNames?: readonly string[];
   /** Options for `new CircuitBreaker(...)`. @default the breaker's defaults */
-  circuitBreaker?: Record<string, unknown>;
+  circuitBreaker?: CircuitBreakerOptions;
   /** Options for `new RateLimiter(...)`. @default the limiter's defaults */
-  rateLimiter?: Record<string, unknown>;
+  rateLimiter?: RateLimiterOptions;
   /** Options for `new IdempotencyIndex(...)` (compensation table, onPendingConflict, ttlMs). */
-  idempotency?: Record<string, unknown>;
+  idempotency?: Omit<
+    IdempotencyIndexOptions,
+    "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery"
+  >;
   /** Per-action checks for `check_then_retry` entries left pending by a crash. @default {} */
   reconcilers?: Readonly<Record<string, ReconcileHook>>;
   /** Workflows to register on the engine. @default [] */
@@ -114,6 +137,7 @@ export interface BootConfig {
 /** Defaults applied to {@link BootConfig}. */
 export const BOOT_DEFAULTS = Object.freeze({
   allowDev: false,
+  instanceLockWaitMs: 0,
   shutdownTimeoutMs: 10_000,
   handleSignals: false,
 });

@@ -164,6 +164,7 @@ describe("boot: the seven steps", () => {
       { dataDir: "relative/dir" },
       { dataDir: "" },
       { dataDir, shutdownTimeoutMs: -1 },
+      { dataDir, instanceLockWaitMs: Number.NaN },
       { dataDir, toolNames: ["a"] },
       { dataDir, reconcilers: { a: "nope" as never } },
     ]) {

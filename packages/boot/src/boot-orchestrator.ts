@@ -194,7 +194,11 @@ export class BootOrchestrator {
     );
     if (context.lockManager) {
       const lockManager = context.lockManager;
-      instanceLock = await attempt("instanceLock", "P0", () => lockManager.acquire(INSTANCE_LOCK));
+      instanceLock = await attempt("instanceLock", "P0", () =>
+        lockManager.acquire(INSTANCE_LOCK, {
+          waitMs: config.instanceLockWaitMs ?? BOOT_DEFAULTS.instanceLockWaitMs,
+        }),
+      );
     }
     // 3a-3c. P0 services.
     context.redactor = await attempt("redactor", "P0", () => this.#initializers.redactor(context));
@@ -384,6 +388,12 @@ function validateConfig(config: BootConfig): void {
     throw new RangeError(
       `shutdownTimeoutMs must be a non-negative number, got ${config.shutdownTimeoutMs}`,
     );
+  }
+  if (
+    config.instanceLockWaitMs !== undefined &&
+    (typeof config.instanceLockWaitMs !== "number" || !(config.instanceLockWaitMs >= 0))
+  ) {
+    throw new RangeError(`instanceLockWaitMs must be a non-negative number, got ${config.instanceLockWaitMs}`);
   }
   if (config.toolNames !== undefined && !config.actionPolicy) {
     throw new TypeError("toolNames needs actionPolicy to be checked against");

@@ -1,7 +1,7 @@
-import { type FileSystem, nodeFileSystem, systemClock, silentLogger } from "@beauvoir/core";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type FileSystem, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BootContext } from "./boot-config.js";
 import { defaultInitializers } from "./default-initializers.js";
@@ -55,11 +55,14 @@ describe("default filesystem initializer (step 2)", () => {
     const refusing: FileSystem = {
       ...nodeFileSystem,
       open: async (path, flags, mode) => {
-        if (path.includes(".boot-probe")) throw Object.assign(new Error(`EACCES: ${path}`), { code: "EACCES" });
+        if (path.includes(".boot-probe"))
+          throw Object.assign(new Error(`EACCES: ${path}`), { code: "EACCES" });
         return nodeFileSystem.open(path, flags, mode);
       },
     };
-    await expect(defaultInitializers.filesystem(contextFor(join(root, "refused"), refusing))).rejects.toMatchObject({
+    await expect(
+      defaultInitializers.filesystem(contextFor(join(root, "refused"), refusing)),
+    ).rejects.toMatchObject({
       code: "EACCES",
     });
   });

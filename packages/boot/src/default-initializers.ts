@@ -1,8 +1,8 @@
-import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
 import { CircuitBreaker } from "@beauvoir/breaker";
+import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { IdempotencyIndex } from "@beauvoir/idempotency";
 import { LockManager } from "@beauvoir/locks";
 import { RateLimiter } from "@beauvoir/rate-limiter";
@@ -10,7 +10,6 @@ import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { BootContext, BootInitializers } from "./boot-config.js";
 import type {
-  AuditTrailPort,
   CircuitBreakerPort,
   IdempotencyIndexPort,
   LockManagerPort,
@@ -54,40 +53,43 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   },
   lockManager(context: BootContext): LockManagerPort {
     return new LockManager({
+      ...context.config.locks,
       lockDir: context.paths.locksDir,
       logger: context.logger,
-    }) as unknown as LockManagerPort;
+      clock: context.clock,
+      fs: context.fs,
+    });
   },
-  redactor() {
-    return new SecretRedactor();
+  redactor(context: BootContext) {
+    return new SecretRedactor(context.config.redactor);
   },
   logger(context: BootContext) {
     const log = context.config.log ?? {};
-    return createLogger(
-      context.redactor as SecretRedactor,
-      {
-        level: log.level ?? "info",
-        prefix: log.prefix ?? "beauvoir",
-        ...(log.sink === undefined ? {} : { sink: log.sink }),
-      } as never,
-    );
+    const redactor = context.redactor;
+    if (!(redactor instanceof SecretRedactor)) {
+      throw new TypeError(
+        "the default logger needs the default redactor; replace both initializers together",
+      );
+    }
+    return createLogger(redactor, {
+      prefix: log.prefix ?? "beauvoir",
+      ...(log.level === undefined ? {} : { level: log.level }),
+      ...(log.sink === undefined ? {} : { sink: log.sink }),
+    });
   },
   async auditTrail(context: BootContext) {
     const { config } = context;
     const auditTrail = new AuditTrail({
+      ...config.auditTrail,
       path: context.paths.auditFile,
       logger: context.logger,
       clock: context.clock,
       fs: context.fs,
       ...(context.redactor ? { redactor: context.redactor } : {}),
       ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
-      ...config.auditTrail,
-    } as never);
+    });
     const recovery = await auditTrail.initialize();
-    return {
-      auditTrail: auditTrail as unknown as AuditTrailPort,
-      recordsLost: (recovery as { recordsLost?: number } | undefined)?.recordsLost ?? 0,
-    };
+    return { auditTrail, recordsLost: recovery.recordsLost };
   },
   storeFactory(context: BootContext): StoreFactoryPort {
     return new ResilientStoreFactory({
@@ -100,27 +102,29 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   circuitBreaker(context: BootContext): CircuitBreakerPort {
     return new CircuitBreaker({
       clock: context.clock,
+      logger: context.logger,
       ...context.config.circuitBreaker,
-    } as never) as unknown as CircuitBreakerPort;
+    });
   },
   rateLimiter(context: BootContext): RateLimiterPort {
     return new RateLimiter({
       clock: context.clock,
+      logger: context.logger,
       ...context.config.rateLimiter,
-    } as never) as unknown as RateLimiterPort;
+    });
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
     const audit = context.auditTrail;
     const index = new IdempotencyIndex({
+      ...context.config.idempotency,
       dir: context.paths.idempotencyDir,
-      locks: context.lockManager,
       logger: context.logger,
       clock: context.clock,
       fs: context.fs,
+      ...(context.lockManager ? { locks: context.lockManager } : {}),
       ...(audit ? { auditQuery: audit } : {}),
-      ...context.config.idempotency,
-    } as never);
+    });
     await index.initialize();
-    return index as unknown as IdempotencyIndexPort;
+    return index;
   },
 });

@@ -12,7 +12,13 @@ import {
   WorkflowNotFoundError,
 } from "./errors.js";
 
-const health = { success: false, mode: "degraded" as const, bootTimeMs: 1, warnings: [], subsystems: {} };
+const health = {
+  success: false,
+  mode: "degraded" as const,
+  bootTimeMs: 1,
+  warnings: [],
+  subsystems: {},
+};
 
 describe("errors", () => {
   it.each([
@@ -21,7 +27,11 @@ describe("errors", () => {
     [new StepFailedError("k", "boom"), StepFailedError, "STEP_FAILED"],
     [new StepInDoubtError("k"), StepInDoubtError, "STEP_IN_DOUBT"],
     [new ShuttingDownError(), ShuttingDownError, "SHUTTING_DOWN"],
-    [new InvalidToolPolicyError("t", undefined, "bad"), InvalidToolPolicyError, "INVALID_TOOL_POLICY"],
+    [
+      new InvalidToolPolicyError("t", undefined, "bad"),
+      InvalidToolPolicyError,
+      "INVALID_TOOL_POLICY",
+    ],
     [new WorkflowNotFoundError("w", "workflow"), WorkflowNotFoundError, "WORKFLOW_NOT_FOUND"],
     [new SubsystemUnavailableError("store"), SubsystemUnavailableError, "SUBSYSTEM_UNAVAILABLE"],
   ] as const)("%s carries its code and is recognised across copies", (error, type, code) => {
@@ -38,7 +48,9 @@ describe("errors", () => {
   });
 
   it("describes anything thrown in one line", () => {
-    expect(describeError(Object.assign(new Error("gone"), { code: "ENOENT" }))).toBe("ENOENT: gone");
+    expect(describeError(Object.assign(new Error("gone"), { code: "ENOENT" }))).toBe(
+      "ENOENT: gone",
+    );
     expect(describeError(new Error("plain"))).toBe("plain");
     expect(describeError(42)).toBe("42");
   });

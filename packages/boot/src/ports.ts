@@ -33,7 +33,7 @@ export interface AuditTrailPort {
     | Promise<{ result?: unknown; error?: string | undefined } | null>
     | { result?: unknown; error?: string | undefined }
     | null
-    | undefined; error?: string | undefined } | null | undefined;
+    | undefined;
   /** Re-walks the hash chain. */
   verifyChain(): Promise<{ valid: boolean }> | { valid: boolean };
   /** Flushes and closes the file. */
@@ -86,14 +86,14 @@ export interface RateLimiterPort {
   tryConsume(workflowId: string): {
     allowed: boolean;
     retryAfterMs?: number | undefined;
-    bucket?: "global" | "workflow" | undefined;
+    bucket?: "global" | "workflow" | null | undefined;
   };
   shutdown?(): void;
 }
 
 /** A handle on a held lock. */
 export interface LockHandlePort {
-  release(): Promise<void> | void;
+  release(): Promise<unknown> | unknown;
 }
 
 /** What boot needs from the lock manager. */

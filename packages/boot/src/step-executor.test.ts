@@ -493,18 +493,21 @@ describe("DurableStepExecutor: a claim lost between check and markPending", () =
     ["completed", { status: "deduplicated", result: { id: 5 } }],
     ["failed", "STEP_FAILED"],
     ["pending", "STEP_IN_DOUBT"],
-  ] as const)("when the key turned %s, the side effect does not run and the intent is closed", async (reason, expected) => {
-    const { audit, index, executor } = setup();
-    index.markPending = async (key) => ({
-      claimed: false,
-      reason,
-      entry: { key, status: reason, result: { id: 5 }, error: "earlier" },
-    });
-    let calls = 0;
-    const outcome = await executor.execute(comment(async () => ++calls)).catch((error) => error);
-    if (typeof expected === "string") expect(outcome).toMatchObject({ code: expected });
-    else expect(outcome).toMatchObject(expected);
-    expect(calls).toBe(0);
-    expect(audit.findResultByIntentSeq(1)?.error).toBe(`NOT_CLAIMED: the key was ${reason}`);
-  });
+  ] as const)(
+    "when the key turned %s, the side effect does not run and the intent is closed",
+    async (reason, expected) => {
+      const { audit, index, executor } = setup();
+      index.markPending = async (key) => ({
+        claimed: false,
+        reason,
+        entry: { key, status: reason, result: { id: 5 }, error: "earlier" },
+      });
+      let calls = 0;
+      const outcome = await executor.execute(comment(async () => ++calls)).catch((error) => error);
+      if (typeof expected === "string") expect(outcome).toMatchObject({ code: expected });
+      else expect(outcome).toMatchObject(expected);
+      expect(calls).toBe(0);
+      expect(audit.findResultByIntentSeq(1)?.error).toBe(`NOT_CLAIMED: the key was ${reason}`);
+    },
+  );
 });

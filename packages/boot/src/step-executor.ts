@@ -436,11 +436,20 @@ export class DurableStepExecutor {
     });
     if (!claim.claimed) {
       // Settled or claimed between the check and now: this attempt never runs.
-      await audit.recordResult(intentSeq, null, `NOT_CLAIMED: the key was ${claim.reason ?? "taken"}`);
+      await audit.recordResult(
+        intentSeq,
+        null,
+        `NOT_CLAIMED: the key was ${claim.reason ?? "taken"}`,
+      );
       if (claim.reason === "completed" && claim.entry) {
-        return { status: "deduplicated", idempotencyKey: key, result: (await this.#recordedResult(claim.entry, audit)) as Result };
+        return {
+          status: "deduplicated",
+          idempotencyKey: key,
+          result: (await this.#recordedResult(claim.entry, audit)) as Result,
+        };
       }
-      if (claim.reason === "failed") throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
+      if (claim.reason === "failed")
+        throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
       throw new StepInDoubtError(key);
     }
     this.#rerunnable.delete(key);

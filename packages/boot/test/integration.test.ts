@@ -1,7 +1,7 @@
-import { verifyAuditFile } from "@beauvoir/audit-trail";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { verifyAuditFile } from "@beauvoir/audit-trail";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { boot } from "../src/index.js";
 
@@ -20,7 +20,8 @@ describe("integration (TASK-3.7): boot → workflow step → audit trail", () =>
   it("records intent and result in a valid chain, completes the dedup entry, and redacts every log line", async () => {
     const dataDir = join(root, "data");
     const lines: string[] = [];
-    const sink = (line: unknown) => lines.push(typeof line === "string" ? line : JSON.stringify(line));
+    const sink = (line: unknown) =>
+      lines.push(typeof line === "string" ? line : JSON.stringify(line));
     const app = await boot({ dataDir, log: { level: "debug", sink } });
     expect(app.mode).toBe("autonomous");
     expect(Object.values(app.health.subsystems).every((status) => status === "ok")).toBe(true);
@@ -41,9 +42,12 @@ describe("integration (TASK-3.7): boot → workflow step → audit trail", () =>
             // A simulated GitHub API call that carelessly logs its token.
             run: async ({ idempotencyKey }) => {
               calls++;
-              app.services.logger.info(`POST /repos/acme/widgets/issues/12/comments with token ${TOKEN}`, {
-                headers: { authorization: `token ${TOKEN}`, "idempotency-key": idempotencyKey },
-              });
+              app.services.logger.info(
+                `POST /repos/acme/widgets/issues/12/comments with token ${TOKEN}`,
+                {
+                  headers: { authorization: `token ${TOKEN}`, "idempotency-key": idempotencyKey },
+                },
+              );
               return { id: 991, url: "https://github.com/acme/widgets/issues/12#issuecomment-991" };
             },
           },
@@ -62,7 +66,10 @@ describe("integration (TASK-3.7): boot → workflow step → audit trail", () =>
       .filter(Boolean)
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(records.map((record) => record.phase)).toEqual(["intent", "result"]);
-    expect(records[0]).toMatchObject({ action: "add_issue_comment", target: "acme/widgets/issue-12" });
+    expect(records[0]).toMatchObject({
+      action: "add_issue_comment",
+      target: "acme/widgets/issue-12",
+    });
     expect(records[1]).toMatchObject({ intentSeq: records[0]?.seq, result: { id: 991 } });
     const key = records[0]?.dedupeKey as string;
     expect((await app.services.idempotencyIndex?.check(key))?.status).toBe("completed");

@@ -19,7 +19,9 @@ describe("handleSignals", () => {
   it("SIGTERM drains the running step, releases the locks, emits shutdown, then ends the process by the signal", async () => {
     const dataDir = join(root, "data");
     const eventFile = join(root, "event.json");
-    const child = fork(worker, [JSON.stringify({ dataDir, eventFile })], { stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const child = fork(worker, [JSON.stringify({ dataDir, eventFile })], {
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
     let stderr = "";
     child.stderr?.on("data", (chunk) => {
       stderr += chunk;
@@ -34,7 +36,11 @@ describe("handleSignals", () => {
     });
     child.kill("SIGTERM");
     expect(await waitForExit(child, 15_000)).toBe("SIGTERM");
-    expect(JSON.parse(await readFile(eventFile, "utf8"))).toEqual({ reason: "SIGTERM", drained: true, errors: [] });
+    expect(JSON.parse(await readFile(eventFile, "utf8"))).toEqual({
+      reason: "SIGTERM",
+      drained: true,
+      errors: [],
+    });
     // The step that was running finished durably: intent and result on disk.
     const phases = (await readFile(join(dataDir, "audit", "audit.jsonl"), "utf8"))
       .split("\n")
@@ -42,7 +48,9 @@ describe("handleSignals", () => {
       .map((line) => (JSON.parse(line) as { phase: string }).phase);
     expect(phases).toEqual(["intent", "result"]);
     // No lock file is left behind.
-    const lockFiles = (await readdir(join(dataDir, "locks"))).filter((name) => !name.startsWith("."));
+    const lockFiles = (await readdir(join(dataDir, "locks"))).filter(
+      (name) => !name.startsWith("."),
+    );
     expect(lockFiles).toEqual([]);
   });
 });

@@ -38,6 +38,7 @@ function countingServer() {
 }
 
 let root: string;
+let spare: Life | undefined;
 let remote: ReturnType<typeof countingServer>;
 let serverUrl: string;
 
@@ -48,6 +49,10 @@ beforeAll(async () => {
   serverUrl = `http://127.0.0.1:${(remote.server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  if (spare) {
+    spare.child.kill("SIGKILL");
+    await waitForExit(spare.child);
+  }
   await new Promise((resolve) => (remote.server as Server).close(resolve));
   await rm(root, { recursive: true, force: true });
 });
@@ -58,8 +63,8 @@ interface Life {
   stderr: string;
 }
 
-function startLife(dataDir: string): Life {
-  const child = fork(worker, [JSON.stringify({ dataDir, serverUrl, steps: STEPS })], {
+function forkLife(): Life {
+  const child = fork(worker, [JSON.stringify({ serverUrl, steps: STEPS })], {
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
   const life: Life = { child, messages: [], stderr: "" };
@@ -94,6 +99,7 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
     timeout: soak ? 3_600_000 : 60_000,
   }, async () => {
     let kills = 0;
+    const startedAt = Date.now();
     let workflows = 0;
     let boots = 0;
     while (kills < MIN_KILLS) {
@@ -103,20 +109,31 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
       let livesThisRun = 0;
       while (!done) {
         livesThisRun++;
-        const life = startLife(dataDir);
-        expect(await waitForMessage(life, "started", 10_000)).toBe(true);
-        // Later lives get more time, so every run finishes in a bounded number of kills.
-        const killAfterMs = livesThisRun > 40 ? Number.POSITIVE_INFINITY : Math.random() * 60;
-        const finished = await waitForMessage(
-          life,
-          "done",
-          Number.isFinite(killAfterMs) ? killAfterMs : 30_000,
-        );
+        const life = spare ?? forkLife();
+        spare = forkLife();
+        expect(await waitForMessage(life, "loaded", 20_000), life.stderr).toBe(true);
+        life.child.send({ type: "go", dataDir });
+        const lifeStart = Date.now();
+        expect(await waitForMessage(life, "started", 10_000), life.stderr).toBe(true);
+        // Some lives die during boot (recovery itself must survive a kill),
+        // most after it, somewhere in the steps; late lives get to finish, so
+        // every run ends after a bounded number of kills.
+        let finished: boolean;
+        if (livesThisRun > 30) {
+          finished = await waitForMessage(life, "done", 30_000);
+        } else if (Math.random() < 0.3) {
+          finished = await waitForMessage(life, "done", Math.random() * 40);
+        } else {
+          const booted = await waitForMessage(life, "booted", 10_000);
+          expect(booted, life.stderr).toBe(true);
+          finished = await waitForMessage(life, "done", Math.random() * 120);
+        }
         if (!finished) {
           life.child.kill("SIGKILL");
           kills++;
         }
         await waitForExit(life.child);
+        if (process.env.TORTURE_DEBUG) console.error(`  life ${livesThisRun}: ${Date.now() - lifeStart} ms, ${life.messages.map((m) => m.type).join(",")} ${finished ? "" : "killed"}`);
         for (const message of life.messages) {
           if (message.type === "booted") {
             boots++;
@@ -132,6 +149,7 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
           throw new Error(`torture worker failed on its own:\n${life.stderr}`);
         }
       }
+      if (process.env.TORTURE_DEBUG) console.error(`run ${workflows}: lives ${livesThisRun}, kills ${kills}, t=${Date.now() - startedAt}`);
       // A final in-process boot: chain intact, nothing pending, run completed.
       const app = await boot({ dataDir });
       try {
