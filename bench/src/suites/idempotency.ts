@@ -129,7 +129,10 @@ export default async function idempotencySuite(): Promise<BenchRow[]> {
       target: { atLeast: 5 },
       note: "peer: ResilientJsonStore.set of all entries per transition (median of 7 ops)",
     });
-    const batchMs = await medianMs(() => Promise.all(Array.from({ length: 32 }, () => large.subject.op())), 7);
+    const batchMs = await medianMs(
+      () => Promise.all(Array.from({ length: 32 }, () => large.subject.op())),
+      7,
+    );
     const concurrentRate = (32 * 1000) / batchMs;
     const concurrent = measured({
       suite: "idempotency",
