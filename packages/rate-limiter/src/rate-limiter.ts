@@ -282,6 +282,7 @@ export class RateLimiter {
    * double the wait until {@link RateLimiter.recordSuccess}.
    * @param workflowId - the workflow that will retry.
    * @returns milliseconds to wait.
+   * @throws TypeError when `workflowId` is not a string.
    * @example
    * ```ts
    * await delay(limiter.getBackoffMs("triage"));
