@@ -766,6 +766,28 @@ describe("IdempotencyIndex: journal", () => {
     expect(await third.check("b")).toMatchObject({ status: "completed" });
   });
 
+  it("reports a lost snapshot when the journal starts after seq 1", async () => {
+    const errors: Array<Record<string, unknown> | undefined> = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn() {},
+      error: (_: string, data?: Record<string, unknown>) => void errors.push(data),
+    };
+    const index = await open({ compactionThreshold: 2 });
+    await index.markPending("a", 1);
+    await index.markPending("b", 2);
+    await index.markPending("c", 3);
+    await index.close();
+    const healthy = await open({ logger });
+    expect(errors).toEqual([]);
+    await healthy.close();
+    store.snapshot = null;
+    const fresh = await open({ logger });
+    expect(errors).toEqual([expect.objectContaining({ firstSeq: 3 })]);
+    expect(await fresh.check("c")).toMatchObject({ status: "pending" });
+  });
+
   it("removes journals the snapshot fully covers", async () => {
     const index = await open();
     await index.markPending("a", 1);

@@ -349,6 +349,17 @@ export class IdempotencyIndex {
       for (const record of decoded.records) {
         maxSeq = record.seq;
         if (record.seq <= lastSeq) continue;
+        if (replayed === 0 && snapshot === null && record.seq > 1) {
+          // Compaction deletes a journal only after a snapshot covers it, so a
+          // missing snapshot with a journal starting late means the snapshot was lost.
+          logger.error(
+            "idempotency: no snapshot, and the journal starts after seq 1; older entries may be lost",
+            {
+              file: name,
+              firstSeq: record.seq,
+            },
+          );
+        }
         applyRecord(this.#durable, record);
         lastSeq = record.seq;
         replayed += 1;
