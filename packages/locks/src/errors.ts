@@ -11,6 +11,15 @@ export type LocksErrorCode = "LOCK_HELD" | "LOCK_CORRUPT";
  * Rejects an `acquire()` because a live owner holds the lock. There is no
  * separate timeout error: when `waitMs` runs out the same error is thrown with
  * the owner seen last, and `waitedMs` tells how long the caller waited.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await locks.acquire("agent-instance");
+ * } catch (error) {
+ *   if (LockHeldError.isInstance(error)) console.error(`already running as pid ${error.owner.pid}`);
+ * }
+ * ```
  */
 export class LockHeldError extends BeauvoirError<"LOCK_HELD"> {
   /** The lock that could not be taken. */
@@ -47,6 +56,14 @@ export class LockHeldError extends BeauvoirError<"LOCK_HELD"> {
  * Rejects an `acquire()` because the lock file is empty or unreadable and still
  * younger than the grace period, so it may belong to a process that is writing
  * it right now. After `graceMs` (by the file's mtime) it is treated as stale.
+ *
+ * @example
+ * ```ts
+ * const lock = await locks.acquire("report").catch(async (error: unknown) => {
+ *   if (!LockCorruptError.isInstance(error)) throw error;
+ *   return locks.acquire("report", { waitMs: error.graceMs + 1_000 }); // broken after the grace
+ * });
+ * ```
  */
 export class LockCorruptError extends BeauvoirError<"LOCK_CORRUPT"> {
   /** The lock that could not be taken. */

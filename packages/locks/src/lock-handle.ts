@@ -4,6 +4,10 @@
  * and esbuild's downlevel helpers look up on runtimes that lack it.
  * @param symbolConstructor - the `Symbol` to inspect; replaceable for tests.
  * @returns the symbol to define the dispose method under.
+ * @example
+ * ```ts
+ * resolveAsyncDisposeSymbol({ for: Symbol.for }); // Symbol.for("Symbol.asyncDispose")
+ * ```
  */
 export function resolveAsyncDisposeSymbol(
   symbolConstructor: { asyncDispose?: symbol; for(key: string): symbol } = Symbol,
@@ -12,7 +16,13 @@ export function resolveAsyncDisposeSymbol(
     symbolConstructor.for("Symbol.asyncDispose")) as typeof Symbol.asyncDispose;
 }
 
-/** The symbol lock handles implement for `await using`; see {@link resolveAsyncDisposeSymbol}. */
+/**
+ * The symbol lock handles implement for `await using`; see {@link resolveAsyncDisposeSymbol}.
+ * @example
+ * ```ts
+ * await lock[asyncDisposeSymbol](); // what `await using` calls at the end of the block
+ * ```
+ */
 export const asyncDisposeSymbol: typeof Symbol.asyncDispose = resolveAsyncDisposeSymbol();
 
 /**

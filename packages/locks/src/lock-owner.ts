@@ -1,8 +1,13 @@
-/** Version of the lock file format written by this package. */
+/** Version of the lock file format written by this package (`lockVersion` in each record). */
 export const LOCK_FILE_VERSION = 1;
 
 /**
- * The ownership record stored as JSON in `{lockDir}/{name}.lock`.
+ * The ownership record stored as JSON in `{lockDir}/{name}.lock`, and carried
+ * by `LockHeldError` as `owner`.
+ * @example
+ * ```json
+ * { "id": "0c5f…", "pid": 4121, "bootId": "8e1d…", "createdAt": 1764064800000, "lockVersion": 1 }
+ * ```
  */
 export interface LockOwner {
   /** Random id of this acquisition; release and renewal check it before touching the file. */

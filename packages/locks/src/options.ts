@@ -94,7 +94,14 @@ export interface RecoveryReport {
   failed: string[];
 }
 
-/** Defaults applied to every {@link LockManagerOptions}. */
+/**
+ * Defaults applied to every {@link LockManagerOptions} (`renewIntervalMs`
+ * defaults to `maxAgeMs / 4`).
+ * @example
+ * ```ts
+ * new LockManager({ lockDir, maxAgeMs: 2 * LOCK_MANAGER_DEFAULTS.maxAgeMs });
+ * ```
+ */
 export const LOCK_MANAGER_DEFAULTS = Object.freeze({
   maxAgeMs: 3_600_000,
   corruptGraceMs: 10_000,
