@@ -78,7 +78,13 @@ describe("schema migrations", () => {
     const again = new ResilientJsonStore<V3>({
       path,
       schemaVersion: 3,
-      migrations: { 1: v1ToV2, 2: (state: V2) => (seen.push(2), v2ToV3(state)) },
+      migrations: {
+        1: v1ToV2,
+        2: (state: V2) => {
+          seen.push(2);
+          return v2ToV3(state);
+        },
+      },
     });
     expect(await again.get()).toEqual({ firstName: "Linus", tags: [] });
     expect(seen).toEqual([2]);
@@ -108,7 +114,11 @@ describe("schema migrations", () => {
   });
 
   it("refuses a file from a newer schema on get() and on set(), leaving it intact", async () => {
-    await writeStoreFile(path, { firstName: "Future", extra: 1 }, { schemaVersion: 4, writeEpoch: 2 });
+    await writeStoreFile(
+      path,
+      { firstName: "Future", extra: 1 },
+      { schemaVersion: 4, writeEpoch: 2 },
+    );
     const before = await readOrNull(path);
     const store = new ResilientJsonStore<V2>({ path, schemaVersion: 2, migrations: { 1: v1ToV2 } });
     const error = await store.get().catch((caught) => caught);
@@ -137,7 +147,10 @@ describe("schema migrations", () => {
     });
     const error = await throwing.get().catch((caught) => caught);
     expect(StoreMigrationFailedError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ fromVersion: 1, cause: expect.objectContaining({ message: "bad data" }) });
+    expect(error).toMatchObject({
+      fromVersion: 1,
+      cause: expect.objectContaining({ message: "bad data" }),
+    });
     for (const [result, reason] of [
       [null, "did not return a plain object"],
       [[1], "did not return a plain object"],

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   listDir,
   makeTempDir,
@@ -118,6 +118,21 @@ describe("write protocol", () => {
     expect(await readOrNull(path)).toBeNull();
   });
 
+  it("counts the epoch's digits: a state that fits at epoch 9 is refused at epoch 10", async () => {
+    const fs = createFaultyFileSystem();
+    const probe = new ResilientJsonStore<{ a: string }>({ path, fs });
+    await probe.set({ a: "x" });
+    const sizeAtOneDigit = (await readOrNull(path))!.length;
+    await probe.clear();
+    const store = new ResilientJsonStore<{ a: string }>({ path, maxSizeBytes: sizeAtOneDigit });
+    for (let epoch = 1; epoch <= 9; epoch++) await store.set({ a: "x" });
+    await expect(store.set({ a: "x" })).rejects.toMatchObject({
+      code: "STORE_TOO_LARGE",
+      sizeBytes: sizeAtOneDigit + 1,
+    });
+    expect(await readJson(path)).toMatchObject({ _writeEpoch: 9 });
+  });
+
   it("serializes concurrent set() calls; the last one called wins, each with its own epoch", async () => {
     const fs = createFaultyFileSystem();
     const store = new ResilientJsonStore<{ n: number }>({ path, fs });
@@ -156,7 +171,7 @@ describe("write protocol", () => {
     });
     const refusals: Array<[unknown, string]> = [
       [[1, 2], "an array"],
-      [new Map(), "a Map object"],
+      [new Map(), "a Map instance"],
       [null, "null"],
       [{ _writeEpoch: 5 }, "_writeEpoch is reserved"],
       [{ _schemaVersion: 2 }, "_schemaVersion is reserved"],
@@ -287,7 +302,9 @@ describe("read fallback", () => {
     expect(logger.messages("warn")).toContain("Quarantined a corrupt store file");
     // A later quarantine in the same millisecond never overwrites an earlier one.
     await writeFile(path, "still not json", { mode: 0o600 });
-    expect(await new ResilientJsonStore<Settings>({ path, clock: new ManualClock(1_000) }).get()).toBeNull();
+    expect(
+      await new ResilientJsonStore<Settings>({ path, clock: new ManualClock(1_000) }).get(),
+    ).toBeNull();
     expect(await listDir(dir)).toContain("settings.json.quarantine.1000-1");
   });
 
@@ -345,9 +362,13 @@ describe("read fallback", () => {
       [11, 4],
       [12, 3],
     ] as const) {
-      await writeStoreFile(`${path}.${pid}.tmp`, { theme: `e${epoch}`, volume: epoch }, {
-        writeEpoch: epoch,
-      });
+      await writeStoreFile(
+        `${path}.${pid}.tmp`,
+        { theme: `e${epoch}`, volume: epoch },
+        {
+          writeEpoch: epoch,
+        },
+      );
     }
     const store = new ResilientJsonStore<Settings>({ path });
     expect(await store.get()).toEqual({ theme: "e4", volume: 4 });
@@ -375,9 +396,9 @@ describe("read fallback", () => {
     const listing = createFaultyFileSystem({
       inject: (call) => (call.operation === "readdir" ? { error: "EIO" } : undefined),
     });
-    await expect(new ResilientJsonStore<Settings>({ path, fs: listing }).get()).rejects.toMatchObject(
-      { code: "STORE_READ_FAILED", file: dir },
-    );
+    await expect(
+      new ResilientJsonStore<Settings>({ path, fs: listing }).get(),
+    ).rejects.toMatchObject({ code: "STORE_READ_FAILED", file: dir });
   });
 
   it("refuses to read a file over maxSizeBytes", async () => {
@@ -436,7 +457,9 @@ describe("__proto__ keys", () => {
     await store.set(JSON.parse('{"a": 1, "__proto__": {"polluted": true}}'));
     expect((await readOrNull(path))!.toString()).not.toContain("__proto__");
     expect(await store.get()).toEqual({ a: 1 });
-    expect(logger.messages("warn")).toEqual(["Dropped __proto__ keys from a state before storing it"]);
+    expect(logger.messages("warn")).toEqual([
+      "Dropped __proto__ keys from a state before storing it",
+    ]);
   });
 });
 
@@ -564,7 +587,11 @@ describe("options", () => {
   });
 
   it("exposes its path and schema version", () => {
-    const store = new ResilientJsonStore({ path, schemaVersion: 3, migrations: { 1: (s) => s, 2: (s) => s } });
+    const store = new ResilientJsonStore({
+      path,
+      schemaVersion: 3,
+      migrations: { 1: (s) => s, 2: (s) => s },
+    });
     expect(store.path).toBe(path);
     expect(store.schemaVersion).toBe(3);
   });

@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { isErrnoError } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
 import {
@@ -19,6 +20,7 @@ import {
 } from "./options.js";
 import { removeExpiredQuarantine } from "./quarantine-cleanup.js";
 import {
+  callerStateOf,
   composeFileText,
   isPlainObject,
   type ParsedFile,
@@ -42,11 +44,39 @@ export interface StoreCallOptions {
 /** Where a state came from on read. */
 type SourceKind = "primary" | "bak" | "tmp";
 
-/** One file read while loading. */
-interface LoadedFile {
-  readonly file: string;
-  readonly bytes: Buffer;
-  readonly parsed: ParsedFile;
+/** One file read while loading; parsed only when needed. */
+class LoadedFile {
+  #parsed: ParsedFile | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly bytes: Buffer,
+    readonly text: string,
+  ) {}
+
+  get parsed(): ParsedFile {
+    this.#parsed ??= parseFileText(this.text);
+    return this.#parsed;
+  }
+
+  /** The epoch as written, or -Infinity when the file has none that can be read. */
+  get epoch(): number {
+    return this.parsed.ok ? this.parsed.writeEpoch : Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * An epoch for the epoch floor without parsing the whole file when it is in
+   * the store's own format (a raw newline never occurs inside a JSON string, so
+   * this line can only be the top-level key). A torn file may still show one:
+   * a higher floor is always safe.
+   */
+  get epochHint(): number {
+    if (this.#parsed === undefined) {
+      const match = /\n {2}"_writeEpoch": (\d+)[,\n]/.exec(this.text);
+      if (match) return Number(match[1]);
+    }
+    return this.epoch;
+  }
 }
 
 /** A file whose content was accepted as the current state. */
@@ -54,8 +84,13 @@ interface AcceptedSource {
   readonly kind: SourceKind;
   readonly file: LoadedFile;
   readonly writeEpoch: number;
-  readonly serialized: SerializedState;
+  /** The file text to serve `get()` from. */
+  readonly stateText: string;
+  /** Set when the state had to be rewritten (migrated, or `__proto__` keys dropped). */
+  readonly serialized: SerializedState | undefined;
   readonly migrated: boolean;
+  /** A parsed copy nobody else holds, for the `get()` that triggered the load. */
+  readonly freshState: Record<string, unknown> | undefined;
 }
 
 /** Reserved state keys; the store writes them itself. */
@@ -91,8 +126,8 @@ export class ResilientJsonStore<T extends object> {
   });
 
   #loaded = false;
-  /** The caller's state as JSON (what `get()` parses), or null when there is none. */
-  #callerText: string | null = null;
+  /** The file text of the current state (what `get()` parses), or null when there is none. */
+  #stateText: string | null = null;
   /** The highest `_writeEpoch` seen on disk or written by this instance. */
   #epoch = 0;
   /** What `{path}` and `{path}.bak` hold, as far as this instance knows: for rollbacks. */
@@ -140,9 +175,10 @@ export class ResilientJsonStore<T extends object> {
    */
   async get(options: StoreCallOptions = {}): Promise<T | null> {
     if (!this.#loaded) {
-      await this.#mutex.runExclusive(() => this.#ensureLoaded(true), options);
+      const fresh = await this.#mutex.runExclusive(() => this.#ensureLoaded(true), options);
+      if (fresh) return fresh as T;
     }
-    return this.#callerText === null ? null : (JSON.parse(this.#callerText) as T);
+    return this.#stateText === null ? null : (callerStateOf(this.#stateText) as T);
   }
 
   /**
@@ -167,11 +203,13 @@ export class ResilientJsonStore<T extends object> {
    */
   async set(state: T, options: StoreCallOptions = {}): Promise<void> {
     const serialized = this.#serializeForSet(state);
-    // The file is the caller's text plus metadata, so this early check (before
-    // waiting for the mutex) only refuses what is certainly too large.
-    const callerBytes = Buffer.byteLength(serialized.callerText, "utf8");
-    if (callerBytes > this.#options.maxSizeBytes) {
-      throw new StoreTooLargeError(this.path, callerBytes, this.#options.maxSizeBytes);
+    // The epoch's digits are not known yet; one digit is the least it adds.
+    if (serialized.byteLength + 1 > this.#options.maxSizeBytes) {
+      throw new StoreTooLargeError(
+        this.path,
+        serialized.byteLength + 1,
+        this.#options.maxSizeBytes,
+      );
     }
     await this.#mutex.runExclusive(async () => {
       await this.#ensureLoaded(false);
@@ -196,11 +234,7 @@ export class ResilientJsonStore<T extends object> {
     await this.#mutex.runExclusive(async () => {
       let step: StoreWriteStep = "remove";
       try {
-        const files = [
-          ...(await this.#listTmpFiles()),
-          this.#names.bak,
-          this.#names.primary,
-        ];
+        const files = [...(await this.#listTmpFiles()), this.#names.bak, this.#names.primary];
         for (const file of files) await this.#unlinkIfPresent(file);
         step = "fsync-directory";
         await this.#fsyncDirectoryIfPresent();
@@ -211,7 +245,7 @@ export class ResilientJsonStore<T extends object> {
           : new StoreWriteError(this.path, step, false, error);
       }
       this.#loaded = true;
-      this.#callerText = null;
+      this.#stateText = null;
       this.#primaryBytes = null;
       this.#bakBytes = null;
       this.#staleTmps.clear();
@@ -233,7 +267,7 @@ export class ResilientJsonStore<T extends object> {
     if (!this.#loaded) {
       await this.#mutex.runExclusive(() => this.#ensureLoaded(true), options);
     }
-    return this.#callerText !== null;
+    return this.#stateText !== null;
   }
 
   /**
@@ -264,7 +298,7 @@ export class ResilientJsonStore<T extends object> {
     if (!isPlainObject(state)) {
       throw new StoreInvalidStateError(
         this.path,
-        `the state must be a plain object, got ${Array.isArray(state) ? "an array" : typeof state === "object" && state !== null ? `a ${state.constructor?.name ?? "non-plain"} object` : String(state)}`,
+        `the state must be a plain object, got ${describeNonPlain(state)}`,
       );
     }
     for (const key of RESERVED_KEYS) {
@@ -282,7 +316,7 @@ export class ResilientJsonStore<T extends object> {
       }
       if (!valid) throw new StoreInvalidStateError(this.path, "validate returned false");
     }
-    const serialized = serializeState(state, this.path);
+    const serialized = serializeState(state, this.#options.schemaVersion, this.path);
     if (serialized.droppedProtoKeys > 0) {
       this.#options.logger.warn("Dropped __proto__ keys from a state before storing it", {
         path: this.path,
@@ -309,7 +343,8 @@ export class ResilientJsonStore<T extends object> {
     const { fs } = this.#options;
     const names = this.#names;
     const epoch = this.#epoch + 1;
-    const bytes = this.#checkSize(composeFileText(serialized, this.#options.schemaVersion, epoch));
+    const text = composeFileText(serialized, epoch);
+    const bytes = this.#checkSize(text);
     // Even a failed write consumes its epoch: a torn tmp file may carry it.
     this.#epoch = epoch;
     const tmp = names.tmp();
@@ -317,7 +352,10 @@ export class ResilientJsonStore<T extends object> {
       await this.#writeNewFile(tmp, bytes);
     } catch (error) {
       if (StoreWriteError.isInstance(error)) throw error;
-      const rolledBack = await this.#rollback({ movedPrimary: false, placedTmp: false, tmp }, error);
+      const rolledBack = await this.#rollback(
+        { movedPrimary: false, placedTmp: false, tmp },
+        error,
+      );
       throw new StoreWriteError(this.path, "write-tmp", rolledBack, error);
     }
     let step: StoreWriteStep = "rename-primary-to-bak";
@@ -345,7 +383,7 @@ export class ResilientJsonStore<T extends object> {
     }
     if (movedPrimary) this.#bakBytes = this.#primaryBytes;
     this.#primaryBytes = bytes;
-    this.#callerText = serialized.callerText;
+    this.#stateText = text;
     await this.#removeStaleTmps();
   }
 
@@ -451,8 +489,8 @@ export class ResilientJsonStore<T extends object> {
    * repairs (quarantine, tmp promotion, stale tmp cleanup), and, when asked,
    * writes a migrated state back.
    */
-  async #ensureLoaded(writeBackMigration: boolean): Promise<void> {
-    if (this.#loaded) return;
+  async #ensureLoaded(writeBackMigration: boolean): Promise<Record<string, unknown> | undefined> {
+    if (this.#loaded) return undefined;
     const names = this.#names;
     const primary = await this.#readStoreFile(names.primary);
     const bak = await this.#readStoreFile(names.bak);
@@ -462,22 +500,20 @@ export class ResilientJsonStore<T extends object> {
       if (loaded) tmps.push(loaded);
     }
 
-    let highestEpoch = this.#epoch;
-    for (const loaded of [primary, bak, ...tmps]) {
-      if (loaded?.parsed.ok) highestEpoch = Math.max(highestEpoch, loaded.parsed.writeEpoch);
-    }
-
     let source = await this.#firstAccepted([
       ["primary", primary],
       ["bak", bak],
     ]);
     if (!source) {
       // A tmp file is only newer than both when its write got past the fsync.
-      const floor = Math.max(epochOf(primary), epochOf(bak));
-      const newerTmps = tmps
-        .filter((tmp) => tmp.parsed.ok && tmp.parsed.writeEpoch > floor)
-        .sort((a, b) => epochOf(b) - epochOf(a));
+      const floor = Math.max(primary?.epoch ?? -1, bak?.epoch ?? -1);
+      const newerTmps = tmps.filter((tmp) => tmp.epoch > floor).sort((a, b) => b.epoch - a.epoch);
       source = await this.#firstAccepted(newerTmps.map((tmp) => ["tmp", tmp] as const));
+    }
+    // Every file's epoch counts, so the next write is above all of them.
+    let highestEpoch = this.#epoch;
+    for (const loaded of [primary, bak, ...tmps]) {
+      if (loaded) highestEpoch = Math.max(highestEpoch, loaded.epochHint);
     }
 
     const sourceEpoch = source ? source.writeEpoch : Number.NEGATIVE_INFINITY;
@@ -502,8 +538,8 @@ export class ResilientJsonStore<T extends object> {
         // A torn write from a crash, not corruption: nothing to keep.
         await this.#removeQuietly(tmp.file);
       } else if (!source) {
-        await this.#quarantine(tmp, `tmp${this.#names.tmpPid(basenameOf(tmp.file))}`);
-      } else if (tmp.parsed.writeEpoch <= sourceEpoch) {
+        await this.#quarantine(tmp, `tmp${this.#names.tmpPid(basename(tmp.file))}`);
+      } else if (tmp.epoch <= sourceEpoch) {
         await this.#removeQuietly(tmp.file);
       } else {
         this.#staleTmps.add(tmp.file);
@@ -520,10 +556,10 @@ export class ResilientJsonStore<T extends object> {
     this.#epoch = highestEpoch;
     this.#primaryBytes = primaryBytes;
     this.#bakBytes = bakBytes;
-    this.#callerText = source ? source.serialized.callerText : null;
+    this.#stateText = source ? source.stateText : null;
     this.#loaded = true;
 
-    if (source?.migrated && writeBackMigration) {
+    if (source?.migrated && source.serialized && writeBackMigration) {
       try {
         await this.#write(source.serialized);
       } catch (error) {
@@ -533,6 +569,7 @@ export class ResilientJsonStore<T extends object> {
         });
       }
     }
+    return source?.freshState;
   }
 
   /** The first candidate whose content is accepted (parsed, migrated, valid). */
@@ -556,7 +593,11 @@ export class ResilientJsonStore<T extends object> {
     const { parsed } = file;
     const { schemaVersion, migrations, validate, logger } = this.#options;
     if (!parsed.ok) {
-      logger.warn("Store file is corrupt", { path: this.path, file: file.file, reason: parsed.reason });
+      logger.warn("Store file is corrupt", {
+        path: this.path,
+        file: file.file,
+        reason: parsed.reason,
+      });
       return undefined;
     }
     if (parsed.schemaVersion > schemaVersion) {
@@ -573,7 +614,12 @@ export class ResilientJsonStore<T extends object> {
     for (let version = parsed.schemaVersion; version < schemaVersion; version++) {
       const migration = migrations.get(version);
       if (!migration) {
-        throw new StoreMigrationMissingError(this.path, version, parsed.schemaVersion, schemaVersion);
+        throw new StoreMigrationMissingError(
+          this.path,
+          version,
+          parsed.schemaVersion,
+          schemaVersion,
+        );
       }
       try {
         state = await migration(state);
@@ -585,22 +631,32 @@ export class ResilientJsonStore<T extends object> {
       }
       const reserved = RESERVED_KEYS.find((key) => Object.hasOwn(state as object, key));
       if (reserved) {
-        throw new StoreMigrationFailedError(this.path, version, `it returned the reserved key ${reserved}`);
+        throw new StoreMigrationFailedError(
+          this.path,
+          version,
+          `it returned the reserved key ${reserved}`,
+        );
       }
     }
-    let serialized: SerializedState;
-    try {
-      serialized = serializeState(state as Record<string, unknown>, this.path);
-    } catch (error) {
-      if (!StoreSerializeError.isInstance(error)) throw error;
-      throw new StoreMigrationFailedError(this.path, schemaVersion - 1, error.message, error);
+    const migrated = parsed.schemaVersion < schemaVersion;
+    // The file's own text is served as is, unless the state had to change.
+    let serialized: SerializedState | undefined;
+    let stateText = file.text;
+    if (migrated || parsed.droppedProtoKeys > 0) {
+      try {
+        serialized = serializeState(state as Record<string, unknown>, schemaVersion, this.path);
+      } catch (error) {
+        if (!StoreSerializeError.isInstance(error)) throw error;
+        throw new StoreMigrationFailedError(this.path, schemaVersion - 1, error.message, error);
+      }
+      stateText = composeFileText(serialized, parsed.writeEpoch);
     }
     if (validate) {
-      // Validate the copy get() would return, so validate cannot alter the state.
+      // Validated after the text was taken, so validate cannot change what is served.
       let valid = false;
       let reason = "validate returned false";
       try {
-        valid = validate(JSON.parse(serialized.callerText));
+        valid = validate(state);
       } catch (error) {
         reason = `validate threw: ${(error as Error)?.message ?? String(error)}`;
       }
@@ -613,8 +669,11 @@ export class ResilientJsonStore<T extends object> {
       kind,
       file,
       writeEpoch: parsed.writeEpoch,
+      stateText,
       serialized,
-      migrated: parsed.schemaVersion < schemaVersion,
+      migrated,
+      // Migrations and validate saw this object and may keep a reference to it.
+      freshState: migrated || validate ? undefined : (state as Record<string, unknown>),
     };
   }
 
@@ -633,7 +692,7 @@ export class ResilientJsonStore<T extends object> {
       if (StoreTooLargeError.isInstance(error)) throw error;
       throw new StoreReadError(this.path, file, error);
     }
-    return { file, bytes, parsed: parseFileText(bytes.toString("utf8")) };
+    return new LoadedFile(file, bytes, bytes.toString("utf8"));
   }
 
   async #listTmpFiles(): Promise<string[]> {
@@ -720,11 +779,9 @@ export class ResilientJsonStore<T extends object> {
   }
 }
 
-function epochOf(file: LoadedFile | null): number {
-  return file?.parsed.ok ? file.parsed.writeEpoch : Number.NEGATIVE_INFINITY;
-}
-
-function basenameOf(file: string): string {
-  const slash = file.lastIndexOf("/");
-  return slash === -1 ? file : file.slice(slash + 1);
+function describeNonPlain(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  if (typeof value !== "object" || value === null) return String(value);
+  const name = (value as { constructor?: { name?: string } }).constructor?.name;
+  return name && name !== "Object" ? `a ${name} instance` : "an object with a custom prototype";
 }

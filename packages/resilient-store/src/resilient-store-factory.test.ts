@@ -23,7 +23,10 @@ describe("ResilientStoreFactory", () => {
     const stores = new ResilientStoreFactory({ baseDir });
     expect(stores.baseDir).toBe(baseDir);
     const cursor = stores.create<{ lastSeenId: number }>("cursor");
-    const dedup = stores.create<{ keys: string[] }>("dedup-index", { schemaVersion: 2, migrations: { 1: (s) => s } });
+    const dedup = stores.create<{ keys: string[] }>("dedup-index", {
+      schemaVersion: 2,
+      migrations: { 1: (s) => s },
+    });
     expect(cursor).toBeInstanceOf(ResilientJsonStore);
     expect(cursor.path).toBe(join(baseDir, "cursor.json"));
     expect(dedup.schemaVersion).toBe(2);
@@ -63,7 +66,9 @@ describe("ResilientStoreFactory", () => {
     await writeFile(join(dir, "b.json"), "corrupt");
     expect(await stores.create("a").get()).toBeNull();
     expect(await stores.create("b").get()).toBeNull();
-    const quarantined = logger.entries.filter((entry) => entry.message === "Quarantined a corrupt store file");
+    const quarantined = logger.entries.filter(
+      (entry) => entry.message === "Quarantined a corrupt store file",
+    );
     expect(quarantined.map((entry) => entry.data?.quarantinedAs)).toEqual([
       join(dir, "a.json.quarantine.42"),
       join(dir, "b.json.quarantine.42"),
@@ -99,7 +104,9 @@ describe("ResilientStoreFactory", () => {
       quarantineRetentionMs: day,
     });
     expect(await shortRetention.cleanupQuarantine()).toBe(1);
-    expect(await new ResilientStoreFactory({ baseDir: join(dir, "none") }).cleanupQuarantine()).toBe(0);
+    expect(
+      await new ResilientStoreFactory({ baseDir: join(dir, "none") }).cleanupQuarantine(),
+    ).toBe(0);
   });
 
   it("validates its own options and passes store options through", () => {
@@ -108,7 +115,9 @@ describe("ResilientStoreFactory", () => {
     expect(() => new ResilientStoreFactory({ baseDir: dir, quarantineRetentionMs: -5 })).toThrow(
       RangeError,
     );
-    expect(() => new ResilientStoreFactory({ baseDir: dir, logger: {} as never })).toThrow("logger");
+    expect(() => new ResilientStoreFactory({ baseDir: dir, logger: {} as never })).toThrow(
+      "logger",
+    );
     const stores = new ResilientStoreFactory({ baseDir: dir });
     expect(() => stores.create("x", { maxSizeBytes: -1 })).toThrow("maxSizeBytes");
   });

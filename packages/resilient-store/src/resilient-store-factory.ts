@@ -96,7 +96,10 @@ export class ResilientStoreFactory {
    * const dedup = stores.create<DedupState>("dedup-index", { schemaVersion: 2, migrations: { 1: addTtl } });
    * ```
    */
-  create<T extends object>(name: string, config: ResilientStoreConfig<T> = {}): ResilientJsonStore<T> {
+  create<T extends object>(
+    name: string,
+    config: ResilientStoreConfig<T> = {},
+  ): ResilientJsonStore<T> {
     assertSafeName(name);
     return new ResilientJsonStore<T>({
       ...config,

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { StoreSerializeError } from "./errors.js";
-import { composeFileText, parseFileText, serializeState } from "./serialization.js";
+import { callerStateOf, composeFileText, parseFileText, serializeState } from "./serialization.js";
 
 /** The reference: JSON.stringify of a deep copy whose keys were inserted in sorted order. */
 function sortDeep(value: unknown): unknown {
@@ -33,70 +33,102 @@ const jsonValue = fc.letrec((tie) => ({
 })).value;
 const jsonState = fc.dictionary(jsonKey, jsonValue, { maxKeys: 8 });
 
+/** The file text of a state at version 1, epoch 7. */
+const fileText = (state: Record<string, unknown>): string =>
+  composeFileText(serializeState(state, 1, "/s.json"), 7);
+
 describe("serializeState", () => {
-  it("writes exactly what JSON.stringify writes for the sorted state, 2-space indented", () => {
+  it("writes exactly what JSON.stringify writes for the sorted state with its metadata, 2-space indented", () => {
     fc.assert(
-      fc.property(jsonState, (state) => {
-        const serialized = serializeState(state, "/s.json");
-        expect(serialized.callerText).toBe(JSON.stringify(sortDeep(state), null, 2));
-        expect(JSON.parse(serialized.callerText)).toEqual(JSON.parse(JSON.stringify(state)));
-      }),
+      fc.property(
+        jsonState,
+        fc.nat({ max: 1e12 }),
+        fc.integer({ min: 1, max: 50 }),
+        (state, epoch, version) => {
+          const text = composeFileText(serializeState(state, version, "/s.json"), epoch);
+          expect(text).toBe(
+            JSON.stringify(
+              sortDeep({ ...state, _schemaVersion: version, _writeEpoch: epoch }),
+              null,
+              2,
+            ),
+          );
+          expect(callerStateOf(text)).toEqual(JSON.parse(JSON.stringify(state)));
+          expect(parseFileText(text)).toEqual({
+            ok: true,
+            state: JSON.parse(JSON.stringify(state)),
+            schemaVersion: version,
+            writeEpoch: epoch,
+            droppedProtoKeys: 0,
+          });
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
-  it("orders keys by code unit everywhere, integer-like keys included", () => {
-    const { callerText } = serializeState({ b: { "10": 1, "9": 2, a: 3 }, a: 1, B: 2 }, "/s.json");
-    expect(callerText).toBe(
-      '{\n  "B": 2,\n  "a": 1,\n  "b": {\n    "10": 1,\n    "9": 2,\n    "a": 3\n  }\n}',
+  it("does not copy the state: later changes by the caller are not in the text", () => {
+    const state = { list: [1, 2], nested: { a: 1 } };
+    const serialized = serializeState(state, 1, "/s.json");
+    state.list.push(3);
+    state.nested.a = 2;
+    expect(callerStateOf(composeFileText(serialized, 1))).toEqual({
+      list: [1, 2],
+      nested: { a: 1 },
+    });
+  });
+
+  it("sorts keys at every depth; integer-like keys come first, in numeric order", () => {
+    expect(fileText({ b: { "10": 1, "9": 2, a: 3, Z: 4 }, a: 1, B: 2 })).toBe(
+      '{\n  "B": 2,\n  "_schemaVersion": 1,\n  "_writeEpoch": 7,\n  "a": 1,\n  "b": {\n' +
+        '    "9": 2,\n    "10": 1,\n    "Z": 4,\n    "a": 3\n  }\n}',
     );
   });
 
-  it("slots the metadata into key order and round-trips through parseFileText", () => {
-    fc.assert(
-      fc.property(jsonState, fc.nat({ max: 1e9 }), fc.integer({ min: 1, max: 50 }), (state, epoch, version) => {
-        const text = composeFileText(serializeState(state, "/s.json"), version, epoch);
-        expect(text).toBe(
-          JSON.stringify(sortDeep({ ...state, _schemaVersion: version, _writeEpoch: epoch }), null, 2),
-        );
-        const parsed = parseFileText(text);
-        expect(parsed).toEqual({
-          ok: true,
-          state: JSON.parse(JSON.stringify(state)),
-          schemaVersion: version,
-          writeEpoch: epoch,
-          droppedProtoKeys: 0,
-        });
-      }),
-      { numRuns: 200 },
-    );
+  it("finds the epoch's place even when a value holds the same words", () => {
+    const text = fileText({ note: '\n  "_writeEpoch": 0', z: { _writeEpoch: 0 } });
+    expect(JSON.parse(text)).toMatchObject({
+      _writeEpoch: 7,
+      note: '\n  "_writeEpoch": 0',
+      z: { _writeEpoch: 0 },
+    });
   });
 
-  it("writes an empty state as {} with or without metadata", () => {
-    const serialized = serializeState({}, "/s.json");
-    expect(serialized.callerText).toBe("{}");
-    expect(composeFileText(serialized, 1, 0)).toBe('{\n  "_schemaVersion": 1,\n  "_writeEpoch": 0\n}');
+  it("reports the UTF-8 size without the epoch's digits", () => {
+    const serialized = serializeState({ text: "héllo €" }, 1, "/s.json");
+    expect(serialized.byteLength + 2).toBe(Buffer.byteLength(composeFileText(serialized, 42)));
+  });
+
+  it("writes an empty state with only its metadata", () => {
+    expect(fileText({})).toBe('{\n  "_schemaVersion": 1,\n  "_writeEpoch": 7\n}');
   });
 
   it("skips undefined properties and applies toJSON, as JSON does", () => {
     const when = new Date(Date.UTC(2026, 0, 2));
-    const { callerText } = serializeState({ a: undefined, when, nested: { b: undefined } }, "/s.json");
-    expect(JSON.parse(callerText)).toEqual({ when: "2026-01-02T00:00:00.000Z", nested: {} });
+    const custom = { toJSON: () => ({ z: 1, a: [when] }) };
+    expect(
+      callerStateOf(fileText({ a: undefined, when, nested: { b: undefined }, custom })),
+    ).toEqual({
+      when: "2026-01-02T00:00:00.000Z",
+      nested: {},
+      custom: { a: ["2026-01-02T00:00:00.000Z"], z: 1 },
+    });
   });
 
   it("keeps shared (non-circular) references, writing them twice", () => {
-    const shared = { x: 1 };
-    expect(JSON.parse(serializeState({ a: shared, b: [shared, shared] }, "/s.json").callerText)).toEqual({
-      a: { x: 1 },
-      b: [{ x: 1 }, { x: 1 }],
+    const shared = { y: 1, x: 1 };
+    expect(callerStateOf(fileText({ a: shared, b: [shared, shared] }))).toEqual({
+      a: { x: 1, y: 1 },
+      b: [
+        { x: 1, y: 1 },
+        { x: 1, y: 1 },
+      ],
     });
   });
 
   it("accepts objects without a prototype", () => {
     const bare = Object.assign(Object.create(null), { z: 1, a: 2 });
-    expect(serializeState({ bare }, "/s.json").callerText).toBe(
-      '{\n  "bare": {\n    "a": 2,\n    "z": 1\n  }\n}',
-    );
+    expect(fileText({ bare })).toContain('"bare": {\n    "a": 2,\n    "z": 1\n  }');
   });
 
   class Point {
@@ -114,25 +146,30 @@ describe("serializeState", () => {
     [{ m: new Map([[1, 2]]) }, "$.m", "Map"],
     [{ s: new Set([1]) }, "$.s", "Set"],
     [{ p: new Point(1) }, "$.p", "Point"],
+    [{ o: Object.create({ inherited: 1 }) }, "$.o", "custom prototype"],
     [{ list: [1, undefined] }, "$.list[1]", "undefined inside an array"],
     [circular, "$.self.back", "circular reference"],
   ])("refuses %o at %s (%s)", (state, valuePath, reason) => {
     let error: unknown;
     try {
-      serializeState(state as Record<string, unknown>, "/s.json");
+      serializeState(state as Record<string, unknown>, 1, "/s.json");
     } catch (caught) {
       error = caught;
     }
     expect(StoreSerializeError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ valuePath, storePath: "/s.json", code: "STORE_SERIALIZE_FAILED" });
+    expect(error).toMatchObject({
+      valuePath,
+      storePath: "/s.json",
+      code: "STORE_SERIALIZE_FAILED",
+    });
     expect((error as Error).message).toContain(reason);
   });
 
   it("drops __proto__ own keys at every depth and counts them", () => {
     const state = JSON.parse('{"__proto__": {"x": 1}, "a": {"__proto__": {"y": 2}, "b": 1}}');
-    const serialized = serializeState(state, "/s.json");
+    const serialized = serializeState(state, 1, "/s.json");
     expect(serialized.droppedProtoKeys).toBe(2);
-    expect(serialized.callerText).not.toContain("__proto__");
+    expect(composeFileText(serialized, 1)).not.toContain("__proto__");
   });
 });
 

@@ -6,15 +6,17 @@ export const SCHEMA_VERSION_KEY = "_schemaVersion";
 export const WRITE_EPOCH_KEY = "_writeEpoch";
 
 /**
- * @internal A caller's state turned into the top-level entries of the file,
- * each already rendered, so the metadata can be slotted in later (inside the
- * mutex, once the epoch is known) without serializing twice.
+ * @internal A caller's state serialized into the file's text, with the spot
+ * for `_writeEpoch` left open: the epoch is only known inside the mutex, but
+ * the state must be copied when `set()` is called.
  */
 export interface SerializedState {
-  /** `[key, rendered entry]` in key order; the entry is `  "key": value`. */
-  readonly entries: ReadonlyArray<readonly [string, string]>;
-  /** The caller's state alone, as JSON: what `get()` parses. */
-  readonly callerText: string;
+  /** The text before the epoch's digits. */
+  readonly head: string;
+  /** The text after them. */
+  readonly tail: string;
+  /** UTF-8 size of head and tail. */
+  readonly byteLength: number;
   /** How many `__proto__` keys were dropped. */
   readonly droppedProtoKeys: number;
 }
@@ -26,34 +28,36 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return prototype === Object.prototype || prototype === null;
 }
 
+/** Returned by {@link Normalizer.value} for a property JSON omits. */
+const OMIT = Symbol("omit");
+
 /**
- * Renders JSON with every object's keys in code-unit order and 2-space
- * indentation, refusing values that JSON would silently change or drop (so a
- * state never comes back different from what was stored) and dropping
- * `__proto__` keys.
+ * Prepares a state for the native `JSON.stringify`: refuses values JSON would
+ * silently change or drop (so a state never comes back different from what
+ * was stored), applies `toJSON`, drops `__proto__` keys, and puts every
+ * object's keys in sorted order. Subtrees that need none of this are reused
+ * as they are; only the objects on the way to a change are copied.
  */
-class Serializer {
+class Normalizer {
   readonly #storePath: string;
   readonly #segments: Array<string | number> = [];
-  readonly #ancestors = new Set<object>();
+  readonly #ancestors: object[] = [];
   droppedProtoKeys = 0;
 
   constructor(storePath: string) {
     this.#storePath = storePath;
   }
 
-  /** @returns the rendered value, or undefined for a property JSON omits (an `undefined` value). */
-  render(value: unknown, key: string, indent: string, toJsonApplied = false): string | undefined {
+  value(value: unknown, key: string, toJsonApplied = false): unknown {
     switch (typeof value) {
       case "string":
-        return JSON.stringify(value);
-      case "number":
-        if (Number.isFinite(value)) return String(value);
-        throw this.#fail(`${value} has no JSON form (it would be stored as null)`);
       case "boolean":
-        return value ? "true" : "false";
+        return value;
+      case "number":
+        if (Number.isFinite(value)) return value;
+        throw this.#fail(`${value} has no JSON form (it would be stored as null)`);
       case "undefined":
-        return undefined;
+        return OMIT;
       case "bigint":
         throw this.#fail("a BigInt has no JSON form; store it as a string");
       case "symbol":
@@ -61,77 +65,86 @@ class Serializer {
       case "function":
         throw this.#fail("a function cannot be stored");
     }
-    if (value === null) return "null";
+    if (value === null) return null;
     const object = value as Record<string, unknown>;
     if (!toJsonApplied && typeof object.toJSON === "function") {
-      return this.render((object.toJSON as (key: string) => unknown)(key), key, indent, true);
+      return this.value((object.toJSON as (key: string) => unknown)(key), key, true);
     }
-    if (this.#ancestors.has(object)) throw this.#fail("circular reference");
-    this.#ancestors.add(object);
+    if (this.#ancestors.includes(object)) throw this.#fail("circular reference");
+    this.#ancestors.push(object);
     try {
-      if (Array.isArray(object)) return this.#renderArray(object, indent);
+      if (Array.isArray(object)) return this.#array(object);
       if (!isPlainObject(object)) {
         const name = (Object.getPrototypeOf(object) as { constructor?: { name?: string } })
           ?.constructor?.name;
+        const what =
+          name && name !== "Object" ? `a ${name} instance` : "an object with a custom prototype";
         throw this.#fail(
-          `a ${name || "non-plain"} object would not come back as it was stored; ` +
+          `${what} would not come back as it was stored; ` +
             "store plain objects and arrays (or give the class a toJSON method)",
         );
       }
-      return this.#renderObject(object, indent);
+      return this.object(object, []);
     } finally {
-      this.#ancestors.delete(object);
+      this.#ancestors.pop();
     }
   }
 
-  #renderArray(array: unknown[], indent: string): string {
-    if (array.length === 0) return "[]";
-    const inner = `${indent}  `;
-    let text = "[";
+  #array(array: unknown[]): unknown[] {
+    let copy: unknown[] | undefined;
     for (let index = 0; index < array.length; index++) {
+      const original = array[index];
       this.#segments.push(index);
-      const rendered = this.render(array[index], String(index), inner);
-      if (rendered === undefined) {
+      const normalized = this.value(original, String(index));
+      if (normalized === OMIT) {
         throw this.#fail("undefined inside an array (JSON would turn it into null)");
       }
       this.#segments.pop();
-      text += `${index === 0 ? "\n" : ",\n"}${inner}${rendered}`;
+      if (normalized !== original && !copy) copy = array.slice(0, index);
+      copy?.push(normalized);
     }
-    return `${text}\n${indent}]`;
+    return copy ?? array;
   }
 
-  #renderObject(object: Record<string, unknown>, indent: string): string {
-    const inner = `${indent}  `;
-    let text = "";
-    for (const key of Object.keys(object).sort()) {
-      if (key === "__proto__") {
-        this.droppedProtoKeys++;
-        continue;
-      }
-      this.#segments.push(key);
-      const rendered = this.render(object[key], key, inner);
-      this.#segments.pop();
-      if (rendered === undefined) continue;
-      text += `${text === "" ? "\n" : ",\n"}${inner}${JSON.stringify(key)}: ${rendered}`;
-    }
-    return text === "" ? "{}" : `{${text}\n${indent}}`;
+  /** Normalizes the state itself, with the metadata entries. */
+  topLevel(state: Record<string, unknown>, extra: ReadonlyArray<readonly [string, unknown]>) {
+    this.#ancestors.push(state);
+    return this.object(state, extra);
   }
 
-  /** Renders the top level as separate entries. */
-  entries(state: Record<string, unknown>): Array<readonly [string, string]> {
-    const result: Array<readonly [string, string]> = [];
-    this.#ancestors.add(state);
-    for (const key of Object.keys(state).sort()) {
+  /**
+   * Normalizes a plain object; `extra` entries (the metadata at the top level)
+   * are merged in key order.
+   */
+  object(object: Record<string, unknown>, extra: ReadonlyArray<readonly [string, unknown]>) {
+    const keys = Object.keys(object);
+    let changed = extra.length > 0;
+    const entries: Array<[string, unknown]> = [];
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index]!;
       if (key === "__proto__") {
         this.droppedProtoKeys++;
+        changed = true;
         continue;
       }
+      if (index > 0 && keys[index - 1]! > key) changed = true;
+      const original = object[key];
       this.#segments.push(key);
-      const rendered = this.render(state[key], key, "  ");
+      const normalized = this.value(original, key);
       this.#segments.pop();
-      if (rendered !== undefined) result.push([key, `  ${JSON.stringify(key)}: ${rendered}`]);
+      if (normalized === OMIT) {
+        changed = true;
+        continue;
+      }
+      if (normalized !== original) changed = true;
+      entries.push([key, normalized]);
     }
-    return result;
+    if (!changed) return object;
+    entries.push(...(extra as Array<[string, unknown]>));
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const copy: Record<string, unknown> = {};
+    for (const [key, normalized] of entries) copy[key] = normalized;
+    return copy;
   }
 
   #fail(reason: string): StoreSerializeError {
@@ -148,42 +161,50 @@ class Serializer {
   }
 }
 
+/** Marks where the epoch goes; JSON never puts a raw newline inside a string, so this line is unique. */
+const EPOCH_LINE = `\n  "${WRITE_EPOCH_KEY}": 0`;
+
 /**
- * @internal Serializes a caller's state (a plain object, checked by the caller).
+ * @internal Serializes a caller's state (a plain object without reserved
+ * keys, checked by the caller) with its metadata: keys sorted (integer-like
+ * keys first, in numeric order, as JavaScript orders them), 2-space indentation.
  * @throws {@link StoreSerializeError} for values JSON cannot carry faithfully.
  */
-export function serializeState(state: Record<string, unknown>, storePath: string): SerializedState {
-  const serializer = new Serializer(storePath);
-  const entries = serializer.entries(state);
+export function serializeState(
+  state: Record<string, unknown>,
+  schemaVersion: number,
+  storePath: string,
+): SerializedState {
+  const normalizer = new Normalizer(storePath);
+  const withMeta = normalizer.topLevel(state, [
+    [SCHEMA_VERSION_KEY, schemaVersion],
+    [WRITE_EPOCH_KEY, 0],
+  ]);
+  const text = JSON.stringify(withMeta, null, 2);
+  const at = text.indexOf(EPOCH_LINE) + EPOCH_LINE.length - 1;
+  const head = text.slice(0, at);
+  const tail = text.slice(at + 1);
   return {
-    entries,
-    callerText: joinEntries(entries.map(([, entry]) => entry)),
-    droppedProtoKeys: serializer.droppedProtoKeys,
+    head,
+    tail,
+    byteLength: Buffer.byteLength(head, "utf8") + Buffer.byteLength(tail, "utf8"),
+    droppedProtoKeys: normalizer.droppedProtoKeys,
   };
 }
 
-/** @internal The file text: the caller's entries with the metadata slotted in key order. */
-export function composeFileText(
-  serialized: SerializedState,
-  schemaVersion: number,
-  writeEpoch: number,
-): string {
-  const meta: Array<readonly [string, string]> = [
-    [SCHEMA_VERSION_KEY, `  "${SCHEMA_VERSION_KEY}": ${schemaVersion}`],
-    [WRITE_EPOCH_KEY, `  "${WRITE_EPOCH_KEY}": ${writeEpoch}`],
-  ];
-  const lines: string[] = [];
-  let metaIndex = 0;
-  for (const [key, entry] of serialized.entries) {
-    while (metaIndex < meta.length && meta[metaIndex]![0] < key) lines.push(meta[metaIndex++]![1]);
-    lines.push(entry);
-  }
-  while (metaIndex < meta.length) lines.push(meta[metaIndex++]![1]);
-  return joinEntries(lines);
+/** @internal The file text for a given epoch. */
+export function composeFileText(serialized: SerializedState, writeEpoch: number): string {
+  return `${serialized.head}${writeEpoch}${serialized.tail}`;
 }
 
-function joinEntries(lines: string[]): string {
-  return lines.length === 0 ? "{}" : `{\n${lines.join(",\n")}\n}`;
+/** @internal The caller's state from a file's text: a fresh object without the metadata keys. */
+export function callerStateOf(fileText: string): Record<string, unknown> {
+  const {
+    [SCHEMA_VERSION_KEY]: _version,
+    [WRITE_EPOCH_KEY]: _epoch,
+    ...state
+  } = JSON.parse(fileText) as Record<string, unknown>;
+  return state;
 }
 
 /** @internal What a store file holds, once parsed and checked. */

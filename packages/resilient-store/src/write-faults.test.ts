@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listDir, makeTempDir, RecordingLogger, readOrNull } from "../test/helpers.js";
 import { StoreError, StoreWriteError } from "./errors.js";
-import { createFaultyFileSystem, type FileSystemCall } from "./faulty-file-system.js";
+import { createFaultyFileSystem } from "./faulty-file-system.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
 
 interface State {
@@ -35,7 +35,10 @@ const snapshot = async (): Promise<Snapshot> => ({
 });
 
 /** The calls one set() makes in the given situation, counted on a fault-free run in a scratch copy. */
-async function callsOfSet(prepare: (store: ResilientJsonStore<State>) => Promise<void>, warm: boolean) {
+async function callsOfSet(
+  prepare: (store: ResilientJsonStore<State>) => Promise<void>,
+  warm: boolean,
+) {
   const scratch = await makeTempDir();
   try {
     const scratchPath = join(scratch.dir, "state.json");
@@ -91,8 +94,7 @@ describe("a rejected set() leaves primary and bak exactly as they were", () => {
           let counting = false;
           let seen = 0;
           const fs = createFaultyFileSystem({
-            inject: (call: FileSystemCall) =>
-              counting && ++seen === failing ? { error: code } : undefined,
+            inject: () => (counting && ++seen === failing ? { error: code } : undefined),
           });
           const store = new ResilientJsonStore<State>({ path, fs });
           if (situation.warm) await store.get();
@@ -154,7 +156,9 @@ describe("a rejected set() leaves primary and bak exactly as they were", () => {
 
 describe("short writes", () => {
   it("completes a file written a few bytes at a time", async () => {
-    const fs = createFaultyFileSystem({ inject: (call) => (call.operation === "write" ? { shortWrite: 7 } : undefined) });
+    const fs = createFaultyFileSystem({
+      inject: (call) => (call.operation === "write" ? { shortWrite: 7 } : undefined),
+    });
     const store = new ResilientJsonStore<State>({ path, fs });
     await store.set(stateOf(1));
     const writes = fs.calls.filter((call) => call.operation === "write").length;
@@ -166,7 +170,9 @@ describe("short writes", () => {
   it("fails, leaving the files as they were, when a write makes no progress", async () => {
     await new ResilientJsonStore<State>({ path }).set(stateOf(1));
     const before = await snapshot();
-    const fs = createFaultyFileSystem({ inject: (call) => (call.operation === "write" ? { shortWrite: 0 } : undefined) });
+    const fs = createFaultyFileSystem({
+      inject: (call) => (call.operation === "write" ? { shortWrite: 0 } : undefined),
+    });
     const store = new ResilientJsonStore<State>({ path, fs });
     await expect(store.set(stateOf(2))).rejects.toMatchObject({
       code: "STORE_WRITE_FAILED",
@@ -217,7 +223,9 @@ describe("stale tmp files", () => {
     const renameFails = createFaultyFileSystem({
       inject: (call) => (call.operation === "rename" ? { error: "EACCES" } : undefined),
     });
-    await expect(new ResilientJsonStore<State>({ path, fs: renameFails }).get()).rejects.toMatchObject({
+    await expect(
+      new ResilientJsonStore<State>({ path, fs: renameFails }).get(),
+    ).rejects.toMatchObject({
       code: "STORE_WRITE_FAILED",
       step: "quarantine",
     });
@@ -226,7 +234,9 @@ describe("stale tmp files", () => {
     await import("node:fs/promises").then((fs) => fs.rm(`${path}.bak`));
     await writeFile(`${path}.6.tmp`, JSON.stringify({ ...stateOf(6), _writeEpoch: 6 }));
     const before = await snapshot();
-    await expect(new ResilientJsonStore<State>({ path, fs: renameFails }).get()).rejects.toMatchObject({
+    await expect(
+      new ResilientJsonStore<State>({ path, fs: renameFails }).get(),
+    ).rejects.toMatchObject({
       code: "STORE_WRITE_FAILED",
       step: "promote-tmp",
     });

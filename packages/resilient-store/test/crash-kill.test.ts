@@ -78,7 +78,10 @@ class LoopChild {
     const t2 = performance.now();
     await this.kill();
     const t3 = performance.now();
-    if (process.env.DEBUG_TIMING) console.log(`ready ${(t1-t0).toFixed(0)} go ${(t2-t1).toFixed(0)} kill ${(t3-t2).toFixed(0)}`);
+    if (process.env.DEBUG_TIMING)
+      console.log(
+        `ready ${(t1 - t0).toFixed(0)} go ${(t2 - t1).toFixed(0)} kill ${(t3 - t2).toFixed(0)}`,
+      );
     expect(this.#errors).toBe("");
     const seqs = [...this.#output.matchAll(/^ok (\d+)$/gm)].map((match) => Number(match[1]));
     return seqs.at(-1) ?? 0;
@@ -156,7 +159,9 @@ it(
     const kills = results.reduce((sum, result) => sum + result.kills, 0);
     expect(kills).toBeGreaterThanOrEqual(200);
     // The kills must land while writes are happening, not only before the first one.
-    expect(results.reduce((sum, result) => sum + result.resolvedSets, 0)).toBeGreaterThan(kills / 2);
+    expect(results.reduce((sum, result) => sum + result.resolvedSets, 0)).toBeGreaterThan(
+      kills / 2,
+    );
     expect(results.every((result) => result.recovered > KILLS_PER_LANE / 2)).toBe(true);
   },
   soak ? 1_800_000 : 60_000,

@@ -120,7 +120,10 @@ const scenarios: Scenario[] = [
   {
     name: "get() migrating and writing back",
     prepare: async () => {
-      await writeStoreFile(path, { n: 5, text: "old" } as never, { schemaVersion: 1, writeEpoch: 3 });
+      await writeStoreFile(path, { n: 5, text: "old" } as never, {
+        schemaVersion: 1,
+        writeEpoch: 3,
+      });
     },
     operation: async (store) => store.get(),
     warm: false,
@@ -165,7 +168,9 @@ describe("a crash between any two filesystem calls", () => {
         path = join(dir, "state.json");
         await scenario.prepare();
         let crashAfter = Number.POSITIVE_INFINITY;
-        const fs = createFaultyFileSystem({ inject: (call) => (call.index > crashAfter ? { crash: true } : undefined) });
+        const fs = createFaultyFileSystem({
+          inject: (call) => (call.index > crashAfter ? { crash: true } : undefined),
+        });
         const store = new ResilientJsonStore<State>(storeOptions(fs));
         if (scenario.warm) await store.get();
         crashAfter = fs.calls.length + allowedCalls;
@@ -175,21 +180,25 @@ describe("a crash between any two filesystem calls", () => {
         );
         const label = `${scenario.name}, crash after ${allowedCalls} of ${total} calls`;
         if (allowedCalls < total) expect(fs.crashed, label).toBe(true);
-        if (outcome !== "resolved" && !(Array.isArray(outcome))) {
-          const cause = (outcome as { cause?: { code?: string }; code?: string });
+        if (outcome !== "resolved" && !Array.isArray(outcome)) {
+          const cause = outcome as { cause?: { code?: string }; code?: string };
           expect(cause.cause?.code ?? cause.code, label).toBe(SIMULATED_CRASH);
         }
 
         const epochBefore = await highestEpochOnDisk();
         const reader = new ResilientJsonStore<State>(storeOptions());
         const value = await reader.get();
-        expect(scenario.allowed, `${label}: read ${JSON.stringify(value)?.slice(0, 40)}`).toContainEqual(value);
+        expect(
+          scenario.allowed,
+          `${label}: read ${JSON.stringify(value)?.slice(0, 40)}`,
+        ).toContainEqual(value);
         // The operation completed: its result is what must be read.
         if (allowedCalls === total) expect(value, label).toEqual(scenario.final);
         // Nothing a crash leaves behind is mistaken for corruption.
-        expect((await listDir(dir)).some((entry) => entry.includes("quarantine")), label).toBe(
-          scenario.name.includes("quarantin"),
-        );
+        expect(
+          (await listDir(dir)).some((entry) => entry.includes("quarantine")),
+          label,
+        ).toBe(scenario.name.includes("quarantin"));
         // The next write carries a higher epoch than anything on disk.
         await reader.set(stateOf(9));
         const written = JSON.parse(await readFile(path, "utf8"))._writeEpoch as number;
