@@ -36,13 +36,22 @@ export function isErrorLike(value: unknown): value is Error {
   }
 }
 
+/** What {@link read} returns when the property could not be read. */
+const FAILED: unique symbol = Symbol("read failed");
+
 /** Reads a property that may be a throwing getter or sit behind a proxy. */
-function read(object: object, key: PropertyKey): { value: unknown } | undefined {
+function read(object: object, key: PropertyKey): unknown {
   try {
-    return { value: (object as Record<PropertyKey, unknown>)[key] };
+    return (object as Record<PropertyKey, unknown>)[key];
   } catch {
-    return undefined;
+    return FAILED;
   }
+}
+
+/** {@link read}, with a failure read as `undefined`. */
+function readOrUndefined(object: object, key: PropertyKey): unknown {
+  const value = read(object, key);
+  return value === FAILED ? undefined : value;
 }
 
 /** Sets `key` on a fresh object without `__proto__` ever reaching the prototype setter. */
@@ -69,9 +78,9 @@ function assignFields(target: object, source: Record<string, unknown>): void {
 
 /** `Buffer`, `Uint8Array`, `WeakMap`…: the constructor's name, else the string tag. */
 function typeName(value: object): string {
-  const maker = read(value, "constructor")?.value;
+  const maker = readOrUndefined(value, "constructor");
   if (typeof maker === "function" && maker.name) return maker.name;
-  const tag = read(value, Symbol.toStringTag)?.value;
+  const tag = readOrUndefined(value, Symbol.toStringTag);
   return typeof tag === "string" ? tag : "Object";
 }
 
@@ -85,6 +94,8 @@ export class RedactionWalker {
   readonly #text: RedactText;
   readonly #keys: SensitiveKeys;
   readonly #maxDepth: number;
+  /** Clean keys → placeholder name of their values ("" for ordinary keys). */
+  readonly #cleanKeys = new Map<string, string>();
 
   constructor(text: RedactText, keys: SensitiveKeys, maxDepth: number) {
     this.#text = text;
@@ -123,7 +134,7 @@ export class RedactionWalker {
       case "symbol":
         return this.#text(value.toString());
       case "function": {
-        const name = read(value, "name")?.value;
+        const name = readOrUndefined(value, "name");
         return `[Function: ${typeof name === "string" && name ? this.#text(name) : "anonymous"}]`;
       }
     }
@@ -156,7 +167,7 @@ export class RedactionWalker {
       const copy: unknown[] = [];
       for (let index = 0; index < object.length; index++) {
         const entry = read(object, index);
-        copy.push(entry ? this.#walk(entry.value, depth + 1, ancestors) : UNREADABLE);
+        copy.push(entry === FAILED ? UNREADABLE : this.#walk(entry, depth + 1, ancestors));
       }
       return copy;
     }
@@ -171,7 +182,7 @@ export class RedactionWalker {
     if (object instanceof WeakMap || object instanceof WeakSet || object instanceof Promise) {
       return `[${typeName(object)}]`;
     }
-    const toJSON = read(object, "toJSON")?.value;
+    const toJSON = readOrUndefined(object, "toJSON");
     if (typeof toJSON === "function") {
       const json: unknown = toJSON.call(object, "");
       if (json !== object) return this.#walk(json, depth + 1, ancestors);
@@ -218,8 +229,8 @@ export class RedactionWalker {
       const entry = read(object, key);
       define(
         copy,
-        this.#text(key),
-        entry ? this.#field(key, entry.value, depth, ancestors) : UNREADABLE,
+        this.#key(key),
+        entry === FAILED ? UNREADABLE : this.#field(key, entry, depth, ancestors),
       );
     }
     return copy;
@@ -227,7 +238,7 @@ export class RedactionWalker {
 
   /** The value under `key`: replaced whole when the key names a credential. */
   #field(key: string, value: unknown, depth: number, ancestors: Set<object>): unknown {
-    const name = this.#keys.placeholderFor(key);
+    const name = this.#sensitiveName(key);
     if (name === undefined) return this.#walk(value, depth + 1, ancestors);
     // Absence, emptiness and flags carry no secret and help debugging.
     if (value === undefined || value === null || value === "" || typeof value === "boolean") {
@@ -242,21 +253,42 @@ export class RedactionWalker {
       name: this.#describe(read(error, "name"), "Error"),
       message: this.#describe(read(error, "message"), ""),
     };
-    const stack = read(error, "stack")?.value;
+    const stack = readOrUndefined(error, "stack");
     if (typeof stack === "string") record.stack = this.#text(stack);
-    const code = read(error, "code")?.value;
+    const code = readOrUndefined(error, "code");
     if (code !== undefined) record.code = this.#walk(code, depth + 1, ancestors);
     assignFields(record, this.#record(error, depth, ancestors, ERROR_FIELDS));
     if ("cause" in error)
-      record.cause = this.#walk(read(error, "cause")?.value, depth + 1, ancestors);
-    const errors = read(error, "errors")?.value;
+      record.cause = this.#walk(readOrUndefined(error, "cause"), depth + 1, ancestors);
+    const errors = readOrUndefined(error, "errors");
     if (Array.isArray(errors)) record.errors = this.#walk(errors, depth + 1, ancestors);
     return record;
   }
 
-  #describe(entry: { value: unknown } | undefined, fallback: string): string {
-    if (entry === undefined) return UNREADABLE;
-    return entry.value === undefined ? fallback : this.#text(String(entry.value));
+  #describe(value: unknown, fallback: string): string {
+    if (value === FAILED) return UNREADABLE;
+    return value === undefined ? fallback : this.#text(String(value));
+  }
+
+  /**
+   * An object key, redacted. Keys repeat from one object to the next, so a
+   * key found clean is remembered with the placeholder name its values get
+   * (a bounded map; a key that held a secret is never kept).
+   */
+  #key(key: string): string {
+    if (this.#cleanKeys.has(key)) return key;
+    const redacted = this.#text(key);
+    if (redacted === key && key.length <= 64 && this.#cleanKeys.size < 10_000) {
+      this.#cleanKeys.set(key, this.#keys.placeholderFor(key) ?? "");
+    }
+    return redacted;
+  }
+
+  /** The placeholder name for values under `key`, or undefined for an ordinary key. */
+  #sensitiveName(key: string): string | undefined {
+    const cached = this.#cleanKeys.get(key);
+    if (cached === undefined) return this.#keys.placeholderFor(key);
+    return cached === "" ? undefined : cached;
   }
 
   #copyError(error: unknown, depth: number, ancestors: Set<object>): Error {
@@ -265,7 +297,7 @@ export class RedactionWalker {
     try {
       const name = this.#describe(read(error, "name"), "Error");
       const message = this.#describe(read(error, "message"), "");
-      const rawErrors = read(error, "errors")?.value;
+      const rawErrors = readOrUndefined(error, "errors");
       const errors = Array.isArray(rawErrors)
         ? rawErrors.map((entry) => this.#nested(entry, depth, ancestors))
         : undefined;
@@ -274,15 +306,15 @@ export class RedactionWalker {
           ? new AggregateError(errors ?? [], message)
           : new (NATIVE_ERROR_TYPES.find((type) => error instanceof type) ?? Error)(message);
       if (copy.name !== name) hide(copy, "name", name);
-      const stack = read(error, "stack")?.value;
+      const stack = readOrUndefined(error, "stack");
       hide(copy, "stack", typeof stack === "string" ? this.#text(stack) : `${name}: ${message}`);
       const fields = copy as unknown as Record<string, unknown>;
-      const code = read(error, "code")?.value;
+      const code = readOrUndefined(error, "code");
       if (code !== undefined) fields.code = this.#walk(code, depth + 1, ancestors);
       assignFields(copy, this.#record(error, depth, ancestors, ERROR_FIELDS));
       if (errors !== undefined && !(copy instanceof AggregateError)) hide(copy, "errors", errors);
       if ("cause" in error)
-        hide(copy, "cause", this.#nested(read(error, "cause")?.value, depth, ancestors));
+        hide(copy, "cause", this.#nested(readOrUndefined(error, "cause"), depth, ancestors));
       copyBeauvoirMarkers(error, copy);
       return copy;
     } finally {
@@ -301,10 +333,10 @@ export class RedactionWalker {
   /** Something thrown that is not an Error: a string, an object with a `message`, anything. */
   #errorFromValue(value: unknown, depth: number, ancestors: Set<object>): Error {
     if (typeof value === "object" && value !== null) {
-      const message = read(value, "message")?.value;
+      const message = readOrUndefined(value, "message");
       if (typeof message === "string") {
         const copy = new Error(this.#text(message));
-        const name = read(value, "name")?.value;
+        const name = readOrUndefined(value, "name");
         if (typeof name === "string") hide(copy, "name", this.#text(name));
         const fields = this.#walk(value, depth, ancestors);
         if (typeof fields === "object" && fields !== null) {
@@ -349,7 +381,7 @@ function copyBeauvoirMarkers(source: object, target: object): void {
   }
   for (const symbol of symbols) {
     const key = Symbol.keyFor(symbol);
-    if (key?.startsWith("beauvoir.error") && read(source, symbol)?.value === true) {
+    if (key?.startsWith("beauvoir.error") && readOrUndefined(source, symbol) === true) {
       Object.defineProperty(target, symbol, { value: true });
     }
   }

@@ -38,8 +38,6 @@ const SENSITIVE_ENDINGS: readonly (readonly [ending: string, name: string])[] = 
  */
 export class SensitiveKeys {
   readonly #extra: ReadonlyMap<string, string>;
-  /** Results by raw key: objects repeat the same keys, normalising each time would cost. */
-  readonly #cache = new Map<string, string | null>();
 
   /** @param extra - more key names (compared normalised) whose values are replaced whole. */
   constructor(extra: readonly string[]) {
@@ -48,14 +46,6 @@ export class SensitiveKeys {
 
   /** @returns the placeholder name for the value under `key`, or `undefined` for an ordinary key. */
   placeholderFor(key: string): string | undefined {
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached ?? undefined;
-    const name = this.#classify(key);
-    if (this.#cache.size < 10_000) this.#cache.set(key, name ?? null);
-    return name;
-  }
-
-  #classify(key: string): string | undefined {
     const normalized = normalizeKey(key);
     const extra = this.#extra.get(normalized);
     if (extra !== undefined) return extra;

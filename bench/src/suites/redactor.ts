@@ -1,0 +1,191 @@
+import { performance } from "node:perf_hooks";
+import { BUILT_IN_SECRET_PATTERNS, SecretRedactor } from "@beauvoir/redactor";
+import slowRedact from "@pinojs/redact";
+import fastRedact from "fast-redact";
+import { type BenchRow, compare, measured } from "../harness.js";
+
+const MEBIBYTE = 1024 * 1024;
+const LOG_SIZE = 10 * MEBIBYTE;
+
+// Fake credentials built at run time (no literal token in the sources).
+const cycle = (length: number, alphabet: string, offset = 0): string =>
+  Array.from({ length }, (_, index) => alphabet[(index + offset) % alphabet.length]).join("");
+const BASE62 = "A1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvWxYz";
+const githubToken = (offset: number) => `ghp_${cycle(36, BASE62, offset)}`;
+
+/**
+ * A realistic service log: HTTP access lines, git and queue activity, prose,
+ * stack traces, about 1 line in 200 carrying a secret in a typical spot.
+ */
+function realisticLog(size: number): string {
+  const ordinary = [
+    (index: number) =>
+      `2025-01-01T10:00:${String(index % 60).padStart(2, "0")}.000Z INFO [http] GET /api/v1/repos/acme/widgets/issues?page=${index % 9}&per_page=50 200 ${index % 300}ms ua="Mozilla/5.0 (X11; Linux x86_64)" req=4f1c2a3b-1234-4cde-9abc-${String(index).padStart(12, "0")}`,
+    (index: number) =>
+      `2025-01-01T10:00:01.001Z DEBUG [git] fetched ${cycle(40, "0123456789abcdef", index)} from origin/main in ${index % 500}ms`,
+    (index: number) =>
+      `2025-01-01T10:00:02.002Z WARN [queue] job ${index} retry attempt=${index % 5} delay=2000ms reason="ECONNRESET" queue=mail max_tokens=1024`,
+    (index: number) =>
+      `2025-01-01T10:00:03.003Z INFO [agent] issue #${index}: "Button does not render in Safari when the token list is empty" labels=bug,ui`,
+    () =>
+      `2025-01-01T10:00:04.004Z ERROR [worker] Error: connect ECONNREFUSED 127.0.0.1:5432\n    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)`,
+  ];
+  const secretLines = [
+    (index: number) =>
+      `2025-01-01T10:00:05.005Z DEBUG [github] Authorization: token ${githubToken(index)}`,
+    () =>
+      `2025-01-01T10:00:05.006Z INFO [db] connecting to postgres://app:hunter2@db.internal:5432/main`,
+    (index: number) =>
+      `2025-01-01T10:00:05.007Z DEBUG [oauth] POST /token client_secret=s3cr3t${index}&grant_type=refresh_token`,
+    () => `2025-01-01T10:00:05.008Z WARN [aws] using AKIAIOSFODNN7EXAMPLE from environment`,
+  ];
+  const lines: string[] = [];
+  let length = 0;
+  for (let index = 0; length < size; index++) {
+    const line =
+      index % 200 === 199
+        ? secretLines[((index / 200) % secretLines.length) | 0]!(index)
+        : ordinary[index % ordinary.length]!(index);
+    lines.push(line);
+    length += line.length + 1;
+  }
+  return lines.join("\n");
+}
+
+/** A typical outgoing API request as a service would log it. */
+function requestObject(index: number) {
+  return {
+    method: "POST",
+    url: `https://api.github.com/repos/acme/widgets/issues/${index}/comments?per_page=50`,
+    headers: {
+      authorization: `token ${githubToken(index)}`,
+      accept: "application/vnd.github+json",
+      "content-type": "application/json",
+      "user-agent": "beauvoir-agent/1.0 (+https://example.com)",
+      "x-github-api-version": "2022-11-28",
+      cookie: `session=${cycle(24, BASE62, index)}`,
+    },
+    body: {
+      body: "Thanks for the report! Closing as a duplicate of #12; see the discussion there.",
+      labels: ["bug", "triage", "needs-repro"],
+    },
+    user: { login: "octocat", id: 583231 + index, password: "hunter2" },
+    attempt: index % 3,
+    startedAt: "2025-01-01T10:00:00.000Z",
+  };
+}
+
+/** Interleaves `runs` timed calls of each side and returns the median ms of each. */
+function interleavedMedians(
+  ours: () => unknown,
+  peer: () => unknown,
+  runs: number,
+): [number, number] {
+  const oursTimes: number[] = [];
+  const peerTimes: number[] = [];
+  ours();
+  peer();
+  for (let run = 0; run < runs; run++) {
+    let started = performance.now();
+    ours();
+    oursTimes.push(performance.now() - started);
+    started = performance.now();
+    peer();
+    peerTimes.push(performance.now() - started);
+  }
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return [median(oursTimes), median(peerTimes)];
+}
+
+/**
+ * `redact()` over a 10 MiB log against one `String.prototype.replace` with a
+ * single alternation of the same patterns (the naive engine, which also
+ * replaces whole matches and so loses the key names), and `redactAny()` over
+ * request objects against fast-redact and @pinojs/redact set up with the
+ * paths of the secrets in those objects.
+ */
+export default async function redactorSuite(): Promise<BenchRow[]> {
+  const redactor = new SecretRedactor();
+  const naive = new RegExp(
+    BUILT_IN_SECRET_PATTERNS.map(
+      ({ pattern }) => `(?:${pattern.source.replaceAll("(?<secret>", "(?:")})`,
+    ).join("|"),
+    "g",
+  );
+  const text = realisticLog(LOG_SIZE);
+  const megabytes = text.length / MEBIBYTE;
+  const [oursMs, naiveMs] = interleavedMedians(
+    () => redactor.redact(text),
+    () => text.replace(naive, "[REDACTED]"),
+    7,
+  );
+  const wholeText = measured({
+    suite: "redactor",
+    case: `redact() of a ${megabytes.toFixed(0)} MiB log, secrets on 1 line in 200`,
+    unit: "MB/s",
+    ours: { label: "@beauvoir/redactor", value: megabytes / (oursMs / 1000) },
+    peer: {
+      label: "one String.replace, combined alternation",
+      value: megabytes / (naiveMs / 1000),
+    },
+    value: naiveMs / oursMs,
+    note: "same patterns; ours keeps key names and types each placeholder",
+  });
+
+  const lines = text.split("\n");
+  const [oursLinesMs, naiveLinesMs] = interleavedMedians(
+    () => {
+      for (const line of lines) redactor.redact(line);
+    },
+    () => {
+      for (const line of lines) line.replace(naive, "[REDACTED]");
+    },
+    5,
+  );
+  const perLine = measured({
+    suite: "redactor",
+    case: `redact() line by line (${lines.length} lines, as the logger calls it)`,
+    unit: "MB/s",
+    ours: { label: "@beauvoir/redactor", value: megabytes / (oursLinesMs / 1000) },
+    peer: {
+      label: "one String.replace, combined alternation",
+      value: megabytes / (naiveLinesMs / 1000),
+    },
+    value: naiveLinesMs / oursLinesMs,
+  });
+
+  const requests = Array.from({ length: 16 }, (_, index) => requestObject(index));
+  const paths = [
+    "headers.authorization",
+    "headers.cookie",
+    'headers["x-api-key"]',
+    'headers["x-github-token"]',
+    "user.password",
+  ];
+  const fast = fastRedact({ paths, censor: "[REDACTED]" });
+  const slow = slowRedact({ paths, censor: "[REDACTED]" });
+  let next = 0;
+  const request = () => requests[next++ & 15]!;
+  const note = "peers redact only the configured paths; ours scans every key and string";
+  const versusFastRedact = await compare({
+    suite: "redactor",
+    case: "request object to redacted JSON",
+    ours: {
+      label: "redactAny + JSON.stringify",
+      op: () => JSON.stringify(redactor.redactAny(request())),
+    },
+    peer: { label: "fast-redact, 5 paths", op: () => fast(request()) },
+    note,
+  });
+  const versusPinoRedact = await compare({
+    suite: "redactor",
+    case: "request object to redacted JSON",
+    ours: {
+      label: "redactAny + JSON.stringify",
+      op: () => JSON.stringify(redactor.redactAny(request())),
+    },
+    peer: { label: "@pinojs/redact, 5 paths", op: () => slow(request()) },
+    note,
+  });
+  return [wholeText, perLine, versusFastRedact, versusPinoRedact];
+}
