@@ -15,8 +15,15 @@ function shuffleKeys(value: unknown, seed: number): unknown {
     [names[index], names[other]] = [names[other] as string, names[index] as string];
   }
   const copy: Record<string, unknown> = {};
-  for (const name of names)
-    copy[name] = shuffleKeys((value as Record<string, unknown>)[name], state + name.length);
+  for (const name of names) {
+    // defineProperty, so a "__proto__" key stays an own key, as JSON.parse makes it.
+    Object.defineProperty(copy, name, {
+      value: shuffleKeys((value as Record<string, unknown>)[name], state + name.length),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return copy;
 }
 
@@ -81,6 +88,14 @@ describe("generateIdempotencyKey", () => {
     expect(() => canonicalJson({ s: new Set([1]) })).toThrow(/Set/);
     expect(() => canonicalJson({ x: Number.NaN })).toThrow(/NaN/);
     expect(() => canonicalJson(Symbol("x"))).toThrow(/symbol/);
+  });
+
+  it("keeps an own __proto__ key, as JSON.parse creates it", () => {
+    const parsed = JSON.parse('{"__proto__":{"x":1},"a":2}');
+    expect(canonicalJson(parsed)).toBe('{"__proto__":{"x":1},"a":2}');
+    expect(generateIdempotencyKey("a", "s", "r", parsed)).not.toBe(
+      generateIdempotencyKey("a", "s", "r", { a: 2 }),
+    );
   });
 
   it("accepts the same object twice when it is not a cycle", () => {
