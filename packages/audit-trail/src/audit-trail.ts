@@ -63,7 +63,7 @@ interface SegmentIndex {
 }
 
 const MAX_SHORT_WRITE_RETRIES = 3;
-const SEGMENT_INDEX_CACHE = 2;
+const SEGMENT_INDEX_CACHE = 3;
 
 /**
  * A hash-chained, append-only JSONL record of every side effect: an `intent`
@@ -122,6 +122,7 @@ export class AuditTrail {
   #results = new Map<number, IntentResult>();
   #segments: string[] = [];
   readonly #segmentIndexes = new Map<string, SegmentIndex>();
+  readonly #segmentFirstSeqs = new Map<string, number | undefined>();
   #queue: Draft[] = [];
   #writer: Promise<void> | undefined;
   #unsyncedBytes = 0;
@@ -322,10 +323,16 @@ export class AuditTrail {
     const found = this.#results.get(intentSeq);
     if (found) return { ...found };
     if (!(intentSeq >= 1 && intentSeq < this.#currentFirstSeq)) return null;
+    // Newest first: the first file that starts at or before the seq holds it.
+    // First seqs stay known after a file's index leaves the cache, so files
+    // that cannot hold the seq are not read again.
     for (let index = this.#segments.length - 1; index >= 0; index--) {
-      const segment = await this.#segmentIndex(this.#segments[index]!);
-      if (segment.firstSeq !== undefined && segment.firstSeq <= intentSeq) {
-        const result = segment.results.get(intentSeq);
+      const name = this.#segments[index]!;
+      const firstSeq = this.#segmentFirstSeqs.has(name)
+        ? this.#segmentFirstSeqs.get(name)
+        : (await this.#segmentIndex(name)).firstSeq;
+      if (firstSeq !== undefined && firstSeq <= intentSeq) {
+        const result = (await this.#segmentIndex(name)).results.get(intentSeq);
         return result ? { ...result } : null;
       }
     }
@@ -517,8 +524,11 @@ export class AuditTrail {
     } else {
       this.#armDryRunTimer();
     }
-    for (const { draft, seq: recordSeq } of chained) draft.resolve(recordSeq);
+    // Rotate before answering, so that a caller who sees its record resolved
+    // also sees the rotation it triggered (rotation failures do not concern
+    // these records: they are on disk already).
     await this.#maybeRotate();
+    for (const { draft, seq: recordSeq } of chained) draft.resolve(recordSeq);
   }
 
   async #writeFully(handle: FileHandleLike, bytes: Buffer): Promise<void> {
@@ -652,6 +662,7 @@ export class AuditTrail {
       await handle.close().catch(() => {});
     }
     this.#segments.push(name);
+    this.#segmentFirstSeqs.set(name, this.#currentFirstSeq);
     this.#fileSize = 0;
     this.#pendingLink = this.#lastHash;
     this.#lastHash = undefined;
@@ -766,7 +777,12 @@ export class AuditTrail {
 
   async #segmentIndex(name: string): Promise<SegmentIndex> {
     const cached = this.#segmentIndexes.get(name);
-    if (cached) return cached;
+    if (cached) {
+      // Most recently used last, so eviction drops the least recently used.
+      this.#segmentIndexes.delete(name);
+      this.#segmentIndexes.set(name, cached);
+      return cached;
+    }
     const path = join(this.#layout.directory, name);
     let buffer: Buffer;
     try {
@@ -785,6 +801,7 @@ export class AuditTrail {
       },
     });
     const index: SegmentIndex = { firstSeq: scan.firstSeq, results };
+    this.#segmentFirstSeqs.set(name, scan.firstSeq);
     this.#segmentIndexes.set(name, index);
     if (this.#segmentIndexes.size > SEGMENT_INDEX_CACHE) {
       this.#segmentIndexes.delete(this.#segmentIndexes.keys().next().value!);

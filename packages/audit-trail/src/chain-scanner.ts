@@ -157,7 +157,9 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     const record = parsed as AuditRecord;
     const claimedSeq = expectedSeq ?? (isPositiveInteger(record.seq) ? record.seq : undefined);
     const { hash, hmac } = record;
-    if (!isDigest(hash) || (hmac !== undefined && !isDigest(hmac))) {
+    // Only the length is checked here: a hash (or, under a key, an HMAC) that
+    // is not lowercase hex cannot equal the digest computed below.
+    if (!hasDigestLength(hash) || (hmac !== undefined && !(hmacKey ? hasDigestLength(hmac) : isDigest(hmac)))) {
       return stop("malformed_line", "hash or hmac is not 64 lowercase hex digits", claimedSeq);
     }
     const suffix =
@@ -283,6 +285,10 @@ function checkFirstRecord(
   return undefined;
 }
 
+function hasDigestLength(value: unknown): value is string {
+  return typeof value === "string" && value.length === 64;
+}
+
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
 }
@@ -294,7 +300,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Field types a hashed record must have; a wrong one means a foreign or buggy writer. */
 function describeShapeProblem(record: AuditRecord): string | undefined {
   if (!isPositiveInteger(record.seq)) return "seq is not a positive integer";
-  if (record.prevHash !== GENESIS && !isDigest(record.prevHash)) return "prevHash is not a digest";
+  // prevHash needs no check of its own: it must equal "genesis" or the hash of the record before.
   if (!AUDIT_PHASES.includes(record.phase)) return `unknown phase ${JSON.stringify(record.phase)}`;
   if (typeof record.ts !== "string") return "ts is not a string";
   if (typeof record.action !== "string") return "action is not a string";

@@ -58,8 +58,9 @@ export function instrumentedFs(hooks: FsHooks = {}): FileSystem & { log: string[
       return result;
     },
     async sync() {
-      fail(hooks.sync?.(++syncs));
+      const call = ++syncs;
       if (hooks.syncDelayMs) await new Promise((resolve) => setTimeout(resolve, hooks.syncDelayMs));
+      fail(hooks.sync?.(call));
       await handle.sync();
       log.push("sync");
     },
@@ -113,4 +114,19 @@ export function instrumentedFs(hooks: FsHooks = {}): FileSystem & { log: string[
 /** An errno-style error, as node:fs throws. */
 export function errno(code: string, message = code): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
+}
+
+/** The records of a JSONL file, parsed. */
+export async function readRecordsOf(path: string): Promise<Record<string, unknown>[]> {
+  const { readFile } = await import("node:fs/promises");
+  const text = await readFile(path, "utf8");
+  return text
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Lets pending promise callbacks and I/O callbacks run. */
+export function settle(ms = 0): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
