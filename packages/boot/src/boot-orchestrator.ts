@@ -393,7 +393,9 @@ function validateConfig(config: BootConfig): void {
     config.instanceLockWaitMs !== undefined &&
     (typeof config.instanceLockWaitMs !== "number" || !(config.instanceLockWaitMs >= 0))
   ) {
-    throw new RangeError(`instanceLockWaitMs must be a non-negative number, got ${config.instanceLockWaitMs}`);
+    throw new RangeError(
+      `instanceLockWaitMs must be a non-negative number, got ${config.instanceLockWaitMs}`,
+    );
   }
   if (config.toolNames !== undefined && !config.actionPolicy) {
     throw new TypeError("toolNames needs actionPolicy to be checked against");
