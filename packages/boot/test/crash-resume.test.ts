@@ -1,6 +1,9 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { IdempotencyIndex } from "@beauvoir/idempotency";
+import { LockManager } from "@beauvoir/locks";
+import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { boot } from "../src/index.js";
 import { crashWorkflow, readEffects, reconcilerFor } from "./fixtures/crash-workflow.mjs";
@@ -62,6 +65,19 @@ describe("crash resume (TASK-3.8): SIGKILL at each durable point, recover in a f
     const key = audit[0]?.dedupeKey as string;
     expect(key).toMatch(new RegExp(`^${action}:acme/widgets/target:[0-9a-f]{16}$`));
     expect(readEffects(effectsFile)).toHaveLength(expected.effectsBefore);
+    const index = new IdempotencyIndex({
+      dir: join(dataDir, "idempotency"),
+      locks: new LockManager({ lockDir: join(dataDir, "locks") }),
+    });
+    await index.initialize();
+    const dedup = await index.check(key);
+    await index.close();
+    if (expected.dedup === "none") expect(dedup).toBeNull();
+    else expect(dedup).toMatchObject({ status: "pending", intentSeq: audit[0]?.seq });
+    const runState = await new ResilientStoreFactory({ baseDir: join(dataDir, "stores") })
+      .create<{ outputs: Record<string, unknown> }>("workflow-run.crash-run")
+      .get();
+    expect(runState?.outputs).toEqual({});
 
     // Recovery: a fresh instance in this process, on the same directory.
     const app = await boot({
@@ -71,11 +87,13 @@ describe("crash resume (TASK-3.8): SIGKILL at each durable point, recover in a f
     });
     try {
       expect(app.mode).toBe("autonomous");
-      const dedupBefore = app.reconciliation;
       const run = await app.workflows.getRun("crash-run");
-      // Result store: the step's output was never saved.
       expect(run).toMatchObject({ status: "running", nextStep: 0, outputs: {} });
-      if (crashAfterStep === "result") expect(dedupBefore?.promoted ?? []).toEqual([]);
+      if (crashAfterStep === "result") {
+        // Promoted by the index from the audit result, before any hook: nothing to decide.
+        expect(app.reconciliation).toMatchObject({ promoted: [], rerun: [], failed: [] });
+        expect((await app.services.idempotencyIndex?.check(key))?.status).toBe("completed");
+      }
       const [final] = await app.workflows.resumeUnfinished();
       expect(final).toMatchObject({ runId: "crash-run", status: "completed" });
       expect((await app.services.idempotencyIndex?.check(key))?.status).toBe("completed");
