@@ -1,3 +1,3 @@
 import { definePackageTests } from "../../vitest.shared.js";
 
-export default definePackageTests();
+export default definePackageTests({ branches: 85 });
