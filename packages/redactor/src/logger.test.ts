@@ -67,6 +67,35 @@ describe("createLogger: redaction before output", () => {
     for (const secret of everyFakeSecret) expect(output).not.toContain(secret);
   });
 
+  it("redacts before serialising, so JSON escaping cannot split a secret past the patterns", () => {
+    const lines: string[] = [];
+    const logger = createLogger(redactor, {
+      sink: jsonLinesSink({ write: (line: string) => lines.push(line) }),
+    });
+    const secret = fake.githubClassic;
+    logger.info('body {"token":"x"}', {
+      quoted: `he said "use ${secret}"\nthen left`,
+      escapedJson: JSON.stringify({ nested: JSON.stringify({ auth: `Bearer ${secret}` }) }),
+      multiline: `line one\nAuthorization: token ${secret}\r\nline three`,
+      tabbed: `\t${secret}\t`,
+    });
+    const output = lines.join("");
+    const escapedOnce = JSON.stringify(secret).slice(1, -1);
+    const escapedTwice = JSON.stringify(JSON.stringify(secret)).slice(1, -1);
+    for (const form of [secret, escapedOnce, escapedTwice, secret.slice(4)])
+      expect(output).not.toContain(form);
+    expect(JSON.parse(output).msg).toBe('body {"token":"[REDACTED:token]"}');
+  });
+
+  it("redacts prefixes, including dynamic ones given to child()", () => {
+    const { records, sink } = capture();
+    const logger = createLogger(redactor, { sink, prefix: `repo ${fake.githubApp}` });
+    logger.child(`https://u:pw@host`).info("x");
+    expect(records[0]?.prefix).toBe(
+      "repo [REDACTED:github-app]:https://u:[REDACTED:url-password]@host",
+    );
+  });
+
   it("puts an Error passed as the data itself under error, and non-objects under data", () => {
     const { records, sink } = capture();
     const logger = createLogger(redactor, { sink });

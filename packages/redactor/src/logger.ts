@@ -97,7 +97,8 @@ class RedactingLogger implements BeauvoirLogger {
     if (typeof prefixOrBindings === "string") {
       let prefix = state.prefix;
       if (prefixOrBindings !== "") {
-        prefix = prefix === undefined ? prefixOrBindings : `${prefix}:${prefixOrBindings}`;
+        const added = state.redactor.redact(prefixOrBindings);
+        prefix = prefix === undefined ? added : `${prefix}:${added}`;
       }
       return new RedactingLogger({ ...state, prefix });
     }
@@ -224,7 +225,7 @@ export function createLogger(
     level,
     sink,
     clock,
-    prefix: prefix === "" ? undefined : prefix,
+    prefix: prefix === undefined || prefix === "" ? undefined : redactor.redact(prefix),
     bindings: undefined,
   });
   if (invalidEnvironmentLevel !== undefined) {

@@ -206,6 +206,31 @@ describe("secrets given away by their context", () => {
     expect(redact(input)).toBe(expected);
   });
 
+  it.each([
+    [
+      "JSON percent-encoded in a query string",
+      "GET /cb?state=%7B%22token%22%3A%22abc123%22%7D&x=1",
+      "GET /cb?state=%7B%22token%22%3A%22[REDACTED:token]&x=1",
+    ],
+    [
+      "a signed URL percent-encoded inside a redirect",
+      "GET /login?next=https%3A%2F%2Fh%2Fcb%3Fsig%3Dabc123%26v%3D2 302",
+      "GET /login?next=https%3A%2F%2Fh%2Fcb%3Fsig%3D[REDACTED:url-param] 302",
+    ],
+    [
+      "JSON escaped inside a JSON string",
+      '{"body":"{\\"api_key\\":\\"abc123\\"}"}',
+      '{"body":"{\\"api_key\\":\\"[REDACTED:api-key]\\"}"}',
+    ],
+    [
+      "single-quoted Python repr",
+      "{'password': 'hunter 2', 'user': 'ada'}",
+      "{'password': '[REDACTED:password]', 'user': 'ada'}",
+    ],
+  ])("finds secrets in common encodings: %s", (_label, input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+
   it("leaves data values alone: null, booleans, empty values", () => {
     for (const text of ["token: null", "password=false", 'secret: ""', "token=", "password:None"]) {
       expect(redact(text)).toBe(text);

@@ -73,12 +73,17 @@ function keyName(...spellings: string[][]): string {
   return `(?:${alternatives.join("|")})`;
 }
 
+/**
+ * A quote around a key or value: plain, backslash-escaped (JSON inside a
+ * JSON string) or percent-encoded (JSON inside a URL).
+ */
+const QUOTE = "(?:\\\\?[\"'`]|%2[27])";
 /** What may sit between a key name and the assignment: a closing quote, blanks. */
-const AFTER_KEY = "(?:\\\\?[\"'`])?[ \\t]{0,16}";
-/** The assignment sign: `=`, `:`, `=>`, `:=`, `%3D`. */
-const SIGN = ":=|=>|[:=]|%3[Dd]";
+const AFTER_KEY = `${QUOTE}?[ \\t]{0,16}`;
+/** The assignment sign: `=`, `:`, `=>`, `:=`, and `%3D`, `%3A` percent-encoded. */
+const SIGN = ":=|=>|[:=]|%3[DdAa]";
 /** Blanks and an opening quote between the sign and the value. */
-const AFTER_SIGN = "[ \\t]{0,16}(?:\\\\?[\"'`])?";
+const AFTER_SIGN = `[ \\t]{0,16}${QUOTE}?`;
 
 /**
  * A value after the assignment sign: up to the closing quote when quoted (so a
@@ -215,12 +220,12 @@ const SOURCES: readonly PatternSource[] = [
   {
     name: "url-param",
     description:
-      "URL query parameters that carry credentials beyond the key names below (`sig`, `signature`, `key`, `auth`, `jwt`, `session`, `X-Amz-Signature`…)",
+      "URL query parameters that carry credentials beyond the key names below (`sig`, `signature`, `key`, `auth`, `jwt`, `session`, `X-Amz-Signature`…), also percent-encoded inside another URL",
     source:
-      `[?&](?:${anyCase("x-amz-")}(?:${anyCase("signature")}|${anyCase("credential")}|${anyCase("security-token")})` +
+      `(?:[?&]|%3[Ff]|%26)(?:${anyCase("x-amz-")}(?:${anyCase("signature")}|${anyCase("credential")}|${anyCase("security-token")})` +
       `|${anyCase("x-goog-")}(?:${anyCase("signature")}|${anyCase("credential")})` +
       `|${anyCase("signature")}|${anyCase("sig")}|${anyCase("key")}|${anyCase("auth")}|${anyCase("jwt")}` +
-      `|${anyCase("session")}(?:_?${anyCase("id")})?)=(?<secret>[^&#\\s"'<>\\\\]+)`,
+      `|${anyCase("session")}(?:_?${anyCase("id")})?)(?:=|%3[Dd])(?<secret>[^&#\\s"'<>\\\\]+)`,
   },
   {
     name: "bearer",
