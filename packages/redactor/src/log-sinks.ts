@@ -56,6 +56,14 @@ function assertMethods(target: unknown, methods: readonly string[], option: stri
  * Formats one record as a line of JSON: `level`, `time` (ISO-8601), `msg`,
  * `prefix`, then the data fields. A data key named like one of the first four
  * is written with a leading underscore (`_msg`) so it cannot forge them.
+ *
+ * @param record - a record from the logger.
+ * @returns the line, ending with `\n`.
+ * @example
+ * ```ts
+ * formatJsonLine({ level: "info", time: 0, msg: "hi", data: { n: 1 } });
+ * // '{"level":"info","time":"1970-01-01T00:00:00.000Z","msg":"hi","n":1}\n'
+ * ```
  */
 export function formatJsonLine(record: LogRecord): string {
   const line: Record<string, unknown> = Object.create(null);
@@ -99,6 +107,14 @@ export function jsonLinesSink(stream: WritableLike): LogSink {
 /**
  * Formats one record for people: `time LEVEL [prefix] message {data}`, with
  * the stack of `data.error` on the lines after.
+ *
+ * @param record - a record from the logger.
+ * @returns the text, without a final newline.
+ * @example
+ * ```ts
+ * formatConsoleLine({ level: "warn", time: 0, msg: "slow", prefix: "http", data: { ms: 900 } });
+ * // '1970-01-01T00:00:00.000Z WARN [http] slow {"ms":900}'
+ * ```
  */
 export function formatConsoleLine(record: LogRecord): string {
   let line = `${isoTime(record.time)} ${record.level.toUpperCase()}`;

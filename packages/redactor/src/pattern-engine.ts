@@ -9,8 +9,13 @@ export interface CompiledExtraPattern {
 
 /** A placeholder already in the text, from an earlier pattern or an earlier call. */
 const PLACEHOLDER = /\[REDACTED:[A-Za-z0-9._-]{1,64}\]/g;
-/** What may be left of a value around placeholders without being worth redacting: `Bearer `. */
-const INSIGNIFICANT = /^\s*(?:[A-Za-z]{1,20}\s+)?$/;
+/**
+ * What may be left of a value around placeholders without being redacted
+ * itself: nothing, or an authentication scheme (`Bearer [REDACTED:jwt]`).
+ * Any other word stays suspect: in `"hunter2 ghp_…"` both halves are secret.
+ */
+const INSIGNIFICANT =
+  /^\s*(?:(?:bearer|basic|token|bot|digest|negotiate|oauth|apikey|key|aws4-hmac-sha256)\s+)?$/i;
 /** Values that are data, not credentials, even after `token=`. */
 const LITERAL_VALUES = new Set(["null", "undefined", "true", "false", "None", "nil"]);
 

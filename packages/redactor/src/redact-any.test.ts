@@ -252,6 +252,11 @@ describe("redactAny on what JSON and loggers get handed", () => {
     });
   });
 
+  it("unboxes boxed primitives", () => {
+    const boxed = [new String("token=abc"), new Number(7), new Boolean(false)];
+    expect(redactAny(boxed)).toEqual(["token=[REDACTED:token]", 7, false]);
+  });
+
   it("names values it cannot walk: WeakMap, WeakSet, Promise", () => {
     expect(redactAny([new WeakMap(), new WeakSet(), Promise.resolve(1)])).toEqual([
       "[WeakMap]",

@@ -158,9 +158,16 @@ export class RedactionWalker {
       return Number.isNaN(object.getTime()) ? "Invalid Date" : object.toISOString();
     }
     if (object instanceof RegExp) return this.#text(String(object));
+    // Boxed primitives (`new String("…")`) are their value, not an object of indices.
+    if (object instanceof String || object instanceof Number || object instanceof Boolean) {
+      return this.#walk(object.valueOf(), depth, ancestors);
+    }
     // Binary content is never shown: it could hold anything, in any encoding.
     if (ArrayBuffer.isView(object)) return `[${typeName(object)}: ${object.byteLength} bytes]`;
-    if (object instanceof ArrayBuffer || object instanceof SharedArrayBuffer) {
+    if (
+      object instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer === "function" && object instanceof SharedArrayBuffer)
+    ) {
       return `[${typeName(object)}: ${object.byteLength} bytes]`;
     }
     if (Array.isArray(object)) {

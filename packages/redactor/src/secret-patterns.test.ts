@@ -241,6 +241,12 @@ describe("secrets given away by their context", () => {
     expect(redact(`secret="prefix ${fake.githubClassic} and hunter2"`)).toBe(
       'secret="[REDACTED:secret]"',
     );
+    expect(redact(`password="hunter ${fake.githubClassic}"`)).toBe(
+      'password="[REDACTED:password]"',
+    );
+    expect(redact(`Authorization: Bot ${fake.githubApp}`)).toBe(
+      "Authorization: Bot [REDACTED:github-app]",
+    );
   });
 
   it("does not take prose after Bearer or Basic for a credential", () => {
@@ -256,6 +262,7 @@ describe("BUILT_IN_SECRET_PATTERNS", () => {
     expect(new Set(names).size).toBe(names.length);
     for (const { pattern, description } of BUILT_IN_SECRET_PATTERNS) {
       expect(pattern.flags).toContain("g");
+      expect(pattern.test(""), "a pattern that matches nothing would loop").toBe(false);
       expect(description.length).toBeGreaterThan(10);
     }
     expect(names).toEqual(redactor.patternNames);

@@ -22,8 +22,8 @@ const SHORTEST_BUILT_IN_MATCH = 6;
  * @example
  * ```ts
  * const redactor = new SecretRedactor();
- * redactor.redact("curl -H 'Authorization: Bearer ghp_0123…'");
- * // "curl -H 'Authorization: Bearer [REDACTED:github-pat]'"
+ * redactor.redact("curl -H 'Authorization: Bearer 6f1c9e2b7d4a' https://api/?api_key=k1");
+ * // "curl -H 'Authorization: Bearer [REDACTED:bearer]' https://api/?api_key=[REDACTED:api-key]"
  * redactor.redactAny({ headers: { cookie: "sid=1" }, url: "https://u:pw@host/" });
  * // { headers: { cookie: "[REDACTED:cookie]" }, url: "https://u:[REDACTED:url-password]@host/" }
  * ```
