@@ -1,3 +1,4 @@
 import { definePackageTests } from "../../vitest.shared.js";
 
-export default definePackageTests();
+// The SIGKILL test spawns 50 writers; give it room on a loaded 2-core machine.
+export default definePackageTests({ branches: 85, testTimeout: 60_000 });

@@ -35,7 +35,10 @@ export default async function auditTrailSuite(): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
 
     // (a) and (b): one record at a time, each fsynced before the next.
-    const trail = new AuditTrail({ path: join(dir, "sequential.jsonl"), maxSizeBytes: Number.POSITIVE_INFINITY });
+    const trail = new AuditTrail({
+      path: join(dir, "sequential.jsonl"),
+      maxSizeBytes: Number.POSITIVE_INFINITY,
+    });
     await trail.initialize();
     let index = 0;
     await trail.recordIntent(entry(index++));
@@ -64,7 +67,8 @@ export default async function auditTrailSuite(): Promise<BenchRow[]> {
     const concurrentMs = await medianMs(async () => {
       await Promise.all(
         Array.from({ length: WRITERS }, async () => {
-          for (let count = 0; count < RECORDS_PER_WRITER; count++) await trail.recordIntent(entry(index++));
+          for (let count = 0; count < RECORDS_PER_WRITER; count++)
+            await trail.recordIntent(entry(index++));
         }),
       );
     }, 5);
@@ -88,8 +92,19 @@ export default async function auditTrailSuite(): Promise<BenchRow[]> {
     await writer.initialize();
     let size = 0;
     for (let batch = 0; size < TEN_MIB; batch++) {
-      const seqs = await Promise.all(Array.from({ length: 256 }, (_, offset) => writer.recordIntent(entry(batch * 256 + offset))));
-      await Promise.all(seqs.map((seq) => writer.recordResult(seq, { id: seq, url: `https://github.com/acme/app/issues/1#issuecomment-${seq}` })));
+      const seqs = await Promise.all(
+        Array.from({ length: 256 }, (_, offset) =>
+          writer.recordIntent(entry(batch * 256 + offset)),
+        ),
+      );
+      await Promise.all(
+        seqs.map((seq) =>
+          writer.recordResult(seq, {
+            id: seq,
+            url: `https://github.com/acme/app/issues/1#issuecomment-${seq}`,
+          }),
+        ),
+      );
       size = (await stat(bigPath)).size;
     }
     const records = writer.lastSeq;

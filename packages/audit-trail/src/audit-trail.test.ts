@@ -33,13 +33,21 @@ afterEach(async () => {
 });
 
 async function openTrail(options: Partial<AuditTrailOptions> = {}): Promise<AuditTrail> {
-  const trail = new AuditTrail({ path: join(dir, "audit.jsonl"), redactor: keepEverything, ...options });
+  const trail = new AuditTrail({
+    path: join(dir, "audit.jsonl"),
+    redactor: keepEverything,
+    ...options,
+  });
   open.push(trail);
   await trail.initialize();
   return trail;
 }
 
-const comment = (body = "hello") => ({ action: "add_issue_comment", target: "acme/app#12", params: { body } });
+const comment = (body = "hello") => ({
+  action: "add_issue_comment",
+  target: "acme/app#12",
+  params: { body },
+});
 
 describe("recording", () => {
   it("pairs intents and results by seq and chains every line", async () => {
@@ -48,16 +56,53 @@ describe("recording", () => {
     const intent = await trail.recordIntent({ ...comment(), dedupeKey: "comment:acme/app#12:abc" });
     clock.advance(1_500);
     const result = await trail.recordResult(intent, { id: 99 });
-    const denied = await trail.recordDenied({ action: "merge", target: "acme/app#13", params: {}, reason: "not allowed" });
-    const dry = await trail.recordDryRun({ action: "close_issue", target: "acme/app#14", params: { why: "stale" } });
+    const denied = await trail.recordDenied({
+      action: "merge",
+      target: "acme/app#13",
+      params: {},
+      reason: "not allowed",
+    });
+    const dry = await trail.recordDryRun({
+      action: "close_issue",
+      target: "acme/app#14",
+      params: { why: "stale" },
+    });
     expect([intent, result, denied, dry]).toEqual([1, 2, 3, 4]);
 
     const records = await readRecordsOf(trail.path);
     expect(records).toMatchObject([
-      { seq: 1, prevHash: "genesis", phase: "intent", action: "add_issue_comment", target: "acme/app#12", params: { body: "hello" }, dedupeKey: "comment:acme/app#12:abc", dryRun: false, ts: "2026-02-08T12:00:00.000Z" },
-      { seq: 2, prevHash: records[0]!.hash, phase: "result", intentSeq: 1, action: "add_issue_comment", target: "acme/app#12", params: {}, dedupeKey: "comment:acme/app#12:abc", result: { id: 99 }, dryRun: false, ts: "2026-02-08T12:00:01.500Z" },
+      {
+        seq: 1,
+        prevHash: "genesis",
+        phase: "intent",
+        action: "add_issue_comment",
+        target: "acme/app#12",
+        params: { body: "hello" },
+        dedupeKey: "comment:acme/app#12:abc",
+        dryRun: false,
+        ts: "2026-02-08T12:00:00.000Z",
+      },
+      {
+        seq: 2,
+        prevHash: records[0]!.hash,
+        phase: "result",
+        intentSeq: 1,
+        action: "add_issue_comment",
+        target: "acme/app#12",
+        params: {},
+        dedupeKey: "comment:acme/app#12:abc",
+        result: { id: 99 },
+        dryRun: false,
+        ts: "2026-02-08T12:00:01.500Z",
+      },
       { seq: 3, prevHash: records[1]!.hash, phase: "denied", error: "not allowed", dryRun: false },
-      { seq: 4, prevHash: records[2]!.hash, phase: "dry_run", params: { why: "stale" }, dryRun: true },
+      {
+        seq: 4,
+        prevHash: records[2]!.hash,
+        phase: "dry_run",
+        params: { why: "stale" },
+        dryRun: true,
+      },
     ]);
     expect(records[1]).not.toHaveProperty("error");
     expect(records[0]).not.toHaveProperty("hmac");
@@ -107,7 +152,10 @@ describe("recording", () => {
     const trail = await openTrail();
     const pending = [1, 2, 3, 4, 5].map((index) => trail.recordIntent(comment(`#${index}`)));
     const closing = trail.close();
-    await expect(trail.recordIntent(comment())).rejects.toMatchObject({ code: "AUDIT_NOT_READY", state: "closed" });
+    await expect(trail.recordIntent(comment())).rejects.toMatchObject({
+      code: "AUDIT_NOT_READY",
+      state: "closed",
+    });
     expect(await Promise.all(pending)).toEqual([1, 2, 3, 4, 5]);
     await closing;
     await trail.close();
@@ -124,20 +172,31 @@ describe("durability and group commit", () => {
     const done = trail.recordIntent(comment()).then(() => fs.log.push("resolved"));
     await done;
     await trail.recordDenied({ ...comment(), reason: "no" }).then(() => fs.log.push("resolved"));
-    expect(fs.log).toEqual([expect.stringMatching(/^write:/), "sync", "resolved", expect.stringMatching(/^write:/), "sync", "resolved"]);
+    expect(fs.log).toEqual([
+      expect.stringMatching(/^write:/),
+      "sync",
+      "resolved",
+      expect.stringMatching(/^write:/),
+      "sync",
+      "resolved",
+    ]);
   });
 
   it("shares one write and one fsync among callers that arrive together, in call order", async () => {
     const fs = instrumentedFs();
     const trail = await openTrail({ fs });
     fs.log.length = 0;
-    const seqs = await Promise.all(Array.from({ length: 50 }, (_, index) => trail.recordIntent(comment(`#${index}`))));
+    const seqs = await Promise.all(
+      Array.from({ length: 50 }, (_, index) => trail.recordIntent(comment(`#${index}`))),
+    );
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, index) => index + 1));
     expect(fs.log.filter((entry) => entry === "sync")).toHaveLength(1);
     expect(fs.log.filter((entry) => entry.startsWith("write:"))).toHaveLength(1);
     const records = await readRecordsOf(trail.path);
     expect(records.map((record) => record.seq)).toEqual(seqs);
-    expect(records.map((record) => (record.params as { body: string }).body)).toEqual(seqs.map((seq) => `#${seq - 1}`));
+    expect(records.map((record) => (record.params as { body: string }).body)).toEqual(
+      seqs.map((seq) => `#${seq - 1}`),
+    );
   });
 
   it("batches callers that arrive during an fsync into the next one", async () => {
@@ -209,7 +268,9 @@ describe("durability and group commit", () => {
     );
     expect(new Set(seqs).size).toBe(100);
     const records = await readRecordsOf(trail.path);
-    expect(records.map((record) => record.seq)).toEqual(Array.from({ length: 200 }, (_, index) => index + 1));
+    expect(records.map((record) => record.seq)).toEqual(
+      Array.from({ length: 200 }, (_, index) => index + 1),
+    );
     expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 200 });
     expect(trail.getPendingIntents()).toEqual([]);
   });
@@ -217,7 +278,9 @@ describe("durability and group commit", () => {
 
 describe("write failures", () => {
   it("retries short writes and completes the line", async () => {
-    const fs = instrumentedFs({ write: (bytes, call) => (call <= 3 ? { bytesWritten: Math.ceil(bytes / 2) } : undefined) });
+    const fs = instrumentedFs({
+      write: (bytes, call) => (call <= 3 ? { bytesWritten: Math.ceil(bytes / 2) } : undefined),
+    });
     const trail = await openTrail({ fs });
     expect(await trail.recordIntent(comment())).toBe(1);
     expect(fs.log.filter((entry) => entry.startsWith("write:"))).toHaveLength(4);
@@ -240,13 +303,22 @@ describe("write failures", () => {
 
   it("rejects the whole batch on a write error, and the next batch reuses its seqs", async () => {
     let full = false;
-    const fs = instrumentedFs({ write: () => (full ? errno("ENOSPC", "no space left on device") : undefined) });
+    const fs = instrumentedFs({
+      write: () => (full ? errno("ENOSPC", "no space left on device") : undefined),
+    });
     const trail = await openTrail({ fs });
     await trail.recordIntent(comment());
     full = true;
-    const results = await Promise.allSettled([trail.recordIntent(comment()), trail.recordDryRun(comment())]);
+    const results = await Promise.allSettled([
+      trail.recordIntent(comment()),
+      trail.recordDryRun(comment()),
+    ]);
     expect(results.map((result) => result.status)).toEqual(["rejected", "rejected"]);
-    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: "AUDIT_WRITE", operation: "write", cause: { code: "ENOSPC" } });
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({
+      code: "AUDIT_WRITE",
+      operation: "write",
+      cause: { code: "ENOSPC" },
+    });
     full = false;
     expect(await trail.recordIntent(comment())).toBe(2);
     expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 2 });
@@ -257,13 +329,20 @@ describe("write failures", () => {
     const fs = instrumentedFs({ write: () => ({ bytesWritten: 3 }), truncate: () => errno("EIO") });
     const trail = await openTrail({ fs, logger });
     await expect(trail.recordIntent(comment())).rejects.toMatchObject({ operation: "short-write" });
-    await expect(trail.recordIntent(comment())).rejects.toMatchObject({ code: "AUDIT_NOT_READY", state: "failed", cause: { operation: "truncate" } });
+    await expect(trail.recordIntent(comment())).rejects.toMatchObject({
+      code: "AUDIT_NOT_READY",
+      state: "failed",
+      cause: { operation: "truncate" },
+    });
     expect(logger.entries.some((entry) => entry.level === "error")).toBe(true);
   });
 
   it("stops after a failed fsync, rejecting that batch and everything after it", async () => {
     let broken = false;
-    const fs = instrumentedFs({ sync: () => (broken ? errno("EIO", "i/o error") : undefined), syncDelayMs: 20 });
+    const fs = instrumentedFs({
+      sync: () => (broken ? errno("EIO", "i/o error") : undefined),
+      syncDelayMs: 20,
+    });
     const trail = await openTrail({ fs });
     await trail.recordIntent(comment());
     broken = true;
@@ -288,9 +367,13 @@ describe("write failures", () => {
     const trail = await openTrail({ fs, clock, logger });
     await trail.recordDryRun(comment());
     clock.advance(100);
-    await vi.waitFor(() => expect(logger.entries.some((entry) => entry.level === "error")).toBe(true));
+    await vi.waitFor(() =>
+      expect(logger.entries.some((entry) => entry.level === "error")).toBe(true),
+    );
     await expect(trail.recordDryRun(comment())).rejects.toMatchObject({ state: "failed" });
-    expect(logger.entries.find((entry) => entry.level === "error")?.data?.error).toMatchObject({ operation: "fsync" });
+    expect(logger.entries.find((entry) => entry.level === "error")?.data?.error).toMatchObject({
+      operation: "fsync",
+    });
   });
 
   it("reports a failing final fsync or close from close(), closing anyway", async () => {
@@ -313,7 +396,11 @@ describe("caller mistakes", () => {
     [{ path: "/tmp/a.jsonl", maxSizeBytes: 1.5 }, RangeError, /maxSizeBytes/],
     [{ path: "/tmp/a.jsonl", maxSizeBytes: Number.NaN }, RangeError, /maxSizeBytes/],
     [{ path: "/tmp/a.jsonl", dryRunFsyncDelayMs: -1 }, RangeError, /dryRunFsyncDelayMs/],
-    [{ path: "/tmp/a.jsonl", dryRunFsyncDelayMs: Number.POSITIVE_INFINITY }, RangeError, /dryRunFsyncDelayMs/],
+    [
+      { path: "/tmp/a.jsonl", dryRunFsyncDelayMs: Number.POSITIVE_INFINITY },
+      RangeError,
+      /dryRunFsyncDelayMs/,
+    ],
     [{ path: "/tmp/a.jsonl", hmacKey: "" }, RangeError, /hmacKey/],
     [{ path: "/tmp/a.jsonl", hmacKey: 42 }, TypeError, /hmacKey/],
     [{ path: "/tmp/a.jsonl", redactor: {} }, TypeError, /redactor/],
@@ -327,12 +414,17 @@ describe("caller mistakes", () => {
   });
 
   it("accepts Infinity to turn rotation off", () => {
-    expect(() => new AuditTrail({ path: "/tmp/a.jsonl", maxSizeBytes: Number.POSITIVE_INFINITY })).not.toThrow();
+    expect(
+      () => new AuditTrail({ path: "/tmp/a.jsonl", maxSizeBytes: Number.POSITIVE_INFINITY }),
+    ).not.toThrow();
   });
 
   it("refuses records and queries before initialize()", async () => {
     const trail = new AuditTrail({ path: join(dir, "audit.jsonl") });
-    await expect(trail.recordIntent(comment())).rejects.toMatchObject({ code: "AUDIT_NOT_READY", state: "uninitialized" });
+    await expect(trail.recordIntent(comment())).rejects.toMatchObject({
+      code: "AUDIT_NOT_READY",
+      state: "uninitialized",
+    });
     expect(() => trail.getPendingIntents()).toThrow(AuditNotReadyError);
     await expect(trail.findResultByIntentSeq(1)).rejects.toBeInstanceOf(AuditNotReadyError);
     await expect(trail.verifyChain()).rejects.toBeInstanceOf(AuditNotReadyError);
@@ -369,9 +461,15 @@ describe("caller mistakes", () => {
     };
     const trail = await openTrail({ redactor });
     const intent = await trail.recordIntent(comment());
-    await expect(trail.recordResult(intent, cyclic)).rejects.toMatchObject({ code: "AUDIT_INVALID_ENTRY", field: "result" });
+    await expect(trail.recordResult(intent, cyclic)).rejects.toMatchObject({
+      code: "AUDIT_INVALID_ENTRY",
+      field: "result",
+    });
     mode = "throw";
-    await expect(trail.recordIntent(comment())).rejects.toMatchObject({ field: "params", cause: { message: "redactor bug" } });
+    await expect(trail.recordIntent(comment())).rejects.toMatchObject({
+      field: "params",
+      cause: { message: "redactor bug" },
+    });
     mode = "string";
     await expect(trail.recordIntent(comment())).rejects.toMatchObject({ field: "params" });
     mode = "keep";
@@ -383,14 +481,20 @@ describe("caller mistakes", () => {
     const trail = await openTrail();
     const intent = await trail.recordIntent(comment());
     const denied = await trail.recordDenied(comment());
-    await expect(trail.recordResult(42, null)).rejects.toMatchObject({ code: "AUDIT_UNKNOWN_INTENT", reason: "not_open", intentSeq: 42 });
+    await expect(trail.recordResult(42, null)).rejects.toMatchObject({
+      code: "AUDIT_UNKNOWN_INTENT",
+      reason: "not_open",
+      intentSeq: 42,
+    });
     await expect(trail.recordResult(denied, null)).rejects.toMatchObject({ reason: "not_open" });
     const first = trail.recordResult(intent, null);
     const error = await trail.recordResult(intent, null).catch((caught: unknown) => caught);
     expect(AuditUnknownIntentError.isInstance(error)).toBe(true);
     expect(error).toMatchObject({ reason: "already_resolved" });
     await first;
-    await expect(trail.recordResult(intent, null)).rejects.toMatchObject({ reason: "already_resolved" });
+    await expect(trail.recordResult(intent, null)).rejects.toMatchObject({
+      reason: "already_resolved",
+    });
   });
 
   it("lets a result be recorded again after its write failed", async () => {

@@ -105,7 +105,10 @@ export class AuditTrail {
   readonly #fs: FileSystem;
   // Serializes every operation on the descriptor: batch writes and fsyncs,
   // rotation, the dry-run fsync, close, and reads that must see whole lines.
-  readonly #mutex = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY, defaultTimeoutMs: Number.POSITIVE_INFINITY });
+  readonly #mutex = new AsyncMutex({
+    maxHoldMs: Number.POSITIVE_INFINITY,
+    defaultTimeoutMs: Number.POSITIVE_INFINITY,
+  });
 
   #state: State = "uninitialized";
   #failure: unknown;
@@ -134,21 +137,26 @@ export class AuditTrail {
    * @throws TypeError or RangeError naming the option when one is invalid.
    */
   constructor(options: AuditTrailOptions) {
-    if (typeof options !== "object" || options === null) throw new TypeError("options must be an object");
+    if (typeof options !== "object" || options === null)
+      throw new TypeError("options must be an object");
     if (typeof options.path !== "string" || options.path.length === 0) {
       throw new TypeError("path must be a non-empty string");
     }
     this.#layout = layoutOf(options.path);
-    this.#hmacKey = options.hmacKey === undefined ? undefined : toKeyBytes(options.hmacKey, "hmacKey");
+    this.#hmacKey =
+      options.hmacKey === undefined ? undefined : toKeyBytes(options.hmacKey, "hmacKey");
     this.#maxSizeBytes = options.maxSizeBytes ?? AUDIT_TRAIL_DEFAULTS.maxSizeBytes;
     if (
       typeof this.#maxSizeBytes !== "number" ||
       !(this.#maxSizeBytes >= 1) ||
       (Number.isFinite(this.#maxSizeBytes) && !Number.isInteger(this.#maxSizeBytes))
     ) {
-      throw new RangeError(`maxSizeBytes must be a whole number >= 1 or Infinity, got ${options.maxSizeBytes}`);
+      throw new RangeError(
+        `maxSizeBytes must be a whole number >= 1 or Infinity, got ${options.maxSizeBytes}`,
+      );
     }
-    this.#dryRunFsyncDelayMs = options.dryRunFsyncDelayMs ?? AUDIT_TRAIL_DEFAULTS.dryRunFsyncDelayMs;
+    this.#dryRunFsyncDelayMs =
+      options.dryRunFsyncDelayMs ?? AUDIT_TRAIL_DEFAULTS.dryRunFsyncDelayMs;
     if (
       typeof this.#dryRunFsyncDelayMs !== "number" ||
       !Number.isFinite(this.#dryRunFsyncDelayMs) ||
@@ -305,7 +313,10 @@ export class AuditTrail {
    * @throws {@link AuditInvalidEntryError}, {@link AuditWriteError}, {@link AuditNotReadyError} as for `recordIntent`.
    */
   recordDryRun(entry: DryRunEntry): Promise<number> {
-    return this.#submit(() => ({ content: this.#describeEntry("dry_run", entry, true), durable: false }));
+    return this.#submit(() => ({
+      content: this.#describeEntry("dry_run", entry, true),
+      durable: false,
+    }));
   }
 
   /**
@@ -347,7 +358,10 @@ export class AuditTrail {
    */
   getPendingIntents(): AuditRecord[] {
     this.#assertInitialized();
-    return [...this.#openIntents.values()].map((record) => ({ ...record, params: { ...record.params } }));
+    return [...this.#openIntents.values()].map((record) => ({
+      ...record,
+      params: { ...record.params },
+    }));
   }
 
   /**
@@ -364,7 +378,10 @@ export class AuditTrail {
     const release = await this.#mutex.acquire();
     try {
       const segments = await listSegments(this.#fs, this.#layout);
-      const files = [...segments.map((name) => join(this.#layout.directory, name)), this.#layout.current];
+      const files = [
+        ...segments.map((name) => join(this.#layout.directory, name)),
+        this.#layout.current,
+      ];
       const verification = await verifyFiles(this.#fs, files, {
         hmacKey: this.#hmacKey,
         mode: "history",
@@ -418,13 +435,23 @@ export class AuditTrail {
           await handle.sync();
           this.#unsyncedBytes = 0;
         } catch (error) {
-          failure = new AuditWriteError("fsync", this.#layout.current, "The final fsync failed", error);
+          failure = new AuditWriteError(
+            "fsync",
+            this.#layout.current,
+            "The final fsync failed",
+            error,
+          );
         }
       }
       try {
         await handle.close();
       } catch (error) {
-        failure ??= new AuditWriteError("close", this.#layout.current, "Closing the file failed", error);
+        failure ??= new AuditWriteError(
+          "close",
+          this.#layout.current,
+          "Closing the file failed",
+          error,
+        );
       }
       if (failure) throw failure;
     } finally {
@@ -433,7 +460,9 @@ export class AuditTrail {
     }
   }
 
-  #submit(prepare: () => { content: RecordContent; durable: boolean; onFailure?: () => void }): Promise<number> {
+  #submit(
+    prepare: () => { content: RecordContent; durable: boolean; onFailure?: () => void },
+  ): Promise<number> {
     if (this.#state !== "open") return Promise.reject(this.#notReady());
     let prepared: ReturnType<typeof prepare>;
     try {
@@ -490,8 +519,19 @@ export class AuditTrail {
     let durable = false;
     for (const draft of drafts) {
       seq++;
-      const built = buildRecordLine(draft.content, { seq, prevHash, previousSegmentHash }, this.#hmacKey);
-      chained.push({ draft, seq, prevHash, previousSegmentHash, hash: built.hash, hmac: built.hmac });
+      const built = buildRecordLine(
+        draft.content,
+        { seq, prevHash, previousSegmentHash },
+        this.#hmacKey,
+      );
+      chained.push({
+        draft,
+        seq,
+        prevHash,
+        previousSegmentHash,
+        hash: built.hash,
+        hmac: built.hmac,
+      });
       text += built.line;
       prevHash = built.hash;
       previousSegmentHash = undefined;
@@ -565,7 +605,10 @@ export class AuditTrail {
           error,
         ),
       );
-      this.#logger.error("Audit trail stopped: a failed write could not be undone", { error, cause });
+      this.#logger.error("Audit trail stopped: a failed write could not be undone", {
+        error,
+        cause,
+      });
     }
   }
 
@@ -606,7 +649,8 @@ export class AuditTrail {
     };
     if (record.hmac !== undefined) result.hmac = record.hmac;
     if (content.dedupeKey !== undefined) result.dedupeKey = content.dedupeKey;
-    if (record.previousSegmentHash !== undefined) result.previousSegmentHash = record.previousSegmentHash;
+    if (record.previousSegmentHash !== undefined)
+      result.previousSegmentHash = record.previousSegmentHash;
     return result;
   }
 
@@ -627,14 +671,20 @@ export class AuditTrail {
     const fs = this.#fs;
     const layout = this.#layout;
     const handle = this.#handle!;
-    const name = nextSegmentName(layout, this.#clock.now(), this.#segments[this.#segments.length - 1]);
+    const name = nextSegmentName(
+      layout,
+      this.#clock.now(),
+      this.#segments[this.#segments.length - 1],
+    );
     const rotatedPath = join(layout.directory, name);
     try {
       if (this.#unsyncedBytes > 0) await handle.sync();
       this.#unsyncedBytes = 0;
       this.#clearDryRunTimer();
     } catch (error) {
-      this.#fail(new AuditWriteError("fsync", layout.current, "fsync before rotation failed", error));
+      this.#fail(
+        new AuditWriteError("fsync", layout.current, "fsync before rotation failed", error),
+      );
       return;
     }
     try {
@@ -692,7 +742,14 @@ export class AuditTrail {
       await this.#handle.sync();
       this.#unsyncedBytes = 0;
     } catch (error) {
-      this.#fail(new AuditWriteError("fsync", this.#layout.current, "fsync of dry-run records failed", error));
+      this.#fail(
+        new AuditWriteError(
+          "fsync",
+          this.#layout.current,
+          "fsync of dry-run records failed",
+          error,
+        ),
+      );
     } finally {
       release();
     }
@@ -704,7 +761,10 @@ export class AuditTrail {
     this.#failure = error;
     this.#state = "failed";
     this.#clearDryRunTimer();
-    this.#logger.error("Audit trail stopped after a failed file operation", { path: this.#layout.current, error });
+    this.#logger.error("Audit trail stopped after a failed file operation", {
+      path: this.#layout.current,
+      error,
+    });
     this.#rejectQueue(this.#notReady());
   }
 
@@ -736,12 +796,18 @@ export class AuditTrail {
     return new Date(this.#clock.now()).toISOString();
   }
 
-  #describeEntry(phase: AuditPhase, entry: IntentEntry | DeniedEntry | DryRunEntry, dryRun: boolean): RecordContent {
-    if (typeof entry !== "object" || entry === null) throw new AuditInvalidEntryError("entry", "entry must be an object");
+  #describeEntry(
+    phase: AuditPhase,
+    entry: IntentEntry | DeniedEntry | DryRunEntry,
+    dryRun: boolean,
+  ): RecordContent {
+    if (typeof entry !== "object" || entry === null)
+      throw new AuditInvalidEntryError("entry", "entry must be an object");
     if (typeof entry.action !== "string" || entry.action.length === 0) {
       throw new AuditInvalidEntryError("action", "action must be a non-empty string");
     }
-    if (typeof entry.target !== "string") throw new AuditInvalidEntryError("target", "target must be a string");
+    if (typeof entry.target !== "string")
+      throw new AuditInvalidEntryError("target", "target must be a string");
     const { params } = entry;
     if (typeof params !== "object" || params === null || Array.isArray(params)) {
       throw new AuditInvalidEntryError("params", "params must be a plain object");
@@ -750,7 +816,14 @@ export class AuditTrail {
     if (paramsJson === undefined || !paramsJson.startsWith("{")) {
       throw new AuditInvalidEntryError("params", "params did not redact to an object");
     }
-    return { phase, ts: this.#now(), action: entry.action, target: entry.target, paramsJson, dryRun };
+    return {
+      phase,
+      ts: this.#now(),
+      action: entry.action,
+      target: entry.target,
+      paramsJson,
+      dryRun,
+    };
   }
 
   #redact(field: string, value: unknown): unknown {
@@ -765,7 +838,11 @@ export class AuditTrail {
     try {
       return canonicalJson(value);
     } catch (error) {
-      throw new AuditInvalidEntryError(field, `${field} cannot be written as JSON: ${(error as Error).message}`, error);
+      throw new AuditInvalidEntryError(
+        field,
+        `${field} cannot be written as JSON: ${(error as Error).message}`,
+        error,
+      );
     }
   }
 

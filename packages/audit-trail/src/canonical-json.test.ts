@@ -7,14 +7,17 @@ function sortedCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedCopy);
   if (typeof value !== "object" || value === null) return value;
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) copy[key] = sortedCopy((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value).sort())
+    copy[key] = sortedCopy((value as Record<string, unknown>)[key]);
   return copy;
 }
 
 function hasIntegerLikeKey(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(hasIntegerLikeKey);
   if (typeof value !== "object" || value === null) return false;
-  return Object.entries(value).some(([key, nested]) => /^\d+$/.test(key) || hasIntegerLikeKey(nested));
+  return Object.entries(value).some(
+    ([key, nested]) => /^\d+$/.test(key) || hasIntegerLikeKey(nested),
+  );
 }
 
 describe("canonicalJson", () => {
@@ -25,9 +28,9 @@ describe("canonicalJson", () => {
   });
 
   it("sorts by UTF-16 code units like RFC 8785, including integer-like keys", () => {
-    expect(canonicalJson({ "10": 1, "2": 2, b: 3, B: 4, "\u00e9": 5, "\ud83d\ude00": 6, "\uff21": 7 })).toBe(
-      '{"10":1,"2":2,"B":4,"b":3,"é":5,"😀":6,"Ａ":7}',
-    );
+    expect(
+      canonicalJson({ "10": 1, "2": 2, b: 3, B: 4, "\u00e9": 5, "\ud83d\ude00": 6, "\uff21": 7 }),
+    ).toBe('{"10":1,"2":2,"B":4,"b":3,"é":5,"😀":6,"Ａ":7}');
   });
 
   it("follows JSON.stringify for values: escaping, numbers, undefined, toJSON, boxed primitives", () => {
@@ -89,7 +92,9 @@ describe("canonicalJson", () => {
       fc.property(
         fc.jsonValue().filter((value) => !hasIntegerLikeKey(value)),
         (value) => {
-          expect(canonicalJson(value)).toBe(JSON.stringify(sortedCopy(JSON.parse(JSON.stringify(value)))));
+          expect(canonicalJson(value)).toBe(
+            JSON.stringify(sortedCopy(JSON.parse(JSON.stringify(value)))),
+          );
         },
       ),
       { numRuns: 300 },

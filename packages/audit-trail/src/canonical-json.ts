@@ -25,9 +25,18 @@ export function canonicalJson(value: unknown): string | undefined {
   return serialize(value, "", [], "$");
 }
 
-function serialize(value: unknown, key: string, ancestors: object[], path: string): string | undefined {
+function serialize(
+  value: unknown,
+  key: string,
+  ancestors: object[],
+  path: string,
+): string | undefined {
   let current = value;
-  if (typeof current === "object" && current !== null && typeof (current as { toJSON?: unknown }).toJSON === "function") {
+  if (
+    typeof current === "object" &&
+    current !== null &&
+    typeof (current as { toJSON?: unknown }).toJSON === "function"
+  ) {
     current = (current as { toJSON(key: string): unknown }).toJSON(key);
   }
   switch (typeof current) {
@@ -49,13 +58,16 @@ function serialize(value: unknown, key: string, ancestors: object[], path: strin
 }
 
 function serializeContainer(value: object, ancestors: object[], path: string): string {
-  if (ancestors.includes(value)) throw new CanonicalJsonError(`Cannot serialize a cycle at ${path}`);
+  if (ancestors.includes(value))
+    throw new CanonicalJsonError(`Cannot serialize a cycle at ${path}`);
   ancestors.push(value);
   try {
     if (Array.isArray(value)) {
       const items: string[] = [];
       for (let index = 0; index < value.length; index++) {
-        items.push(serialize(value[index], String(index), ancestors, `${path}[${index}]`) ?? "null");
+        items.push(
+          serialize(value[index], String(index), ancestors, `${path}[${index}]`) ?? "null",
+        );
       }
       return `[${items.join(",")}]`;
     }
@@ -65,7 +77,12 @@ function serializeContainer(value: object, ancestors: object[], path: string): s
     }
     const members: string[] = [];
     for (const key of Object.keys(value).sort()) {
-      const serialized = serialize((value as Record<string, unknown>)[key], key, ancestors, `${path}.${key}`);
+      const serialized = serialize(
+        (value as Record<string, unknown>)[key],
+        key,
+        ancestors,
+        `${path}.${key}`,
+      );
       if (serialized !== undefined) members.push(`${JSON.stringify(key)}:${serialized}`);
     }
     return `{${members.join(",")}}`;

@@ -10,7 +10,10 @@ const scan = (text: string, options?: ScanOptions) => scanChain(Buffer.from(text
 
 /** Intent/result pairs with nested params, a denial and a dry run: every kind of field. */
 const sample = [
-  { params: { body: "hello", meta: { labels: ["a", "b"], nested: { z: 1, a: [true, null] } } }, dedupeKey: "k1" },
+  {
+    params: { body: "hello", meta: { labels: ["a", "b"], nested: { z: 1, a: [true, null] } } },
+    dedupeKey: "k1",
+  },
   { phase: "result" as const, intentSeq: 1, result: { id: 7, url: "https://x/y" } },
   { params: { n: 1.5 } },
   { phase: "result" as const, intentSeq: 3, error: "Error: boom" },
@@ -57,7 +60,13 @@ describe("scanChain", () => {
     const records: number[] = [];
     const result = scan(text, { hmacKey: key, onRecord: (record) => records.push(record.seq) });
     expect(result.break).toBeUndefined();
-    expect(result).toMatchObject({ records: 7, firstSeq: 1, lastSeq: 7, lastHash: hashes[6], signedRecords: 7 });
+    expect(result).toMatchObject({
+      records: 7,
+      firstSeq: 1,
+      lastSeq: 7,
+      lastHash: hashes[6],
+      signedRecords: 7,
+    });
     expect(result.validBytes).toBe(Buffer.byteLength(text));
     expect([...result.openIntents.keys()]).toEqual([7]);
     expect(records).toEqual([1, 2, 3, 4, 5, 6, 7]);
@@ -71,7 +80,11 @@ describe("scanChain", () => {
     ["not JSON", "{nope\n", "malformed_line"],
     ["a JSON array", "[1]\n", "malformed_line"],
     ["an empty line", "\n", "malformed_line"],
-    ["a hash that is not hex", `${JSON.stringify({ ...recordObject(1, GENESIS), hash: "x" })}\n`, "malformed_line"],
+    [
+      "a hash that is not hex",
+      `${JSON.stringify({ ...recordObject(1, GENESIS), hash: "x" })}\n`,
+      "malformed_line",
+    ],
   ])("stops at %s", (_name, line, reason) => {
     const { text } = buildChain([{}]);
     const result = scan(text + line + text);
@@ -127,40 +140,69 @@ describe("scanChain", () => {
 
   it("detects a removed record (seq gap) and a swapped one (prevHash)", () => {
     const { lines } = buildChain([{}, {}, {}]);
-    expect(scan(lines[0]! + lines[2]!).break).toMatchObject({ reason: "seq_mismatch", line: 2, seq: 2 });
+    expect(scan(lines[0]! + lines[2]!).break).toMatchObject({
+      reason: "seq_mismatch",
+      line: 2,
+      seq: 2,
+    });
     const first = JSON.parse(lines[0]!);
     const wrongPrev = forgeLine(recordObject(2, "a".repeat(64)));
-    expect(scan(lines[0]! + wrongPrev).break).toMatchObject({ reason: "prev_hash_mismatch", seq: 2 });
+    expect(scan(lines[0]! + wrongPrev).break).toMatchObject({
+      reason: "prev_hash_mismatch",
+      seq: 2,
+    });
     const rightPrev = forgeLine(recordObject(2, first.hash));
     expect(scan(lines[0]! + rightPrev).break).toBeUndefined();
   });
 
   it("requires genesis and seq 1 at the start, unless the file continues another", () => {
-    expect(scan(forgeLine(recordObject(1, "b".repeat(64)))).break?.reason).toBe("prev_hash_mismatch");
-    expect(scan(forgeLine(recordObject(5, GENESIS))).break).toMatchObject({ reason: "seq_mismatch", seq: 5 });
+    expect(scan(forgeLine(recordObject(1, "b".repeat(64)))).break?.reason).toBe(
+      "prev_hash_mismatch",
+    );
+    expect(scan(forgeLine(recordObject(5, GENESIS))).break).toMatchObject({
+      reason: "seq_mismatch",
+      seq: 5,
+    });
     const link = "c".repeat(64);
     const continuing = buildChain([{}, {}], { firstSeq: 5, link }).text;
     expect(scan(continuing).break).toBeUndefined();
-    expect(scan(continuing, { first: { kind: "continues", seq: 4, hash: link } }).break).toBeUndefined();
-    expect(scan(continuing, { first: { kind: "continues", seq: 4, hash: "d".repeat(64) } }).break).toMatchObject({
+    expect(
+      scan(continuing, { first: { kind: "continues", seq: 4, hash: link } }).break,
+    ).toBeUndefined();
+    expect(
+      scan(continuing, { first: { kind: "continues", seq: 4, hash: "d".repeat(64) } }).break,
+    ).toMatchObject({
       reason: "segment_link_mismatch",
       seq: 5,
     });
-    expect(scan(continuing, { first: { kind: "continues", seq: 3, hash: link } }).break).toMatchObject({
+    expect(
+      scan(continuing, { first: { kind: "continues", seq: 3, hash: link } }).break,
+    ).toMatchObject({
       reason: "seq_mismatch",
       seq: 4,
     });
-    expect(scan(continuing, { first: { kind: "head" } }).break).toMatchObject({ reason: "history_head_missing", seq: 1 });
-    const notFirst = forgeLine(recordObject(2, JSON.parse(buildChain([{}]).lines[0]!).hash, { previousSegmentHash: link }));
+    expect(scan(continuing, { first: { kind: "head" } }).break).toMatchObject({
+      reason: "history_head_missing",
+      seq: 1,
+    });
+    const notFirst = forgeLine(
+      recordObject(2, JSON.parse(buildChain([{}]).lines[0]!).hash, { previousSegmentHash: link }),
+    );
     expect(scan(buildChain([{}]).text + notFirst).break?.reason).toBe("invalid_record");
   });
 
   it("rejects a result whose intent is not open before it", () => {
-    expect(scan(buildChain([{}, { phase: "result", intentSeq: 1 }, { phase: "result", intentSeq: 1 }]).text).break).toMatchObject({
+    expect(
+      scan(
+        buildChain([{}, { phase: "result", intentSeq: 1 }, { phase: "result", intentSeq: 1 }]).text,
+      ).break,
+    ).toMatchObject({
       reason: "orphan_result",
       seq: 3,
     });
-    expect(scan(buildChain([{ phase: "denied" }, { phase: "result", intentSeq: 1 }]).text).break?.reason).toBe("orphan_result");
+    expect(
+      scan(buildChain([{ phase: "denied" }, { phase: "result", intentSeq: 1 }]).text).break?.reason,
+    ).toBe("orphan_result");
   });
 
   describe("HMAC", () => {
@@ -170,29 +212,47 @@ describe("scanChain", () => {
     it("verifies signatures under the key and ignores them without it", () => {
       expect(scan(signed.text, { hmacKey: key }).break).toBeUndefined();
       expect(scan(signed.text).signedRecords).toBe(3);
-      expect(scan(signed.text, { hmacKey: Buffer.from("other") }).break).toMatchObject({ reason: "hmac_mismatch", seq: 1 });
+      expect(scan(signed.text, { hmacKey: Buffer.from("other") }).break).toMatchObject({
+        reason: "hmac_mismatch",
+        seq: 1,
+      });
     });
 
     it("accepts unsigned records written before a key was used, not after", () => {
       const firstUnsigned = buildChain([{}]);
-      const mixed = firstUnsigned.lines[0]! + forgeLine(recordObject(2, firstUnsigned.hashes[0]!), key);
+      const mixed =
+        firstUnsigned.lines[0]! + forgeLine(recordObject(2, firstUnsigned.hashes[0]!), key);
       expect(scan(mixed, { hmacKey: key }).break).toBeUndefined();
-      expect(scan(mixed, { hmacKey: key, requireHmac: true }).break).toMatchObject({ reason: "hmac_missing", seq: 1 });
+      expect(scan(mixed, { hmacKey: key, requireHmac: true }).break).toMatchObject({
+        reason: "hmac_missing",
+        seq: 1,
+      });
       const firstSigned = buildChain([{}], { key });
       const stripped = firstSigned.lines[0]! + forgeLine(recordObject(2, firstSigned.hashes[0]!));
-      expect(scan(stripped, { hmacKey: key }).break).toMatchObject({ reason: "hmac_missing", seq: 2 });
+      expect(scan(stripped, { hmacKey: key }).break).toMatchObject({
+        reason: "hmac_missing",
+        seq: 2,
+      });
       expect(scan(stripped, { hmacKey: key, hmacPolicy: "collect" }).break).toBeUndefined();
       expect(scan(unsigned.text, { requireHmac: true }).break?.reason).toBe("hmac_missing");
     });
 
     it("catches a chain rewritten without the key, hashes recomputed", () => {
-      const rewritten = buildChain([{ params: { evil: true } }, {}, {}], { key: Buffer.from("attacker") });
+      const rewritten = buildChain([{ params: { evil: true } }, {}, {}], {
+        key: Buffer.from("attacker"),
+      });
       expect(scan(rewritten.text).break).toBeUndefined();
-      expect(scan(rewritten.text, { hmacKey: key }).break).toMatchObject({ reason: "hmac_mismatch", seq: 1 });
+      expect(scan(rewritten.text, { hmacKey: key }).break).toMatchObject({
+        reason: "hmac_mismatch",
+        seq: 1,
+      });
     });
 
     it("in collect mode notes the first mismatch and every verified record", () => {
-      const tampered = signed.lines[0]! + forgeLine(JSON.parse(signed.lines[1]!), Buffer.from("x")) + signed.lines[2]!;
+      const tampered =
+        signed.lines[0]! +
+        forgeLine(JSON.parse(signed.lines[1]!), Buffer.from("x")) +
+        signed.lines[2]!;
       const result = scan(tampered, { hmacKey: key, hmacPolicy: "collect" });
       expect(result.break).toBeUndefined();
       expect(result.firstHmacMismatch).toMatchObject({ seq: 2, index: 1, line: 2 });

@@ -159,13 +159,20 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     const { hash, hmac } = record;
     // Only the length is checked here: a hash (or, under a key, an HMAC) that
     // is not lowercase hex cannot equal the digest computed below.
-    if (!hasDigestLength(hash) || (hmac !== undefined && !(hmacKey ? hasDigestLength(hmac) : isDigest(hmac)))) {
+    if (
+      !hasDigestLength(hash) ||
+      (hmac !== undefined && !(hmacKey ? hasDigestLength(hmac) : isDigest(hmac)))
+    ) {
       return stop("malformed_line", "hash or hmac is not 64 lowercase hex digits", claimedSeq);
     }
     const suffix =
       hmac === undefined ? `,"hash":"${hash}"}` : `,"hash":"${hash}","hmac":"${hmac}"}`;
     if (!text.endsWith(suffix)) {
-      return stop("malformed_line", "hash and hmac are not the last members of the line", claimedSeq);
+      return stop(
+        "malformed_line",
+        "hash and hmac are not the last members of the line",
+        claimedSeq,
+      );
     }
     // The canonical body is the line up to the hash member, closed with "}":
     // swap that one byte in place rather than copying the line.
@@ -194,13 +201,21 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
       if (problem) return stop(problem.reason, problem.detail, claimedSeq);
     } else {
       if (record.previousSegmentHash !== undefined) {
-        return stop("invalid_record", "previousSegmentHash on a record that is not first in its file", claimedSeq);
+        return stop(
+          "invalid_record",
+          "previousSegmentHash on a record that is not first in its file",
+          claimedSeq,
+        );
       }
       if (record.seq !== previousSeq + 1) {
         return stop("seq_mismatch", `seq ${record.seq} follows seq ${previousSeq}`, claimedSeq);
       }
       if (record.prevHash !== previousHash) {
-        return stop("prev_hash_mismatch", "prevHash is not the hash of the record before", claimedSeq);
+        return stop(
+          "prev_hash_mismatch",
+          "prevHash is not the hash of the record before",
+          claimedSeq,
+        );
       }
     }
 
@@ -227,7 +242,11 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
       result.openIntents.set(record.seq, record);
     } else if (record.phase === "result") {
       if (!result.openIntents.delete(record.intentSeq!)) {
-        return stop("orphan_result", `no open intent ${record.intentSeq} before this result`, claimedSeq);
+        return stop(
+          "orphan_result",
+          `no open intent ${record.intentSeq} before this result`,
+          claimedSeq,
+        );
       }
     }
 
@@ -256,7 +275,10 @@ function checkFirstRecord(
   first: FirstRecordExpectation,
 ): { reason: ChainBreakReason; detail: string } | undefined {
   if (record.prevHash !== GENESIS) {
-    return { reason: "prev_hash_mismatch", detail: 'the first record of a file must have prevHash "genesis"' };
+    return {
+      reason: "prev_hash_mismatch",
+      detail: 'the first record of a file must have prevHash "genesis"',
+    };
   }
   const link = record.previousSegmentHash;
   if (first.kind === "continues") {
@@ -267,7 +289,10 @@ function checkFirstRecord(
       };
     }
     if (record.seq !== first.seq + 1) {
-      return { reason: "seq_mismatch", detail: `seq ${record.seq} follows seq ${first.seq} of the previous file` };
+      return {
+        reason: "seq_mismatch",
+        detail: `seq ${record.seq} follows seq ${first.seq} of the previous file`,
+      };
     }
     return undefined;
   }
@@ -280,7 +305,10 @@ function checkFirstRecord(
     };
   }
   if (record.seq !== 1) {
-    return { reason: "seq_mismatch", detail: `the first record of a history has seq ${record.seq}, not 1` };
+    return {
+      reason: "seq_mismatch",
+      detail: `the first record of a history has seq ${record.seq}, not 1`,
+    };
   }
   return undefined;
 }
@@ -310,7 +338,8 @@ function describeShapeProblem(record: AuditRecord): string | undefined {
   if (record.dedupeKey !== undefined && typeof record.dedupeKey !== "string") {
     return "dedupeKey is not a string";
   }
-  if (record.error !== undefined && typeof record.error !== "string") return "error is not a string";
+  if (record.error !== undefined && typeof record.error !== "string")
+    return "error is not a string";
   if (record.previousSegmentHash !== undefined && !isDigest(record.previousSegmentHash)) {
     return "previousSegmentHash is not a digest";
   }

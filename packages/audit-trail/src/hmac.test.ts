@@ -22,7 +22,11 @@ const key = "a shared secret";
 async function writeSigned(hmacKey: string | Uint8Array | null = key): Promise<void> {
   const trail = new AuditTrail({ path, hmacKey: hmacKey ?? undefined, redactor: keepEverything });
   await trail.initialize();
-  const seq = await trail.recordIntent({ action: "add_labels", target: "acme/app#3", params: { labels: ["bug"] } });
+  const seq = await trail.recordIntent({
+    action: "add_labels",
+    target: "acme/app#3",
+    params: { labels: ["bug"] },
+  });
   await trail.recordResult(seq, { labels: ["bug"] });
   await trail.recordDenied({ action: "delete_repo", target: "acme/app", params: {} });
   await trail.close();
@@ -35,14 +39,22 @@ describe("HMAC signing", () => {
       const { hash: _hash, hmac, ...rest } = record;
       expect(hmac).toBe(hmacHex(Buffer.from(key), canonicalJson(rest)!));
     }
-    expect(await verifyAuditFile(path, { hmacKey: key })).toMatchObject({ valid: true, records: 3, signedRecords: 3 });
+    expect(await verifyAuditFile(path, { hmacKey: key })).toMatchObject({
+      valid: true,
+      records: 3,
+      signedRecords: 3,
+    });
   });
 
   it("takes the key as bytes too", async () => {
     const bytes = new Uint8Array([0, 1, 2, 255]);
     await writeSigned(bytes);
     expect(await verifyAuditFile(path, { hmacKey: bytes })).toMatchObject({ valid: true });
-    expect(await verifyAuditFile(path, { hmacKey: new Uint8Array([0, 1, 2, 254]) })).toMatchObject({ valid: false, reason: "hmac_mismatch", brokenAt: 1 });
+    expect(await verifyAuditFile(path, { hmacKey: new Uint8Array([0, 1, 2, 254]) })).toMatchObject({
+      valid: false,
+      reason: "hmac_mismatch",
+      brokenAt: 1,
+    });
   });
 
   it("writes no hmac without a key, and such files verify with or without one", async () => {
@@ -50,7 +62,10 @@ describe("HMAC signing", () => {
     expect((await readRecordsOf(path)).every((record) => !("hmac" in record))).toBe(true);
     expect(await verifyAuditFile(path)).toMatchObject({ valid: true, signedRecords: 0 });
     expect(await verifyAuditFile(path, { hmacKey: key })).toMatchObject({ valid: true });
-    expect(await verifyAuditFile(path, { hmacKey: key, requireHmac: true })).toMatchObject({ valid: false, reason: "hmac_missing" });
+    expect(await verifyAuditFile(path, { hmacKey: key, requireHmac: true })).toMatchObject({
+      valid: false,
+      reason: "hmac_missing",
+    });
   });
 
   it("lets a key-holder catch a chain rewritten with recomputed hashes", async () => {
@@ -61,7 +76,11 @@ describe("HMAC signing", () => {
       let prevHash = records[0]!.hash as string;
       const lines: string[] = [];
       for (const record of records.slice(1)) {
-        const edited = { ...record, prevHash, ...(record.seq === 2 ? { result: { labels: ["wontfix"] } } : {}) };
+        const edited = {
+          ...record,
+          prevHash,
+          ...(record.seq === 2 ? { result: { labels: ["wontfix"] } } : {}),
+        };
         const line = forgeLine(edited);
         prevHash = JSON.parse(line).hash;
         lines.push(keepHmac ? line.replace(/\}\n$/, `,"hmac":"${record.hmac}"}\n`) : line);

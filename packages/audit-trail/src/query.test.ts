@@ -10,7 +10,11 @@ beforeEach(async () => {
 });
 afterEach(() => cleanup());
 
-const intent = (index: number) => ({ action: "create_pull_request", target: `acme/app:feature-${index}`, params: { index } });
+const intent = (index: number) => ({
+  action: "create_pull_request",
+  target: `acme/app:feature-${index}`,
+  params: { index },
+});
 
 describe("findResultByIntentSeq", () => {
   it("answers from an index built once at initialize() and kept current by recordResult()", async () => {
@@ -25,8 +29,14 @@ describe("findResultByIntentSeq", () => {
     const denied = await first.recordDenied(intent(4));
 
     // Same process: the index follows recordResult() without reading the file.
-    expect(await first.findResultByIntentSeq(succeeded)).toEqual({ hasResult: true, result: { number: 17 } });
-    expect(await first.findResultByIntentSeq(failed)).toEqual({ hasResult: true, error: "Error: 422 Unprocessable" });
+    expect(await first.findResultByIntentSeq(succeeded)).toEqual({
+      hasResult: true,
+      result: { number: 17 },
+    });
+    expect(await first.findResultByIntentSeq(failed)).toEqual({
+      hasResult: true,
+      error: "Error: 422 Unprocessable",
+    });
     expect(await first.findResultByIntentSeq(open)).toBeNull();
     expect(await first.findResultByIntentSeq(denied)).toBeNull();
     expect(await first.findResultByIntentSeq(999)).toBeNull();
@@ -37,17 +47,29 @@ describe("findResultByIntentSeq", () => {
     await second.initialize();
     const readsAfterInit = fs.log.filter((line) => line.startsWith("readFile:")).length;
     expect(readsAfterInit).toBe(1);
-    expect(await second.findResultByIntentSeq(succeeded)).toEqual({ hasResult: true, result: { number: 17 } });
-    expect(await second.findResultByIntentSeq(failed)).toEqual({ hasResult: true, error: "Error: 422 Unprocessable" });
+    expect(await second.findResultByIntentSeq(succeeded)).toEqual({
+      hasResult: true,
+      result: { number: 17 },
+    });
+    expect(await second.findResultByIntentSeq(failed)).toEqual({
+      hasResult: true,
+      error: "Error: 422 Unprocessable",
+    });
     expect(await second.findResultByIntentSeq(open)).toBeNull();
     await second.recordResult(open, { number: 18 });
-    expect(await second.findResultByIntentSeq(open)).toEqual({ hasResult: true, result: { number: 18 } });
+    expect(await second.findResultByIntentSeq(open)).toEqual({
+      hasResult: true,
+      result: { number: 18 },
+    });
     expect(fs.log.filter((line) => line.startsWith("readFile:"))).toHaveLength(readsAfterInit);
 
     // Answers are copies: changing one does not change the index.
     const answer = await second.findResultByIntentSeq(open);
     answer!.error = "changed";
-    expect(await second.findResultByIntentSeq(open)).toEqual({ hasResult: true, result: { number: 18 } });
+    expect(await second.findResultByIntentSeq(open)).toEqual({
+      hasResult: true,
+      result: { number: 18 },
+    });
     await second.close();
   });
 });

@@ -18,7 +18,9 @@ export function isDigest(value: unknown): value is string {
 
 // crypto.hash (Node >= 20.12) skips the Hash object for one-shot digests; it is
 // much cheaper per record than createHash when lines are short.
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array | string, encoding: "hex") => string }).hash;
+const oneShotHash = (
+  crypto as { hash?: (algorithm: string, data: Uint8Array | string, encoding: "hex") => string }
+).hash;
 
 /** SHA-256 hex of `data`. */
 export function sha256Hex(data: Uint8Array | string): string {

@@ -2,7 +2,13 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildChain, forgeLine } from "./__fixtures__/chain.js";
-import { errno, instrumentedFs, keepEverything, makeTempDir, recordingLogger } from "./__fixtures__/helpers.js";
+import {
+  errno,
+  instrumentedFs,
+  keepEverything,
+  makeTempDir,
+  recordingLogger,
+} from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import { AuditHmacMismatchError, AuditReadError } from "./errors.js";
 import type { AuditTrailOptions } from "./options.js";
@@ -50,7 +56,15 @@ describe("initialize() recovery", () => {
     const { text } = buildChain(specs);
     await writeFile(path, text);
     const { trail, report, logger } = await expectRecoveredTo(4);
-    expect(report).toEqual({ records: 4, recordsLost: 0, truncatedBytes: 0, lastSeq: 4, pendingIntents: 1, segments: 0, created: false });
+    expect(report).toEqual({
+      records: 4,
+      recordsLost: 0,
+      truncatedBytes: 0,
+      lastSeq: 4,
+      pendingIntents: 1,
+      segments: 0,
+      created: false,
+    });
     expect(logger.entries.filter((entry) => entry.level === "warn")).toEqual([]);
     expect(await readFile(path, "utf8")).toBe(text);
     expect(trail.getPendingIntents().map((record) => record.seq)).toEqual([3]);
@@ -70,9 +84,19 @@ describe("initialize() recovery", () => {
     const { text, lines } = buildChain(specs);
     await writeFile(path, text.slice(0, -25));
     const { trail, report, logger } = await expectRecoveredTo(3);
-    expect(report).toMatchObject({ recordsLost: 1, truncatedBytes: Buffer.byteLength(lines[3]!) - 25, reason: "malformed_line", brokenAtLine: 4, lastSeq: 3 });
+    expect(report).toMatchObject({
+      recordsLost: 1,
+      truncatedBytes: Buffer.byteLength(lines[3]!) - 25,
+      reason: "malformed_line",
+      brokenAtLine: 4,
+      lastSeq: 3,
+    });
     expect(logger.entries).toContainEqual(
-      expect.objectContaining({ level: "warn", message: expect.stringContaining("1 record(s)"), data: expect.objectContaining({ recordsLost: 1 }) }),
+      expect.objectContaining({
+        level: "warn",
+        message: expect.stringContaining("1 record(s)"),
+        data: expect.objectContaining({ recordsLost: 1 }),
+      }),
     );
     expect(await readFile(path, "utf8")).toBe(lines.slice(0, 3).join(""));
     expect(await trail.recordDenied({ action: "a", target: "t", params: {} })).toBe(4);
@@ -92,16 +116,25 @@ describe("initialize() recovery", () => {
     const corrupted = lines[1]!.replace('"ok":true', '"ok":null');
     await writeFile(path, [lines[0], corrupted, lines[2], lines[3]].join(""));
     const { trail, report } = await expectRecoveredTo(1);
-    expect(report).toMatchObject({ recordsLost: 3, reason: "hash_mismatch", brokenAtLine: 2, pendingIntents: 1 });
+    expect(report).toMatchObject({
+      recordsLost: 3,
+      reason: "hash_mismatch",
+      brokenAtLine: 2,
+      pendingIntents: 1,
+    });
     // The result was cut, so intent 1 is open again and has no result.
     expect(trail.getPendingIntents().map((record) => record.seq)).toEqual([1]);
     expect(await trail.findResultByIntentSeq(1)).toBeNull();
   });
 
   it("cuts everything from an all-corrupt file", async () => {
-    await writeFile(path, "garbage\n{\"seq\":1}\nmore garbage");
+    await writeFile(path, 'garbage\n{"seq":1}\nmore garbage');
     const { trail, report } = await expectRecoveredTo(0);
-    expect(report).toMatchObject({ recordsLost: 3, truncatedBytes: Buffer.byteLength("garbage\n{\"seq\":1}\nmore garbage"), lastSeq: 0 });
+    expect(report).toMatchObject({
+      recordsLost: 3,
+      truncatedBytes: Buffer.byteLength('garbage\n{"seq":1}\nmore garbage'),
+      lastSeq: 0,
+    });
     expect(await readFile(path, "utf8")).toBe("");
     expect(await trail.recordIntent({ action: "a", target: "t", params: {} })).toBe(1);
   });
@@ -110,7 +143,11 @@ describe("initialize() recovery", () => {
     it("cuts records at the tail that do not verify under the key", async () => {
       const { lines } = buildChain(specs, { key });
       const forged = forgeLine(JSON.parse(lines[3]!), Buffer.from("not the key"));
-      const unsignedAfter = forgeLine({ ...JSON.parse(lines[3]!), seq: 5, prevHash: JSON.parse(forged).hash });
+      const unsignedAfter = forgeLine({
+        ...JSON.parse(lines[3]!),
+        seq: 5,
+        prevHash: JSON.parse(forged).hash,
+      });
       await writeFile(path, lines.slice(0, 3).join("") + forged + unsignedAfter + "torn");
       const { report } = await expectRecoveredTo(3, { hmacKey: key });
       expect(report).toMatchObject({ recordsLost: 3, reason: "hmac_mismatch", brokenAtLine: 4 });
@@ -122,9 +159,16 @@ describe("initialize() recovery", () => {
       const forged = forgeLine(JSON.parse(lines[1]!), Buffer.from("not the key"));
       const text = lines[0]! + forged + lines[2]! + lines[3]!;
       await writeFile(path, text);
-      const error = await trailFor({ hmacKey: key }).initialize().catch((caught: unknown) => caught);
+      const error = await trailFor({ hmacKey: key })
+        .initialize()
+        .catch((caught: unknown) => caught);
       expect(AuditHmacMismatchError.isInstance(error)).toBe(true);
-      expect(error).toMatchObject({ code: "AUDIT_HMAC_MISMATCH", seq: 2, path, message: expect.stringContaining("later records do") });
+      expect(error).toMatchObject({
+        code: "AUDIT_HMAC_MISMATCH",
+        seq: 2,
+        path,
+        message: expect.stringContaining("later records do"),
+      });
       expect(await readFile(path, "utf8")).toBe(text);
     });
 
@@ -145,20 +189,34 @@ describe("initialize() recovery", () => {
       await trail.recordResult(3, "done");
       const last = JSON.parse((await readFile(path, "utf8")).trim().split("\n").pop()!);
       expect(last.hmac).toMatch(/^[0-9a-f]{64}$/);
-      expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 5, signedRecords: 1 });
+      expect(await trail.verifyChain()).toMatchObject({
+        valid: true,
+        records: 5,
+        signedRecords: 1,
+      });
     });
   });
 
   describe("filesystem failures", () => {
     it("reports an unreadable file as AUDIT_READ and a failed mkdir, open or truncate as AUDIT_WRITE", async () => {
       await writeFile(path, "torn");
-      const readError = await trailFor({ fs: instrumentedFs({ readFile: () => errno("EACCES") }) }).initialize().catch((caught: unknown) => caught);
+      const readError = await trailFor({ fs: instrumentedFs({ readFile: () => errno("EACCES") }) })
+        .initialize()
+        .catch((caught: unknown) => caught);
       expect(AuditReadError.isInstance(readError)).toBe(true);
       expect(readError).toMatchObject({ code: "AUDIT_READ", path, cause: { code: "EACCES" } });
-      await expect(trailFor({ fs: instrumentedFs({ mkdir: () => errno("EACCES") }) }).initialize()).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "mkdir" });
-      await expect(trailFor({ fs: instrumentedFs({ open: () => errno("EMFILE") }) }).initialize()).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "open" });
-      await expect(trailFor({ fs: instrumentedFs({ truncate: () => errno("EIO") }) }).initialize()).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "truncate" });
-      await expect(trailFor({ fs: instrumentedFs({ readdir: () => errno("EACCES") }) }).initialize()).rejects.toMatchObject({ code: "AUDIT_READ", path: dir });
+      await expect(
+        trailFor({ fs: instrumentedFs({ mkdir: () => errno("EACCES") }) }).initialize(),
+      ).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "mkdir" });
+      await expect(
+        trailFor({ fs: instrumentedFs({ open: () => errno("EMFILE") }) }).initialize(),
+      ).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "open" });
+      await expect(
+        trailFor({ fs: instrumentedFs({ truncate: () => errno("EIO") }) }).initialize(),
+      ).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "truncate" });
+      await expect(
+        trailFor({ fs: instrumentedFs({ readdir: () => errno("EACCES") }) }).initialize(),
+      ).rejects.toMatchObject({ code: "AUDIT_READ", path: dir });
       // A failed initialize() can be retried.
       const trail = trailFor();
       expect(await trail.initialize()).toMatchObject({ recordsLost: 1 });
@@ -169,8 +227,15 @@ describe("initialize() recovery", () => {
       await trailFor({ fs }).initialize();
       expect(fs.log).toContain(`fsyncDirectory:${dir}`);
       const other = join(dir, "other.jsonl");
-      const failing = new AuditTrail({ path: other, fs: instrumentedFs({ fsyncDirectory: () => errno("EIO") }), redactor: keepEverything });
-      await expect(failing.initialize()).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "fsync" });
+      const failing = new AuditTrail({
+        path: other,
+        fs: instrumentedFs({ fsyncDirectory: () => errno("EIO") }),
+        redactor: keepEverything,
+      });
+      await expect(failing.initialize()).rejects.toMatchObject({
+        code: "AUDIT_WRITE",
+        operation: "fsync",
+      });
     });
   });
 });

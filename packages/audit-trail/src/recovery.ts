@@ -63,7 +63,12 @@ export async function recoverTail(context: RecoveryContext): Promise<RecoveredTa
   try {
     await fs.mkdir(layout.directory, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new AuditWriteError("mkdir", layout.directory, `Could not create ${layout.directory}`, error);
+    throw new AuditWriteError(
+      "mkdir",
+      layout.directory,
+      `Could not create ${layout.directory}`,
+      error,
+    );
   }
   let buffer: Buffer;
   let existed = true;
@@ -106,7 +111,11 @@ export async function recoverTail(context: RecoveryContext): Promise<RecoveredTa
     // Records after the last one the key verifies were appended without the key: cut them.
     const prefix = buffer.subarray(0, mismatch.offset);
     results.clear();
-    const rescan: ScanResult = scanChain(prefix, { hmacKey, hmacPolicy: "collect", onRecord: indexResults });
+    const rescan: ScanResult = scanChain(prefix, {
+      hmacKey,
+      hmacPolicy: "collect",
+      onRecord: indexResults,
+    });
     lost = scan.records - rescan.records + scan.linesAfterBreak;
     keepBytes = mismatch.offset;
     reason = "hmac_mismatch";
@@ -122,7 +131,12 @@ export async function recoverTail(context: RecoveryContext): Promise<RecoveredTa
       await handle.sync();
     } catch (error) {
       await handle.close().catch(() => {});
-      throw new AuditWriteError("truncate", layout.current, `Could not cut the damaged tail of ${layout.current}`, error);
+      throw new AuditWriteError(
+        "truncate",
+        layout.current,
+        `Could not cut the damaged tail of ${layout.current}`,
+        error,
+      );
     }
   }
 
@@ -185,7 +199,12 @@ export async function openForAppend(
       await fs.fsyncDirectory(layout.directory);
     } catch (error) {
       await handle.close().catch(() => {});
-      throw new AuditWriteError("fsync", layout.directory, `Could not fsync ${layout.directory}`, error);
+      throw new AuditWriteError(
+        "fsync",
+        layout.directory,
+        `Could not fsync ${layout.directory}`,
+        error,
+      );
     }
   }
   return handle;

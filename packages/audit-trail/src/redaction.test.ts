@@ -22,12 +22,29 @@ it("redacts params, results and errors with the default SecretRedactor before an
   const intent = await trail.recordIntent({
     action: "add_issue_comment",
     target: "acme/app#1",
-    params: { body: `deploy with ${token}`, headers: { authorization: `Bearer ${token}` }, list: [token] },
+    params: {
+      body: `deploy with ${token}`,
+      headers: { authorization: `Bearer ${token}` },
+      list: [token],
+    },
   });
-  await trail.recordResult(intent, { echoed: token }, new Error(`GitHub said: bad credentials ${token}`));
-  const denied = await trail.recordIntent({ action: "push", target: "acme/app", params: { nested: { deeper: { secret: token } } } });
+  await trail.recordResult(
+    intent,
+    { echoed: token },
+    new Error(`GitHub said: bad credentials ${token}`),
+  );
+  const denied = await trail.recordIntent({
+    action: "push",
+    target: "acme/app",
+    params: { nested: { deeper: { secret: token } } },
+  });
   await trail.recordResult(denied, undefined, `string error with ${token}`);
-  await trail.recordDenied({ action: "push", target: "acme/app", params: { token }, reason: `refused ${token}` });
+  await trail.recordDenied({
+    action: "push",
+    target: "acme/app",
+    params: { token },
+    reason: `refused ${token}`,
+  });
   await trail.recordDryRun({ action: "push", target: "acme/app", params: { token } });
   await trail.close();
 
@@ -36,7 +53,9 @@ it("redacts params, results and errors with the default SecretRedactor before an
   expect(text).not.toContain(token.slice(4));
   expect(text).toContain("[REDACTED");
   const records = await readRecordsOf(path);
-  expect(records[0]!.params).toMatchObject({ body: expect.stringMatching(/^deploy with \[REDACTED/) });
+  expect(records[0]!.params).toMatchObject({
+    body: expect.stringMatching(/^deploy with \[REDACTED/),
+  });
   expect(records[1]!.error).toMatch(/^Error: GitHub said: bad credentials \[REDACTED/);
   // The chain is over the redacted text, so it verifies.
   const reopened = new AuditTrail({ path, redactor: new SecretRedactor() });

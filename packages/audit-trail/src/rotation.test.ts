@@ -2,7 +2,14 @@ import { readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promis
 import { join } from "node:path";
 import { type Clock, ManualClock, systemClock } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { errno, instrumentedFs, keepEverything, makeTempDir, readRecordsOf, recordingLogger } from "./__fixtures__/helpers.js";
+import {
+  errno,
+  instrumentedFs,
+  keepEverything,
+  makeTempDir,
+  readRecordsOf,
+  recordingLogger,
+} from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditTrailOptions } from "./options.js";
 import { verifyAuditFile } from "./verify-audit-file.js";
@@ -28,7 +35,11 @@ async function openTrail(options: Partial<AuditTrailOptions> = {}): Promise<Audi
   return trail;
 }
 
-const entry = (index: number) => ({ action: "create_branch", target: `acme/app:b${index}`, params: { index } });
+const entry = (index: number) => ({
+  action: "create_branch",
+  target: `acme/app:b${index}`,
+  params: { index },
+});
 
 /** Intent + result pairs until `files` files exist. */
 async function fillUntil(trail: AuditTrail, files: number): Promise<number[]> {
@@ -68,7 +79,11 @@ describe("rotation", () => {
     const last = rotated[rotated.length - 1]!;
     expect(next).toBe((last.seq as number) + 1);
     expect(first).toMatchObject({ seq: next, prevHash: "genesis", previousSegmentHash: last.hash });
-    expect(await trail.verifyChain()).toMatchObject({ valid: true, records: next, segments: [{ valid: true }, { valid: true, firstSeq: next }] });
+    expect(await trail.verifyChain()).toMatchObject({
+      valid: true,
+      records: next,
+      segments: [{ valid: true }, { valid: true, firstSeq: next }],
+    });
   });
 
   it("waits for every open intent to get its result, warning once", async () => {
@@ -83,7 +98,12 @@ describe("rotation", () => {
     expect(await segmentNames()).toHaveLength(1);
     expect(await readFile(path, "utf8")).toBe("");
     const rotated = await readRecordsOf(join(dir, (await segmentNames())[0]!));
-    expect(rotated.map((record) => record.phase)).toEqual(["intent", "denied", "dry_run", "result"]);
+    expect(rotated.map((record) => record.phase)).toEqual([
+      "intent",
+      "denied",
+      "dry_run",
+      "result",
+    ]);
   });
 
   it("fsyncs unsynced dry-run records before renaming", async () => {
@@ -96,7 +116,8 @@ describe("rotation", () => {
 
   it("never rotates with maxSizeBytes: Infinity", async () => {
     const trail = await openTrail({ maxSizeBytes: Number.POSITIVE_INFINITY });
-    for (let index = 0; index < 20; index++) await trail.recordDenied({ ...entry(index), params: { padding: "x".repeat(200) } });
+    for (let index = 0; index < 20; index++)
+      await trail.recordDenied({ ...entry(index), params: { padding: "x".repeat(200) } });
     expect(await segmentNames()).toEqual([]);
   });
 
@@ -120,7 +141,9 @@ describe("rotation", () => {
     const trail = await openTrail({ fs, logger });
     await trail.recordDenied({ ...entry(0), params: { padding: "x".repeat(1_200) } });
     expect(await segmentNames()).toEqual([]);
-    expect(logger.entries.find((line) => line.level === "error")?.message).toContain("rotation failed");
+    expect(logger.entries.find((line) => line.level === "error")?.message).toContain(
+      "rotation failed",
+    );
     refuse = false;
     await trail.recordDenied(entry(1));
     expect(await segmentNames()).toHaveLength(1);
@@ -132,7 +155,11 @@ describe("rotation", () => {
     const fs = instrumentedFs({ open: () => (++opens > 1 ? errno("EMFILE") : undefined) });
     const trail = await openTrail({ fs });
     await trail.recordDenied({ ...entry(0), params: { padding: "x".repeat(1_200) } });
-    await expect(trail.recordDenied(entry(1))).rejects.toMatchObject({ code: "AUDIT_NOT_READY", state: "failed", cause: { operation: "open" } });
+    await expect(trail.recordDenied(entry(1))).rejects.toMatchObject({
+      code: "AUDIT_NOT_READY",
+      state: "failed",
+      cause: { operation: "open" },
+    });
     await trail.close();
 
     const next = await openTrail();
@@ -149,7 +176,12 @@ describe("rotation", () => {
     await unlink(path);
 
     const restarted = await openTrail();
-    expect(await restarted.initialize()).toMatchObject({ records: 0, lastSeq, segments: 1, created: true });
+    expect(await restarted.initialize()).toMatchObject({
+      records: 0,
+      lastSeq,
+      segments: 1,
+      created: true,
+    });
     expect(await restarted.recordIntent(entry(7))).toBe(lastSeq + 1);
     expect(await restarted.verifyChain()).toMatchObject({ valid: true, records: lastSeq + 1 });
   });
@@ -157,14 +189,24 @@ describe("rotation", () => {
   it("answers result queries for intents in rotated files, in the same process and after a restart", async () => {
     const trail = await openTrail();
     const intents = await fillUntil(trail, 4);
-    expect(await trail.findResultByIntentSeq(intents[0]!)).toEqual({ hasResult: true, result: { index: 0 }, error: "failed once" });
-    expect(await trail.findResultByIntentSeq(intents[1]!)).toEqual({ hasResult: true, result: { index: 1 } });
+    expect(await trail.findResultByIntentSeq(intents[0]!)).toEqual({
+      hasResult: true,
+      result: { index: 0 },
+      error: "failed once",
+    });
+    expect(await trail.findResultByIntentSeq(intents[1]!)).toEqual({
+      hasResult: true,
+      result: { index: 1 },
+    });
     await trail.close();
 
     const fs = instrumentedFs();
     const restarted = await openTrail({ fs });
     for (const [index, intent] of intents.entries()) {
-      const expected = index % 3 === 0 ? { hasResult: true, result: { index }, error: "failed once" } : { hasResult: true, result: { index } };
+      const expected =
+        index % 3 === 0
+          ? { hasResult: true, result: { index }, error: "failed once" }
+          : { hasResult: true, result: { index } };
       expect(await restarted.findResultByIntentSeq(intent)).toEqual(expected);
     }
     // Each rotated file is read once for its index (the newest once more, at
@@ -198,26 +240,43 @@ describe("rotation", () => {
 
     it("detects a deleted rotated file in the middle", async () => {
       await rm(join(dir, names[1]!));
-      expect(await verifyReopened()).toMatchObject({ valid: false, reason: "segment_link_mismatch", file: join(dir, names[2]!), line: 1 });
+      expect(await verifyReopened()).toMatchObject({
+        valid: false,
+        reason: "segment_link_mismatch",
+        file: join(dir, names[2]!),
+        line: 1,
+      });
     });
 
     it("detects deleted oldest files", async () => {
       await rm(join(dir, names[0]!));
-      expect(await verifyAuditFile(dir)).toMatchObject({ valid: false, reason: "history_head_missing", file: join(dir, names[1]!) });
+      expect(await verifyAuditFile(dir)).toMatchObject({
+        valid: false,
+        reason: "history_head_missing",
+        file: join(dir, names[1]!),
+      });
     });
 
     it("detects reordered files", async () => {
       await rename(join(dir, names[0]!), join(dir, "tmp"));
       await rename(join(dir, names[1]!), join(dir, names[0]!));
       await rename(join(dir, "tmp"), join(dir, names[1]!));
-      expect(await verifyReopened()).toMatchObject({ valid: false, reason: "history_head_missing" });
+      expect(await verifyReopened()).toMatchObject({
+        valid: false,
+        reason: "history_head_missing",
+      });
     });
 
     it("detects an edited rotated file", async () => {
       const file = join(dir, names[1]!);
       const text = await readFile(file, "utf8");
       await writeFile(file, text.replace('"index":', '"index" :'));
-      expect(await verifyReopened()).toMatchObject({ valid: false, reason: "hash_mismatch", file, line: 1 });
+      expect(await verifyReopened()).toMatchObject({
+        valid: false,
+        reason: "hash_mismatch",
+        file,
+        line: 1,
+      });
     });
 
     it("detects a current file cut short behind the trail's back", async () => {
@@ -227,7 +286,11 @@ describe("rotation", () => {
       const seq = await trail.recordDenied(entry(5));
       const text = await readFile(path, "utf8");
       await writeFile(path, text.split("\n").slice(0, -2).join("\n") + "\n");
-      expect(await trail.verifyChain()).toMatchObject({ valid: false, reason: "tail_mismatch", brokenAt: seq });
+      expect(await trail.verifyChain()).toMatchObject({
+        valid: false,
+        reason: "tail_mismatch",
+        brokenAt: seq,
+      });
     });
   });
 });

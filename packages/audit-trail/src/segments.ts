@@ -51,7 +51,11 @@ export function segmentStamp(layout: HistoryLayout, name: string): string | unde
  * strictly later than the newest existing segment's, even if the clock went
  * back, so that name order stays history order.
  */
-export function nextSegmentName(layout: HistoryLayout, nowMs: number, newest: string | undefined): string {
+export function nextSegmentName(
+  layout: HistoryLayout,
+  nowMs: number,
+  newest: string | undefined,
+): string {
   let epochMs = nowMs;
   const newestStamp = newest === undefined ? undefined : segmentStamp(layout, newest);
   if (newestStamp !== undefined) epochMs = Math.max(epochMs, parseStamp(newestStamp) + 1);

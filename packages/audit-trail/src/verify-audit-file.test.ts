@@ -44,7 +44,10 @@ describe("verifyAuditFile", () => {
   it("verifies every history in a directory and ignores other files", async () => {
     const first = buildChain([{}, {}]);
     await writeFile(join(dir, "audit.20260101T000000000Z.jsonl"), first.text);
-    await writeFile(join(dir, "audit.jsonl"), buildChain([{}], { firstSeq: 3, link: first.hashes[1] }).text);
+    await writeFile(
+      join(dir, "audit.jsonl"),
+      buildChain([{}], { firstSeq: 3, link: first.hashes[1] }).text,
+    );
     await writeFile(join(dir, "payments.jsonl"), buildChain([{}, {}, {}]).text);
     await writeFile(join(dir, "notes.txt"), "not an audit file");
     await mkdir(join(dir, "sub"));
@@ -63,7 +66,10 @@ describe("verifyAuditFile", () => {
   });
 
   it("reports progress over all files", async () => {
-    await writeFile(join(dir, "audit.jsonl"), buildChain(Array.from({ length: 3_000 }, () => ({}))).text);
+    await writeFile(
+      join(dir, "audit.jsonl"),
+      buildChain(Array.from({ length: 3_000 }, () => ({}))).text,
+    );
     const calls: [number, number][] = [];
     await verifyAuditFile(dir, { onProgress: (done, total) => calls.push([done, total]) });
     const total = calls[0]![1];
@@ -78,7 +84,9 @@ describe("verifyAuditFile", () => {
     expect(error).toMatchObject({ code: "AUDIT_READ", path: missing });
     await writeFile(join(dir, "audit.jsonl"), buildChain([{}]).text);
     const fs = instrumentedFs({ readFile: () => errno("EACCES") });
-    await expect(verifyAuditFile(join(dir, "audit.jsonl"), { fs })).rejects.toMatchObject({ code: "AUDIT_READ" });
+    await expect(verifyAuditFile(join(dir, "audit.jsonl"), { fs })).rejects.toMatchObject({
+      code: "AUDIT_READ",
+    });
     await expect(verifyAuditFile(dir, { fs })).rejects.toMatchObject({ code: "AUDIT_READ" });
   });
 

@@ -98,7 +98,8 @@ export async function verifyAuditFile(
   options: VerifyAuditFileOptions = {},
 ): Promise<ChainVerification> {
   const fs = options.fs ?? nodeFileSystem;
-  const hmacKey = options.hmacKey === undefined ? undefined : toKeyBytes(options.hmacKey, "hmacKey");
+  const hmacKey =
+    options.hmacKey === undefined ? undefined : toKeyBytes(options.hmacKey, "hmacKey");
   if (options.requireHmac && !hmacKey) throw new TypeError("requireHmac needs an hmacKey");
   const base = { hmacKey, requireHmac: options.requireHmac, onProgress: options.onProgress };
   let names: string[] | undefined;
@@ -126,9 +127,16 @@ export async function verifyFiles(
   // Files are read one at a time (a directory may hold many 10 MiB segments);
   // their sizes are known up front only for the progress callback.
   const bytesTotal = options.onProgress ? await totalSize(fs, histories.flat()) : 0;
-  const total: ChainVerification = { valid: true, records: 0, signedRecords: 0, bytes: 0, segments: [] };
+  const total: ChainVerification = {
+    valid: true,
+    records: 0,
+    signedRecords: 0,
+    bytes: 0,
+    segments: [],
+  };
   for (const history of histories) {
-    let first: FirstRecordExpectation = options.mode === "history" ? { kind: "head" } : { kind: "standalone" };
+    let first: FirstRecordExpectation =
+      options.mode === "history" ? { kind: "head" } : { kind: "standalone" };
     let lastSeq: number | undefined;
     let lastHash: string | undefined;
     for (const file of history) {
@@ -139,7 +147,8 @@ export async function verifyFiles(
         hmacKey: options.hmacKey,
         requireHmac: options.requireHmac,
         first,
-        onProgress: options.onProgress && ((bytes) => options.onProgress!(bytesBefore + bytes, bytesTotal)),
+        onProgress:
+          options.onProgress && ((bytes) => options.onProgress!(bytesBefore + bytes, bytesTotal)),
         onRecord: options.onRecord && ((record, line) => options.onRecord!(record, file, line)),
       });
       total.bytes += buffer.length;

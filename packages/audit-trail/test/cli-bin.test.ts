@@ -25,7 +25,10 @@ async function bin(): Promise<string> {
 /** Runs the built bin directly (through its shebang), as an installed command runs. */
 async function audit(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run(await bin(), args, { env: { ...process.env, ...env }, timeout: 30_000 });
+    const { stdout, stderr } = await run(await bin(), args, {
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -54,11 +57,20 @@ it("exits 0, 1 and 2 for a valid chain, a broken one and a usage error", async (
 
   await writeFile(path, (await readFile(path, "utf8")).replace('"ok"', '"no"'));
   const broken = await audit(["verify", path]);
-  expect(broken).toMatchObject({ code: 1, stdout: expect.stringContaining("BROKEN at seq 2 (hash_mismatch)") });
+  expect(broken).toMatchObject({
+    code: 1,
+    stdout: expect.stringContaining("BROKEN at seq 2 (hash_mismatch)"),
+  });
 
-  expect(await audit(["verify"])).toMatchObject({ code: 2, stderr: expect.stringContaining("Usage: beauvoir-audit") });
+  expect(await audit(["verify"])).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining("Usage: beauvoir-audit"),
+  });
   expect(await audit(["verify", join(dir, "missing")])).toMatchObject({ code: 2 });
-  expect(await audit(["stats", path])).toMatchObject({ code: 0, stdout: expect.stringContaining("open intents: 0") });
+  expect(await audit(["stats", path])).toMatchObject({
+    code: 0,
+    stdout: expect.stringContaining("open intents: 0"),
+  });
 });
 
 it("follows a file until interrupted, then exits 0", async () => {
@@ -66,12 +78,14 @@ it("follows a file until interrupted, then exits 0", async () => {
   const trail = new AuditTrail({ path });
   await trail.initialize();
   await trail.recordDenied({ action: "first", target: "t", params: {} });
-  const child = spawn(await bin(), ["tail", "--follow", path], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(await bin(), ["tail", "--follow", path], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const saw = (text: string) =>
     new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`did not print ${text}: ${output}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`did not print ${text}: ${output}`)), 15_000);
       const check = () => {
         if (output.includes(text)) {
           clearTimeout(timer);

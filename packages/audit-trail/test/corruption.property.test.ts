@@ -14,7 +14,10 @@ const DOCUMENTED = ["AUDIT_HMAC_MISMATCH", "AUDIT_READ", "AUDIT_WRITE"];
 let dir: string;
 let cleanup: () => Promise<void>;
 let counter = 0;
-const originals: Record<"plain" | "signed", Buffer> = { plain: Buffer.alloc(0), signed: Buffer.alloc(0) };
+const originals: Record<"plain" | "signed", Buffer> = {
+  plain: Buffer.alloc(0),
+  signed: Buffer.alloc(0),
+};
 
 async function writeOriginal(hmacKey: string | undefined): Promise<Buffer> {
   const path = join(dir, `original-${hmacKey ? "signed" : "plain"}.jsonl`);
@@ -24,10 +27,17 @@ async function writeOriginal(hmacKey: string | undefined): Promise<Buffer> {
     const seq = await trail.recordIntent({
       action: "add_issue_comment",
       target: `acme/app#${index}`,
-      params: { body: `comment ${index} é😀`, meta: { labels: ["x", "y"], depth: { n: index, ok: true, none: null } } },
+      params: {
+        body: `comment ${index} é😀`,
+        meta: { labels: ["x", "y"], depth: { n: index, ok: true, none: null } },
+      },
       dedupeKey: `key-${index}`,
     });
-    await trail.recordResult(seq, { id: index * 10, nested: [1, { a: "b" }] }, index === 2 ? "Error: 502" : undefined);
+    await trail.recordResult(
+      seq,
+      { id: index * 10, nested: [1, { a: "b" }] },
+      index === 2 ? "Error: 502" : undefined,
+    );
   }
   await trail.recordDenied({ action: "merge", target: "acme/app#9", params: {}, reason: "policy" });
   await trail.recordDryRun({ action: "close", target: "acme/app#9", params: { why: "stale" } });
@@ -43,9 +53,16 @@ beforeAll(async () => {
 afterAll(() => cleanup());
 
 /** Byte edits: each sets one position (modulo the size) to a value. */
-const edits = fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 4 });
+const edits = fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), {
+  minLength: 1,
+  maxLength: 4,
+});
 
-function corrupt(original: Buffer, changes: { at: number; value: number }[], cut: number | null): Buffer {
+function corrupt(
+  original: Buffer,
+  changes: { at: number; value: number }[],
+  cut: number | null,
+): Buffer {
   const bytes = Buffer.from(original);
   for (const { at, value } of changes) bytes[at % bytes.length] = value;
   return cut === null ? bytes : bytes.subarray(0, cut % (bytes.length + 1));
@@ -77,7 +94,10 @@ describe.each(["plain", "signed"] as const)("random byte corruption of a %s file
         expect(await trail.verifyChain()).toMatchObject({ valid: true, records: report.records });
         // And the trail goes on writing a chain that verifies.
         await trail.recordIntent({ action: "after", target: "t", params: {} });
-        expect(await trail.verifyChain()).toMatchObject({ valid: true, records: report.records + 1 });
+        expect(await trail.verifyChain()).toMatchObject({
+          valid: true,
+          records: report.records + 1,
+        });
         await trail.close();
       }),
       { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 120 },
@@ -93,17 +113,21 @@ describe.each(["plain", "signed"] as const)("random byte corruption of a %s file
       if (byte === 10) line++;
     }
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: original.length - 1 }), fc.integer({ min: 1, max: 255 }), async (at, flip) => {
-        const bytes = Buffer.from(original);
-        bytes[at]! ^= flip;
-        // A directory is verified as a history, whose first record must be seq 1.
-        const historyDir = join(dir, `history-${counter++}`);
-        await mkdir(historyDir);
-        await writeFile(join(historyDir, "audit.jsonl"), bytes);
-        const result = await verifyAuditFile(historyDir, { hmacKey });
-        expect(result.valid).toBe(false);
-        expect(result.brokenAt).toBe(lineOf[at]);
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: original.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        async (at, flip) => {
+          const bytes = Buffer.from(original);
+          bytes[at]! ^= flip;
+          // A directory is verified as a history, whose first record must be seq 1.
+          const historyDir = join(dir, `history-${counter++}`);
+          await mkdir(historyDir);
+          await writeFile(join(historyDir, "audit.jsonl"), bytes);
+          const result = await verifyAuditFile(historyDir, { hmacKey });
+          expect(result.valid).toBe(false);
+          expect(result.brokenAt).toBe(lineOf[at]);
+        },
+      ),
       { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 150 },
     );
   });

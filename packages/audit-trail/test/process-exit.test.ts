@@ -12,7 +12,9 @@ it("lets a process exit while a dry-run fsync is still scheduled (the timer is u
   const { dir, cleanup } = await makeTempDir();
   try {
     const path = join(dir, "audit.jsonl");
-    const fixture = fileURLToPath(new URL("./fixtures/exit-with-pending-dry-run.mjs", import.meta.url));
+    const fixture = fileURLToPath(
+      new URL("./fixtures/exit-with-pending-dry-run.mjs", import.meta.url),
+    );
     const started = Date.now();
     const { stdout } = await run(process.execPath, [fixture, path], { timeout: 30_000 });
     expect(stdout.trim()).toBe("done");

@@ -21,7 +21,10 @@ afterEach(() => cleanup());
 /** Runs the Python verifier; resolves with its exit code and output. */
 async function python(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await run("python3", [script, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
+    const { stdout, stderr } = await run("python3", [script, ...args], {
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -32,21 +35,34 @@ async function python(args: string[], env: Record<string, string> = {}) {
 async function historyFiles(): Promise<string[]> {
   const names = (await readdir(dir)).sort();
   const current = names.filter((name) => name === "audit.jsonl");
-  return [...names.filter((name) => name !== "audit.jsonl"), ...current].map((name) => join(dir, name));
+  return [...names.filter((name) => name !== "audit.jsonl"), ...current].map((name) =>
+    join(dir, name),
+  );
 }
 
 it("verifies, in Python, a rotated and signed history the package wrote, and catches edits", async () => {
   const unsignedPrefix = new AuditTrail({ path: join(dir, "audit.jsonl"), maxSizeBytes: 1_500 });
   await unsignedPrefix.initialize();
-  await unsignedPrefix.recordDenied({ action: "before_key", target: "t", params: { ünïcode: "😀 \u2028 \"q\"" } });
+  await unsignedPrefix.recordDenied({
+    action: "before_key",
+    target: "t",
+    params: { ünïcode: '😀 \u2028 "q"' },
+  });
   await unsignedPrefix.close();
-  const trail = new AuditTrail({ path: join(dir, "audit.jsonl"), maxSizeBytes: 1_500, hmacKey: "py-key" });
+  const trail = new AuditTrail({
+    path: join(dir, "audit.jsonl"),
+    maxSizeBytes: 1_500,
+    hmacKey: "py-key",
+  });
   await trail.initialize();
   for (let index = 0; index < 12; index++) {
     const seq = await trail.recordIntent({
       action: "add_issue_comment",
       target: `acme/app#${index}`,
-      params: { body: `n=${index} ${"é".repeat(index)}`, nested: { list: [index, 1.5, 1e-7, null, true], zed: {} } },
+      params: {
+        body: `n=${index} ${"é".repeat(index)}`,
+        nested: { list: [index, 1.5, 1e-7, null, true], zed: {} },
+      },
     });
     await trail.recordResult(seq, { id: index }, index === 5 ? new Error("boom") : undefined);
   }
@@ -56,12 +72,18 @@ it("verifies, in Python, a rotated and signed history the package wrote, and cat
   expect(files.length).toBeGreaterThanOrEqual(3);
 
   expect(await python(files)).toMatchObject({ code: 0, stdout: "OK: 26 records\n" });
-  expect(await python(["--key-env", "AUDIT_KEY", ...files], { AUDIT_KEY: "py-key" })).toMatchObject({ code: 0, stdout: "OK: 26 records\n" });
-  expect((await python(["--key-env", "AUDIT_KEY", ...files], { AUDIT_KEY: "wrong" })).stderr).toMatch(/^BROKEN at seq 2: /);
+  expect(await python(["--key-env", "AUDIT_KEY", ...files], { AUDIT_KEY: "py-key" })).toMatchObject(
+    { code: 0, stdout: "OK: 26 records\n" },
+  );
+  expect(
+    (await python(["--key-env", "AUDIT_KEY", ...files], { AUDIT_KEY: "wrong" })).stderr,
+  ).toMatch(/^BROKEN at seq 2: /);
 
   // A deleted middle file, files out of order, an edited byte.
   expect((await python([files[0]!, ...files.slice(2)])).stderr).toMatch(/^BROKEN at seq \d+: /);
-  expect((await python([files[1]!, files[0]!, ...files.slice(2)])).stderr).toMatch(/^BROKEN at seq 1: /);
+  expect((await python([files[1]!, files[0]!, ...files.slice(2)])).stderr).toMatch(
+    /^BROKEN at seq 1: /,
+  );
   const last = files[files.length - 1]!;
   const text = await readFile(last, "utf8");
   await writeFile(last, text.replace("simulate", "simulat3"));

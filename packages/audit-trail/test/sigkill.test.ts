@@ -88,7 +88,10 @@ it(
       const bySeq = new Map(records.map((record) => [record.seq as number, record]));
       for (const [seq, detail] of reported.intents) {
         const [pid, writer, count] = detail.split(":").map(Number);
-        expect(bySeq.get(seq), `intent ${seq}`).toMatchObject({ phase: "intent", params: { pid, writer, count } });
+        expect(bySeq.get(seq), `intent ${seq}`).toMatchObject({
+          phase: "intent",
+          params: { pid, writer, count },
+        });
       }
       for (const [seq, intentSeq] of reported.results) {
         expect(bySeq.get(seq), `result ${seq}`).toMatchObject({ phase: "result", intentSeq });

@@ -1,6 +1,12 @@
 import type { AuditPhase } from "../audit-record.js";
 import { canonicalJson } from "../canonical-json.js";
-import { buildRecordLine, GENESIS, hmacHex, type RecordContent, sha256Hex } from "../record-line.js";
+import {
+  buildRecordLine,
+  GENESIS,
+  hmacHex,
+  type RecordContent,
+  sha256Hex,
+} from "../record-line.js";
 
 /** What a test record says; everything else is filled in. */
 export interface RecordSpec {
@@ -39,7 +45,11 @@ export function buildChain(
     if (spec.dedupeKey !== undefined) content.dedupeKey = spec.dedupeKey;
     const built = buildRecordLine(
       content,
-      { seq, prevHash, previousSegmentHash: seq === (options.firstSeq ?? 1) ? options.link : undefined },
+      {
+        seq,
+        prevHash,
+        previousSegmentHash: seq === (options.firstSeq ?? 1) ? options.link : undefined,
+      },
       options.key,
     );
     lines.push(built.line);
@@ -63,7 +73,11 @@ export function forgeLine(record: Record<string, unknown>, key?: Uint8Array): st
 }
 
 /** A record object as the writer would produce it, for {@link forgeLine}. */
-export function recordObject(seq: number, prevHash: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function recordObject(
+  seq: number,
+  prevHash: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     seq,
     prevHash,

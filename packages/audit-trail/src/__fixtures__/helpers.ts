@@ -14,7 +14,9 @@ export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promi
 }
 
 /** A logger that keeps what it is given. */
-export function recordingLogger(): Logger & { entries: { level: string; message: string; data?: Record<string, unknown> }[] } {
+export function recordingLogger(): Logger & {
+  entries: { level: string; message: string; data?: Record<string, unknown> }[];
+} {
   const entries: { level: string; message: string; data?: Record<string, unknown> }[] = [];
   const at = (level: string) => (message: string, data?: Record<string, unknown>) => {
     entries.push({ level, message, ...(data ? { data } : {}) });

@@ -32,6 +32,8 @@ export async function resolveHistory(fs: FileSystem, path: string): Promise<stri
 export interface FileRecords {
   records: AuditRecord[];
   malformed: number;
+  /** Bytes up to the end of the last complete line: where reading more should start. */
+  completeBytes: number;
 }
 
 /** Reads one file's records leniently (for display, not for verification). A missing file has none. */
@@ -40,21 +42,26 @@ export async function readRecords(fs: FileSystem, file: string): Promise<FileRec
   try {
     buffer = await fs.readFile(file);
   } catch (error) {
-    if (isErrnoError(error, "ENOENT")) return { records: [], malformed: 0 };
+    if (isErrnoError(error, "ENOENT")) return { records: [], malformed: 0, completeBytes: 0 };
     throw new AuditReadError(file, error);
   }
-  return parseLines(buffer.toString("utf8"));
+  const completeBytes = buffer.lastIndexOf(10) + 1;
+  return { ...parseLines(buffer.toString("utf8", 0, completeBytes)), completeBytes };
 }
 
 /** Parses complete JSONL lines; an unterminated last line is ignored (it may still be being written). */
-export function parseLines(text: string): FileRecords {
+export function parseLines(text: string): Omit<FileRecords, "completeBytes"> {
   const lines = text.split("\n");
   lines.pop();
-  const result: FileRecords = { records: [], malformed: 0 };
+  const result: Omit<FileRecords, "completeBytes"> = { records: [], malformed: 0 };
   for (const line of lines) {
     try {
       const value: unknown = JSON.parse(line);
-      if (typeof value === "object" && value !== null && typeof (value as AuditRecord).seq === "number") {
+      if (
+        typeof value === "object" &&
+        value !== null &&
+        typeof (value as AuditRecord).seq === "number"
+      ) {
         result.records.push(value as AuditRecord);
       } else {
         result.malformed++;

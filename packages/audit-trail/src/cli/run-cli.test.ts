@@ -31,14 +31,28 @@ const key = "cli key";
 /** A history with two rotated files: 8 intents with results (one failed), one open intent, one denial. */
 async function writeHistory(): Promise<string> {
   const path = join(dir, "audit.jsonl");
-  const trail = new AuditTrail({ path, hmacKey: key, redactor: keepEverything, maxSizeBytes: 2_000 });
+  const trail = new AuditTrail({
+    path,
+    hmacKey: key,
+    redactor: keepEverything,
+    maxSizeBytes: 2_000,
+  });
   await trail.initialize();
   for (let index = 0; index < 8; index++) {
-    const seq = await trail.recordIntent({ action: index % 2 ? "add_labels" : "add_issue_comment", target: `acme/app#${index}`, params: { index } });
+    const seq = await trail.recordIntent({
+      action: index % 2 ? "add_labels" : "add_issue_comment",
+      target: `acme/app#${index}`,
+      params: { index },
+    });
     await trail.recordResult(seq, { ok: index }, index === 3 ? "Error: 502" : undefined);
   }
   await trail.recordIntent({ action: "create_branch", target: "acme/app:x", params: {} });
-  await trail.recordDenied({ action: "delete_repo", target: "acme/app", params: {}, reason: "never" });
+  await trail.recordDenied({
+    action: "delete_repo",
+    target: "acme/app",
+    params: {},
+    reason: "never",
+  });
   await trail.close();
   return path;
 }
@@ -48,7 +62,9 @@ describe("beauvoir-audit verify", () => {
     const path = await writeHistory();
     const ok = fakeIo({ env: { AUDIT_KEY: key } });
     expect(await runCli(["verify", dir, "--hmac-key-env", "AUDIT_KEY"], ok.io)).toBe(0);
-    expect(ok.stdout()).toMatch(/^OK: 18 record\(s\) in 3 file\(s\), chain intact \(18 signed, HMACs verified\)/);
+    expect(ok.stdout()).toMatch(
+      /^OK: 18 record\(s\) in 3 file\(s\), chain intact \(18 signed, HMACs verified\)/,
+    );
 
     const text = await readFile(path, "utf8");
     await writeFile(path, text.replace("delete_repo", "delete_rep0"));
@@ -59,7 +75,11 @@ describe("beauvoir-audit verify", () => {
 
     const json = fakeIo();
     expect(await runCli(["verify", path, "--json"], json.io)).toBe(1);
-    expect(JSON.parse(json.stdout())).toMatchObject({ valid: false, brokenAt: 18, reason: "hash_mismatch" });
+    expect(JSON.parse(json.stdout())).toMatchObject({
+      valid: false,
+      brokenAt: 18,
+      reason: "hash_mismatch",
+    });
   });
 
   it("checks HMACs with the key from the environment, and requires them on request", async () => {
@@ -70,7 +90,12 @@ describe("beauvoir-audit verify", () => {
     const unsigned = join(dir, "other");
     await writeFile(`${unsigned}.jsonl`, buildChain([{}]).text);
     const strict = fakeIo({ env: { AUDIT_KEY: key } });
-    expect(await runCli(["verify", `${unsigned}.jsonl`, "--hmac-key-env", "AUDIT_KEY", "--require-hmac"], strict.io)).toBe(1);
+    expect(
+      await runCli(
+        ["verify", `${unsigned}.jsonl`, "--hmac-key-env", "AUDIT_KEY", "--require-hmac"],
+        strict.io,
+      ),
+    ).toBe(1);
     expect(strict.stdout()).toContain("hmac_missing");
   });
 
@@ -138,12 +163,18 @@ describe("beauvoir-audit tail, show, stats", () => {
     expect(await runCli(["tail", "-n", "3", dir], human.io)).toBe(0);
     const lines = human.stdout().trim().split("\n");
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^#16 \S+ result  add_labels acme\/app#7 \(intent #15\)$/);
-    expect(lines[2]).toMatch(/^#18 \S+ denied  delete_repo acme\/app error: never$/);
+    expect(lines[0]).toMatch(/^#16 \S+ result {2}add_labels acme\/app#7 \(intent #15\)$/);
+    expect(lines[2]).toMatch(/^#18 \S+ denied {2}delete_repo acme\/app error: never$/);
     const json = fakeIo({ env: { BEAUVOIR_AUDIT_PATH: dir } });
     expect(await runCli(["tail", "-n", "12", "--json"], json.io)).toBe(0);
-    const records = json.stdout().trim().split("\n").map((line) => JSON.parse(line));
-    expect(records.map((record) => record.seq)).toEqual(Array.from({ length: 12 }, (_, index) => index + 7));
+    const records = json
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(records.map((record) => record.seq)).toEqual(
+      Array.from({ length: 12 }, (_, index) => index + 7),
+    );
   });
 
   it("follows appended records until stopped, and starts over after a rotation", async () => {
@@ -168,7 +199,12 @@ describe("beauvoir-audit tail, show, stats", () => {
     await writeHistory();
     const found = fakeIo();
     expect(await runCli(["show", "2", dir], found.io)).toBe(0);
-    expect(JSON.parse(found.stdout())).toMatchObject({ seq: 2, phase: "result", intentSeq: 1, result: { ok: 0 } });
+    expect(JSON.parse(found.stdout())).toMatchObject({
+      seq: 2,
+      phase: "result",
+      intentSeq: 1,
+      result: { ok: 0 },
+    });
     expect(found.stdout()).toContain('\n  "seq": 2');
     const compact = fakeIo();
     expect(await runCli(["show", "18", dir, "--json"], compact.io)).toBe(0);
@@ -190,7 +226,11 @@ describe("beauvoir-audit tail, show, stats", () => {
     expect(human.stdout()).toContain("malformed lines: 1");
     const json = fakeIo();
     expect(await runCli(["stats", path, "--json"], json.io)).toBe(0);
-    expect(JSON.parse(json.stdout())).toMatchObject({ files: 1, openIntents: [17], byAction: { delete_repo: 1, create_branch: 1 } });
+    expect(JSON.parse(json.stdout())).toMatchObject({
+      files: 1,
+      openIntents: [17],
+      byAction: { delete_repo: 1, create_branch: 1 },
+    });
   });
 
   it("refuses a directory holding several histories for tail, show and stats", async () => {
@@ -203,7 +243,9 @@ describe("beauvoir-audit tail, show, stats", () => {
 
   it("reports a read failure with its cause", async () => {
     await writeHistory();
-    const run = fakeIo({ fs: instrumentedFs({ readFile: () => errno("EACCES", "permission denied") }) });
+    const run = fakeIo({
+      fs: instrumentedFs({ readFile: () => errno("EACCES", "permission denied") }),
+    });
     expect(await runCli(["stats", dir], run.io)).toBe(2);
     expect(run.stderr()).toMatch(/Could not read .*: permission denied/);
   });

@@ -1,11 +1,23 @@
 import { open } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { BeauvoirError, delay, type FileSystem, isErrnoError, nodeFileSystem } from "@beauvoir/core";
+import {
+  BeauvoirError,
+  delay,
+  type FileSystem,
+  isErrnoError,
+  nodeFileSystem,
+} from "@beauvoir/core";
 import type { AuditPhase, AuditRecord } from "../audit-record.js";
 import { AUDIT_PHASES } from "../audit-record.js";
 import { verifyAuditFile } from "../verify-audit-file.js";
 import { ProgressBar, type ProgressStream } from "./progress-bar.js";
-import { formatRecord, parseLines, readRecords, resolveHistory, UsageError } from "./read-history.js";
+import {
+  formatRecord,
+  parseLines,
+  readRecords,
+  resolveHistory,
+  UsageError,
+} from "./read-history.js";
 
 /** Where the tool reads and writes; `process` in the bin, fakes in tests. */
 export interface CliIo {
@@ -76,13 +88,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
       case "stats":
         return await stats(rest, values, io);
       default:
-        throw new UsageError(command === undefined ? "No command given" : `Unknown command: ${command}`);
+        throw new UsageError(
+          command === undefined ? "No command given" : `Unknown command: ${command}`,
+        );
     }
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr.write(`${error.message}\n\n${USAGE}`);
     } else {
-      const cause = BeauvoirError.isInstance(error) && error.cause instanceof Error ? `: ${error.cause.message}` : "";
+      const cause =
+        BeauvoirError.isInstance(error) && error.cause instanceof Error
+          ? `: ${error.cause.message}`
+          : "";
       io.stderr.write(`beauvoir-audit: ${(error as Error).message}${cause}\n`);
     }
     return 2;
@@ -128,7 +145,11 @@ async function verify(args: string[], values: Values, io: CliIo): Promise<ExitCo
   if (values["require-hmac"] && hmacKey === undefined) {
     throw new UsageError("--require-hmac needs --hmac-key-env");
   }
-  const bar = new ProgressBar(io.stderr, "verifying", io.progressThresholdBytes ?? DEFAULT_PROGRESS_THRESHOLD);
+  const bar = new ProgressBar(
+    io.stderr,
+    "verifying",
+    io.progressThresholdBytes ?? DEFAULT_PROGRESS_THRESHOLD,
+  );
   const result = await verifyAuditFile(path, {
     fs: io.fs,
     hmacKey,
@@ -153,25 +174,35 @@ async function verify(args: string[], values: Values, io: CliIo): Promise<ExitCo
 
 async function tail(args: string[], values: Values, io: CliIo): Promise<ExitCode> {
   const count = values.lines === undefined ? 10 : Number(values.lines);
-  if (!Number.isInteger(count) || count < 0) throw new UsageError(`-n needs a whole number, got ${values.lines}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new UsageError(`-n needs a whole number, got ${values.lines}`);
   const fs = io.fs ?? nodeFileSystem;
   const files = await resolveHistory(fs, onePath(args, io, "tail"));
   const print = (record: AuditRecord) =>
     io.stdout.write(`${values.json ? JSON.stringify(record) : formatRecord(record)}\n`);
-  let collected: AuditRecord[] = [];
-  for (let index = files.length - 1; index >= 0 && collected.length < count; index--) {
-    const { records } = await readRecords(fs, files[index]!);
-    collected = [...records, ...collected];
+  const last = files.length - 1;
+  // The current file is always read: following resumes exactly after its last
+  // complete line, so a record appended between this read and the first poll
+  // is not skipped.
+  const current = await readRecords(fs, files[last]!);
+  let collected = current.records;
+  for (let index = last - 1; index >= 0 && collected.length < count; index--) {
+    collected = [...(await readRecords(fs, files[index]!)).records, ...collected];
   }
   for (const record of collected.slice(Math.max(0, collected.length - count))) print(record);
-  if (values.follow) await follow(files[files.length - 1]!, print, io);
+  if (values.follow) await follow(files[last]!, current.completeBytes, print, io);
   return 0;
 }
 
 /** Polls the current file and prints complete new lines; starts over when the file shrinks (rotation). */
-async function follow(file: string, print: (record: AuditRecord) => void, io: CliIo): Promise<void> {
+async function follow(
+  file: string,
+  startAt: number,
+  print: (record: AuditRecord) => void,
+  io: CliIo,
+): Promise<void> {
   const intervalMs = io.followIntervalMs ?? 250;
-  let offset = await sizeOf(file);
+  let offset = startAt;
   let partial = "";
   while (!io.signal?.aborted) {
     try {
@@ -226,7 +257,9 @@ async function show(args: string[], values: Values, io: CliIo): Promise<ExitCode
     const { records } = await readRecords(fs, files[index]!);
     const record = records.find((candidate) => candidate.seq === seq);
     if (record) {
-      io.stdout.write(`${values.json ? JSON.stringify(record) : JSON.stringify(record, null, 2)}\n`);
+      io.stdout.write(
+        `${values.json ? JSON.stringify(record) : JSON.stringify(record, null, 2)}\n`,
+      );
       return 0;
     }
     if (records.length > 0 && records[0]!.seq < seq) break;
@@ -254,7 +287,10 @@ async function stats(args: string[], values: Values, io: CliIo): Promise<ExitCod
     files: files.length,
     records: 0,
     malformedLines: 0,
-    byPhase: Object.fromEntries(AUDIT_PHASES.map((phase) => [phase, 0])) as Record<AuditPhase, number>,
+    byPhase: Object.fromEntries(AUDIT_PHASES.map((phase) => [phase, 0])) as Record<
+      AuditPhase,
+      number
+    >,
     byAction: {},
     openIntents: [],
   };
@@ -267,7 +303,8 @@ async function stats(args: string[], values: Values, io: CliIo): Promise<ExitCod
       summary.byPhase[record.phase] = (summary.byPhase[record.phase] ?? 0) + 1;
       summary.byAction[record.action] = (summary.byAction[record.action] ?? 0) + 1;
       if (record.phase === "intent") open.add(record.seq);
-      if (record.phase === "result" && record.intentSeq !== undefined) open.delete(record.intentSeq);
+      if (record.phase === "result" && record.intentSeq !== undefined)
+        open.delete(record.intentSeq);
       summary.first ??= { seq: record.seq, ts: record.ts };
       summary.last = { seq: record.seq, ts: record.ts };
     }
@@ -282,7 +319,9 @@ async function stats(args: string[], values: Values, io: CliIo): Promise<ExitCod
     lines.push(`first: seq ${summary.first.seq} at ${summary.first.ts}`);
     lines.push(`last:  seq ${summary.last.seq} at ${summary.last.ts}`);
   }
-  lines.push(`by phase: ${AUDIT_PHASES.map((phase) => `${phase} ${summary.byPhase[phase]}`).join(", ")}`);
+  lines.push(
+    `by phase: ${AUDIT_PHASES.map((phase) => `${phase} ${summary.byPhase[phase]}`).join(", ")}`,
+  );
   lines.push("by action:");
   const actions = Object.entries(summary.byAction).sort((left, right) => right[1] - left[1]);
   const width = Math.max(0, ...actions.map(([action]) => action.length));
