@@ -112,7 +112,9 @@ describe("createLogger: redaction before output", () => {
   it("turns a non-string message into text (for untyped callers)", () => {
     const { records, sink } = capture();
     createLogger(redactor, { sink }).info({ token: "abc" } as never);
+    createLogger(redactor, { sink }).info(undefined as never);
     expect(records[0]?.msg).toBe('{"token":"[REDACTED:token]"}');
+    expect(records[1]?.msg).toBe("undefined");
   });
 
   it("stamps records with the injected clock", () => {

@@ -159,13 +159,9 @@ function asFields(redacted: unknown): Record<string, unknown> {
     : { data: redacted };
 }
 
+/** Text for a message that was not a string; `redactAny` output is JSON-safe, so this cannot throw. */
 function describe(redacted: unknown): string {
-  if (typeof redacted === "string") return redacted;
-  try {
-    return JSON.stringify(redacted) ?? String(redacted);
-  } catch {
-    return String(redacted);
-  }
+  return typeof redacted === "string" ? redacted : (JSON.stringify(redacted) ?? String(redacted));
 }
 
 function levelFromEnvironment(): { level: LogThreshold; invalid?: string } {
