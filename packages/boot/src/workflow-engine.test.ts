@@ -215,4 +215,16 @@ describe("WorkflowEngine", () => {
     await engine.run(runId);
     expect(calls).toEqual(["read", "read", "label", "comment"]);
   });
+
+  it("drops a finished run from the active list when a crash left it there", async () => {
+    const { engine, stores } = setup();
+    const runId = await engine.start(triage, { issue: 6 });
+    await engine.run(runId);
+    // As if the process died after saving the final state, before updating the list.
+    await stores.create<{ active: string[] }>("workflow-runs").set({ active: [runId] });
+    expect(await engine.listUnfinished()).toEqual([runId]);
+    const resumed = await engine.resumeUnfinished();
+    expect(resumed.map((run) => run.status)).toEqual(["completed"]);
+    expect(await engine.listUnfinished()).toEqual([]);
+  });
 });

@@ -290,7 +290,12 @@ export class WorkflowEngine {
 
   async #advanceLocked(runId: string): Promise<AdvanceResult> {
     const state = await this.#loadRun(runId);
-    if (state.status !== "running") return { runId, status: state.status };
+    if (state.status !== "running") {
+      // A crash between saving the final state and updating the active list
+      // leaves a finished run listed as active; finish that job now.
+      await this.#updateActive((active) => (active.includes(runId) ? active.filter((id) => id !== runId) : active));
+      return { runId, status: state.status };
+    }
     const definition = this.#definitions.get(state.workflow);
     if (!definition) throw new WorkflowNotFoundError(state.workflow, "workflow");
     const step = definition.steps[state.nextStep];

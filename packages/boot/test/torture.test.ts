@@ -31,14 +31,14 @@ function countingServer() {
     // Applied when the request arrives, whatever happens to the caller afterwards.
     posts.set(resource, (posts.get(resource) ?? 0) + 1);
     keys.set(resource, url.searchParams.get("key") ?? "");
-    if (resource.startsWith("branch-") && !created.has(resource)) created.set(resource, 1);
+    if (resource.includes("branch-") && !created.has(resource)) created.set(resource, 1);
     response.end(JSON.stringify({ resource }));
   });
   return { server, posts, created, keys };
 }
 
 let root: string;
-let spare: Life | undefined;
+const spares: Array<Life | undefined> = [];
 let remote: ReturnType<typeof countingServer>;
 let serverUrl: string;
 
@@ -49,9 +49,9 @@ beforeAll(async () => {
   serverUrl = `http://127.0.0.1:${(remote.server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
-  if (spare) {
-    spare.child.kill("SIGKILL");
-    await waitForExit(spare.child);
+  for (const spare of spares) {
+    spare?.child.kill("SIGKILL");
+    if (spare) await waitForExit(spare.child);
   }
   await new Promise((resolve) => (remote.server as Server).close(resolve));
   await rm(root, { recursive: true, force: true });
@@ -94,37 +94,40 @@ function waitForMessage(life: Life, type: string, timeoutMs: number): Promise<bo
   });
 }
 
+const CHAINS = 2;
+
 describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
   it(`every side effect happens exactly once over at least ${MIN_KILLS} kills`, {
     timeout: soak ? 3_600_000 : 90_000,
   }, async () => {
-    let kills = 0;
     const startedAt = Date.now();
+    let kills = 0;
     let workflows = 0;
     let boots = 0;
-    while (kills < MIN_KILLS) {
-      workflows++;
-      const dataDir = join(root, `run-${workflows}`);
+
+    /** One data directory at a time: kill and reboot until the run completes, then check it. */
+    async function runWorkflow(chain: number, run: number): Promise<void> {
+      const dataDir = join(root, `chain-${chain}-run-${run}`);
+      const prefix = `c${chain}r${run}-`;
       let done = false;
-      let livesThisRun = 0;
+      let lives = 0;
       while (!done) {
-        livesThisRun++;
-        const life = spare ?? forkLife();
-        spare = forkLife();
+        lives++;
+        const life = spares[chain] ?? forkLife();
+        spares[chain] = forkLife();
         expect(await waitForMessage(life, "loaded", 20_000), life.stderr).toBe(true);
-        life.child.send({ type: "go", dataDir });
+        life.child.send({ type: "go", dataDir, prefix });
         expect(await waitForMessage(life, "started", 10_000), life.stderr).toBe(true);
         // Some lives die during boot (recovery itself must survive a kill),
         // most after it, somewhere in the steps; late lives get to finish, so
         // every run ends after a bounded number of kills.
         let finished: boolean;
-        if (livesThisRun > 30) {
+        if (lives > 25) {
           finished = await waitForMessage(life, "done", 30_000);
         } else if (Math.random() < 0.3) {
           finished = await waitForMessage(life, "done", Math.random() * 40);
         } else {
-          const booted = await waitForMessage(life, "booted", 10_000);
-          expect(booted, life.stderr).toBe(true);
+          expect(await waitForMessage(life, "booted", 10_000), life.stderr).toBe(true);
           finished = await waitForMessage(life, "done", Math.random() * 80);
         }
         if (!finished) {
@@ -133,12 +136,11 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
         }
         await waitForExit(life.child);
         for (const message of life.messages) {
-          if (message.type === "booted") {
-            boots++;
-            // The chain verified after every boot that got as far as checking it.
-            expect(message.chainValid, life.stderr).toBe(true);
-            expect(message.mode).toBe("autonomous");
-          }
+          if (message.type !== "booted") continue;
+          boots++;
+          // The chain verified after every boot that got as far as checking it.
+          expect(message.chainValid, life.stderr).toBe(true);
+          expect(message.mode).toBe("autonomous");
         }
         if (finished) {
           expect(life.messages.at(-1)).toMatchObject({ type: "done", status: "completed" });
@@ -147,12 +149,14 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
           throw new Error(`torture worker failed on its own:\n${life.stderr}`.slice(0, 3000));
         }
       }
-      if (process.env.TORTURE_DEBUG)
+      workflows++;
+      if (process.env.TORTURE_DEBUG) {
         console.error(
-          `run ${workflows}: lives ${livesThisRun}, kills ${kills}, t=${Date.now() - startedAt}`,
+          `chain ${chain} run ${run}: ${lives} lives, ${kills} kills in all, ${Date.now() - startedAt} ms`,
         );
+      }
       // A final in-process boot: chain intact, nothing pending, run completed.
-      const app = await boot({ dataDir });
+      const app = await boot({ dataDir, log: { level: "silent" } });
       try {
         expect((await app.services.auditTrail?.verifyChain())?.valid).toBe(true);
         expect(app.services.auditTrail?.getPendingIntents()).toEqual([]);
@@ -168,14 +172,18 @@ describe("torture: random SIGKILLs until a 20-step workflow completes", () => {
       }
       // Every step's side effect happened exactly once on the server.
       for (let index = 0; index < STEPS; index++) {
-        const resource = `${index % 2 === 0 ? "branch" : "comment"}-${index}`;
+        const resource = `${prefix}${index % 2 === 0 ? "branch" : "comment"}-${index}`;
         if (index % 2 === 0) expect(remote.created.get(resource), resource).toBe(1);
         else expect(remote.posts.get(resource), resource).toBe(1);
       }
-      // Reset the server's view for the next run of the same workflow.
-      remote.posts.clear();
-      remote.created.clear();
     }
+
+    // Two chains side by side keep both cores busy while a child boots.
+    await Promise.all(
+      Array.from({ length: CHAINS }, async (_, chain) => {
+        for (let run = 1; kills < MIN_KILLS; run++) await runWorkflow(chain, run);
+      }),
+    );
     expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(boots).toBeGreaterThan(workflows);
   });
