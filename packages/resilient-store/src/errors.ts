@@ -16,6 +16,17 @@ export type ResilientStoreErrorCode =
 /**
  * The base of every error a store throws on purpose. Each carries the path of
  * the store's primary file, so one handler can serve many stores.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await store.set(state);
+ * } catch (error) {
+ *   if (StoreWriteError.isInstance(error) && error.rolledBack) retryLater();
+ *   else if (StoreError.isInstance(error)) logger.error(error.message, { code: error.code, error });
+ *   else throw error;
+ * }
+ * ```
  */
 export class StoreError<
   Code extends ResilientStoreErrorCode = ResilientStoreErrorCode,

@@ -14,9 +14,9 @@ const fixture = fileURLToPath(new URL("./fixtures/set-loop.mjs", import.meta.url
 const built = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 
 const soak = Boolean(process.env.BEAUVOIR_SOAK);
-const LANES = 2;
-const POOL_SIZE = 4;
-const KILLS_PER_LANE = soak ? 1_000 : 110;
+const LANES = 4;
+const POOL_SIZE = 3;
+const KILLS_PER_LANE = soak ? 500 : 50;
 
 // Node parses NODE_EXTRA_CA_CERTS at start-up (tens of ms of CPU); the child does no TLS.
 const { NODE_EXTRA_CA_CERTS: _unused, ...childEnvironment } = process.env;
