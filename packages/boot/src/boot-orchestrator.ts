@@ -450,7 +450,10 @@ function createBootResult(parts: BootResultParts): BootResult {
     };
     workflows.stop();
     executor.stop();
-    const drained = await executor.drain(options.timeoutMs ?? shutdownTimeoutMs);
+    const timeoutMs = options.timeoutMs ?? shutdownTimeoutMs;
+    // Steps first (their side effects and durable records), then the run
+    // state the engine saves after each step.
+    const drained = (await executor.drain(timeoutMs)) && (await workflows.drain(timeoutMs));
     await attemptClose("idempotencyIndex", () => services.idempotencyIndex?.close());
     await attemptClose("rateLimiter", () => services.rateLimiter?.shutdown?.());
     await attemptClose("auditTrail", () => services.auditTrail?.close());

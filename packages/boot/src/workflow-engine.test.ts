@@ -227,4 +227,35 @@ describe("WorkflowEngine", () => {
     expect(resumed.map((run) => run.status)).toEqual(["completed"]);
     expect(await engine.listUnfinished()).toEqual([]);
   });
+
+  it("drains running advances so their run state is saved", async () => {
+    const { engine, executor, clock } = setup();
+    let finish: (value: string) => void = () => {};
+    const runId = await engine.start(
+      {
+        name: "slow",
+        steps: [
+          {
+            name: "wait",
+            action: "create_branch",
+            run: () => new Promise<string>((resolve) => (finish = resolve)),
+          },
+        ],
+      },
+      {},
+    );
+    const advancing = engine.advance(runId);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    engine.stop();
+    executor.stop();
+    const impatient = engine.drain(10);
+    clock.advance(10);
+    expect(await impatient).toBe(false);
+    const drained = engine.drain(5_000);
+    finish("done");
+    expect(await drained).toBe(true);
+    expect((await advancing).status).toBe("completed");
+    expect((await engine.getRun(runId))?.outputs).toEqual({ wait: "done" });
+    expect(await engine.drain(0)).toBe(true);
+  });
 });

@@ -134,6 +134,7 @@ export class WorkflowEngine {
   readonly #runLocks = new Map<string, AsyncMutex>();
   readonly #activeMutex = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY });
   #activeStore: JsonStorePort<ActiveRuns> | undefined;
+  readonly #inFlight = new Set<Promise<unknown>>();
   #accepting = true;
 
   /** @param options - executor, store factory, logger, clock. */
@@ -219,14 +220,43 @@ export class WorkflowEngine {
    *   refusals (`CIRCUIT_OPEN`, `RATE_LIMITED`, `DEGRADED_MODE`, `STEP_IN_DOUBT`,
    *   `SHUTTING_DOWN`), after which the run stays where it was.
    */
-  async advance(runId: string): Promise<AdvanceResult> {
-    this.#assertAccepting();
-    const release = await this.#runLock(runId).acquire();
+  advance(runId: string): Promise<AdvanceResult> {
     try {
-      return await this.#advanceLocked(runId);
-    } finally {
-      release();
+      this.#assertAccepting();
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const advancing = (async () => {
+      const release = await this.#runLock(runId).acquire();
+      try {
+        return await this.#advanceLocked(runId);
+      } finally {
+        release();
+      }
+    })();
+    this.#inFlight.add(advancing);
+    const forget = () => this.#inFlight.delete(advancing);
+    advancing.then(forget, forget);
+    return advancing;
+  }
+
+  /**
+   * Waits, at most `timeoutMs`, for running advances to finish saving their
+   * run state (shutdown calls it after `stop()`).
+   * @param timeoutMs - the longest wait.
+   * @returns true when every advance settled in time.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.#inFlight.size === 0) return true;
+    let timer: ReturnType<Clock["setTimeout"]> | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);
+      timer.unref?.();
+    });
+    const settled = Promise.allSettled([...this.#inFlight]).then(() => true as const);
+    const drained = await Promise.race([settled, timedOut]);
+    if (timer) this.#clock.clearTimeout(timer);
+    return drained;
   }
 
   /**
@@ -293,7 +323,9 @@ export class WorkflowEngine {
     if (state.status !== "running") {
       // A crash between saving the final state and updating the active list
       // leaves a finished run listed as active; finish that job now.
-      await this.#updateActive((active) => (active.includes(runId) ? active.filter((id) => id !== runId) : active));
+      await this.#updateActive((active) =>
+        active.includes(runId) ? active.filter((id) => id !== runId) : active,
+      );
       return { runId, status: state.status };
     }
     const definition = this.#definitions.get(state.workflow);
