@@ -129,7 +129,12 @@ for (const issue of issues.result) {
     workflowId,
     run: ({ signal }) =>
       withRetries(() =>
-        github.request("POST", `/repos/${repository}/issues/${issue.number}/labels`, { labels: [label] }, signal),
+        github.request(
+          "POST",
+          `/repos/${repository}/issues/${issue.number}/labels`,
+          { labels: [label] },
+          signal,
+        ),
       ),
   });
   emit({ type: "step", action: "add_labels", issue: issue.number, status: labelled.status, label });
@@ -151,10 +156,17 @@ for (const issue of issues.result) {
             signal,
           ),
         async () =>
-          (await commentExists(issue.number, idempotencyKey, signal)) ? { alreadyPosted: true } : undefined,
+          (await commentExists(issue.number, idempotencyKey, signal))
+            ? { alreadyPosted: true }
+            : undefined,
       ),
   });
-  emit({ type: "step", action: "add_issue_comment", issue: issue.number, status: commented.status });
+  emit({
+    type: "step",
+    action: "add_issue_comment",
+    issue: issue.number,
+    status: commented.status,
+  });
 }
 
 // A careless line on purpose: the token goes into a log message. The redacting

@@ -31,13 +31,21 @@ const server = await startGitHubServer({
   owner: "acme",
   repo: "widgets",
   issues: DEMO_ISSUES,
-  faults: { secondaryRateLimitEvery: 5, badGatewayEvery: 7, slowEvery: 6, slowMs: 1_500 },
+  faults: {
+    secondaryRateLimitEvery: 5,
+    badGatewayEvery: 7,
+    // The first comment on issue #4 lands, but its answer is late.
+    slowWhen: (write) => write.kind === "comment" && write.issue === 4 && !killed,
+    slowMs: 1_500,
+  },
   onWritePerformed: (write) => {
     // Crash at the worst moment: the comment exists on the server, but the
     // agent has not heard back, so its idempotency entry is still pending.
     if (write.slow && write.kind === "comment" && firstRun && !killed) {
       killed = true;
-      say(`  ✂ server performed a comment on #${write.issue} but delays its answer: SIGKILL the agent now`);
+      say(
+        `  ✂ server performed a comment on #${write.issue} but delays its answer: SIGKILL the agent now`,
+      );
       firstRun.kill("SIGKILL");
     }
   },
@@ -75,7 +83,8 @@ function runAgent(label: string): { child: ChildProcess; exited: Promise<number 
       say(`  [${label}] booted in ${health.mode} mode in ${Math.round(health.bootTimeMs)} ms`);
     }
     if (event.type === "step") say(`  [${label}] #${event.issue} ${event.action}: ${event.status}`);
-    if (event.type === "backoff") say(`  [${label}] GitHub answered ${event.status}; backing off ${event.waitMs} ms`);
+    if (event.type === "backoff")
+      say(`  [${label}] GitHub answered ${event.status}; backing off ${event.waitMs} ms`);
     if (event.type === "progress") say(`  [${label}] ${event.message}`);
   });
   const exited = new Promise<number | string>((resolve) => {
@@ -113,31 +122,53 @@ try {
     bin: Record<string, string>;
   };
   const auditCli = join(auditPackage, auditManifest.bin["beauvoir-audit"]!);
-  const verify = await promisify(execFile)(process.execPath, [auditCli, "verify", join(dataDir, "audit")]).then(
+  const verify = await promisify(execFile)(process.execPath, [
+    auditCli,
+    "verify",
+    join(dataDir, "audit"),
+  ]).then(
     (result) => ({ ok: true, output: result.stdout.trim() }),
-    (error: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() }),
+    (error: { stdout?: string; stderr?: string }) => ({
+      ok: false,
+      output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim(),
+    }),
   );
 
   const stats = server.stats();
   const requested = DEMO_ISSUES.length * 2;
   const performed = stats.labelsApplied + stats.commentsCreated;
   const missing = DEMO_ISSUES.filter(
-    (issue) => server.labelsOf(issue.number).length !== 1 || server.commentsOf(issue.number).length !== 1,
+    (issue) =>
+      server.labelsOf(issue.number).length !== 1 || server.commentsOf(issue.number).length !== 1,
   );
   const leaks = filesUnder(dataDir).filter((file) => readFileSync(file).includes(token));
   const agentOutputLeaks = events.some((event) => JSON.stringify(event).includes(token));
+  const placeholders = filesUnder(dataDir).reduce(
+    (count, file) =>
+      count + (readFileSync(file, "utf8").match(/\[REDACTED:github-pat\]/g)?.length ?? 0),
+    0,
+  );
   const secondBoot = events.find((event) => event.type === "boot" && event.run === "run 2");
   const backoffs = events.filter((event) => event.type === "backoff").length;
 
   say("\n3. report");
-  say(`  side effects requested: ${requested}, performed on the server: ${performed}, duplicate comments: ${stats.duplicateComments}`);
+  say(
+    `  side effects requested: ${requested}, performed on the server: ${performed}, duplicate comments: ${stats.duplicateComments}`,
+  );
   say(`  issues without exactly one label and one comment: ${missing.length}`);
-  say(`  server faults injected: ${stats.secondaryRateLimited} secondary rate limits, ${stats.badGateways} bad gateways, ${stats.slowAnswers} slow answers`);
+  say(
+    `  server faults injected: ${stats.secondaryRateLimited} secondary rate limits, ${stats.badGateways} bad gateways, ${stats.slowAnswers} slow answers`,
+  );
   say(`  backoffs taken by the agent: ${backoffs}`);
-  say(`  audit chain (beauvoir-audit verify): ${verify.ok ? "valid" : "BROKEN"} — ${verify.output.split("\n")[0]}`);
+  say(
+    `  audit chain (beauvoir-audit verify): ${verify.ok ? "valid" : "BROKEN"} — ${verify.output.split("\n")[0]}`,
+  );
   say(`  health report after the crash: ${JSON.stringify((secondBoot?.health as object) ?? null)}`);
   say(`  reconciliation after the crash: ${JSON.stringify(secondBoot?.reconciliation ?? null)}`);
-  say(`  secret in logs, audit or state files: ${leaks.length === 0 && !agentOutputLeaks ? "none found" : `FOUND in ${leaks.join(", ")}`}`);
+  say(`  token lines the logger redacted instead of writing: ${placeholders}`);
+  say(
+    `  secret in logs, audit or state files: ${leaks.length === 0 && !agentOutputLeaks ? "none found" : `FOUND in ${leaks.join(", ")}`}`,
+  );
   const passed =
     killed &&
     secondExit === 0 &&
@@ -146,8 +177,11 @@ try {
     missing.length === 0 &&
     verify.ok &&
     leaks.length === 0 &&
+    placeholders > 0 &&
     !agentOutputLeaks;
-  say(`\n${passed ? "DEMO PASSED" : "DEMO FAILED"}: ${passed ? "every side effect exactly once, chain verified, no secret leaked" : "see above"}`);
+  say(
+    `\n${passed ? "DEMO PASSED" : "DEMO FAILED"}: ${passed ? "every side effect exactly once, chain verified, no secret leaked" : "see above"}`,
+  );
   process.exitCode = passed ? 0 : 1;
 } finally {
   await server.close();

@@ -8,7 +8,13 @@ export class GitHubRequestError extends Error {
   readonly headers: Record<string, string>;
   readonly body: unknown;
 
-  constructor(method: string, path: string, status: number, headers: Record<string, string>, body: unknown) {
+  constructor(
+    method: string,
+    path: string,
+    status: number,
+    headers: Record<string, string>,
+    body: unknown,
+  ) {
     const message = (body as { message?: string } | undefined)?.message ?? "request failed";
     super(`${method} ${path} answered ${status}: ${message}`);
     this.name = "GitHubRequestError";
@@ -19,7 +25,12 @@ export class GitHubRequestError extends Error {
 }
 
 export interface GitHubClient {
-  request<T>(method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
+  request<T>(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+  ): Promise<T>;
 }
 
 export function createGitHubClient(baseUrl: string, token: string): GitHubClient {

@@ -20,6 +20,8 @@ export interface FaultSchedule {
   badGatewayEvery?: number;
   /** Every Nth write is performed but answered only after `slowMs`. */
   slowEvery?: number;
+  /** Writes for which this returns true are performed but answered only after `slowMs`. */
+  slowWhen?: (write: { kind: "labels" | "comment"; issue: number; writeNumber: number }) => boolean;
   slowMs?: number;
 }
 
@@ -79,7 +81,9 @@ export interface RunningGitHubServer {
 
 const MARKER = /<!-- beauvoir:([^ ]+) -->/;
 
-export async function startGitHubServer(options: GitHubServerOptions): Promise<RunningGitHubServer> {
+export async function startGitHubServer(
+  options: GitHubServerOptions,
+): Promise<RunningGitHubServer> {
   const issues = new Map<number, IssueState>(
     options.issues.map((issue) => [issue.number, { ...issue, labels: new Set(), comments: [] }]),
   );
@@ -196,12 +200,11 @@ export async function startGitHubServer(options: GitHubServerOptions): Promise<R
       status = 201;
       body = comment;
     }
-    const slow = every(faults.slowEvery);
-    options.onWritePerformed?.({
-      kind: match[2] === "labels" ? "labels" : "comment",
-      issue: issue.number,
-      slow,
-    });
+    const kind = match[2] === "labels" ? "labels" : "comment";
+    const slow =
+      every(faults.slowEvery) ||
+      (faults.slowWhen?.({ kind, issue: issue.number, writeNumber }) ?? false);
+    options.onWritePerformed?.({ kind, issue: issue.number, slow });
     if (slow) {
       stats.slowAnswers++;
       await new Promise((resolve) => setTimeout(resolve, faults.slowMs ?? 1_500));

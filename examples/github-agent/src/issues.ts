@@ -3,7 +3,11 @@
 import type { SeedIssue } from "./github-server.js";
 
 export const DEMO_ISSUES: SeedIssue[] = [
-  { number: 1, title: "Crash when config file is empty", body: "Stack trace attached. It crashes on start." },
+  {
+    number: 1,
+    title: "Crash when config file is empty",
+    body: "Stack trace attached. It crashes on start.",
+  },
   { number: 2, title: "Add dark mode", body: "Feature request: a dark theme would be nice." },
   { number: 3, title: "Docs: typo in README", body: "The install section says 'npm instal'." },
   { number: 4, title: "Error 500 on upload", body: "Uploading a 2 MB file fails with an error." },

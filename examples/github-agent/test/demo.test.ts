@@ -11,7 +11,9 @@ it("runs the crash-and-recover demo end to end and passes every check", async ()
     timeout: 110_000,
   });
   expect(stdout).toContain("SIGKILL the agent now");
-  expect(stdout).toMatch(/side effects requested: 16, performed on the server: 16, duplicate comments: 0/);
+  expect(stdout).toMatch(
+    /side effects requested: 16, performed on the server: 16, duplicate comments: 0/,
+  );
   expect(stdout).toContain("audit chain (beauvoir-audit verify): valid");
   expect(stdout).toContain("secret in logs, audit or state files: none found");
   expect(stdout).toContain("DEMO PASSED");
