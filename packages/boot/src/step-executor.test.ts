@@ -258,6 +258,24 @@ describe("DurableStepExecutor: gates", () => {
     expect(breaker.getState()).toBe("OPEN");
   });
 
+  it("classifies GitHub HTTP failures by default: 404 does not count, 503 does", async () => {
+    const { breaker, executor } = setup();
+    const httpError = (status: number) =>
+      Object.assign(new Error(`HTTP ${status}`), { status, headers: {} });
+    for (const resource of ["a", "b", "c"]) {
+      await executor
+        .execute(comment(() => Promise.reject(httpError(404)), { resource }))
+        .catch(() => undefined);
+    }
+    expect(breaker.getState()).toBe("CLOSED");
+    for (const resource of ["d", "e"]) {
+      await executor
+        .execute(comment(() => Promise.reject(httpError(503)), { resource }))
+        .catch(() => undefined);
+    }
+    expect(breaker.getState()).toBe("OPEN");
+  });
+
   it("keeps a step runnable when the breaker refuses it after the intent was recorded", async () => {
     const { audit, index, breaker, clock, executor } = setup({
       onDurablePoint: ({ point }) => {
