@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyAuditFile } from "@beauvoir/audit-trail";
+import { type FileSystem, nodeFileSystem } from "@beauvoir/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { boot } from "../src/index.js";
 
@@ -92,5 +93,62 @@ describe("integration (TASK-3.7): boot → workflow step → audit trail", () =>
     expect(lines.some((line) => line.includes("POST /repos/acme/widgets"))).toBe(true);
     expect(lines.join("\n")).not.toContain(TOKEN);
     expect(await readFile(join(dataDir, "audit", "audit.jsonl"), "utf8")).not.toContain(TOKEN);
+  });
+});
+
+/** The real filesystem, except that opening a path matching `pattern` fails with EIO. */
+function failingOpen(pattern: RegExp): FileSystem {
+  return {
+    ...nodeFileSystem,
+    open: async (path, flags, mode) => {
+      if (pattern.test(path))
+        throw Object.assign(new Error(`EIO: i/o error, open '${path}'`), { code: "EIO" });
+      return nodeFileSystem.open(path, flags, mode);
+    },
+  };
+}
+
+describe("integration: failures with the real subsystems", () => {
+  it("degrades when the idempotency index cannot open: writes refused, reads run, the audit trail untouched", async () => {
+    const dataDir = join(root, "degraded");
+    const app = await boot({
+      dataDir,
+      fs: failingOpen(/idempotency\/(journal|snapshot)/),
+      log: { level: "silent" },
+    });
+    try {
+      expect(app.mode).toBe("degraded");
+      expect(app.health.subsystems).toMatchObject({ auditTrail: "ok", idempotencyIndex: "failed" });
+      expect(app.health.warnings.join("\n")).toContain("EIO");
+      const step = {
+        action: "add_labels",
+        scope: "acme/widgets",
+        resource: "issue-1",
+        params: {},
+        run: async () => 1,
+      };
+      await expect(app.executor.execute(step)).rejects.toMatchObject({ code: "DEGRADED_MODE" });
+      expect((await app.executor.execute({ ...step, kind: "read" })).status).toBe("read");
+      expect(app.services.auditTrail?.getPendingIntents()).toEqual([]);
+    } finally {
+      await app.shutdown();
+    }
+    // The same directory boots normally once the fault is gone.
+    const healthy = await boot({ dataDir, log: { level: "silent" } });
+    expect(healthy.mode).toBe("autonomous");
+    await healthy.shutdown();
+  });
+
+  it("aborts when the audit trail cannot open, and leaves the directory bootable", async () => {
+    const dataDir = join(root, "aborted");
+    const failure = await boot({
+      dataDir,
+      fs: failingOpen(/audit\.jsonl$/),
+      log: { level: "silent" },
+    }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: "BOOT_FAILED", step: "auditTrail" });
+    const healthy = await boot({ dataDir, log: { level: "silent" } });
+    expect(healthy.mode).toBe("autonomous");
+    await healthy.shutdown();
   });
 });
