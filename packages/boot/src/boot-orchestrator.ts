@@ -1,40 +1,45 @@
 import { isAbsolute, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import type { AuditTrail } from "@beauvoir/audit-trail";
+import type { CircuitBreaker } from "@beauvoir/breaker";
 import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
+import type { IdempotencyIndex } from "@beauvoir/idempotency";
+import type { LockManager } from "@beauvoir/locks";
+import type { RateLimiter } from "@beauvoir/rate-limiter";
+import type { SecretRedactor } from "@beauvoir/redactor";
+import type { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import {
   BOOT_DEFAULTS,
   type BootConfig,
   type BootContext,
   type BootInitializers,
   type BootPaths,
-  type RedactorPort,
 } from "./boot-config.js";
 import { defaultInitializers } from "./default-initializers.js";
 import { BootError, describeError } from "./errors.js";
 import type { HealthReport, SubsystemStatus } from "./health-report.js";
-import type {
-  AuditTrailPort,
-  CircuitBreakerPort,
-  IdempotencyIndexPort,
-  LockHandlePort,
-  LockManagerPort,
-  RateLimiterPort,
-  StoreFactoryPort,
-} from "./ports.js";
+import type { LockHandlePort } from "./ports.js";
 import { DurableStepExecutor, type OperatingMode, type ReconcileReport } from "./step-executor.js";
 import { ToolValidator } from "./tool-validator.js";
 import { WorkflowEngine } from "./workflow-engine.js";
 
 /** The subsystems boot built; a failed one is `undefined`. */
 export interface BootServices {
+  /** The redacting logger (a `BeauvoirLogger` with the default initializer). */
   logger: Logger;
-  redactor: RedactorPort | undefined;
-  lockManager: LockManagerPort | undefined;
-  auditTrail: AuditTrailPort | undefined;
-  storeFactory: StoreFactoryPort | undefined;
-  circuitBreaker: CircuitBreakerPort | undefined;
-  rateLimiter: RateLimiterPort | undefined;
-  idempotencyIndex: IdempotencyIndexPort | undefined;
+  /**
+   * The subsystems below are typed as the classes the default initializers
+   * build; an injected initializer's object is handed back as it is, so a test
+   * fake only has the methods its test gave it.
+   */
+  redactor: SecretRedactor | undefined;
+  lockManager: LockManager | undefined;
+  auditTrail: AuditTrail | undefined;
+  storeFactory: ResilientStoreFactory | undefined;
+  circuitBreaker: CircuitBreaker | undefined;
+  rateLimiter: RateLimiter | undefined;
+  idempotencyIndex: IdempotencyIndex | undefined;
+  /** Built from `config.actionPolicy` at step 4; undefined without one. */
   toolValidator: ToolValidator | undefined;
 }
 
@@ -321,7 +326,8 @@ export class BootOrchestrator {
       clock: context.clock,
     });
     for (const definition of config.workflows ?? []) workflows.register(definition);
-    const services: BootServices = {
+    // See BootServices: the defaults build exactly these classes.
+    const services = {
       logger: context.logger,
       redactor: context.redactor,
       lockManager: context.lockManager,
@@ -331,7 +337,7 @@ export class BootOrchestrator {
       rateLimiter,
       idempotencyIndex,
       toolValidator,
-    };
+    } as unknown as BootServices;
     return createBootResult({
       mode,
       health: report,
