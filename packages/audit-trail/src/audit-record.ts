@@ -1,7 +1,13 @@
 /** What a record says happened: before (`intent`), after (`result`), refused (`denied`), simulated (`dry_run`). */
 export type AuditPhase = "intent" | "result" | "denied" | "dry_run";
 
-/** The phases, in the order the README lists them. */
+/**
+ * The phases, in the order the README lists them.
+ * @example
+ * ```ts
+ * const counts = Object.fromEntries(AUDIT_PHASES.map((phase) => [phase, 0]));
+ * ```
+ */
 export const AUDIT_PHASES: readonly AuditPhase[] = Object.freeze([
   "intent",
   "result",

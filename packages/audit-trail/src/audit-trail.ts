@@ -636,7 +636,7 @@ export class AuditTrail {
 
   #toRecord(record: Chained): AuditRecord {
     const { content } = record.draft;
-    const result: AuditRecord = {
+    const result = {
       seq: record.seq,
       prevHash: record.prevHash,
       hash: record.hash,
@@ -644,9 +644,18 @@ export class AuditTrail {
       ts: content.ts,
       action: content.action,
       target: content.target,
-      params: JSON.parse(content.paramsJson),
       dryRun: content.dryRun,
-    };
+    } as AuditRecord;
+    // Parsed only if getPendingIntents() asks: most intents get their result
+    // before anyone looks, and this runs once per intent on the write path.
+    let params: Record<string, unknown> | undefined;
+    Object.defineProperty(result, "params", {
+      enumerable: true,
+      get: () => {
+        params ??= JSON.parse(content.paramsJson) as Record<string, unknown>;
+        return params;
+      },
+    });
     if (record.hmac !== undefined) result.hmac = record.hmac;
     if (content.dedupeKey !== undefined) result.dedupeKey = content.dedupeKey;
     if (record.previousSegmentHash !== undefined)

@@ -1,5 +1,13 @@
 import { AUDIT_PHASES, type AuditRecord } from "./audit-record.js";
-import { digestsEqual, GENESIS, hmacHex, isDigest, sha256Hex } from "./record-line.js";
+import {
+  digestsEqual,
+  GENESIS,
+  HASH_HMAC_SUFFIX_LENGTH,
+  HASH_SUFFIX_LENGTH,
+  hmacHex,
+  isDigest,
+  sha256Hex,
+} from "./record-line.js";
 
 /**
  * Why a chain is broken, in the order the checks run on a line:
@@ -102,6 +110,9 @@ export interface ScanResult {
 
 const PROGRESS_EVERY_LINES = 2_048;
 const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const HASH_MEMBER = ',"hash":"';
+const HMAC_MEMBER = '","hmac":"';
 
 /**
  * Checks one audit file's bytes record by record: layout, hash, fields, seq,
@@ -165,9 +176,8 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     ) {
       return stop("malformed_line", "hash or hmac is not 64 lowercase hex digits", claimedSeq);
     }
-    const suffix =
-      hmac === undefined ? `,"hash":"${hash}"}` : `,"hash":"${hash}","hmac":"${hmac}"}`;
-    if (!text.endsWith(suffix)) {
+    const suffixLength = hmac === undefined ? HASH_SUFFIX_LENGTH : HASH_HMAC_SUFFIX_LENGTH;
+    if (!endsWithDigests(text, hash, hmac)) {
       return stop(
         "malformed_line",
         "hash and hmac are not the last members of the line",
@@ -176,7 +186,7 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     }
     // The canonical body is the line up to the hash member, closed with "}":
     // swap that one byte in place rather than copying the line.
-    const bodyEnd = end - suffix.length;
+    const bodyEnd = end - suffixLength;
     const saved = buffer[bodyEnd]!;
     buffer[bodyEnd] = CLOSE_BRACE;
     let hashMatches: boolean;
@@ -311,6 +321,25 @@ function checkFirstRecord(
     };
   }
   return undefined;
+}
+
+/**
+ * Whether `text` ends with `,"hash":"<hash>"}` or `,"hash":"<hash>","hmac":"<hmac>"}`,
+ * checked in place (this runs once per line; building the suffix string would
+ * allocate). The suffix is ASCII, so its characters are also its last bytes.
+ */
+function endsWithDigests(text: string, hash: string, hmac: string | undefined): boolean {
+  const length = text.length;
+  const suffixLength = hmac === undefined ? HASH_SUFFIX_LENGTH : HASH_HMAC_SUFFIX_LENGTH;
+  const start = length - suffixLength;
+  if (start < 1 || !text.startsWith(HASH_MEMBER, start) || !text.startsWith(hash, start + 9)) {
+    return false;
+  }
+  if (hmac !== undefined) {
+    if (!text.startsWith(HMAC_MEMBER, start + 73) || !text.startsWith(hmac, start + 83))
+      return false;
+  }
+  return text.charCodeAt(length - 2) === QUOTE && text.charCodeAt(length - 1) === CLOSE_BRACE;
 }
 
 function hasDigestLength(value: unknown): value is string {

@@ -24,6 +24,16 @@ export type AuditWriteOperation =
  * A change to the audit file failed: a write (including short writes that did
  * not complete after 3 retries), an fsync, a truncation, the rotation rename, or
  * opening the file. The records of the failed batch are not acknowledged.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await audit.recordIntent(entry);
+ * } catch (error) {
+ *   if (AuditWriteError.isInstance(error)) console.error(`audit ${error.operation} failed`, error.cause);
+ *   throw error; // do not run the side effect: it was not recorded
+ * }
+ * ```
  */
 export class AuditWriteError extends BeauvoirError<"AUDIT_WRITE"> {
   /** Which call failed. */
@@ -49,7 +59,16 @@ export class AuditWriteError extends BeauvoirError<"AUDIT_WRITE"> {
   }
 }
 
-/** Reading an audit file or listing its directory failed (other than "does not exist"). */
+/** Reading an audit file or listing its directory failed (other than "does not exist").
+ *
+ * @example
+ * ```ts
+ * const result = await verifyAuditFile(path).catch((error) => {
+ *   if (AuditReadError.isInstance(error)) return undefined; // missing or unreadable
+ *   throw error;
+ * });
+ * ```
+ */
 export class AuditReadError extends BeauvoirError<"AUDIT_READ"> {
   /** The file or directory that could not be read. */
   readonly path: string;
@@ -77,6 +96,13 @@ export type AuditTrailState = "uninitialized" | "closed" | "failed";
  * called, or an earlier fsync failed (after which nothing written since the last
  * good fsync can be trusted, so the trail refuses to go on; open a new one, whose
  * recovery checks the file).
+ *
+ * @example
+ * ```ts
+ * catch (error) {
+ *   if (AuditNotReadyError.isInstance(error) && error.state === "failed") audit = await reopen();
+ * }
+ * ```
  */
 export class AuditNotReadyError extends BeauvoirError<"AUDIT_NOT_READY"> {
   /** The state that refused the call. */
@@ -106,6 +132,13 @@ export class AuditNotReadyError extends BeauvoirError<"AUDIT_NOT_READY"> {
  * `recordResult()` named an intent that is not waiting for a result: no such
  * intent in the current file, or its result is already recorded (or being
  * recorded).
+ *
+ * @example
+ * ```ts
+ * await audit.recordResult(seq, result).catch((error) => {
+ *   if (!(AuditUnknownIntentError.isInstance(error) && error.reason === "already_resolved")) throw error;
+ * });
+ * ```
  */
 export class AuditUnknownIntentError extends BeauvoirError<"AUDIT_UNKNOWN_INTENT"> {
   /** The seq the caller passed. */
@@ -137,6 +170,11 @@ export class AuditUnknownIntentError extends BeauvoirError<"AUDIT_UNKNOWN_INTENT
 /**
  * A `record*()` entry cannot be written: a field has the wrong type, or a value
  * cannot be represented as JSON (a `BigInt`, a cycle).
+ *
+ * @example
+ * ```ts
+ * await audit.recordIntent({ action: "a", target: "t", params: { id: 1n } }); // rejects: field "params"
+ * ```
  */
 export class AuditInvalidEntryError extends BeauvoirError<"AUDIT_INVALID_ENTRY"> {
   /** The offending field, e.g. `"params"` or `"action"`. */
@@ -165,6 +203,16 @@ export class AuditInvalidEntryError extends BeauvoirError<"AUDIT_INVALID_ENTRY">
  * mismatches at the tail (appended after the last record the key verifies);
  * anything else would throw away valid history, so the file is left untouched
  * for an operator to look at.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await audit.initialize();
+ * } catch (error) {
+ *   if (AuditHmacMismatchError.isInstance(error)) console.error(`audit file fails the key check at seq ${error.seq}`);
+ *   throw error;
+ * }
+ * ```
  */
 export class AuditHmacMismatchError extends BeauvoirError<"AUDIT_HMAC_MISMATCH"> {
   /** The first record whose HMAC did not match. */

@@ -41,7 +41,13 @@ export interface AuditTrailOptions {
   fs?: FileSystem;
 }
 
-/** Defaults of {@link AuditTrailOptions}. */
+/**
+ * Defaults of {@link AuditTrailOptions}.
+ * @example
+ * ```ts
+ * new AuditTrail({ path, maxSizeBytes: 4 * AUDIT_TRAIL_DEFAULTS.maxSizeBytes });
+ * ```
+ */
 export const AUDIT_TRAIL_DEFAULTS = Object.freeze({
   maxSizeBytes: 10 * 1024 * 1024,
   dryRunFsyncDelayMs: 100,
