@@ -12,12 +12,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createFaultyFileSystem,
-  ResilientJsonStore,
-  ResilientStoreFactory,
-  StoreError,
-} from "@beauvoir/resilient-store";
+import { createFaultyFileSystem } from "@beauvoir/core";
+import { ResilientJsonStore, ResilientStoreFactory, StoreError } from "@beauvoir/resilient-store";
 
 interface SettingsV1 {
   channel: string;

@@ -1,18 +1,21 @@
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { listDir, makeTempDir } from "../test/helpers.js";
 import { createFaultyFileSystem, SIMULATED_CRASH } from "./faulty-file-system.js";
 
 let dir: string;
-let remove: () => Promise<void>;
 
 beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+  dir = await mkdtemp(join(tmpdir(), "beauvoir-core-faulty-"));
 });
 afterEach(async () => {
-  await remove();
+  await rm(dir, { recursive: true, force: true });
 });
+
+async function listDir(path: string): Promise<string[]> {
+  return (await readdir(path)).sort();
+}
 
 describe("createFaultyFileSystem", () => {
   it("passes calls through to the real filesystem and records them in order", async () => {

@@ -1,5 +1,5 @@
 import { constants } from "node:os";
-import { type FileHandleLike, type FileSystem, nodeFileSystem } from "@beauvoir/core";
+import { type FileHandleLike, type FileSystem, nodeFileSystem } from "./file-system.js";
 
 /** A call on a {@link FileSystem} or on a handle it opened. */
 export type FileSystemOperation =
@@ -91,6 +91,9 @@ function systemError(code: string, operation: FileSystemOperation, path: string)
  * @returns the faulty filesystem, with its call log.
  * @example
  * ```ts
+ * import { createFaultyFileSystem } from "@beauvoir/core";
+ * import { ResilientJsonStore } from "@beauvoir/resilient-store";
+ *
  * // The disk is full when the store opens its tmp file.
  * const fs = createFaultyFileSystem({
  *   inject: (call) => (call.operation === "open" ? { error: "ENOSPC" } : undefined),

@@ -6,6 +6,15 @@ export {
 } from "./beauvoir-error.js";
 export { type Clock, systemClock, type TimerHandle } from "./clock.js";
 export { isErrnoError } from "./errno.js";
+export {
+  createFaultyFileSystem,
+  type Fault,
+  type FaultyFileSystem,
+  type FaultyFileSystemOptions,
+  type FileSystemCall,
+  type FileSystemOperation,
+  SIMULATED_CRASH,
+} from "./faulty-file-system.js";
 export { type FileHandleLike, type FileSystem, nodeFileSystem } from "./file-system.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { ManualClock } from "./manual-clock.js";

@@ -11,15 +11,6 @@ export {
   StoreWriteError,
   type StoreWriteStep,
 } from "./errors.js";
-export {
-  createFaultyFileSystem,
-  type Fault,
-  type FaultyFileSystem,
-  type FaultyFileSystemOptions,
-  type FileSystemCall,
-  type FileSystemOperation,
-  SIMULATED_CRASH,
-} from "./faulty-file-system.js";
 export { type Migration, RESILIENT_STORE_DEFAULTS, type ResilientStoreOptions } from "./options.js";
 export { ResilientJsonStore, type StoreCallOptions } from "./resilient-json-store.js";
 export {

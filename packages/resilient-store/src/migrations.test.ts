@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { createFaultyFileSystem } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   listDir,
@@ -13,7 +14,6 @@ import {
   StoreMigrationMissingError,
   StoreSchemaTooNewError,
 } from "./errors.js";
-import { createFaultyFileSystem } from "./faulty-file-system.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
 
 interface V1 {

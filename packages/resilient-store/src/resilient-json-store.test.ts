@@ -1,6 +1,6 @@
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ManualClock } from "@beauvoir/core";
+import { createFaultyFileSystem, ManualClock } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   listDir,
@@ -17,7 +17,6 @@ import {
   StoreSerializeError,
   StoreTooLargeError,
 } from "./errors.js";
-import { createFaultyFileSystem } from "./faulty-file-system.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
 
 interface Settings {

@@ -1,9 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { InvalidNameError, ManualClock } from "@beauvoir/core";
+import { createFaultyFileSystem, InvalidNameError, ManualClock } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listDir, makeTempDir, RecordingLogger, readJson } from "../test/helpers.js";
-import { createFaultyFileSystem } from "./faulty-file-system.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
 import { ResilientStoreFactory } from "./resilient-store-factory.js";
 

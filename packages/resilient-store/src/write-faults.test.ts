@@ -1,8 +1,8 @@
 import { join } from "node:path";
+import { createFaultyFileSystem } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { listDir, makeTempDir, RecordingLogger, readOrNull } from "../test/helpers.js";
 import { StoreError, StoreWriteError } from "./errors.js";
-import { createFaultyFileSystem } from "./faulty-file-system.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
 
 interface State {

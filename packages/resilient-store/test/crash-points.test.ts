@@ -3,8 +3,9 @@
 // there; then a fresh store on the real filesystem reads what is on disk.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createFaultyFileSystem, SIMULATED_CRASH } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createFaultyFileSystem, ResilientJsonStore, SIMULATED_CRASH } from "../src/index.js";
+import { ResilientJsonStore } from "../src/index.js";
 import { listDir, makeTempDir, writeStoreFile } from "./helpers.js";
 
 interface State {
