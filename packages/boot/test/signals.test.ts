@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { boot } from "../src/index.js";
 import { waitForExit } from "./spawn-crash-worker.js";
 
 const worker = fileURLToPath(new URL("./fixtures/signal-worker.mjs", import.meta.url));
@@ -16,7 +17,7 @@ afterAll(async () => {
 });
 
 describe("handleSignals", () => {
-  it("SIGTERM drains the running step, releases the locks, emits shutdown, then ends the process by the signal", async () => {
+  it("refuses a second process on the same directory; SIGTERM drains the running step, releases the locks, emits shutdown, then ends the process by the signal", async () => {
     const dataDir = join(root, "data");
     const eventFile = join(root, "event.json");
     const child = fork(worker, [JSON.stringify({ dataDir, eventFile })], {
@@ -34,6 +35,12 @@ describe("handleSignals", () => {
       });
       child.once("exit", () => reject(new Error(`exited early\n${stderr}`)));
     });
+    // While the child runs, a second process on the same directory is refused.
+    const second = await boot({ dataDir, log: { level: "silent" } }).catch(
+      (error: unknown) => error,
+    );
+    expect(second).toMatchObject({ code: "BOOT_FAILED", step: "instanceLock" });
+    expect((second as Error).cause).toMatchObject({ code: "LOCK_HELD", owner: { pid: child.pid } });
     child.kill("SIGTERM");
     expect(await waitForExit(child, 15_000)).toBe("SIGTERM");
     expect(JSON.parse(await readFile(eventFile, "utf8"))).toEqual({
@@ -52,5 +59,9 @@ describe("handleSignals", () => {
       (name) => !name.startsWith("."),
     );
     expect(lockFiles).toEqual([]);
+    // And once it is gone, the directory boots.
+    const next = await boot({ dataDir, log: { level: "silent" } });
+    expect(next.mode).toBe("autonomous");
+    await next.shutdown();
   });
 });
