@@ -453,6 +453,20 @@ describe("DurableStepExecutor.reconcilePending", () => {
     expect(calls).toBe(0);
   });
 
+  it("leaves the intents of steps running now alone when called after boot", async () => {
+    const { audit, executor } = setup();
+    let finish: (value: string) => void = () => {};
+    const running = executor.execute(
+      comment(() => new Promise<string>((resolve) => (finish = resolve))),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const report = await executor.reconcilePending();
+    expect(report.closedIntents).toEqual([]);
+    finish("ok");
+    expect((await running).status).toBe("executed");
+    expect(audit.findResultByIntentSeq(1)?.result).toBe("ok");
+  });
+
   it("does nothing without an index or an audit trail", async () => {
     const report = await new DurableStepExecutor({ mode: "dev" }).reconcilePending();
     expect(report).toEqual({

@@ -253,6 +253,8 @@ export class DurableStepExecutor {
     const referenced = new Set<number>();
     for (const entry of entries) {
       if (entry.intentSeq !== undefined) referenced.add(entry.intentSeq);
+      // Running in this process: in flight, not in doubt.
+      if (this.#inFlightByKey.has(entry.key)) continue;
       const action = actionOfKey(entry.key);
       const strategy: CompensationStrategy = entry.strategy ?? index.getStrategy(action);
       if (strategy === "safe_retry") {
@@ -300,7 +302,12 @@ export class DurableStepExecutor {
       }
     }
     for (const intent of audit.getPendingIntents()) {
-      if (referenced.has(intent.seq)) continue;
+      // Steps running now (when called after boot) own their intents.
+      if (
+        referenced.has(intent.seq) ||
+        (intent.dedupeKey && this.#inFlightByKey.has(intent.dedupeKey))
+      )
+        continue;
       await audit.recordResult(
         intent.seq,
         null,
