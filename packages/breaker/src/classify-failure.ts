@@ -1,6 +1,6 @@
+import type { HeadersLike } from "@beauvoir/core";
 import { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
 import { type FailureClass, isFailureClass } from "./failure-class.js";
-import type { HeadersLike } from "./headers.js";
 
 /** Error codes of Node sockets, DNS and undici that mean "the network failed". */
 const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([

@@ -12,7 +12,8 @@ import {
   validationFailed,
 } from "./__fixtures__/github-responses.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
-import { classifyGitHubFailure, mentionsSecondaryRateLimit } from "./classify-github-failure.js";
+import { classifyGitHubFailure } from "./classify-github-failure.js";
+import { mentionsSecondaryRateLimit } from "./index.js";
 
 const classify = (
   fixture: GitHubResponseFixture,

@@ -1,5 +1,5 @@
+import { type HeadersLike, mentionsSecondaryRateLimit, readHeader } from "@beauvoir/core";
 import { type FailureClass, isFailureClass } from "./failure-class.js";
-import { type HeadersLike, readHeader } from "./headers.js";
 
 /** What the caller knows about the request, for {@link classifyGitHubFailure}. */
 export interface GitHubFailureContext {
@@ -13,9 +13,6 @@ export interface GitHubFailureContext {
   /** Classes that replace the rules for the given status codes; checked first. */
   overrides?: Readonly<Partial<Record<number, FailureClass>>>;
 }
-
-// GitHub bodies are small JSON documents; a huge body is not worth scanning whole.
-const MAX_BODY_SCAN = 64 * 1024;
 
 /**
  * Classifies a failed GitHub API response, following these rules in order:
@@ -84,43 +81,4 @@ function isRateLimited403(headers: HeadersLike | null | undefined, body: unknown
   const remaining = readHeader(headers, "x-ratelimit-remaining");
   if (remaining !== undefined && Number(remaining) === 0) return true;
   return mentionsSecondaryRateLimit(body);
-}
-
-/**
- * Tells whether a response body (or an error message quoting it) says that a
- * secondary rate limit, or its older name "abuse detection", was hit.
- * @param body - parsed JSON, text, bytes, or a list of those.
- * @returns true when the text mentions it, in any case, with spaces, hyphens or underscores.
- * @example
- * ```ts
- * mentionsSecondaryRateLimit({ message: "You have exceeded a secondary rate limit." }); // true
- * ```
- */
-export function mentionsSecondaryRateLimit(body: unknown): boolean {
-  const text = bodyText(body, 0);
-  if (text === "") return false;
-  // "secondary rate limit", "secondary-rate-limits" (documentation URLs), "Abuse Detection".
-  const normalized = text.toLowerCase().replace(/[\s_-]+/g, " ");
-  return (
-    normalized.includes("secondary rate limit") ||
-    normalized.includes("abuse detection") ||
-    normalized.includes("abuse rate limit")
-  );
-}
-
-function bodyText(body: unknown, depth: number): string {
-  if (typeof body === "string") return body.slice(0, MAX_BODY_SCAN);
-  if (body instanceof Uint8Array) {
-    return new TextDecoder().decode(body.subarray(0, MAX_BODY_SCAN));
-  }
-  if (body === null || typeof body !== "object" || depth > 2) return "";
-  if (Array.isArray(body)) {
-    return body.map((part) => bodyText(part, depth + 1)).join(" ");
-  }
-  // GitHub's error document: { message, documentation_url, errors? }.
-  const { message, documentation_url: documentationUrl } = body as Record<string, unknown>;
-  return [message, documentationUrl]
-    .filter((part): part is string => typeof part === "string")
-    .join(" ")
-    .slice(0, MAX_BODY_SCAN);
 }

@@ -1,3 +1,5 @@
+// Shared with @beauvoir/rate-limiter through core; re-exported so breaker's API is unchanged.
+export { type HeadersLike, mentionsSecondaryRateLimit, readHeader } from "@beauvoir/core";
 export {
   CircuitBreaker,
   type CircuitStats,
@@ -5,11 +7,7 @@ export {
 } from "./circuit-breaker.js";
 export { type CircuitState, isCircuitState } from "./circuit-state.js";
 export { classifyFailure, classifyGitHubResponse } from "./classify-failure.js";
-export {
-  classifyGitHubFailure,
-  type GitHubFailureContext,
-  mentionsSecondaryRateLimit,
-} from "./classify-github-failure.js";
+export { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
 export { type BreakerErrorCode, CircuitOpenError, CircuitTimeoutError } from "./errors.js";
 export type {
   CircuitBreakerEventName,
@@ -21,7 +19,6 @@ export type {
   StateChangeReason,
 } from "./events.js";
 export { FAILURE_CLASSES, type FailureClass, isFailureClass } from "./failure-class.js";
-export { type HeadersLike, readHeader } from "./headers.js";
 export {
   CIRCUIT_BREAKER_DEFAULTS,
   type CircuitBreakerOptions,

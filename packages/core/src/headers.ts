@@ -7,13 +7,14 @@
 export type HeadersLike =
   | Headers
   | { get(name: string): string | null | undefined }
-  | Readonly<Record<string, string | readonly string[] | number | undefined>>;
+  | Readonly<Record<string, string | readonly string[] | number | null | undefined>>;
 
 /**
  * Reads one header, case-insensitively, as a trimmed string.
  * @param headers - the headers, or nothing.
  * @param name - the header name, in lower case.
- * @returns the value (the first one when repeated), or undefined when absent or empty.
+ * @returns the value (the first one when repeated), or undefined when absent,
+ *   empty, or a number that is not finite.
  * @example
  * ```ts
  * readHeader({ "Retry-After": "60" }, "retry-after"); // "60"

@@ -16,6 +16,8 @@ export {
   SIMULATED_CRASH,
 } from "./faulty-file-system.js";
 export { type FileHandleLike, type FileSystem, nodeFileSystem } from "./file-system.js";
+export { mentionsSecondaryRateLimit } from "./github-rate-limit-text.js";
+export { type HeadersLike, readHeader } from "./headers.js";
 export { type Logger, silentLogger } from "./logger.js";
 export { ManualClock } from "./manual-clock.js";
 export { assertSafeName, InvalidNameError } from "./resource-name.js";

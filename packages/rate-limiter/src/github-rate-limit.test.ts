@@ -72,6 +72,15 @@ describe("parseGitHubRateLimit on GitHub's real answers", () => {
     });
   });
 
+  it("reads the secondary-limit text as the breaker does (core's mentionsSecondaryRateLimit)", () => {
+    const secondary = { kind: "secondary", retryAfterSec: undefined, resetAtEpochSec: undefined };
+    for (const message of ["Abuse rate limits", "secondary-rate-limit", "SECONDARY\nRATE LIMIT"]) {
+      expect(parseGitHubRateLimit({ status: 403, body: { message } }), message).toEqual(secondary);
+      expect(parseGitHubRateLimit({ status: 403, message }), message).toEqual(secondary);
+    }
+    expect(parseGitHubRateLimit({ status: 403, body: "Resource not accessible" })).toBeNull();
+  });
+
   it("plain 403, 404, 422 and 5xx are not rate limits", () => {
     for (const answer of [
       githubAnswers.plainForbidden,

@@ -1,14 +1,5 @@
+import { type HeadersLike, mentionsSecondaryRateLimit, readHeader } from "@beauvoir/core";
 import type { RateLimiter, RateLimitKind } from "./rate-limiter.js";
-
-/**
- * Response headers in any of the shapes HTTP clients hand out: a fetch
- * `Headers` (or anything with `get(name)`), or a plain object such as Node's
- * `IncomingHttpHeaders` or Octokit's `response.headers`. Names are matched
- * without regard to case.
- */
-export type HeadersLike =
-  | { get(name: string): string | null | undefined }
-  | Readonly<Record<string, string | readonly string[] | number | null | undefined>>;
 
 /**
  * An HTTP answer from GitHub, or an error that carries one: an object with
@@ -42,8 +33,6 @@ export interface GitHubRateLimit {
   readonly resetAtEpochSec: number | undefined;
 }
 
-/** GitHub's wording for a secondary limit, old ("abuse detection") and new. */
-const SECONDARY_LIMIT_TEXT = /secondary rate limit|abuse detection/i;
 const WHOLE_NUMBER = /^\d+$/;
 /** An HTTP date names a month or weekday; `Date.parse` alone would also take "5.5". */
 const HAS_LETTERS = /[a-z]/i;
@@ -90,7 +79,7 @@ export function parseGitHubRateLimit(response: GitHubResponseLike): GitHubRateLi
   const retryGiven = retryAfterSec !== undefined || retryAtEpochSec !== undefined;
 
   let kind: RateLimitKind;
-  if (SECONDARY_LIMIT_TEXT.test(messageOf(response))) kind = "secondary";
+  if (mentionsSecondaryRateLimit(messageOf(response))) kind = "secondary";
   else if (quotaUsedUp) kind = "primary";
   else if (retryGiven || status === 429) kind = "secondary";
   else return null;
@@ -126,25 +115,6 @@ export function recordGitHubRateLimit(
   if (limit === null) return null;
   limiter.recordRateLimit(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
   return limit.kind;
-}
-
-/** @returns the header's value (the first, when repeated), trimmed, or undefined. */
-function readHeader(headers: HeadersLike | undefined, name: string): string | undefined {
-  if (typeof headers !== "object" || headers === null) return undefined;
-  let value: unknown;
-  if (typeof headers.get === "function") {
-    value = (headers as { get(name: string): unknown }).get(name);
-  } else {
-    const record = headers as Record<string, unknown>;
-    value = record[name];
-    if (value === undefined) {
-      const key = Object.keys(record).find((candidate) => candidate.toLowerCase() === name);
-      value = key === undefined ? undefined : record[key];
-    }
-  }
-  if (Array.isArray(value)) value = value[0];
-  if (typeof value === "number") return String(value);
-  return typeof value === "string" ? value.trim() : undefined;
 }
 
 /** The text GitHub explains the refusal in: the body's `message`, the body text, or the error message. */

@@ -1,3 +1,5 @@
+// Shared with @beauvoir/breaker through core; re-exported so both read headers the same way.
+export { type HeadersLike, readHeader } from "@beauvoir/core";
 export {
   type RateLimitBucket,
   RateLimitedError,
@@ -7,7 +9,6 @@ export {
 export {
   type GitHubRateLimit,
   type GitHubResponseLike,
-  type HeadersLike,
   parseGitHubRateLimit,
   recordGitHubRateLimit,
 } from "./github-rate-limit.js";
