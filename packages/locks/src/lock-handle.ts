@@ -17,7 +17,8 @@ export function resolveAsyncDisposeSymbol(
 }
 
 /**
- * The symbol lock handles implement for `await using`; see {@link resolveAsyncDisposeSymbol}.
+ * The symbol lock handles implement for `await using`: `Symbol.asyncDispose`, or the
+ * registered `Symbol.for("Symbol.asyncDispose")` where the runtime lacks it.
  * @example
  * ```ts
  * await lock[asyncDisposeSymbol](); // what `await using` calls at the end of the block

@@ -29,7 +29,7 @@ export const LOGGER_DEFAULTS = Object.freeze({ level: "info" as LogThreshold });
 export const LOG_LEVEL_ENVIRONMENT_VARIABLE = "BEAUVOIR_LOG_LEVEL";
 
 /**
- * The logger every Beauvoir package writes to: core's {@link Logger} with
+ * The logger every Beauvoir package writes to: core's `Logger` with
  * redaction of the message, the data and any error before a sink sees them.
  */
 export interface BeauvoirLogger extends Logger {

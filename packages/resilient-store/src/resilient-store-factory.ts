@@ -89,7 +89,7 @@ export class ResilientStoreFactory {
    *   characters, not empty, at most 200 characters.
    * @param config - schema version, migrations, size limit, validation, retention.
    * @returns the store.
-   * @throws {@link InvalidNameError} (`INVALID_NAME`) when the name could escape `baseDir`.
+   * @throws `InvalidNameError` from `@beauvoir/core` (`INVALID_NAME`) when the name could escape `baseDir`.
    * @throws TypeError or RangeError naming the option when `config` is invalid.
    * @example
    * ```ts
