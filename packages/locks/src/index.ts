@@ -5,6 +5,7 @@ export { LOCK_FILE_VERSION, type LockOwner } from "./lock-owner.js";
 export {
   type AcquireOptions,
   LOCK_MANAGER_DEFAULTS,
+  type LockFileSystem,
   type LockLostEvent,
   type LockManagerOptions,
   type RecoveryReport,

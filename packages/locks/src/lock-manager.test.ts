@@ -1,4 +1,5 @@
 import {
+  link,
   mkdir,
   readdir,
   readFile,
@@ -7,7 +8,7 @@ import {
   utimes,
   writeFile,
 } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import {
   type FileHandleLike,
   InvalidNameError,
@@ -27,7 +28,7 @@ import {
 import { LockCorruptError, LockHeldError } from "./errors.js";
 import { LockManager } from "./lock-manager.js";
 import type { LockOwner } from "./lock-owner.js";
-import type { LockLostEvent } from "./options.js";
+import { LOCK_MANAGER_DEFAULTS, type LockFileSystem, type LockLostEvent } from "./options.js";
 import { processStartedAt } from "./process-identity.js";
 
 const HOUR = 3_600_000;
@@ -152,8 +153,37 @@ describe("acquire and release", () => {
         await nodeFileSystem.fsyncDirectory(path);
       },
     });
-    await manager({ fs }).acquire("a");
-    expect(calls).toEqual(["write", "sync", "close", `fsyncDirectory ${lockDir}`]);
+    const opened: string[] = [];
+    const { open } = fs;
+    const lock = await manager({
+      fs: {
+        ...fs,
+        open: (path, flags, mode) => {
+          opened.push(path);
+          return open(path, flags, mode);
+        },
+        link: async (from, to) => {
+          calls.push(`link ${basename(from)} ${basename(to)}`);
+          await link(from, to);
+        },
+        unlink: async (path) => {
+          calls.push(`unlink ${basename(path)}`);
+          await nodeFileSystem.unlink(path);
+        },
+      },
+    }).acquire("a");
+    // The record is written and fsynced under a temporary name, linked to
+    // a.lock (so it appears whole), and the directory is fsynced last.
+    const temp = `a.lock.${lock.id}.tmp`;
+    expect(opened).toEqual([join(lockDir, temp)]);
+    expect(calls).toEqual([
+      "write",
+      "sync",
+      "close",
+      `link ${temp} a.lock`,
+      `unlink ${temp}`,
+      `fsyncDirectory ${lockDir}`,
+    ]);
   });
 
   it("skips both fsyncs with fsync: false, and the lock works the same", async () => {
@@ -559,7 +589,9 @@ describe("double read before removing a stale lock (TOCTOU)", () => {
     const unlink = vi.fn(nodeFileSystem.unlink);
     const error = await rejection(manager({ fs: { ...fs, unlink } }).acquire("a"));
     expect(stale.equals(fresh)).toBe(false);
-    expect(unlink).not.toHaveBeenCalled();
+    // Our own temporary files are removed; the lock file never is.
+    expect(unlink).not.toHaveBeenCalledWith(lockPath("a"));
+    for (const [path] of unlink.mock.calls) expect(path).toMatch(/\.tmp$/);
     expect(LockHeldError.isInstance(error)).toBe(true);
     expect((error as LockHeldError).owner.id).toBe("new-holder");
     expect(await readFile(lockPath("a"))).toEqual(fresh);
@@ -916,6 +948,317 @@ describe("filesystem faults while acquiring", () => {
     await expect(locks.acquire("a")).rejects.toMatchObject({ code: "EACCES" });
     fail = false;
     await expect(locks.acquire("a")).resolves.toHaveProperty("name", "a");
+  });
+});
+
+/**
+ * A filesystem that dies at its `crashAt`-th call (0-based, counting the calls
+ * on open handles too): that call and every later one throw without touching
+ * the disk, as if the process had been killed right before it.
+ */
+function crashingFileSystem(crashAt: number): { fs: LockFileSystem; calls: () => number } {
+  let count = 0;
+  const step = <T>(run: () => Promise<T>): Promise<T> => {
+    if (count++ >= crashAt) return Promise.reject(new Error("simulated crash"));
+    return run();
+  };
+  const fs: LockFileSystem = {
+    ...nodeFileSystem,
+    open: (path, flags, mode) =>
+      step(async () => {
+        const handle = await nodeFileSystem.open(path, flags, mode);
+        return {
+          write: (...args: Parameters<FileHandleLike["write"]>) =>
+            step(() => handle.write(...args)),
+          sync: () => step(() => handle.sync()),
+          truncate: (length?: number) => step(() => handle.truncate(length)),
+          stat: () => step(() => handle.stat()),
+          readFile: () => step(() => handle.readFile()),
+          // The descriptor is closed either way, like the kernel does at exit.
+          close: () => step(() => Promise.resolve()).finally(() => handle.close()),
+        };
+      }),
+    readFile: (path) => step(() => nodeFileSystem.readFile(path)),
+    rename: (from, to) => step(() => nodeFileSystem.rename(from, to)),
+    unlink: (path) => step(() => nodeFileSystem.unlink(path)),
+    readdir: (path) => step(() => nodeFileSystem.readdir(path)),
+    stat: (path) => step(() => nodeFileSystem.stat(path)),
+    mkdir: (path, options) => step(() => nodeFileSystem.mkdir(path, options)),
+    fsyncDirectory: (path) => step(() => nodeFileSystem.fsyncDirectory(path)),
+    link: (from, to) => step(() => link(from, to)),
+  };
+  return { fs, calls: () => count };
+}
+
+describe("atomic lock file creation", () => {
+  it("a crash between any two filesystem calls of acquire never leaves a partial lock: the next process gets it at once", async () => {
+    const { fs: counting, calls } = crashingFileSystem(Number.POSITIVE_INFINITY);
+    const baseline = manager({ fs: counting, lockDir: join(dir, "baseline") });
+    await (await baseline.acquire("a")).release();
+    const releaseCalls = 2; // read + unlink
+    const acquireCalls = calls() - releaseCalls;
+    // mkdir, open temp, write, sync, close, link, unlink temp, fsync directory.
+    expect(acquireCalls).toBe(8);
+
+    for (let crashAt = 0; crashAt < acquireCalls; crashAt++) {
+      const crashDir = join(dir, `crash-${crashAt}`);
+      const { fs } = crashingFileSystem(crashAt);
+      const dying = new LockManager({ lockDir: crashDir, fs });
+      await expect(dying.acquire("a"), `crash before call ${crashAt}`).rejects.toThrow(
+        "simulated crash",
+      );
+
+      // Whatever is on disk: no lock file, or a complete record.
+      const path = join(crashDir, "a.lock");
+      if (await exists(path)) {
+        expect(JSON.parse(await readFile(path, "utf8")), `crash ${crashAt}`).toMatchObject({
+          pid: process.pid,
+          lockVersion: 1,
+        });
+      }
+
+      // The next process sees the crashed one's pid as dead: no LOCK_CORRUPT,
+      // no grace period to wait out, with the default corruptGraceMs.
+      const next = manager({
+        lockDir: crashDir,
+        isProcessAlive: (pid) => pid !== process.pid,
+        corruptGraceMs: LOCK_MANAGER_DEFAULTS.corruptGraceMs,
+      });
+      const started = Date.now();
+      const lock = await next.acquire("a");
+      expect(Date.now() - started).toBeLessThan(LOCK_MANAGER_DEFAULTS.corruptGraceMs);
+      expect(JSON.parse(await readFile(path, "utf8")).id).toBe(lock.id);
+
+      // A leftover temporary file is never taken for a lock, and recovery removes it.
+      await expect(next.recoverStaleLocks()).resolves.toEqual({
+        recovered: [],
+        live: ["a"],
+        failed: [],
+      });
+      expect(await lock.release()).toBe(true);
+      // What remains is at most a temporary file that died before its record
+      // was written (no pid to judge): removed once older than the grace.
+      for (const entry of await readdir(crashDir)) {
+        expect(entry, `crash ${crashAt}`).toMatch(/^a\.lock\.[0-9a-f-]{36}\.tmp$/);
+        expect(await readFile(join(crashDir, entry), "utf8")).toBe("");
+      }
+      await manager({
+        lockDir: crashDir,
+        clock: shiftedClock(() => LOCK_MANAGER_DEFAULTS.corruptGraceMs + 1),
+      }).recoverStaleLocks();
+      expect(await readdir(crashDir), `crash ${crashAt}`).toEqual([]);
+    }
+  });
+
+  it("uses the injected fs's link when it has one", async () => {
+    const linked: string[] = [];
+    const lock = await manager({
+      fs: {
+        ...nodeFileSystem,
+        link: async (from, to) => {
+          linked.push(to);
+          await link(from, to);
+        },
+      },
+    }).acquire("a");
+    expect(linked).toEqual([lockPath("a")]);
+    expect(await lock.release()).toBe(true);
+  });
+
+  it("a waiter does not write records while a live owner holds the lock: it looks first", async () => {
+    await manager().acquire("a");
+    const opened: string[] = [];
+    const fs = faultyFileSystem({
+      async open(path, flags, mode) {
+        opened.push(path);
+        return nodeFileSystem.open(path, flags, mode);
+      },
+    });
+    await expect(manager({ fs }).acquire("a", { waitMs: 60 })).rejects.toBeInstanceOf(
+      LockHeldError,
+    );
+    // The first try creates a record and is refused; the retries only read.
+    expect(opened).toHaveLength(1);
+    expect(await readdir(lockDir)).toEqual(["a.lock"]);
+  });
+
+  it("a waiter whose look finds the lock free takes it", async () => {
+    await writeLock("a", { pid: 4242 });
+    let alive = true;
+    const waiting = manager({ isProcessAlive: () => alive }).acquire("a", { waitMs: 5_000 });
+    setTimeout(() => {
+      alive = false;
+    }, 30);
+    const lock = await waiting;
+    expect(JSON.parse(await readFile(lockPath("a"), "utf8")).id).toBe(lock.id);
+  });
+
+  it("a waiter retries at once when another process takes the lock between its look and its link", async () => {
+    await writeLock("a", { pid: 4242 });
+    let alive = true;
+    let links = 0;
+    const fs: LockFileSystem = {
+      ...nodeFileSystem,
+      async link(from, to) {
+        links++;
+        if (links === 2) {
+          // The owner is gone and a live process re-took the lock just now.
+          await writeLock("a", { id: "quick", pid: 4243 });
+          alive = true;
+        }
+        await link(from, to);
+      },
+    };
+    const waiting = manager({ fs, isProcessAlive: (pid) => alive || pid !== 4242 }).acquire("a", {
+      waitMs: 200,
+    });
+    setTimeout(() => {
+      alive = false;
+    }, 30);
+    const error = await rejection(waiting);
+    expect(LockHeldError.isInstance(error)).toBe(true);
+    expect((error as LockHeldError).owner.id).toBe("quick");
+    expect(await readdir(lockDir)).toEqual(["a.lock"]);
+  });
+
+  it("keeps the lock when its temporary file cannot be removed, logs it, and recovery removes it later", async () => {
+    const logger = recordingLogger();
+    const fs = faultyFileSystem({
+      async unlink(path) {
+        if (path.endsWith(".tmp")) throw errnoError("EIO");
+        return nodeFileSystem.unlink(path);
+      },
+    });
+    const locks = manager({ fs, logger });
+    const lock = await locks.acquire("a");
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "Could not remove temporary lock file" }),
+    );
+    const temp = `a.lock.${lock.id}.tmp`;
+    expect((await readdir(lockDir)).sort()).toEqual(["a.lock", temp]);
+    // Our own in-flight temporary file is left alone while we run...
+    await locks.recoverStaleLocks();
+    expect((await readdir(lockDir)).sort()).toEqual(["a.lock", temp]);
+    expect(await lock.release()).toBe(true);
+    // ...and removed once it is older than the grace period.
+    const recovery = recordingLogger();
+    await expect(
+      manager({ logger: recovery, clock: shiftedClock(() => 10_001) }).recoverStaleLocks(),
+    ).resolves.toEqual({ recovered: [], live: [], failed: [] });
+    expect(await readdir(lockDir)).toEqual([]);
+    expect(recovery.entries).toContainEqual(
+      expect.objectContaining({
+        level: "info",
+        message: "Removed leftover temporary lock files",
+        data: expect.objectContaining({ files: [temp] }),
+      }),
+    );
+  });
+
+  it("recoverStaleLocks removes leftover temporary files of dead or old creators only, and never reports them as locks", async () => {
+    await mkdir(lockDir, { recursive: true });
+    const tempOf = (name: string, id: string) => join(lockDir, `${name}.lock.${id}.tmp`);
+    const record = (id: string, pid: number) =>
+      JSON.stringify({ id, pid, bootId: "b", createdAt: Date.now(), lockVersion: 1 });
+    const deadId = "00000000-0000-4000-8000-000000000001";
+    const liveId = "00000000-0000-4000-8000-000000000002";
+    const partialId = "00000000-0000-4000-8000-000000000003";
+    const oldId = "00000000-0000-4000-8000-000000000004";
+    await writeFile(tempOf("a", deadId), record(deadId, DEAD_PID));
+    await writeFile(tempOf("b", liveId), record(liveId, process.ppid));
+    await writeFile(tempOf("c", partialId), '{"id":"00');
+    await writeFile(tempOf("d", oldId), "");
+    const old = new Date(Date.now() - 60_000);
+    await utimes(tempOf("d", oldId), old, old);
+    await writeFile(join(lockDir, "e.lock.not-a-uuid.tmp"), "");
+
+    await expect(manager().recoverStaleLocks()).resolves.toEqual({
+      recovered: [],
+      live: [],
+      failed: [],
+    });
+    expect((await readdir(lockDir)).sort()).toEqual(
+      [`b.lock.${liveId}.tmp`, `c.lock.${partialId}.tmp`, "e.lock.not-a-uuid.tmp"].sort(),
+    );
+    // Temporary files do not make a lock held.
+    await expect(manager().acquire("b")).resolves.toHaveProperty("name", "b");
+    await expect(manager().acquire("c")).resolves.toHaveProperty("name", "c");
+  });
+
+  it("logs a temporary file it cannot inspect and goes on", async () => {
+    await mkdir(lockDir, { recursive: true });
+    const id = "00000000-0000-4000-8000-000000000009";
+    await writeFile(join(lockDir, `a.lock.${id}.tmp`), "");
+    await writeLock("dead", { pid: DEAD_PID });
+    const logger = recordingLogger();
+    const fs = faultyFileSystem({ stat: async () => Promise.reject(errnoError("EIO")) });
+    await expect(manager({ fs, logger }).recoverStaleLocks()).resolves.toEqual({
+      recovered: ["dead"],
+      live: [],
+      failed: [],
+    });
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ level: "warn", message: "Could not inspect temporary lock file" }),
+    );
+  });
+
+  it("skips a temporary file that disappears while it is inspected", async () => {
+    await mkdir(lockDir, { recursive: true });
+    for (const [index, at] of (["readFile", "stat", "unlink"] as const).entries()) {
+      const id = `00000000-0000-4000-8000-00000000001${index}`;
+      const path = join(lockDir, `a.lock.${id}.tmp`);
+      await writeFile(path, "");
+      const old = new Date(Date.now() - 60_000);
+      await utimes(path, old, old);
+      const vanishingAt = async (call: typeof at) => {
+        if (call === at) await rm(path, { force: true });
+      };
+      const fs = faultyFileSystem({
+        async readFile(file) {
+          await vanishingAt("readFile");
+          return nodeFileSystem.readFile(file);
+        },
+        async stat(file) {
+          await vanishingAt("stat");
+          return nodeFileSystem.stat(file);
+        },
+        async unlink(file) {
+          await vanishingAt("unlink");
+          return nodeFileSystem.unlink(file);
+        },
+      });
+      const logger = recordingLogger();
+      await expect(manager({ fs, logger }).recoverStaleLocks()).resolves.toEqual({
+        recovered: [],
+        live: [],
+        failed: [],
+      });
+      expect(logger.entries.filter((entry) => entry.level === "warn")).toEqual([]);
+      expect(await readdir(lockDir)).toEqual([]);
+    }
+  });
+
+  it("retries when its temporary file is removed before the link (ENOENT)", async () => {
+    let links = 0;
+    const fs: LockFileSystem = {
+      ...nodeFileSystem,
+      async link(from, to) {
+        if (++links === 1) await rm(from);
+        await link(from, to);
+      },
+    };
+    await expect(manager({ fs }).acquire("a")).resolves.toHaveProperty("name", "a");
+    expect(links).toBe(2);
+    expect(await readdir(lockDir)).toEqual(["a.lock"]);
+  });
+
+  it("passes through link errors other than EEXIST/ENOENT and leaves nothing behind", async () => {
+    const fs: LockFileSystem = {
+      ...nodeFileSystem,
+      link: async () => Promise.reject(errnoError("EPERM")),
+    };
+    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({ code: "EPERM" });
+    expect(await readdir(lockDir)).toEqual([]);
   });
 });
 

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { link as linkFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
   assertSafeName,
   type Clock,
   delay,
   type FileHandleLike,
-  type FileSystem,
   isErrnoError,
   type Logger,
   nodeFileSystem,
@@ -20,6 +20,7 @@ import {
   type AcquireOptions,
   assertDuration,
   LOCK_MANAGER_DEFAULTS,
+  type LockFileSystem,
   type LockLostEvent,
   type LockManagerOptions,
   type RecoveryReport,
@@ -32,12 +33,18 @@ import {
 } from "./process-identity.js";
 
 const LOCK_SUFFIX = ".lock";
+/**
+ * `{name}.lock.{id}.tmp`: a lock record being written before it is linked to
+ * `{name}.lock`. Never a lock: lock files end in `.lock`.
+ */
+const TEMP_FILE_PATTERN = /^(.+)\.lock\.([0-9a-f-]{36})\.tmp$/;
 /** Tries made at once, without sleeping, when the lock file vanished or changed under us. */
 const MAX_IMMEDIATE_RETRIES = 8;
 /**
  * Extra re-reads of an unreadable, young lock file before failing a call whose
- * wait is over: its creator is usually between `open` and `write`, a few
- * milliseconds at most.
+ * wait is over. This package never exposes a partial record, but an older
+ * version or another tool writing in place may be between `open` and `write`,
+ * a few milliseconds at most.
  */
 const UNREADABLE_SETTLE_TRIES = 3;
 /** How many times `recoverStaleLocks()` re-inspects a file that changed between its two reads. */
@@ -72,8 +79,9 @@ interface HeldLock {
 }
 
 /**
- * Cross-process named locks backed by files: `{lockDir}/{name}.lock` created
- * with `O_CREAT|O_EXCL`, holding the owner's id, pid, boot id and timestamps.
+ * Cross-process named locks backed by files: `{lockDir}/{name}.lock`, holding
+ * the owner's id, pid, boot id and timestamps, created atomically (written
+ * under a temporary name, then hard-linked, which fails when the lock exists).
  *
  * A lock whose holder died is recovered: it is stale when older than
  * `maxAgeMs` whatever its pid (the backstop against pid reuse), else when its
@@ -98,7 +106,8 @@ export class LockManager {
   readonly #bootId: string;
   readonly #logger: Logger;
   readonly #clock: Clock;
-  readonly #fs: FileSystem;
+  readonly #fs: LockFileSystem;
+  readonly #link: (existingPath: string, newPath: string) => Promise<void>;
   readonly #isProcessAlive: (pid: number) => boolean;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -181,7 +190,11 @@ export class LockManager {
     this.#onLockLost = options.onLockLost;
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
-    this.#fs = options.fs ?? nodeFileSystem;
+    const fs: LockFileSystem = options.fs ?? nodeFileSystem;
+    this.#fs = fs;
+    // Core's FileSystem has no link; a wrapper of nodeFileSystem works on the
+    // real disk, where node's link is the right call.
+    this.#link = typeof fs.link === "function" ? fs.link.bind(fs) : linkFile;
   }
 
   /** The absolute directory holding the lock files. */
@@ -232,10 +245,14 @@ export class LockManager {
     let sleeps = 0;
     let immediateRetries = 0;
     let settleTries = 0;
+    let probeFirst = false;
     for (;;) {
       signal?.throwIfAborted();
-      const attempt = await this.#attempt(name, path);
+      const attempt = await this.#attempt(name, path, probeFirst);
       if (attempt.kind === "acquired") return attempt.handle;
+      // Seen taken: the next try looks before writing a record that would
+      // most likely be thrown away.
+      probeFirst = attempt.kind !== "changed";
       if (attempt.kind === "changed" && immediateRetries < MAX_IMMEDIATE_RETRIES) {
         immediateRetries++;
         continue;
@@ -323,7 +340,20 @@ export class LockManager {
       if (isErrnoError(error, "ENOENT")) return report;
       throw error;
     }
+    const removedTempFiles: string[] = [];
     for (const entry of [...entries].sort()) {
+      if (TEMP_FILE_PATTERN.test(entry)) {
+        try {
+          if (await this.#removeLeftoverTempFile(entry)) removedTempFiles.push(entry);
+        } catch (error) {
+          this.#logger.warn("Could not inspect temporary lock file", {
+            file: entry,
+            lockDir: this.#lockDir,
+            error,
+          });
+        }
+        continue;
+      }
       const name = lockNameOf(entry);
       if (name === undefined) continue;
       try {
@@ -334,6 +364,12 @@ export class LockManager {
         this.#logger.warn("Could not inspect lock file", { name, lockDir: this.#lockDir, error });
         report.failed.push(name);
       }
+    }
+    if (removedTempFiles.length > 0) {
+      this.#logger.info("Removed leftover temporary lock files", {
+        lockDir: this.#lockDir,
+        files: removedTempFiles,
+      });
     }
     if (report.recovered.length > 0) {
       this.#logger.info("Recovered stale locks", {
@@ -365,10 +401,18 @@ export class LockManager {
     return this.#directoryReady;
   }
 
-  async #attempt(name: string, path: string): Promise<Attempt> {
+  async #attempt(name: string, path: string, probeFirst: boolean): Promise<Attempt> {
     await this.#ensureDirectory();
+    if (probeFirst) {
+      const probe = await this.#inspect(name, path);
+      if (probe.kind === "live") return { kind: "held", owner: probe.owner };
+      if (probe.kind === "young-unreadable") return { kind: "unreadable", ageMs: probe.ageMs };
+      if (probe.kind === "changed") return probe;
+    }
     const handle = await this.#tryCreate(name, path);
     if (handle !== "exists") return handle ? { kind: "acquired", handle } : { kind: "changed" };
+    // After a probe, someone took it in between: look again at once.
+    if (probeFirst) return { kind: "changed" };
     const inspection = await this.#inspect(name, path);
     switch (inspection.kind) {
       case "live":
@@ -381,8 +425,13 @@ export class LockManager {
   }
 
   /**
-   * One exclusive create. Returns the handle, `"exists"` on EEXIST, or
-   * `undefined` when the directory vanished (it is recreated on the next try).
+   * One atomic create: the record is written (and fsynced) under a temporary
+   * name, then hard-linked to the lock's name. `link` fails with EEXIST like
+   * `O_EXCL`, and the lock file never exists without its whole record, so a
+   * crash at any point leaves either no lock or a complete one (plus, at
+   * worst, a temporary file that `recoverStaleLocks()` removes).
+   * Returns the handle, `"exists"` on EEXIST, or `undefined` when the
+   * directory vanished (it is recreated on the next try).
    */
   async #tryCreate(name: string, path: string): Promise<LockHandle | "exists" | undefined> {
     const owner: LockOwner = Object.freeze({
@@ -392,21 +441,23 @@ export class LockManager {
       createdAt: this.#clock.now(),
       lockVersion: LOCK_FILE_VERSION,
     });
-    // Registered before the file exists, so another manager in this process
-    // never mistakes our fresh lock for a leftover of an earlier process.
+    const tempPath = `${path}.${owner.id}.tmp`;
+    // Registered before any file exists, so another manager in this process
+    // never mistakes our fresh lock (or temporary file) for a leftover of an
+    // earlier process.
     this.#processHeldIds.add(owner.id);
     let file: FileHandleLike;
     try {
-      file = await this.#fs.open(path, "wx", 0o600);
+      file = await this.#fs.open(tempPath, "wx", 0o600);
     } catch (error) {
       this.#processHeldIds.delete(owner.id);
-      if (isErrnoError(error, "EEXIST")) return "exists";
       if (isErrnoError(error, "ENOENT")) {
         this.#directoryReady = undefined;
         return undefined;
       }
       throw error;
     }
+    let linked = false;
     try {
       try {
         await writeFully(file, encodeOwner(owner));
@@ -414,17 +465,85 @@ export class LockManager {
       } finally {
         await file.close();
       }
+      try {
+        await this.#link(tempPath, path);
+        linked = true;
+      } catch (error) {
+        if (isErrnoError(error, "EEXIST")) {
+          await this.#removeTempFile(tempPath);
+          this.#processHeldIds.delete(owner.id);
+          return "exists";
+        }
+        throw error;
+      }
+      await this.#removeTempFile(tempPath);
       if (this.#fsync) await this.#fs.fsyncDirectory(this.#lockDir);
     } catch (error) {
-      // Ours by O_EXCL, and too young for anyone to break: safe to remove.
-      await this.#fs.unlink(path).catch(() => undefined);
+      // The lock is ours by the link, and too young for anyone to break: safe to remove.
+      if (linked) await this.#fs.unlink(path).catch(() => undefined);
+      await this.#fs.unlink(tempPath).catch(() => undefined);
       this.#processHeldIds.delete(owner.id);
+      if (!linked && isErrnoError(error, "ENOENT")) {
+        // The directory, or our temporary file with it, was removed meanwhile.
+        this.#directoryReady = undefined;
+        return undefined;
+      }
       throw error;
     }
     const held: HeldLock = { name, path, owner, releasing: undefined, renewing: undefined };
     this.#held.set(name, held);
     this.#armRenewal();
     return this.#handleFor(held);
+  }
+
+  /**
+   * Removes our temporary file once linked (or refused). A failure is only
+   * logged: the lock is decided either way, and `recoverStaleLocks()`
+   * removes the leftover.
+   */
+  async #removeTempFile(tempPath: string): Promise<void> {
+    try {
+      await this.#fs.unlink(tempPath);
+    } catch (error) {
+      if (!isErrnoError(error, "ENOENT")) {
+        this.#logger.warn("Could not remove temporary lock file", { path: tempPath, error });
+      }
+    }
+  }
+
+  /**
+   * Removes a `{name}.lock.{id}.tmp` file left by a creator that crashed
+   * before linking or cleaning up: when its record is stale (same rules as a
+   * lock), or, unreadable or not, when its mtime is older than `corruptGraceMs`
+   * (a live creator keeps one for milliseconds). Our own in-flight files are
+   * left alone.
+   * @returns whether the file was removed.
+   */
+  async #removeLeftoverTempFile(entry: string): Promise<boolean> {
+    const path = join(this.#lockDir, entry);
+    const bytes = await this.#readIfPresent(path);
+    if (bytes === undefined) return false;
+    const owner = decodeOwner(bytes);
+    if (owner && this.#processHeldIds.has(owner.id)) return false;
+    let stale = owner !== undefined && this.#staleReason(owner) !== undefined;
+    if (!stale) {
+      let mtimeMs: number;
+      try {
+        ({ mtimeMs } = await this.#fs.stat(path));
+      } catch (error) {
+        if (isErrnoError(error, "ENOENT")) return false;
+        throw error;
+      }
+      stale = this.#clock.now() - mtimeMs > this.#corruptGraceMs;
+    }
+    if (!stale) return false;
+    try {
+      await this.#fs.unlink(path);
+    } catch (error) {
+      if (isErrnoError(error, "ENOENT")) return false;
+      throw error;
+    }
+    return true;
   }
 
   #handleFor(held: HeldLock): LockHandle {

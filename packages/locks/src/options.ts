@@ -1,5 +1,25 @@
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
 
+/**
+ * The filesystem calls a {@link LockManagerOptions | LockManager} makes: core's
+ * `FileSystem` plus an optional `link`. A lock file is written under a temporary
+ * name and then hard-linked to `{name}.lock`, so it appears with its whole
+ * record at once; `link` fails with EEXIST when the lock exists.
+ *
+ * When the injected object has no `link` (a wrapper spread from core's
+ * `nodeFileSystem`, which lacks it), `link` from `node:fs/promises` is used.
+ * An injected filesystem that is not backed by the real disk must provide it.
+ * @example
+ * ```ts
+ * import { link } from "node:fs/promises";
+ * const fs: LockFileSystem = { ...nodeFileSystem, link: (from, to) => link(from, to) };
+ * ```
+ */
+export type LockFileSystem = FileSystem & {
+  /** Creates `newPath` as a hard link to `existingPath`; rejects with EEXIST when `newPath` exists. */
+  link?(existingPath: string, newPath: string): Promise<void>;
+};
+
 /** Options of `new LockManager(options)`. */
 export interface LockManagerOptions {
   /** Directory holding the `{name}.lock` files; created (mode 0700) on first use. Relative paths are resolved at construction. */
@@ -20,16 +40,19 @@ export interface LockManagerOptions {
    */
   renewIntervalMs?: number;
   /**
-   * An empty or unreadable lock file (a holder crashed between create and
-   * write) is left alone until its mtime is this old, then removed as stale.
+   * An empty or unreadable lock file (this package never leaves one: it
+   * writes under a temporary name and links; but an older version or another
+   * tool may) is left alone until its mtime is this old, then removed as
+   * stale. Leftover temporary files older than this are removed by
+   * `recoverStaleLocks()`.
    * @default 10_000
    */
   corruptGraceMs?: number;
   /**
-   * Fsync the new lock file and then its directory before `acquire()`
-   * resolves, so a lock survives a power loss. Mutual exclusion between live
-   * processes does not depend on it (every holder dies with the machine, and
-   * a lock file left empty by a crash is handled by `corruptGraceMs`), so
+   * Fsync the new lock file (before it is linked to its name) and then its
+   * directory before `acquire()` resolves, so a lock survives a power loss.
+   * Mutual exclusion between live processes does not depend on it (every
+   * holder dies with the machine, and recovery judges the dead pid), so
    * `false` is a fair trade where locks are taken at a high rate, or on tmpfs.
    * @default true
    */
@@ -43,8 +66,12 @@ export interface LockManagerOptions {
   logger?: Logger;
   /** Source of time and timers. @default systemClock */
   clock?: Clock;
-  /** Filesystem calls, replaceable to inject faults. @default nodeFileSystem */
-  fs?: FileSystem;
+  /**
+   * Filesystem calls, replaceable to inject faults. `link` is optional: when
+   * absent, `node:fs/promises` `link` is used (see {@link LockFileSystem}).
+   * @default nodeFileSystem
+   */
+  fs?: LockFileSystem;
   /**
    * Tells whether a pid is alive.
    * @default `process.kill(pid, 0)`: ESRCH dead, success or EPERM alive
