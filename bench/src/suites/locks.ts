@@ -14,8 +14,9 @@ const ROUND_MS = 400;
  * proper-lockfile's `lock()` + `unlock()`, in the same temporary directory.
  *
  * The two do different amounts of work, and the rows say so. Ours, with its
- * defaults: exclusive create of `{name}.lock`, write of the owner record,
- * fsync of the file, fsync of the directory; on release a read to check the
+ * defaults: exclusive create of a temporary file, write of the owner record,
+ * fsync of it, `link` to `{name}.lock` (atomic appearance), unlink of the
+ * temporary name, fsync of the directory; on release a read to check the
  * owner id, then unlink. proper-lockfile: realpath, mkdir, stat (mtime), an
  * unref'd refresh timer; on unlock rmdir. It never fsyncs, so a second row
  * runs ours with the same (lack of) durability for a like-for-like figure.
