@@ -567,7 +567,7 @@ export class AuditTrail {
     // Rotate before answering, so that a caller who sees its record resolved
     // also sees the rotation it triggered (rotation failures do not concern
     // these records: they are on disk already).
-    await this.#maybeRotate();
+    if (this.#fileSize >= this.#maxSizeBytes) await this.#maybeRotate();
     for (const { draft, seq: recordSeq } of chained) draft.resolve(recordSeq);
   }
 
@@ -663,8 +663,8 @@ export class AuditTrail {
     return result;
   }
 
+  /** Called when the file is at or over `maxSizeBytes`. */
   async #maybeRotate(): Promise<void> {
-    if (this.#fileSize < this.#maxSizeBytes) return;
     if (this.#openIntents.size > 0) {
       if (!this.#rotationDeferred) {
         this.#rotationDeferred = true;
@@ -708,8 +708,8 @@ export class AuditTrail {
     }
     try {
       await fs.fsyncDirectory(layout.directory);
+      // Creates the new file and fsyncs the directory again for its entry.
       this.#handle = await openForAppend(fs, layout, false);
-      await fs.fsyncDirectory(layout.directory);
     } catch (error) {
       this.#fail(
         AuditWriteError.isInstance(error)

@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { access, constants, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,10 +12,15 @@ const packageDir = fileURLToPath(new URL("..", import.meta.url));
 
 let dir: string;
 let cleanup: () => Promise<void>;
+const children: ChildProcess[] = [];
 beforeEach(async () => {
   ({ dir, cleanup } = await makeTempDir());
 });
-afterEach(() => cleanup());
+afterEach(async () => {
+  // A child still running (the test failed or timed out) must not outlive it.
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+  await cleanup();
+});
 
 async function bin(): Promise<string> {
   const manifest = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8"));
@@ -81,6 +86,7 @@ it("follows a file until interrupted, then exits 0", async () => {
   const child = spawn(await bin(), ["tail", "--follow", path], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  children.push(child);
   let output = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const saw = (text: string) =>

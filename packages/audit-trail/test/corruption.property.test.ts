@@ -8,6 +8,8 @@ import { AuditTrail, verifyAuditFile } from "../src/index.js";
 
 const keepEverything = { redactAny: (value: unknown) => value };
 const key = "property key";
+/** Soak runs (BEAUVOIR_SOAK) do 5,000 cases per property. */
+const soakTimeout = process.env.BEAUVOIR_SOAK ? 1_800_000 : 60_000;
 /** The error codes initialize() documents. */
 const DOCUMENTED = ["AUDIT_HMAC_MISMATCH", "AUDIT_READ", "AUDIT_WRITE"];
 
@@ -102,7 +104,7 @@ describe.each(["plain", "signed"] as const)("random byte corruption of a %s file
       }),
       { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 120 },
     );
-  });
+  }, soakTimeout);
 
   it("makes verification fail at the record holding any changed byte", async () => {
     const original = originals[kind];
@@ -130,5 +132,5 @@ describe.each(["plain", "signed"] as const)("random byte corruption of a %s file
       ),
       { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 150 },
     );
-  });
+  }, soakTimeout);
 });
