@@ -73,64 +73,72 @@ function corrupt(
 describe.each(["plain", "signed"] as const)("random byte corruption of a %s file", (kind) => {
   const hmacKey = kind === "signed" ? key : undefined;
 
-  it("never makes initialize() throw an undocumented error, and leaves a verifiable file or an untouched one", async () => {
-    await fc.assert(
-      fc.asyncProperty(edits, fc.option(fc.nat(), { nil: null }), async (changes, cut) => {
-        const corrupted = corrupt(originals[kind], changes, cut);
-        const path = join(dir, `case-${counter++}.jsonl`);
-        await writeFile(path, corrupted);
-        const trail = new AuditTrail({ path, hmacKey, redactor: keepEverything });
-        let report: Awaited<ReturnType<AuditTrail["initialize"]>>;
-        try {
-          report = await trail.initialize();
-        } catch (error) {
-          expect(BeauvoirError.isInstance(error)).toBe(true);
-          expect(DOCUMENTED).toContain((error as BeauvoirError).code);
-          expect((await readFile(path)).equals(corrupted)).toBe(true);
-          return;
-        }
-        const kept = await readFile(path);
-        // Recovery only ever cuts: what is left is a prefix of what was there.
-        expect(corrupted.subarray(0, kept.length).equals(kept)).toBe(true);
-        expect(kept.length + report.truncatedBytes).toBe(corrupted.length);
-        expect(await trail.verifyChain()).toMatchObject({ valid: true, records: report.records });
-        // And the trail goes on writing a chain that verifies.
-        await trail.recordIntent({ action: "after", target: "t", params: {} });
-        expect(await trail.verifyChain()).toMatchObject({
-          valid: true,
-          records: report.records + 1,
-        });
-        await trail.close();
-      }),
-      { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 120 },
-    );
-  }, soakTimeout);
+  it(
+    "never makes initialize() throw an undocumented error, and leaves a verifiable file or an untouched one",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(edits, fc.option(fc.nat(), { nil: null }), async (changes, cut) => {
+          const corrupted = corrupt(originals[kind], changes, cut);
+          const path = join(dir, `case-${counter++}.jsonl`);
+          await writeFile(path, corrupted);
+          const trail = new AuditTrail({ path, hmacKey, redactor: keepEverything });
+          let report: Awaited<ReturnType<AuditTrail["initialize"]>>;
+          try {
+            report = await trail.initialize();
+          } catch (error) {
+            expect(BeauvoirError.isInstance(error)).toBe(true);
+            expect(DOCUMENTED).toContain((error as BeauvoirError).code);
+            expect((await readFile(path)).equals(corrupted)).toBe(true);
+            return;
+          }
+          const kept = await readFile(path);
+          // Recovery only ever cuts: what is left is a prefix of what was there.
+          expect(corrupted.subarray(0, kept.length).equals(kept)).toBe(true);
+          expect(kept.length + report.truncatedBytes).toBe(corrupted.length);
+          expect(await trail.verifyChain()).toMatchObject({ valid: true, records: report.records });
+          // And the trail goes on writing a chain that verifies.
+          await trail.recordIntent({ action: "after", target: "t", params: {} });
+          expect(await trail.verifyChain()).toMatchObject({
+            valid: true,
+            records: report.records + 1,
+          });
+          await trail.close();
+        }),
+        { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 120 },
+      );
+    },
+    soakTimeout,
+  );
 
-  it("makes verification fail at the record holding any changed byte", async () => {
-    const original = originals[kind];
-    const lineOf: number[] = [];
-    let line = 1;
-    for (const byte of original) {
-      lineOf.push(line);
-      if (byte === 10) line++;
-    }
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat({ max: original.length - 1 }),
-        fc.integer({ min: 1, max: 255 }),
-        async (at, flip) => {
-          const bytes = Buffer.from(original);
-          bytes[at]! ^= flip;
-          // A directory is verified as a history, whose first record must be seq 1.
-          const historyDir = join(dir, `history-${counter++}`);
-          await mkdir(historyDir);
-          await writeFile(join(historyDir, "audit.jsonl"), bytes);
-          const result = await verifyAuditFile(historyDir, { hmacKey });
-          expect(result.valid).toBe(false);
-          expect(result.brokenAt).toBe(lineOf[at]);
-        },
-      ),
-      { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 150 },
-    );
-  }, soakTimeout);
+  it(
+    "makes verification fail at the record holding any changed byte",
+    async () => {
+      const original = originals[kind];
+      const lineOf: number[] = [];
+      let line = 1;
+      for (const byte of original) {
+        lineOf.push(line);
+        if (byte === 10) line++;
+      }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.nat({ max: original.length - 1 }),
+          fc.integer({ min: 1, max: 255 }),
+          async (at, flip) => {
+            const bytes = Buffer.from(original);
+            bytes[at]! ^= flip;
+            // A directory is verified as a history, whose first record must be seq 1.
+            const historyDir = join(dir, `history-${counter++}`);
+            await mkdir(historyDir);
+            await writeFile(join(historyDir, "audit.jsonl"), bytes);
+            const result = await verifyAuditFile(historyDir, { hmacKey });
+            expect(result.valid).toBe(false);
+            expect(result.brokenAt).toBe(lineOf[at]);
+          },
+        ),
+        { numRuns: process.env.BEAUVOIR_SOAK ? 5_000 : 150 },
+      );
+    },
+    soakTimeout,
+  );
 });

@@ -29,9 +29,13 @@ function runUntilKilled(path: string, lane: number, reported: Reported): Promise
   return new Promise((resolve, reject) => {
     // Odd lanes rotate every few kilobytes, so some kills land around a rotation.
     const maxSizeBytes = lane % 2 === 1 ? 4_096 : 10 * 1024 * 1024;
-    const child = spawn(process.execPath, [fixture, path, String(WRITERS), String(lane), String(maxSizeBytes)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [fixture, path, String(WRITERS), String(lane), String(maxSizeBytes)],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let buffer = "";
     let stderr = "";
     let killed = false;
