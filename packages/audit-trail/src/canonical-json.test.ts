@@ -7,8 +7,15 @@ function sortedCopy(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedCopy);
   if (typeof value !== "object" || value === null) return value;
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort())
-    copy[key] = sortedCopy((value as Record<string, unknown>)[key]);
+  // defineProperty, not assignment: a "__proto__" key must stay an own member.
+  for (const key of Object.keys(value).sort()) {
+    Object.defineProperty(copy, key, {
+      value: sortedCopy((value as Record<string, unknown>)[key]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return copy;
 }
 
