@@ -16,6 +16,7 @@ import type {
   IdempotencyIndexPort,
   RateLimiterPort,
 } from "./ports.js";
+import { settleWithin } from "./settle-within.js";
 
 /** The operating mode decided at boot. */
 export type OperatingMode = "autonomous" | "degraded" | "dev";
@@ -346,15 +347,7 @@ export class DurableStepExecutor {
    * @returns true when every step settled in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight.size === 0) return true;
-    let timer: ReturnType<Clock["setTimeout"]> | undefined;
-    const timedOut = new Promise<false>((resolve) => {
-      timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);
-      timer.unref?.();
-    });
-    const settled = Promise.allSettled([...this.#inFlight]).then(() => true as const);
-    const drained = await Promise.race([settled, timedOut]);
-    if (timer) this.#clock.clearTimeout(timer);
+    const drained = await settleWithin(this.#inFlight, timeoutMs, this.#clock);
     if (!drained) {
       this.#logger.warn("shutdown: steps still running after the drain timeout; aborting them", {
         running: this.#inFlight.size,

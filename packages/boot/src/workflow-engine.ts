@@ -9,6 +9,7 @@ import {
   WorkflowNotFoundError,
 } from "./errors.js";
 import type { JsonStorePort, StoreFactoryPort } from "./ports.js";
+import { settleWithin } from "./settle-within.js";
 import type {
   DurableStepExecutor,
   SideEffectContext,
@@ -247,15 +248,7 @@ export class WorkflowEngine {
    * @returns true when every advance settled in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    if (this.#inFlight.size === 0) return true;
-    let timer: ReturnType<Clock["setTimeout"]> | undefined;
-    const timedOut = new Promise<false>((resolve) => {
-      timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);
-      timer.unref?.();
-    });
-    const settled = Promise.allSettled([...this.#inFlight]).then(() => true as const);
-    const drained = await Promise.race([settled, timedOut]);
-    if (timer) this.#clock.clearTimeout(timer);
+    const drained = await settleWithin(this.#inFlight, timeoutMs, this.#clock);
     return drained;
   }
 
