@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { link as linkFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import {
+  assertDurationOption,
   assertSafeName,
   type Clock,
   delay,
@@ -18,7 +19,6 @@ import { asyncDisposeSymbol, type LockHandle } from "./lock-handle.js";
 import { decodeOwner, encodeOwner, LOCK_FILE_VERSION, type LockOwner } from "./lock-owner.js";
 import {
   type AcquireOptions,
-  assertDuration,
   LOCK_MANAGER_DEFAULTS,
   type LockFileSystem,
   type LockLostEvent,
@@ -130,17 +130,17 @@ export class LockManager {
       throw new TypeError("lockDir must be a non-empty string");
     }
     this.#lockDir = resolve(options.lockDir);
-    const maxAgeMs = assertDuration(
+    const maxAgeMs = assertDurationOption(
       options.maxAgeMs ?? LOCK_MANAGER_DEFAULTS.maxAgeMs,
       "maxAgeMs",
-      true,
+      { allowInfinity: true },
     );
     if (maxAgeMs === 0) throw new RangeError("maxAgeMs must be greater than 0");
     this.#maxAgeMs = maxAgeMs;
-    const renewIntervalMs = assertDuration(
+    const renewIntervalMs = assertDurationOption(
       options.renewIntervalMs ?? maxAgeMs / 4,
       "renewIntervalMs",
-      true,
+      { allowInfinity: true },
     );
     if (renewIntervalMs === 0) throw new RangeError("renewIntervalMs must be greater than 0");
     if (Number.isFinite(maxAgeMs) && renewIntervalMs >= maxAgeMs) {
@@ -149,20 +149,20 @@ export class LockManager {
       );
     }
     this.#renewIntervalMs = renewIntervalMs;
-    this.#corruptGraceMs = assertDuration(
+    this.#corruptGraceMs = assertDurationOption(
       options.corruptGraceMs ?? LOCK_MANAGER_DEFAULTS.corruptGraceMs,
       "corruptGraceMs",
-      false,
+      { allowInfinity: false },
     );
-    this.#retryBaseMs = assertDuration(
+    this.#retryBaseMs = assertDurationOption(
       options.retryBaseMs ?? LOCK_MANAGER_DEFAULTS.retryBaseMs,
       "retryBaseMs",
-      false,
+      { allowInfinity: false },
     );
-    this.#retryMaxMs = assertDuration(
+    this.#retryMaxMs = assertDurationOption(
       options.retryMaxMs ?? Math.max(LOCK_MANAGER_DEFAULTS.retryMaxMs, this.#retryBaseMs),
       "retryMaxMs",
-      false,
+      { allowInfinity: false },
     );
     if (this.#retryMaxMs < this.#retryBaseMs) {
       throw new RangeError(
@@ -236,7 +236,7 @@ export class LockManager {
    */
   async acquire(name: string, options: AcquireOptions = {}): Promise<LockHandle> {
     assertSafeName(name);
-    const waitMs = assertDuration(options.waitMs ?? 0, "waitMs", true);
+    const waitMs = assertDurationOption(options.waitMs ?? 0, "waitMs", { allowInfinity: true });
     const { signal } = options;
     signal?.throwIfAborted();
     const path = this.#pathOf(name);

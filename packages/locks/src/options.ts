@@ -135,25 +135,3 @@ export const LOCK_MANAGER_DEFAULTS = Object.freeze({
   retryBaseMs: 10,
   retryMaxMs: 250,
 });
-
-/**
- * Checks a duration option.
- * @param value - the value given.
- * @param option - its name, for the message.
- * @param allowInfinity - whether `Infinity` is accepted.
- * @returns the value.
- * @throws RangeError naming the option.
- */
-export function assertDuration(value: unknown, option: string, allowInfinity: boolean): number {
-  if (
-    typeof value !== "number" ||
-    Number.isNaN(value) ||
-    value < 0 ||
-    (!allowInfinity && !Number.isFinite(value))
-  ) {
-    throw new RangeError(
-      `${option} must be a non-negative ${allowInfinity ? "" : "finite "}number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
-}

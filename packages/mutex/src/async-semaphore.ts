@@ -1,8 +1,13 @@
-import { type Clock, silentLogger, systemClock, type TimerHandle } from "@beauvoir/core";
+import {
+  assertDurationOption,
+  type Clock,
+  silentLogger,
+  systemClock,
+  type TimerHandle,
+} from "@beauvoir/core";
 import { MutexTimeoutError } from "./errors.js";
 import {
   type AcquireOptions,
-  assertDuration,
   LOCK_QUEUE_DEFAULTS,
   type LockQueueOptions,
   type Release,
@@ -67,11 +72,11 @@ export class AsyncSemaphore {
     }
     this.#permits = permits;
     this.#available = permits;
-    this.#maxHoldMs = assertDuration(
+    this.#maxHoldMs = assertDurationOption(
       options.maxHoldMs ?? LOCK_QUEUE_DEFAULTS.maxHoldMs,
       "maxHoldMs",
     );
-    this.#defaultTimeoutMs = assertDuration(
+    this.#defaultTimeoutMs = assertDurationOption(
       options.defaultTimeoutMs ?? LOCK_QUEUE_DEFAULTS.defaultTimeoutMs,
       "defaultTimeoutMs",
     );
@@ -91,7 +96,7 @@ export class AsyncSemaphore {
     timeoutMs: number = this.#defaultTimeoutMs,
     options: AcquireOptions = {},
   ): Promise<Release> {
-    assertDuration(timeoutMs, "timeoutMs");
+    assertDurationOption(timeoutMs, "timeoutMs");
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#available > 0 && this.#waiting === 0) {

@@ -39,11 +39,3 @@ export const LOCK_QUEUE_DEFAULTS = Object.freeze({
   maxHoldMs: 60_000,
   defaultTimeoutMs: 30_000,
 });
-
-/** Checks that `value` is a usable duration; `Infinity` allowed. */
-export function assertDuration(value: number, option: string): number {
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new RangeError(`${option} must be a non-negative number of milliseconds, got ${value}`);
-  }
-  return value;
-}

@@ -1,4 +1,10 @@
-import { type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
+import {
+  assertDurationOption,
+  type Clock,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from "@beauvoir/core";
 
 /** Size and speed of one token bucket. */
 export interface TokenBucketOptions {
@@ -118,7 +124,7 @@ export function resolveOptions(
     );
   }
   const cleanupIntervalMs = options.cleanupIntervalMs ?? RATE_LIMITER_DEFAULTS.cleanupIntervalMs;
-  assertDuration(cleanupIntervalMs, "cleanupIntervalMs");
+  assertDurationOption(cleanupIntervalMs, "cleanupIntervalMs");
   if (cleanupIntervalMs === 0) {
     throw new RangeError("cleanupIntervalMs must be > 0 (use Infinity to turn the timer off)");
   }
@@ -132,14 +138,14 @@ export function resolveOptions(
       RATE_LIMITER_DEFAULTS.perWorkflow,
       "perWorkflow",
     ),
-    idleEvictionMs: assertDuration(
+    idleEvictionMs: assertDurationOption(
       options.idleEvictionMs ?? RATE_LIMITER_DEFAULTS.idleEvictionMs,
       "idleEvictionMs",
     ),
     cleanupIntervalMs,
     backoff: Object.freeze(backoff),
     secondaryDefaultWaitMs,
-    maxBlockMs: assertDuration(
+    maxBlockMs: assertDurationOption(
       options.maxBlockMs ?? RATE_LIMITER_DEFAULTS.maxBlockMs,
       "maxBlockMs",
     ),
@@ -181,16 +187,8 @@ function assertFunction(value: unknown, option: string): void {
   if (typeof value !== "function") throw new TypeError(`${option} must be a function`);
 }
 
-/** A non-negative number of milliseconds; `Infinity` allowed. */
-function assertDuration(value: unknown, option: string): number {
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-    throw new RangeError(`${option} must be a non-negative number of milliseconds, got ${value}`);
-  }
-  return value;
-}
-
 function assertFinite(value: unknown, option: string): number {
-  if (assertDuration(value, option) === Number.POSITIVE_INFINITY) {
+  if (assertDurationOption(value, option) === Number.POSITIVE_INFINITY) {
     throw new RangeError(`${option} must be finite, got Infinity`);
   }
   return value as number;
