@@ -427,16 +427,13 @@ async function releaseQuietly(
   }
 }
 
-interface BootResultParts {
-  mode: OperatingMode;
-  health: HealthReport;
-  reconciliation: ReconcileReport | undefined;
-  services: BootServices;
-  executor: DurableStepExecutor;
-  workflows: WorkflowEngine;
+type BootResultParts = Pick<
+  BootResult,
+  "mode" | "health" | "reconciliation" | "services" | "executor" | "workflows"
+> & {
   shutdownTimeoutMs: number;
   handleSignals: boolean;
-}
+};
 
 function createBootResult(parts: BootResultParts): BootResult {
   const listeners = new Set<(event: ShutdownEvent) => void>();
