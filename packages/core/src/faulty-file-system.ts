@@ -6,6 +6,7 @@ export type FileSystemOperation =
   | "open"
   | "readFile"
   | "rename"
+  | "link"
   | "unlink"
   | "readdir"
   | "stat"
@@ -25,7 +26,7 @@ export interface FileSystemCall {
   readonly operation: FileSystemOperation;
   /** The path; for handle calls, the path the handle was opened with. */
   readonly path: string;
-  /** For `rename`, the destination. */
+  /** For `rename` and `link`, the destination. */
   readonly destination?: string;
 }
 
@@ -193,6 +194,10 @@ export function createFaultyFileSystem(options: FaultyFileSystemOptions = {}): F
     async rename(from, to) {
       enter("rename", from, to);
       return base.rename(from, to);
+    },
+    async link(existingPath, newPath) {
+      enter("link", existingPath, newPath);
+      return base.link(existingPath, newPath);
     },
     async unlink(path) {
       enter("unlink", path);

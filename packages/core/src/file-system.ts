@@ -33,6 +33,12 @@ export interface FileSystem {
   readFile(path: string): Promise<Buffer>;
   /** Atomically renames `from` to `to` (same filesystem). */
   rename(from: string, to: string): Promise<void>;
+  /**
+   * Creates `newPath` as a second name of `existingPath` (a hard link). Fails
+   * with `EEXIST` when `newPath` exists, which makes it an exclusive create of
+   * a file whose content is already complete.
+   */
+  link(existingPath: string, newPath: string): Promise<void>;
   /** Deletes a file. */
   unlink(path: string): Promise<void>;
   /** Lists the entry names of a directory. */
@@ -66,6 +72,7 @@ export const nodeFileSystem: FileSystem = Object.freeze({
   open: (path: string, flags: string | number, mode?: number) => fsPromises.open(path, flags, mode),
   readFile: (path: string) => fsPromises.readFile(path),
   rename: (from: string, to: string) => fsPromises.rename(from, to),
+  link: (existingPath: string, newPath: string) => fsPromises.link(existingPath, newPath),
   unlink: (path: string) => fsPromises.unlink(path),
   readdir: (path: string) => fsPromises.readdir(path),
   stat: (path: string) => fsPromises.stat(path),

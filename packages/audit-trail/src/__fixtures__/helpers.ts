@@ -95,6 +95,7 @@ export function instrumentedFs(hooks: FsHooks = {}): FileSystem & { log: string[
       log.push(`rename:${from}->${to}`);
       return nodeFileSystem.rename(from, to);
     },
+    link: (existingPath, newPath) => nodeFileSystem.link(existingPath, newPath),
     unlink: (path) => nodeFileSystem.unlink(path),
     async readdir(path) {
       fail(hooks.readdir?.(path));

@@ -1,0 +1,63 @@
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ensureDurableDirectory } from "./durable-directory.js";
+import { createFaultyFileSystem } from "./faulty-file-system.js";
+
+describe("ensureDurableDirectory", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "beauvoir-core-dir-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("creates each missing level 0700 and fsyncs the parent of each", async () => {
+    const fs = createFaultyFileSystem();
+    const target = join(dir, "a", "b", "c");
+    const created = await ensureDurableDirectory(fs, target);
+    expect(created).toEqual([join(dir, "a"), join(dir, "a", "b"), target]);
+    for (const level of created) expect((await stat(level)).mode & 0o777).toBe(0o700);
+    const synced = fs.calls
+      .filter((call) => call.operation === "fsyncDirectory")
+      .map((c) => c.path);
+    expect(synced).toEqual([dir, join(dir, "a"), join(dir, "a", "b")]);
+    // Each level's entry is fsynced after it was created, never before.
+    const order = fs.calls
+      .filter((call) => call.operation === "mkdir" || call.operation === "fsyncDirectory")
+      .map((call) => `${call.operation} ${call.path}`);
+    expect(order).toEqual([
+      `mkdir ${join(dir, "a")}`,
+      `fsyncDirectory ${dir}`,
+      `mkdir ${join(dir, "a", "b")}`,
+      `fsyncDirectory ${join(dir, "a")}`,
+      `mkdir ${target}`,
+      `fsyncDirectory ${join(dir, "a", "b")}`,
+    ]);
+  });
+
+  it("fsyncs the parent of an existing directory, which an earlier process may not have", async () => {
+    const fs = createFaultyFileSystem();
+    expect(await ensureDurableDirectory(fs, dir)).toEqual([]);
+    const synced = fs.calls
+      .filter((call) => call.operation === "fsyncDirectory")
+      .map((c) => c.path);
+    expect(synced).toEqual([tmpdir()]);
+  });
+
+  it("fails when a level is a file", async () => {
+    await writeFile(join(dir, "file"), "x");
+    await expect(
+      ensureDurableDirectory(createFaultyFileSystem(), join(dir, "file", "sub")),
+    ).rejects.toBeDefined();
+  });
+
+  it("passes on a failed fsync", async () => {
+    const fs = createFaultyFileSystem({
+      inject: (call) => (call.operation === "fsyncDirectory" ? { error: "EIO" } : undefined),
+    });
+    await expect(ensureDurableDirectory(fs, join(dir, "x"))).rejects.toMatchObject({ code: "EIO" });
+  });
+});
