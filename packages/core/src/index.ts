@@ -5,6 +5,7 @@ export {
   isBeauvoirErrorWithCode,
 } from "./beauvoir-error.js";
 export { type Clock, systemClock, type TimerHandle } from "./clock.js";
+export { escapeControlCharacters } from "./control-characters.js";
 export { ensureDurableDirectory } from "./durable-directory.js";
 export { assertDurationOption, type DurationOptionRules } from "./duration-option.js";
 export { isErrnoError } from "./errno.js";
