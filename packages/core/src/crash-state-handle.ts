@@ -77,6 +77,7 @@ export class CrashStateFileHandle implements FileHandleLike {
   #closed = false;
 
   /**
+   * @internal Handles come from `open()` of a crash-state filesystem.
    * @param host - the filesystem.
    * @param inode - the open inode.
    * @param path - the path it was opened with, for the call log.
