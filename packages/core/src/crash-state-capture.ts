@@ -84,6 +84,8 @@ export class CrashState<F extends FileSystem = FileSystem> {
   readonly afterCall: number;
   /** The last of those calls. */
   readonly lastCall: FileSystemCall | undefined;
+  /** The filesystem clock's time at the capture: when the power cut happened. */
+  readonly capturedAt: number;
   /** The operations the page cache held and the disk did not, in the order they were made. */
   readonly pendingOperations: readonly PendingOperation[];
   readonly #durable: FileTree;
@@ -93,12 +95,14 @@ export class CrashState<F extends FileSystem = FileSystem> {
   constructor(
     afterCall: number,
     lastCall: FileSystemCall | undefined,
+    capturedAt: number,
     durable: FileTree,
     pending: readonly PendingOperation[],
     factory: ImageFileSystemFactory<F>,
   ) {
     this.afterCall = afterCall;
     this.lastCall = lastCall;
+    this.capturedAt = capturedAt;
     this.#durable = durable;
     this.pendingOperations = Object.freeze([...pending]);
     this.#factory = factory;

@@ -4,6 +4,7 @@ import { type CrashCheckContext, exploreCrashStates } from "./crash-state-explor
 import type { CrashStateFileSystem } from "./crash-state-file-system.js";
 import { isErrnoError } from "./errno.js";
 import type { FileSystem } from "./file-system.js";
+import { ManualClock } from "./manual-clock.js";
 
 interface WriterFlaws {
   /** Skips the fsync of the directory after the rename. */
@@ -54,7 +55,13 @@ function replaceScenario(values: string[], flaws: WriterFlaws = {}) {
     setup: async (fs: CrashStateFileSystem) => {
       await fs.mkdir("/data", { recursive: true });
     },
-    scenario: async ({ fs, track }: { fs: CrashStateFileSystem; track: <T>(value: string, run: () => Promise<T>) => Promise<T> }) => {
+    scenario: async ({
+      fs,
+      track,
+    }: {
+      fs: CrashStateFileSystem;
+      track: <T>(value: string, run: () => Promise<T>) => Promise<T>;
+    }) => {
       for (const value of values) await track(value, () => replaceFile(fs, PATH, value, flaws));
     },
     check: checkState,
@@ -116,17 +123,31 @@ describe("exploreCrashStates", () => {
   });
 
   it("gives the check the crash point's last call, pending operations and image", async () => {
-    const contexts: Array<{ point: number; call?: string; pending: number; model: string; image: string }> = [];
+    const contexts: Array<{
+      point: number;
+      call?: string;
+      pending: number;
+      model: string;
+      image: string;
+    }> = [];
     await exploreCrashStates({
       ...replaceScenario(["a"]),
       models: ["prefix"],
       deduplicate: false,
       check: ({ crashPoint, lastCall, pendingOperations, model, image, applied }) => {
         expect(applied.length).toBeLessThanOrEqual(pendingOperations.length);
-        contexts.push({ point: crashPoint, call: lastCall?.operation, pending: pendingOperations.length, model, image });
+        contexts.push({
+          point: crashPoint,
+          call: lastCall?.operation,
+          pending: pendingOperations.length,
+          model,
+          image,
+        });
       },
     });
-    const lastOfEach = contexts.filter((context) => context.image === `prefix ${context.pending}/${context.pending}`);
+    const lastOfEach = contexts.filter(
+      (context) => context.image === `prefix ${context.pending}/${context.pending}`,
+    );
     expect(lastOfEach.map((context) => [context.point, context.call, context.pending])).toEqual([
       [0, undefined, 0],
       [1, "open", 1],
@@ -139,6 +160,42 @@ describe("exploreCrashStates", () => {
     expect(new Set(contexts.map((context) => context.model))).toEqual(new Set(["prefix"]));
   });
 
+  it("gives the check as many fresh copies of the image as it asks for", async () => {
+    const report = await exploreCrashStates({
+      ...replaceScenario(["a"]),
+      check: async ({ fs, freshImage }) => {
+        const before = JSON.stringify(fs.entries());
+        await fs.mkdir("/scratch", { recursive: true });
+        const copy = freshImage();
+        expect(JSON.stringify(copy.entries())).toBe(before);
+        expect(copy).not.toBe(fs);
+      },
+    });
+    expect(report.failures).toEqual([]);
+  });
+
+  it("tells the check the time of the power cut by the filesystem's clock", async () => {
+    const clock = new ManualClock(10_000);
+    const times = new Map<number, number>();
+    await exploreCrashStates<string>({
+      fileSystem: { clock },
+      scenario: async ({ fs }) => {
+        await fs.mkdir("/a", { recursive: true });
+        clock.advance(500);
+        await fs.mkdir("/b", { recursive: true });
+      },
+      check: ({ crashPoint, crashedAt }) => {
+        times.set(crashPoint, crashedAt);
+      },
+      deduplicate: false,
+    });
+    expect([...times.entries()]).toEqual([
+      [0, 10_000],
+      [1, 10_000],
+      [2, 10_500],
+    ]);
+  });
+
   it("checks each distinct state once, unless told otherwise", async () => {
     const deduplicated = await exploreCrashStates(replaceScenario(VALUES));
     const everything = await exploreCrashStates({ ...replaceScenario(VALUES), deduplicate: false });
@@ -149,7 +206,10 @@ describe("exploreCrashStates", () => {
   });
 
   it("stops at maxStates and at maxFailures, and says so", async () => {
-    const bounded = await exploreCrashStates({ ...replaceScenario(VALUES), limits: { maxStates: 10 } });
+    const bounded = await exploreCrashStates({
+      ...replaceScenario(VALUES),
+      limits: { maxStates: 10 },
+    });
     expect([bounded.statesExplored, bounded.truncated]).toEqual([10, true]);
     const failing = await exploreCrashStates({
       ...replaceScenario(VALUES, { skipDirectoryFsync: true }),
@@ -243,9 +303,13 @@ describe("exploreCrashStates", () => {
     const base = { scenario: async () => {}, check: () => {} };
     await expect(exploreCrashStates(null as never)).rejects.toThrow(TypeError);
     await expect(exploreCrashStates({ ...base, scenario: 1 as never })).rejects.toThrow(/scenario/);
-    await expect(exploreCrashStates({ ...base, check: undefined as never })).rejects.toThrow(/check/);
+    await expect(exploreCrashStates({ ...base, check: undefined as never })).rejects.toThrow(
+      /check/,
+    );
     await expect(exploreCrashStates({ ...base, setup: "x" as never })).rejects.toThrow(/setup/);
-    await expect(exploreCrashStates({ ...base, limits: { maxStates: 0 } })).rejects.toThrow(/maxStates/);
+    await expect(exploreCrashStates({ ...base, limits: { maxStates: 0 } })).rejects.toThrow(
+      /maxStates/,
+    );
     await expect(exploreCrashStates({ ...base, limits: { maxFailures: 1.5 } })).rejects.toThrow(
       /maxFailures/,
     );

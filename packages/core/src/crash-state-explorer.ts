@@ -13,6 +13,7 @@ import {
 } from "./crash-state-images.js";
 import type { PendingOperation } from "./crash-state-operations.js";
 import type { FileSystemCall } from "./faulty-file-system.js";
+import { ManualClock } from "./manual-clock.js";
 
 /** What a scenario gets: the filesystem to run on, and a way to say what it was promised. */
 export interface CrashScenarioContext<P> {
@@ -33,6 +34,11 @@ export interface CrashScenarioContext<P> {
 export interface CrashCheckContext<P> {
   /** A fresh filesystem holding the crash image, everything durable: recover from it. */
   readonly fs: CrashStateFileSystem;
+  /**
+   * Another fresh filesystem holding the same image, as the power cut left it
+   * (whatever the check did on `fs`): for a second, independent recovery.
+   */
+  freshImage(): CrashStateFileSystem;
   /** Values recorded with `resolved()` before the power cut, in order. */
   readonly promised: readonly P[];
   /** Values recorded with `started()` before the power cut, in order. */
@@ -41,6 +47,11 @@ export interface CrashCheckContext<P> {
   readonly crashPoint: number;
   /** The last of those calls. */
   readonly lastCall: FileSystemCall | undefined;
+  /**
+   * The time of the filesystem's clock (`fileSystem.clock`) at the power
+   * cut: a recovery that judges ages (of locks, of records) starts from it.
+   */
+  readonly crashedAt: number;
   readonly model: CrashModel;
   /** How the image was chosen, e.g. `"subset {3,5} of 5"`. */
   readonly image: string;
@@ -80,11 +91,16 @@ export interface CrashExplorationOptions<P> {
   limits?: CrashExplorationLimits;
   /** Seeds the sampled subsets and the random tears. @default 1 */
   seed?: number;
-  /** Options of the filesystem the scenario runs on (and of every image). @default {} */
+  /**
+   * Options of the filesystem the scenario runs on (and of every image). Its
+   * `clock` gives the mtimes and `crashedAt`; pass the clock the code under
+   * test uses when time matters to it.
+   * @default { clock: a ManualClock frozen at the real time the exploration starts }
+   */
   fileSystem?: CrashFileSystemFactoryOptions;
   /**
-   * Checks an image only once per distinct content and promises (the same
-   * state reached at several crash points or by several models).
+   * Checks an image only once per distinct content, promises and `crashedAt`
+   * (the same state reached at several crash points or by several models).
    * @default true
    */
   deduplicate?: boolean;
@@ -253,7 +269,12 @@ function resolveExplorationOptions<P>(options: CrashExplorationOptions<P>): Expl
     ...explorationLimits,
     seed,
     deduplicate: options.deduplicate ?? true,
-    fileSystem: options.fileSystem ?? {},
+    // A frozen clock keeps the run the same every time, and lets equal states
+    // at different crash points be recognised as one.
+    fileSystem: {
+      ...options.fileSystem,
+      clock: options.fileSystem?.clock ?? new ManualClock(Date.now()),
+    },
   };
 }
 
@@ -295,7 +316,7 @@ async function checkCaptures<P>(
       imagesGenerated++;
       const image = capture.image(plan);
       if (settings.deduplicate) {
-        const key = `${image.fingerprint}|${promised.length}|${started.length}`;
+        const key = `${image.fingerprint}|${promised.length}|${started.length}|${capture.capturedAt}`;
         if (seen.has(key)) {
           duplicatesSkipped++;
           continue;
@@ -308,10 +329,12 @@ async function checkCaptures<P>(
       try {
         await check({
           fs: image.createFileSystem(),
+          freshImage: () => image.createFileSystem(),
           promised,
           started,
           crashPoint,
           lastCall,
+          crashedAt: capture.capturedAt,
           model: plan.model,
           image: plan.label,
           pendingOperations: pending,

@@ -236,6 +236,7 @@ describe("createCrashStateFileSystem: durability", () => {
     const state = fs.captureCrashState();
     expect(state.afterCall).toBe(fs.calls.length);
     expect(state.lastCall?.operation).toBe("close");
+    expect(state.capturedAt).toBe(1_000);
     await fs.fsyncDirectory("/data");
     fs.syncAll();
     expect(state.pendingOperations.map((operation) => operation.kind)).toEqual(["create", "write"]);

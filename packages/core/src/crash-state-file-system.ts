@@ -8,16 +8,9 @@ import {
   type HandleHost,
   statsOf,
 } from "./crash-state-handle.js";
+import { DurabilityLayers } from "./crash-state-layers.js";
 import { parseOpenFlags } from "./crash-state-open-flags.js";
-import {
-  applyOperation,
-  type EntryChange,
-  entryKeys,
-  isDataOperation,
-  type PendingDataOperation,
-  type PendingNamespaceOperation,
-  type PendingOperation,
-} from "./crash-state-operations.js";
+import type { PendingOperation } from "./crash-state-operations.js";
 import {
   type CrashStateEntry,
   FileTree,
@@ -184,32 +177,16 @@ const hasTrailingSlash = (path: string): boolean => path.length > 1 && path.ends
 
 class CrashStateFileSystemImplementation implements CrashStateFileSystem, HandleHost {
   readonly #options: ResolvedOptions;
-  /** What the running program sees. */
+  readonly #layers: DurabilityLayers;
+  /** What the running program sees (the layers' page cache). */
   readonly #live: FileTree;
-  /** What the disk holds. */
-  readonly #durable: FileTree;
-  /** Bumped on every change of the durable layer, so captures copy it only when it changed. */
-  #durableVersion = 0;
-  #capturedDurable: { version: number; tree: FileTree } | undefined;
-  #pending: PendingOperation[] = [];
-  /** Per pending namespace operation, the directories whose fsync it still waits for. */
-  readonly #awaitedDirectories = new Map<number, Set<number>>();
-  /** Pending data operations whose file was synced (they wait only for earlier ones). */
-  readonly #syncedData = new Set<number>();
-  /** Per directory entry (`{directory}/{name}`), the last operation that changed it. */
-  readonly #lastEntryChange = new Map<string, number>();
-  /** Per file inode, its last data operation. */
-  readonly #lastDataChange = new Map<number, number>();
-  #nextInode: number;
-  #nextOperation = 1;
   readonly #calls: FileSystemCall[] = [];
   #crashed = false;
 
   constructor(options: ResolvedOptions, tree: FileTree) {
     this.#options = options;
-    this.#live = tree.clone();
-    this.#durable = tree.clone();
-    this.#nextInode = tree.highestInode() + 1;
+    this.#layers = new DurabilityLayers(tree, () => options.clock.now());
+    this.#live = this.#layers.live;
   }
 
   get maxBytesPerWrite(): number {
@@ -225,7 +202,7 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
   }
 
   get pendingOperations(): readonly PendingOperation[] {
-    return [...this.#pending];
+    return [...this.#layers.pending];
   }
 
   crash(): void {
@@ -274,13 +251,13 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
       } else {
         if (!parsed.create) throw systemError("ENOENT", "open", path);
         if (hasTrailingSlash(path)) throw systemError("EISDIR", "open", path);
-        inode = this.#allocate({
+        inode = this.#layers.allocate({
           kind: "file",
           data: Buffer.alloc(0),
           mode: mode & 0o7777,
           mtimeMs: this.#now(),
         });
-        this.#changeEntries(
+        this.#layers.changeEntries(
           "create",
           [{ directory: found.parent, name: found.name, inode }],
           `create ${found.path}`,
@@ -320,7 +297,7 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
         } else if (targetNode?.kind === "directory") {
           throw fail("EISDIR");
         }
-        this.#changeEntries(
+        this.#layers.changeEntries(
           "rename",
           [
             { directory: target.parent, name: target.name, inode: source.inode },
@@ -344,7 +321,7 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
         if (source.inode === undefined) throw fail("ENOENT");
         if (this.#live.get(source.inode).kind === "directory") throw fail("EPERM");
         if (target.inode !== undefined) throw fail("EEXIST");
-        this.#changeEntries(
+        this.#layers.changeEntries(
           "link",
           [{ directory: target.parent, name: target.name, inode: source.inode }],
           `link ${source.path} -> ${target.path}`,
@@ -360,7 +337,7 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
       if (found.inode === undefined) throw systemError("ENOENT", "unlink", path);
       if (this.#live.get(found.inode).kind === "directory")
         throw systemError("EISDIR", "unlink", path);
-      this.#changeEntries(
+      this.#layers.changeEntries(
         "unlink",
         [{ directory: found.parent, name: found.name, inode: null }],
         `unlink ${found.path}`,
@@ -435,51 +412,30 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
   }
 
   write(inode: number, position: number, bytes: Buffer, path: string): void {
-    this.#recordData({
-      kind: "write",
-      inode,
-      position,
-      bytes,
-      length: 0,
-      description: `write ${path} [${position}, ${position + bytes.length})`,
-    });
+    this.#layers.write(inode, position, bytes, path);
   }
 
   truncate(inode: number, length: number, path: string): void {
-    this.#recordData({
-      kind: "truncate",
-      inode,
-      position: 0,
-      bytes: Buffer.alloc(0),
-      length,
-      description: `truncate ${path} to ${length}`,
-    });
+    this.#layers.truncate(inode, length, path);
   }
 
   syncFile(inode: number): void {
-    for (const operation of this.#pending) {
-      if (isDataOperation(operation) && operation.inode === inode)
-        this.#syncedData.add(operation.id);
-    }
-    this.#promoteReady();
+    this.#layers.syncFile(inode);
   }
 
   syncDirectory(inode: number): void {
-    for (const awaited of this.#awaitedDirectories.values()) awaited.delete(inode);
-    this.#promoteReady();
+    this.#layers.syncDirectory(inode);
   }
 
   // ------------------------------------------------------ crash states
 
   captureCrashState(): CrashState<CrashStateFileSystem> {
-    if (this.#capturedDurable?.version !== this.#durableVersion) {
-      this.#capturedDurable = { version: this.#durableVersion, tree: this.#durable.clone() };
-    }
     return new CrashState(
       this.#calls.length,
       this.#calls.at(-1),
-      this.#capturedDurable.tree,
-      this.#pending,
+      this.#now(),
+      this.#layers.durableSnapshot(),
+      this.#layers.pending,
       (tree) => this.#imageFileSystem(tree),
     );
   }
@@ -489,37 +445,31 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
   }
 
   durableImage(): CrashStateFileSystem {
-    return this.#imageFileSystem(this.#durable.clone());
+    return this.#imageFileSystem(this.#layers.durable.clone());
   }
 
   syncAll(): void {
-    for (const operation of this.#pending) {
-      if (isDataOperation(operation)) this.#syncedData.add(operation.id);
-      else this.#awaitedDirectories.get(operation.id)?.clear();
-    }
-    this.#promoteReady();
+    this.#layers.syncAll();
   }
 
   plantSymlink(path: string, target: string): void {
     const absolute = this.#absolute(path);
     const live = this.#live.resolve(absolute, false, "symlink", path);
     if (live.inode !== undefined) throw systemError("EEXIST", "symlink", path);
-    const durable = this.#durable.resolve(absolute, false, "symlink", path);
+    const durable = this.#layers.durable.resolve(absolute, false, "symlink", path);
     if (durable.parent !== live.parent || durable.inode !== undefined) {
       throw systemError("ENOENT", "symlink", path);
     }
-    const inode = this.#allocate({ kind: "symlink", target, mode: 0o777, mtimeMs: this.#now() });
-    const planted: PendingNamespaceOperation = {
-      id: 0,
-      kind: "link",
-      changes: [{ directory: live.parent, name: live.name, inode }],
-      directories: [live.parent],
-      dependsOn: [],
+    const inode = this.#layers.allocate({
+      kind: "symlink",
+      target,
+      mode: 0o777,
       mtimeMs: this.#now(),
-      description: `symlink ${live.path} -> ${target}`,
-    };
-    applyOperation(this.#live, planted);
-    this.#applyDurably(planted);
+    });
+    this.#layers.changeEntriesDurably(
+      [{ directory: live.parent, name: live.name, inode }],
+      `symlink ${live.path} -> ${target}`,
+    );
   }
 
   entries(): CrashStateEntry[] {
@@ -567,96 +517,17 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
   }
 
   #makeDirectory(found: Resolution, mode: number): void {
-    const inode = this.#allocate({
+    const inode = this.#layers.allocate({
       kind: "directory",
       entries: new Map(),
       mode,
       mtimeMs: this.#now(),
     });
-    this.#changeEntries(
+    this.#layers.changeEntries(
       "mkdir",
       [{ directory: found.parent, name: found.name, inode }],
       `mkdir ${found.path}`,
     );
-  }
-
-  /** A new inode, in both layers: on disk it is unreachable until an entry naming it is durable. */
-  #allocate(node: Inode): number {
-    const inode = this.#nextInode++;
-    this.#live.set(inode, node);
-    this.#durable.set(inode, node);
-    this.#durableVersion++;
-    return inode;
-  }
-
-  #changeEntries(
-    kind: PendingNamespaceOperation["kind"],
-    changes: EntryChange[],
-    description: string,
-  ): void {
-    const keys = entryKeys(changes);
-    const operation: PendingNamespaceOperation = {
-      id: this.#nextOperation++,
-      kind,
-      changes,
-      directories: [...new Set(changes.map((change) => change.directory))],
-      dependsOn: this.#pendingPredecessors(keys.map((key) => this.#lastEntryChange.get(key))),
-      mtimeMs: this.#now(),
-      description: `#${this.#nextOperation - 1} ${description}`,
-    };
-    for (const key of keys) this.#lastEntryChange.set(key, operation.id);
-    this.#awaitedDirectories.set(operation.id, new Set(operation.directories));
-    this.#record(operation);
-  }
-
-  #recordData(fields: Omit<PendingDataOperation, "id" | "dependsOn" | "mtimeMs">): void {
-    const id = this.#nextOperation++;
-    const operation: PendingDataOperation = {
-      ...fields,
-      id,
-      dependsOn: this.#pendingPredecessors([this.#lastDataChange.get(fields.inode)]),
-      mtimeMs: this.#now(),
-      description: `#${id} ${fields.description}`,
-    };
-    this.#lastDataChange.set(fields.inode, id);
-    this.#record(operation);
-  }
-
-  #pendingPredecessors(candidates: Array<number | undefined>): number[] {
-    const pendingIds = new Set(this.#pending.map((operation) => operation.id));
-    return [...new Set(candidates)].filter(
-      (id): id is number => id !== undefined && pendingIds.has(id),
-    );
-  }
-
-  #record(operation: PendingOperation): void {
-    applyOperation(this.#live, operation);
-    this.#pending.push(operation);
-  }
-
-  /** Moves to the durable layer every pending operation that is ready and whose predecessors are durable. */
-  #promoteReady(): void {
-    const stillPending = new Set(this.#pending.map((operation) => operation.id));
-    const kept: PendingOperation[] = [];
-    for (const operation of this.#pending) {
-      const ready = isDataOperation(operation)
-        ? this.#syncedData.has(operation.id)
-        : this.#awaitedDirectories.get(operation.id)?.size === 0;
-      if (ready && operation.dependsOn.every((id) => !stillPending.has(id))) {
-        this.#applyDurably(operation);
-        stillPending.delete(operation.id);
-        this.#syncedData.delete(operation.id);
-        this.#awaitedDirectories.delete(operation.id);
-      } else {
-        kept.push(operation);
-      }
-    }
-    this.#pending = kept;
-  }
-
-  #applyDurably(operation: PendingOperation): void {
-    applyOperation(this.#durable, operation);
-    this.#durableVersion++;
   }
 
   #imageFileSystem(tree: FileTree): CrashStateFileSystem {
