@@ -77,14 +77,14 @@ export interface CrashExplorationOptions<P> {
    * are not crash points.
    * @default nothing (an empty disk)
    */
-  setup?: (fs: CrashStateFileSystem) => Promise<void> | void;
+  setup?: (fs: CrashStateFileSystem) => unknown;
   /** Runs the code under test once, on `context.fs`, recording what it was promised. */
-  scenario: (context: CrashScenarioContext<P>) => Promise<void>;
+  scenario: (context: CrashScenarioContext<P>) => Promise<unknown>;
   /**
    * Recovers from one crash image and throws when a promise is broken. Runs
    * once per distinct (image, promises) pair.
    */
-  check: (context: CrashCheckContext<P>) => Promise<void> | void;
+  check: (context: CrashCheckContext<P>) => unknown;
   /** @default ["prefix", "subset", "torn"] */
   models?: readonly CrashModel[];
   /** @default {@link CRASH_EXPLORATION_LIMIT_DEFAULTS} */
