@@ -99,6 +99,46 @@ describe("createCrashStateFileSystem: durability", () => {
     expect(view(fs.durableImage())["/data/b/x"]).toBe("x");
   });
 
+  it("makes only the synced file's data durable", async () => {
+    const fs = await withDataDirectory();
+    await writeFile(fs, "/data/a", "", { sync: false });
+    await writeFile(fs, "/data/b", "", { sync: false });
+    fs.syncAll();
+    const a = await fs.open("/data/a", "r+");
+    const b = await fs.open("/data/b", "r+");
+    await a.write(Buffer.from("first"));
+    await b.write(Buffer.from("other"));
+    await a.write(Buffer.from(" second"));
+    const [first, other, second] = fs.pendingOperations;
+    expect(second?.dependsOn).toEqual([first?.id]);
+    expect(other?.dependsOn).toEqual([]);
+    await a.sync();
+    expect(view(fs.durableImage())).toEqual({
+      "/data": "dir",
+      "/data/a": "first second",
+      "/data/b": "",
+    });
+    await a.close();
+    await b.close();
+  });
+
+  it("keeps a change of an entry pending while an earlier change of it waits for another directory", async () => {
+    const fs = await withDataDirectory();
+    await fs.mkdir("/data/a", { recursive: true });
+    await fs.mkdir("/data/b", { recursive: true });
+    await writeFile(fs, "/data/a/x", "x");
+    fs.syncAll();
+    await fs.rename("/data/a/x", "/data/b/x");
+    await fs.unlink("/data/b/x");
+    await fs.fsyncDirectory("/data/b");
+    // The unlink of b/x waits for the rename that made b/x, which waits for /data/a.
+    expect(fs.pendingOperations.map((operation) => operation.kind)).toEqual(["rename", "unlink"]);
+    expect(view(fs.durableImage())["/data/a/x"]).toBe("x");
+    await fs.fsyncDirectory("/data/a");
+    expect(fs.pendingOperations).toEqual([]);
+    expect(view(fs.durableImage())).toEqual({ "/data": "dir", "/data/a": "dir", "/data/b": "dir" });
+  });
+
   it("loses a directory made by mkdir, and every file fsynced in it, until its parent is fsynced", async () => {
     const fs = await withDataDirectory();
     await fs.mkdir("/data/new/deeper", { recursive: true, mode: 0o700 });

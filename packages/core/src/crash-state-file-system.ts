@@ -277,58 +277,41 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
   }
 
   async rename(from: string, to: string): Promise<void> {
-    return this.call(
-      "rename",
-      from,
-      () => {
-        const fail = (code: string) => systemError(code, "rename", from, to);
-        const source = this.#resolveTwoPath(from, "rename", from, to);
-        const target = this.#resolveTwoPath(to, "rename", from, to);
-        if (source.inode === undefined) throw fail("ENOENT");
-        if (source.name === "" || target.name === "") throw fail("EBUSY");
-        if (source.inode === target.inode) return;
-        const sourceNode = this.#live.get(source.inode);
-        const targetNode = target.inode === undefined ? undefined : this.#live.get(target.inode);
-        if (sourceNode.kind === "directory") {
-          if (targetNode && targetNode.kind !== "directory") throw fail("ENOTDIR");
-          if (targetNode?.kind === "directory" && targetNode.entries.size > 0)
-            throw fail("ENOTEMPTY");
-          if (target.path.startsWith(`${source.path}/`)) throw fail("EINVAL");
-        } else if (targetNode?.kind === "directory") {
-          throw fail("EISDIR");
+    return this.#twoPathCall("rename", from, to, (source, target, fail) => {
+      if (source.name === "" || target.name === "") throw fail("EBUSY");
+      if (source.inode === target.inode) return;
+      const sourceNode = this.#live.get(source.inode);
+      const targetNode = target.inode === undefined ? undefined : this.#live.get(target.inode);
+      if (sourceNode.kind === "directory") {
+        if (targetNode && targetNode.kind !== "directory") throw fail("ENOTDIR");
+        if (targetNode?.kind === "directory" && targetNode.entries.size > 0) {
+          throw fail("ENOTEMPTY");
         }
-        this.#layers.changeEntries(
-          "rename",
-          [
-            { directory: target.parent, name: target.name, inode: source.inode },
-            { directory: source.parent, name: source.name, inode: null },
-          ],
-          `rename ${source.path} -> ${target.path}`,
-        );
-      },
-      to,
-    );
+        if (target.path.startsWith(`${source.path}/`)) throw fail("EINVAL");
+      } else if (targetNode?.kind === "directory") {
+        throw fail("EISDIR");
+      }
+      this.#layers.changeEntries(
+        "rename",
+        [
+          { directory: target.parent, name: target.name, inode: source.inode },
+          { directory: source.parent, name: source.name, inode: null },
+        ],
+        `rename ${source.path} -> ${target.path}`,
+      );
+    });
   }
 
   async link(existingPath: string, newPath: string): Promise<void> {
-    return this.call(
-      "link",
-      existingPath,
-      () => {
-        const fail = (code: string) => systemError(code, "link", existingPath, newPath);
-        const source = this.#resolveTwoPath(existingPath, "link", existingPath, newPath);
-        const target = this.#resolveTwoPath(newPath, "link", existingPath, newPath);
-        if (source.inode === undefined) throw fail("ENOENT");
-        if (this.#live.get(source.inode).kind === "directory") throw fail("EPERM");
-        if (target.inode !== undefined) throw fail("EEXIST");
-        this.#layers.changeEntries(
-          "link",
-          [{ directory: target.parent, name: target.name, inode: source.inode }],
-          `link ${source.path} -> ${target.path}`,
-        );
-      },
-      newPath,
-    );
+    return this.#twoPathCall("link", existingPath, newPath, (source, target, fail) => {
+      if (this.#live.get(source.inode).kind === "directory") throw fail("EPERM");
+      if (target.inode !== undefined) throw fail("EEXIST");
+      this.#layers.changeEntries(
+        "link",
+        [{ directory: target.parent, name: target.name, inode: source.inode }],
+        `link ${source.path} -> ${target.path}`,
+      );
+    });
   }
 
   async unlink(path: string): Promise<void> {
@@ -494,14 +477,39 @@ class CrashStateFileSystemImplementation implements CrashStateFileSystem, Handle
     return posix.resolve(this.#options.cwd, path);
   }
 
-  /** Resolves one path of a two-path call; a missing directory on the way names both paths. */
-  #resolveTwoPath(path: string, syscall: string, from: string, to: string): Resolution {
-    try {
-      return this.#live.resolve(this.#absolute(path), false, syscall, path);
-    } catch (error) {
-      const code = (error as { code?: string }).code ?? "ENOENT";
-      throw systemError(code, syscall, from, to);
-    }
+  /**
+   * A call on two paths (`rename`, `link`), neither followed if it is a link.
+   * Errors name both paths, as Node's do; a missing source is ENOENT.
+   */
+  async #twoPathCall(
+    syscall: "rename" | "link",
+    from: string,
+    to: string,
+    body: (
+      source: Resolution & { inode: number },
+      target: Resolution,
+      fail: (code: string) => Error,
+    ) => void,
+  ): Promise<void> {
+    const fail = (code: string) => systemError(code, syscall, from, to);
+    const resolve = (path: string): Resolution => {
+      try {
+        return this.#live.resolve(this.#absolute(path), false, syscall, path);
+      } catch (error) {
+        throw fail((error as { code?: string }).code ?? "ENOENT");
+      }
+    };
+    return this.call(
+      syscall,
+      from,
+      () => {
+        const source = resolve(from);
+        const target = resolve(to);
+        if (source.inode === undefined) throw fail("ENOENT");
+        body(source as Resolution & { inode: number }, target, fail);
+      },
+      to,
+    );
   }
 
   /** The inode at `path`, which must exist. */

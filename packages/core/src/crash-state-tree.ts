@@ -164,26 +164,32 @@ export class FileTree {
   }
 
   /** Every entry reachable from the root, depth first, names sorted; links not followed. */
-  list(): CrashStateEntry[] {
-    const entries: CrashStateEntry[] = [];
-    const visit = (inode: number, path: string): void => {
-      const directory = this.directory(inode);
-      for (const name of [...directory.entries.keys()].sort()) {
-        const child = directory.entries.get(name) as number;
+  *walk(): Generator<{ path: string; inode: number; node: Inode }> {
+    const visit = function* (
+      tree: FileTree,
+      inode: number,
+      path: string,
+    ): Generator<{ path: string; inode: number; node: Inode }> {
+      const { entries } = tree.directory(inode);
+      for (const name of [...entries.keys()].sort()) {
+        const child = entries.get(name) as number;
+        const node = tree.get(child);
         const childPath = posix.join(path, name);
-        const node = this.get(child);
-        if (node.kind === "directory") {
-          entries.push({ path: childPath, kind: "directory", size: 0 });
-          visit(child, childPath);
-        } else if (node.kind === "file") {
-          entries.push({ path: childPath, kind: "file", size: node.data.length, data: node.data });
-        } else {
-          entries.push({ path: childPath, kind: "symlink", size: 0, target: node.target });
-        }
+        yield { path: childPath, inode: child, node };
+        if (node.kind === "directory") yield* visit(tree, child, childPath);
       }
     };
-    visit(ROOT_INODE, "/");
-    return entries;
+    yield* visit(this, ROOT_INODE, "/");
+  }
+
+  /** What {@link FileTree.walk} finds, as entries a test can read. */
+  list(): CrashStateEntry[] {
+    return [...this.walk()].map(({ path, node }): CrashStateEntry => {
+      if (node.kind === "file")
+        return { path, kind: "file", size: node.data.length, data: node.data };
+      if (node.kind === "symlink") return { path, kind: "symlink", size: 0, target: node.target };
+      return { path, kind: "directory", size: 0 };
+    });
   }
 
   /**
@@ -194,30 +200,21 @@ export class FileTree {
   fingerprint(): string {
     const hash = createHash("sha256");
     const canonical = new Map<number, number>();
-    const visit = (inode: number, path: string): void => {
-      const directory = this.directory(inode);
-      for (const name of [...directory.entries.keys()].sort()) {
-        const child = directory.entries.get(name) as number;
-        const childPath = posix.join(path, name);
-        let identity = canonical.get(child);
-        if (identity === undefined) {
-          identity = canonical.size;
-          canonical.set(child, identity);
-        }
-        const node = this.get(child);
-        hash.update(`${childPath}\0${node.kind}\0${identity}\0`);
-        if (node.kind === "file") {
-          hash.update(`${node.data.length}\0`);
-          hash.update(node.data);
-        } else if (node.kind === "symlink") {
-          hash.update(node.target);
-        } else {
-          visit(child, childPath);
-        }
-        hash.update("\n");
+    for (const { path, inode, node } of this.walk()) {
+      let identity = canonical.get(inode);
+      if (identity === undefined) {
+        identity = canonical.size;
+        canonical.set(inode, identity);
       }
-    };
-    visit(ROOT_INODE, "/");
+      hash.update(`${path}\0${node.kind}\0${identity}\0`);
+      if (node.kind === "file") {
+        hash.update(`${node.data.length}\0`);
+        hash.update(node.data);
+      } else if (node.kind === "symlink") {
+        hash.update(node.target);
+      }
+      hash.update("\n");
+    }
     return hash.digest("hex");
   }
 }
