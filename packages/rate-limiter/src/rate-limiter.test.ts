@@ -65,6 +65,7 @@ describe("defaults", () => {
       backoff: { baseMs: 1_000, maxMs: 60_000 },
       secondaryDefaultWaitMs: 60_000,
       maxBlockMs: 3_600_000,
+      githubQuota: { paceBelowFraction: 0.1, resources: ["core"] },
     });
   });
 });
@@ -739,7 +740,7 @@ describe("options", () => {
       [{ global: { capacity: 0 } }, /global\.capacity/],
       [{ global: { capacity: 1.5 } }, /global\.capacity/],
       [{ perWorkflow: { capacity: 3e9 } }, /perWorkflow\.capacity/],
-      [{ global: { refillPerHour: 0 } }, /global\.refillPerHour/],
+      [{ global: { refillPerHour: -1 } }, /global\.refillPerHour/],
       [{ perWorkflow: { refillPerHour: Number.POSITIVE_INFINITY } }, /perWorkflow\.refillPerHour/],
       [{ perWorkflow: { refillPerHour: Number.NaN } }, /perWorkflow\.refillPerHour/],
       [{ idleEvictionMs: -1 }, /idleEvictionMs/],
