@@ -1,5 +1,7 @@
-import { type HeadersLike, mentionsSecondaryRateLimit, readHeader } from "@beauvoir/core";
-import { type FailureClass, isFailureClass } from "./failure-class.js";
+import type { HeadersLike } from "@beauvoir/core";
+import { classifyFailure } from "./classify-failure.js";
+import type { FailureClass } from "./failure-class.js";
+import { classifyGitHubStatus } from "./github-status-rules.js";
 
 /** What the caller knows about the request, for {@link classifyGitHubFailure}. */
 export interface GitHubFailureContext {
@@ -28,8 +30,13 @@ export interface GitHubFailureContext {
  * 8. 422 → `permanent`;
  * 9. 500, 502, 503 and every other status → `transient`.
  *
- * Network failures have no status code: use {@link classifyFailure} on the error,
- * which maps them to `external`.
+ * Given anything else than a number (what a call threw or returned),
+ * `classifyGitHubFailure(value, context?)` reads it as {@link classifyFailure}
+ * does: an Octokit `RequestError`, a fetch `Response`, any `{ status, headers }`
+ * (also as the `cause` of another error) by the rules above; a network error
+ * (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN`, `ECONNRESET`, `ETIMEDOUT`,
+ * `UND_ERR_*`, an `AbortError` or `TimeoutError`) → `external`; anything else
+ * → `transient`.
  *
  * @param statusCode - the HTTP status of the response.
  * @param headers - the response headers, any shape; names are matched without regard to case.
@@ -42,43 +49,35 @@ export interface GitHubFailureContext {
  * ```ts
  * classifyGitHubFailure(403, { "x-ratelimit-remaining": "0" }); // "rate_limited"
  * classifyGitHubFailure(404, {}, undefined, { resourceShouldExist: true }); // "transient"
+ * classifyGitHubFailure(octokitError); // from status, response.headers and response.data
  * ```
  */
+export function classifyGitHubFailure(
+  failure: unknown,
+  context?: GitHubFailureContext | null,
+): FailureClass;
 export function classifyGitHubFailure(
   statusCode: number,
   headers?: HeadersLike | null,
   body?: unknown,
   context?: GitHubFailureContext | null,
+): FailureClass;
+export function classifyGitHubFailure(
+  statusOrFailure: unknown,
+  headersOrContext?: unknown,
+  body?: unknown,
+  context?: GitHubFailureContext | null,
 ): FailureClass {
-  if (!Number.isInteger(statusCode)) {
-    throw new TypeError(`statusCode must be an integer, got ${String(statusCode)}`);
+  if (typeof statusOrFailure !== "number") {
+    return classifyFailure(
+      statusOrFailure,
+      (headersOrContext ?? undefined) as GitHubFailureContext,
+    );
   }
-  const override = context?.overrides?.[statusCode];
-  if (override !== undefined) {
-    if (!isFailureClass(override)) {
-      throw new TypeError(
-        `overrides[${statusCode}] must be a failure class, got ${JSON.stringify(override)}`,
-      );
-    }
-    return override;
-  }
-  switch (statusCode) {
-    case 429:
-      return "rate_limited";
-    case 403:
-      return isRateLimited403(headers, body) ? "rate_limited" : "transient";
-    case 404:
-      return context?.resourceShouldExist === true ? "transient" : "expected";
-    case 422:
-      return "permanent";
-    default:
-      return "transient";
-  }
-}
-
-function isRateLimited403(headers: HeadersLike | null | undefined, body: unknown): boolean {
-  if (readHeader(headers, "retry-after") !== undefined) return true;
-  const remaining = readHeader(headers, "x-ratelimit-remaining");
-  if (remaining !== undefined && Number(remaining) === 0) return true;
-  return mentionsSecondaryRateLimit(body);
+  return classifyGitHubStatus(
+    statusOrFailure,
+    headersOrContext as HeadersLike | null | undefined,
+    body,
+    context,
+  );
 }
