@@ -6,6 +6,14 @@ export type {
   RateLimitKind,
   SecondaryStreak,
 } from "./blocks-snapshot.js";
+export type {
+  ConsumeAllowed,
+  ConsumeDenied,
+  ConsumeOptions,
+  ConsumeResult,
+  RecordedRateLimit,
+  RemainingTokens,
+} from "./consume-result.js";
 export {
   type RateLimitBucket,
   RateLimitExhaustedError,
@@ -34,12 +42,4 @@ export {
   type RateLimiterOptions,
   type TokenBucketOptions,
 } from "./options.js";
-export {
-  type ConsumeAllowed,
-  type ConsumeDenied,
-  type ConsumeOptions,
-  type ConsumeResult,
-  RateLimiter,
-  type RecordedRateLimit,
-  type RemainingTokens,
-} from "./rate-limiter.js";
+export { RateLimiter } from "./rate-limiter.js";

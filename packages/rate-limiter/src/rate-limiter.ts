@@ -1,5 +1,12 @@
-import type { TimerHandle } from "@beauvoir/core";
 import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
+import type {
+  ConsumeAllowed,
+  ConsumeDenied,
+  ConsumeOptions,
+  ConsumeResult,
+  RecordedRateLimit,
+  RemainingTokens,
+} from "./consume-result.js";
 import {
   type RateLimitBucket,
   RateLimitExhaustedError,
@@ -8,7 +15,7 @@ import {
 } from "./errors.js";
 import { type BlocksChangeEvent, GitHubLimits, type RateLimiterEvents } from "./github-limits.js";
 import type { GitHubQuota } from "./github-quota.js";
-import { findHttpAnswer, type GitHubRateLimit, rateLimitOf } from "./github-rate-limit.js";
+import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
 import {
   type RateLimiterOptions,
   type ResolvedRateLimiterOptions,
@@ -18,73 +25,13 @@ import {
   type BucketRate,
   type BucketState,
   bucketRate,
-  isFullAt,
   msUntilTokens,
   refill,
   TOKEN,
   waitForToken,
 } from "./token-bucket.js";
 import { WaitQueue } from "./wait-queue.js";
-
-/** The answer of `tryConsume()` when a token was taken from both buckets. */
-export interface ConsumeAllowed {
-  readonly allowed: true;
-  readonly bucket: null;
-}
-
-/** The answer of `tryConsume()` when no token was taken. */
-export interface ConsumeDenied {
-  readonly allowed: false;
-  /**
-   * Milliseconds until the request would be allowed, if nobody else takes the
-   * token first: the latest of the short buckets' refill times, the end of a
-   * recorded rate-limit block and the quota pacing. Exact to the millisecond
-   * for whole-number options. `Infinity` when the short bucket never refills
-   * (`refillPerHour: 0`): no wait will do.
-   */
-  readonly retryAfterMs: number;
-  /** The bucket that sets `retryAfterMs` (`"global"` on a tie, during a block, or while pacing). */
-  readonly bucket: RateLimitBucket;
-}
-
-/** What `tryConsume()` returns. */
-export type ConsumeResult = ConsumeAllowed | ConsumeDenied;
-
-export type { RateLimitKind } from "./blocks-snapshot.js";
-
-/** Per-call options of `consume()`. */
-export interface ConsumeOptions {
-  /** Aborting stops the wait; `consume()` rejects with the signal's reason and takes nothing. */
-  signal?: AbortSignal | undefined;
-  /**
-   * Longest the caller will wait. When the wait (counting the waiters ahead)
-   * would be longer, `consume()` rejects at once with
-   * {@link RateLimitedError}; a waiter that a later block pushes past it is
-   * rejected as soon as the block is recorded. `0` turns `consume()` into a
-   * throwing `tryConsume()`.
-   * @default Infinity
-   */
-  maxWaitMs?: number | undefined;
-}
-
-/** Whole tokens left, from `getRemainingTokens()`. */
-export interface RemainingTokens {
-  readonly global: number;
-  readonly workflow: number;
-}
-
-/** What `recordRateLimitFailure()` recorded. */
-export interface RecordedRateLimit extends GitHubRateLimit {
-  /** How long the limiter now holds every request back, in milliseconds. */
-  readonly blockedForMs: number;
-}
-
-interface WorkflowEntry extends BucketState {
-  /** Last allowed request or backoff query, for idle eviction. */
-  lastActiveAt: number;
-  /** Backoffs handed out since the last success. */
-  attempts: number;
-}
+import { WorkflowBuckets, type WorkflowEntry } from "./workflow-buckets.js";
 
 const ALLOWED: ConsumeAllowed = Object.freeze({ allowed: true, bucket: null });
 
@@ -120,16 +67,12 @@ export class RateLimiter {
   readonly #globalRate: BucketRate;
   readonly #workflowRate: BucketRate;
   readonly #global: BucketState;
-  readonly #workflows = new Map<string, WorkflowEntry>();
+  readonly #workflows: WorkflowBuckets;
   readonly #github: GitHubLimits;
   readonly #queue: WaitQueue;
-  #cleanupTimer: TimerHandle | undefined;
   #shutDown = false;
   /** The bucket that set the last wait computed by `#waitFor`. */
   #shortBucket: RateLimitBucket = "global";
-  /** The last workflow looked up: a workflow usually sends several requests in a row. */
-  #lastWorkflowId: string | undefined;
-  #lastEntry: WorkflowEntry | undefined;
   #lastDenied: ConsumeDenied = Object.freeze({
     allowed: false,
     retryAfterMs: -1,
@@ -148,6 +91,14 @@ export class RateLimiter {
     this.#globalRate = bucketRate(global.capacity, global.refillPerHour);
     this.#workflowRate = bucketRate(perWorkflow.capacity, perWorkflow.refillPerHour);
     this.#global = { credit: this.#globalRate.capacityUnits, updatedAt: this.#now(), readyAt: 0 };
+    this.#workflows = new WorkflowBuckets({
+      rate: this.#workflowRate,
+      idleEvictionMs: this.#options.idleEvictionMs,
+      cleanupIntervalMs: this.#options.cleanupIntervalMs,
+      clock: this.#options.clock,
+      now: this.#now,
+      logger: this.#options.logger,
+    });
     this.#github = new GitHubLimits({
       secondaryDefaultWaitMs: this.#options.secondaryDefaultWaitMs,
       maxBlockMs: this.#options.maxBlockMs,
@@ -159,10 +110,10 @@ export class RateLimiter {
       clock: this.#options.clock,
       now: this.#now,
       waitOf: (workflowId, now) => {
-        const wait = this.#waitFor(this.#lookUp(workflowId), now);
+        const wait = this.#waitFor(this.#workflows.lookUp(workflowId), now);
         return { wait, bucket: this.#shortBucket };
       },
-      take: (workflowId, now) => this.#take(workflowId, this.#lookUp(workflowId), now),
+      take: (workflowId, now) => this.#take(workflowId, this.#workflows.lookUp(workflowId), now),
     });
   }
 
@@ -186,7 +137,7 @@ export class RateLimiter {
     if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
     const now = this.#now();
     if (this.#queue.size > 0) this.#queue.drain(now);
-    const entry = this.#lookUp(workflowId);
+    const entry = this.#workflows.lookUp(workflowId);
     const wait = this.#waitFor(entry, now);
     if (wait === 0) {
       this.#take(workflowId, entry, now);
@@ -234,7 +185,7 @@ export class RateLimiter {
       if (this.#shutDown) throw new RateLimiterShutDownError();
       const now = this.#now();
       if (this.#queue.size > 0) this.#queue.drain(now);
-      const entry = this.#lookUp(workflowId);
+      const entry = this.#workflows.lookUp(workflowId);
       const own = this.#waitFor(entry, now);
       const ownBucket = this.#shortBucket;
       if (own === Number.POSITIVE_INFINITY)
@@ -444,7 +395,7 @@ export class RateLimiter {
    * ```
    */
   recordSuccess(workflowId: string): void {
-    const entry = this.#workflows.get(workflowId);
+    const entry = this.#workflows.lookUp(workflowId);
     if (entry !== undefined) entry.attempts = 0;
   }
 
@@ -465,7 +416,7 @@ export class RateLimiter {
   getBackoffMs(workflowId: string): number {
     if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
     const now = this.#now();
-    const entry = this.#workflows.get(workflowId) ?? this.#createEntry(workflowId, now);
+    const entry = this.#workflows.lookUp(workflowId) ?? this.#workflows.create(workflowId, now);
     entry.lastActiveAt = now;
     const { baseMs, maxMs } = this.#options.backoff;
     const exponential = Math.min(maxMs, baseMs * 2 ** entry.attempts);
@@ -485,26 +436,7 @@ export class RateLimiter {
    * ```
    */
   cleanup(): number {
-    const now = this.#now();
-    const { idleEvictionMs } = this.#options;
-    let evicted = 0;
-    for (const [workflowId, entry] of this.#workflows) {
-      if (now - entry.lastActiveAt >= idleEvictionMs && isFullAt(entry, this.#workflowRate, now)) {
-        this.#workflows.delete(workflowId);
-        evicted++;
-        if (workflowId === this.#lastWorkflowId) {
-          this.#lastWorkflowId = undefined;
-          this.#lastEntry = undefined;
-        }
-      }
-    }
-    if (evicted > 0) {
-      this.#options.logger.debug("Evicted idle workflow buckets", {
-        evicted,
-        remaining: this.#workflows.size,
-      });
-    }
-    return evicted;
+    return this.#workflows.cleanup();
   }
 
   /**
@@ -519,10 +451,7 @@ export class RateLimiter {
    */
   shutdown(): void {
     this.#shutDown = true;
-    if (this.#cleanupTimer !== undefined) {
-      this.#options.clock.clearTimeout(this.#cleanupTimer);
-      this.#cleanupTimer = undefined;
-    }
+    this.#workflows.stop();
     this.#queue.rejectAll(new RateLimiterShutDownError());
   }
 
@@ -537,7 +466,7 @@ export class RateLimiter {
    */
   getRemainingTokens(workflowId?: string): RemainingTokens {
     const now = this.#now();
-    const entry = workflowId === undefined ? undefined : this.#workflows.get(workflowId);
+    const entry = workflowId === undefined ? undefined : this.#workflows.lookUp(workflowId);
     return {
       global: tokensAt(this.#global, this.#globalRate, now),
       workflow:
@@ -558,47 +487,12 @@ export class RateLimiter {
     return this.#workflows.size;
   }
 
-  #lookUp(workflowId: string): WorkflowEntry | undefined {
-    if (workflowId === this.#lastWorkflowId) return this.#lastEntry;
-    const entry = this.#workflows.get(workflowId);
-    if (entry !== undefined) {
-      this.#lastWorkflowId = workflowId;
-      this.#lastEntry = entry;
-    }
-    return entry;
-  }
-
   /** Refusals at the same millisecond share one frozen answer instead of allocating each. */
   #denied(retryAfterMs: number, bucket: RateLimitBucket): ConsumeDenied {
     const last = this.#lastDenied;
     if (last.retryAfterMs === retryAfterMs && last.bucket === bucket) return last;
     this.#lastDenied = Object.freeze({ allowed: false, retryAfterMs, bucket });
     return this.#lastDenied;
-  }
-
-  #createEntry(workflowId: string, now: number): WorkflowEntry {
-    const entry: WorkflowEntry = {
-      credit: this.#workflowRate.capacityUnits,
-      updatedAt: now,
-      readyAt: 0,
-      lastActiveAt: now,
-      attempts: 0,
-    };
-    this.#workflows.set(workflowId, entry);
-    if (this.#cleanupTimer === undefined) this.#armCleanup();
-    return entry;
-  }
-
-  /** The timer exists only while there are buckets to evict, and never holds the process open. */
-  #armCleanup(): void {
-    const { cleanupIntervalMs, clock } = this.#options;
-    if (this.#shutDown || cleanupIntervalMs === Number.POSITIVE_INFINITY) return;
-    this.#cleanupTimer = clock.setTimeout(() => {
-      this.#cleanupTimer = undefined;
-      this.cleanup();
-      if (this.#workflows.size > 0) this.#armCleanup();
-    }, cleanupIntervalMs);
-    this.#cleanupTimer.unref?.();
   }
 
   /**
@@ -627,7 +521,7 @@ export class RateLimiter {
 
   #take(workflowId: string, entry: WorkflowEntry | undefined, now: number): void {
     this.#global.credit -= TOKEN;
-    const taken = entry ?? this.#createEntry(workflowId, now);
+    const taken = entry ?? this.#workflows.create(workflowId, now);
     taken.credit -= TOKEN;
     taken.lastActiveAt = now;
     const { pacer } = this.#github;
