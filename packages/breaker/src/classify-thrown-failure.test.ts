@@ -12,36 +12,9 @@ import {
   tooManyRequests,
   validationFailed,
 } from "./__fixtures__/github-responses.js";
+import { RequestError } from "./__fixtures__/octokit-request-error.js";
 import { classifyGitHubFailure } from "./classify-github-failure.js";
 import { findNetworkErrorCode } from "./network-error-code.js";
-
-/** The shape of Octokit's `RequestError` (`@octokit/request-error`). */
-class RequestError extends Error {
-  override readonly name = "HttpError";
-  readonly status: number;
-  readonly request = {
-    method: "POST",
-    url: "https://api.github.com/repos/o/r/issues/1/labels",
-    headers: {},
-  };
-  readonly response: {
-    url: string;
-    status: number;
-    headers: Record<string, string>;
-    data: unknown;
-  };
-  constructor(fixture: GitHubResponseFixture) {
-    const data = fixture.body as { message?: string };
-    super(data.message ?? "");
-    this.status = fixture.status;
-    this.response = {
-      url: this.request.url,
-      status: fixture.status,
-      headers: { ...fixture.headers },
-      data: fixture.body,
-    };
-  }
-}
 
 const response = (fixture: GitHubResponseFixture) =>
   new Response(JSON.stringify(fixture.body), { status: fixture.status, headers: fixture.headers });

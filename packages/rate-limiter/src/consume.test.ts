@@ -1,5 +1,6 @@
 import { ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
+import { settle, track } from "./__fixtures__/promise-state.js";
 import { RateLimitExhaustedError, RateLimitedError } from "./errors.js";
 import type { RateLimiterOptions } from "./options.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -14,26 +15,6 @@ function setup(options: RateLimiterOptions = {}) {
     ...options,
   });
   return { clock, limiter };
-}
-
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function track(promise: Promise<unknown>) {
-  const state: { done: boolean; error: unknown; at: number | undefined } = {
-    done: false,
-    error: undefined,
-    at: undefined,
-  };
-  promise.then(
-    () => {
-      state.done = true;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
 }
 
 describe("consume() waits in order", () => {

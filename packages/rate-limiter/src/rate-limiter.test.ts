@@ -1,5 +1,6 @@
 import { type Clock, ManualClock, type TimerHandle } from "@beauvoir/core";
 import { describe, expect, it, vi } from "vitest";
+import { settle, track } from "./__fixtures__/promise-state.js";
 import { RateLimitedError, RateLimiterShutDownError } from "./errors.js";
 import { RATE_LIMITER_DEFAULTS, type RateLimiterOptions } from "./options.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -12,23 +13,6 @@ function setup(options: RateLimiterOptions = {}) {
   const clock = new ManualClock(START);
   const limiter = new RateLimiter({ clock, ...options });
   return { clock, limiter };
-}
-
-/** Lets every pending promise callback run. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>) {
-  const state: { done: boolean; error: unknown } = { done: false, error: undefined };
-  promise.then(
-    () => {
-      state.done = true;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
 }
 
 describe("defaults", () => {

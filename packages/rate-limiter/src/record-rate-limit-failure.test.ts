@@ -139,10 +139,12 @@ describe("GitHub's guidance for a secondary limit without retry-after", () => {
     expect(waits).toEqual([1, 2, 4, 8, 16, 32, 60, 60].map((minutes) => minutes * MINUTE));
   });
 
+  const secondaryOn = (limiter: RateLimiter) => () =>
+    limiter.recordRateLimitFailure(new OctokitRequestError(githubAnswers.secondaryMessage))!;
+
   it("starts over at one minute after a success is observed", () => {
     const { clock, limiter } = setup();
-    const secondary = () =>
-      limiter.recordRateLimitFailure(new OctokitRequestError(githubAnswers.secondaryMessage))!;
+    const secondary = secondaryOn(limiter);
     expect(secondary().blockedForMs).toBe(MINUTE);
     clock.advance(MINUTE);
     expect(secondary().blockedForMs).toBe(2 * MINUTE);
@@ -153,8 +155,7 @@ describe("GitHub's guidance for a secondary limit without retry-after", () => {
 
   it("starts over at one minute when the last one is long past", () => {
     const { clock, limiter } = setup();
-    const secondary = () =>
-      limiter.recordRateLimitFailure(new OctokitRequestError(githubAnswers.secondaryMessage))!;
+    const secondary = secondaryOn(limiter);
     expect(secondary().blockedForMs).toBe(MINUTE);
     clock.advance(MINUTE);
     expect(secondary().blockedForMs).toBe(2 * MINUTE);

@@ -1,6 +1,7 @@
 import { type Clock, ManualClock, type TimerHandle } from "@beauvoir/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { assertWithinBudget } from "./__fixtures__/budget.js";
 import { RateLimiter } from "./rate-limiter.js";
 
 const HOUR = 3_600_000;
@@ -69,24 +70,6 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ type: fc.constant("restart" as const) }) },
 );
-
-function assertWithinBudget(
-  times: number[],
-  capacity: number,
-  refillPerHour: number,
-  label: string,
-) {
-  for (let first = 0; first < times.length; first++) {
-    for (let last = first; last < times.length; last++) {
-      const budget = capacity + (refillPerHour * (times[last]! - times[first]!)) / HOUR;
-      if (last - first + 1 > budget + 1e-9) {
-        throw new Error(
-          `${label}: ${last - first + 1} allowed in [${times[first]}, ${times[last]}], budget ${budget}`,
-        );
-      }
-    }
-  }
-}
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
