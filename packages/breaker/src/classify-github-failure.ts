@@ -17,6 +17,30 @@ export interface GitHubFailureContext {
 }
 
 /**
+ * Classifies whatever a call to GitHub threw or returned, as
+ * {@link classifyFailure} does: an Octokit `RequestError`, a fetch `Response`
+ * or any `{ status, headers }` (also as the `cause` of another error) by the
+ * status rules of the other form; a network error (`ECONNREFUSED`,
+ * `ENOTFOUND`, `EAI_AGAIN`, `ECONNRESET`, `ETIMEDOUT`, `UND_ERR_*`, an
+ * `AbortError` or `TimeoutError`) → `external`; anything else → `transient`.
+ *
+ * @param failure - what the call threw or returned.
+ * @param context - `resourceShouldExist` and per-status `overrides`.
+ * @returns the failure class.
+ * @example
+ * ```ts
+ * try {
+ *   await octokit.rest.issues.addLabels(params);
+ * } catch (error) {
+ *   breaker.recordFailure(classifyGitHubFailure(error));
+ * }
+ * ```
+ */
+export function classifyGitHubFailure(
+  failure: unknown,
+  context?: GitHubFailureContext | null,
+): FailureClass;
+/**
  * Classifies a failed GitHub API response, following these rules in order:
  *
  * 1. `context.overrides[statusCode]`, when given;
@@ -30,13 +54,8 @@ export interface GitHubFailureContext {
  * 8. 422 → `permanent`;
  * 9. 500, 502, 503 and every other status → `transient`.
  *
- * Given anything else than a number (what a call threw or returned),
- * `classifyGitHubFailure(value, context?)` reads it as {@link classifyFailure}
- * does: an Octokit `RequestError`, a fetch `Response`, any `{ status, headers }`
- * (also as the `cause` of another error) by the rules above; a network error
- * (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN`, `ECONNRESET`, `ETIMEDOUT`,
- * `UND_ERR_*`, an `AbortError` or `TimeoutError`) → `external`; anything else
- * → `transient`.
+ * Network failures have no status code: pass the thrown value itself (the
+ * other form of this function) and they map to `external`.
  *
  * @param statusCode - the HTTP status of the response.
  * @param headers - the response headers, any shape; names are matched without regard to case.
@@ -49,13 +68,8 @@ export interface GitHubFailureContext {
  * ```ts
  * classifyGitHubFailure(403, { "x-ratelimit-remaining": "0" }); // "rate_limited"
  * classifyGitHubFailure(404, {}, undefined, { resourceShouldExist: true }); // "transient"
- * classifyGitHubFailure(octokitError); // from status, response.headers and response.data
  * ```
  */
-export function classifyGitHubFailure(
-  failure: unknown,
-  context?: GitHubFailureContext | null,
-): FailureClass;
 export function classifyGitHubFailure(
   statusCode: number,
   headers?: HeadersLike | null,
