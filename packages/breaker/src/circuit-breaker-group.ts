@@ -14,7 +14,7 @@ export interface CircuitBreakerGroupOptions extends Omit<CircuitBreakerOptions, 
    * bound while more keys than that are failing.
    * @default 1_000
    */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
   /** Not accepted for a group: use {@link CircuitBreakerGroup.restore}. */
   initialState?: never;
 }

@@ -137,6 +137,14 @@ describe("observeResponse", () => {
     expect(other.blockedUntil).toBeNull();
   });
 
+  it("takes undefined githubQuota fields as the defaults", () => {
+    const { limiter } = setup({
+      githubQuota: { paceBelowFraction: undefined, resources: undefined },
+    });
+    limiter.observeResponse(quota(3));
+    expect(limiter.tryConsume("w")).toMatchObject({ allowed: false, retryAfterMs: 250_000 });
+  });
+
   it("rejects bad githubQuota options", () => {
     expect(() => new RateLimiter({ githubQuota: { paceBelowFraction: 2 } })).toThrow(
       /githubQuota.paceBelowFraction/,

@@ -29,14 +29,14 @@ export interface GitHubQuotaOptions {
    * sent until the reset, whatever the fraction).
    * @default 0.1
    */
-  paceBelowFraction?: number;
+  paceBelowFraction?: number | undefined;
   /**
    * The `x-ratelimit-resource` values followed; a response without the header
    * counts as `"core"`. Other resources (`search`, `graphql`, …) have quotas of
    * their own that must not hold back the rest.
    * @default ["core"]
    */
-  resources?: readonly string[];
+  resources?: readonly string[] | undefined;
 }
 
 /** Shape of the exponential backoff returned by `getBackoffMs()`. */
@@ -72,7 +72,7 @@ export interface RateLimiterOptions {
    */
   secondaryDefaultWaitMs?: number;
   /** Following the quota headers of responses. @default { paceBelowFraction: 0.1, resources: ["core"] } */
-  githubQuota?: GitHubQuotaOptions;
+  githubQuota?: GitHubQuotaOptions | undefined;
   /**
    * Longest block a recorded rate limit can impose, so a wrong clock or a bogus
    * header cannot stop the program for days. GitHub's primary window is one hour.
@@ -197,7 +197,9 @@ function resolveGitHubQuota(
   if (given !== undefined && (typeof given !== "object" || given === null)) {
     throw new TypeError(`githubQuota must be an object, got ${String(given)}`);
   }
-  const { paceBelowFraction, resources } = { ...RATE_LIMITER_DEFAULTS.githubQuota, ...given };
+  const defaults = RATE_LIMITER_DEFAULTS.githubQuota;
+  const paceBelowFraction = given?.paceBelowFraction ?? defaults.paceBelowFraction;
+  const resources = given?.resources ?? defaults.resources;
   if (
     typeof paceBelowFraction !== "number" ||
     !(paceBelowFraction >= 0 && paceBelowFraction <= 1)
