@@ -18,6 +18,11 @@ export class GitHubBlocks {
   readonly #maxBlockMs: number;
   #primaryUntil = 0;
   #secondaryUntil = 0;
+  /**
+   * End of the longest block, epoch ms; 0 when there never was one. A plain
+   * field, kept up to date by every change, since every request reads it.
+   */
+  until = 0;
   #streakCount = 0;
   #streakUntil = 0;
 
@@ -30,11 +35,6 @@ export class GitHubBlocks {
     this.#maxBlockMs = maxBlockMs;
   }
 
-  /** End of the longest block, epoch ms; 0 when there never was one. */
-  get until(): number {
-    return Math.max(this.#primaryUntil, this.#secondaryUntil);
-  }
-
   /**
    * Blocks `kind` until `until` (capped at `maxBlockMs` from `now`).
    * @returns whether the block got longer.
@@ -44,10 +44,12 @@ export class GitHubBlocks {
     if (kind === "primary") {
       if (capped <= this.#primaryUntil || capped <= now) return false;
       this.#primaryUntil = capped;
+      if (capped > this.until) this.until = capped;
       return true;
     }
     if (capped <= this.#secondaryUntil || capped <= now) return false;
     this.#secondaryUntil = capped;
+    if (capped > this.until) this.until = capped;
     return true;
   }
 

@@ -13,8 +13,9 @@ import {
   RateLimitedError,
   RateLimiterShutDownError,
 } from "./errors.js";
+import type { GitHubBlocks } from "./github-blocks.js";
 import { type BlocksChangeEvent, GitHubLimits, type RateLimiterEvents } from "./github-limits.js";
-import type { GitHubQuota } from "./github-quota.js";
+import type { GitHubQuota, QuotaPacer } from "./github-quota.js";
 import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
 import {
   type RateLimiterOptions,
@@ -69,6 +70,9 @@ export class RateLimiter {
   readonly #global: BucketState;
   readonly #workflows: WorkflowBuckets;
   readonly #github: GitHubLimits;
+  /** `#github`'s parts every request reads, one hop closer. */
+  readonly #blocks: GitHubBlocks;
+  readonly #pacer: QuotaPacer;
   readonly #queue: WaitQueue;
   #shutDown = false;
   /** The bucket that set the last wait computed by `#waitFor`. */
@@ -106,6 +110,8 @@ export class RateLimiter {
       resources: githubQuota.resources,
       logger: this.#options.logger,
     });
+    this.#blocks = this.#github.blocks;
+    this.#pacer = this.#github.pacer;
     this.#queue = new WaitQueue({
       clock: this.#options.clock,
       now: this.#now,
@@ -290,7 +296,7 @@ export class RateLimiter {
       return null;
     }
     this.recordRateLimit(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
-    const blockWait = Math.max(0, Math.ceil(this.#github.blocks.until - now));
+    const blockWait = Math.max(0, Math.ceil(this.#blocks.until - now));
     const tokenWait = waitForToken(this.#global, this.#globalRate, now);
     return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };
   }
@@ -422,7 +428,7 @@ export class RateLimiter {
     const exponential = Math.min(maxMs, baseMs * 2 ** entry.attempts);
     if (entry.attempts < MAX_EXPONENT) entry.attempts++;
     const jittered = Math.round(exponential * (0.75 + this.#options.random() * 0.5));
-    return Math.max(jittered, Math.ceil(this.#github.blocks.until - now));
+    return Math.max(jittered, Math.ceil(this.#blocks.until - now));
   }
 
   /**
@@ -478,7 +484,7 @@ export class RateLimiter {
 
   /** Epoch milliseconds at which the current rate-limit block ends, or `null` when none is active. */
   get blockedUntil(): number | null {
-    const until = this.#github.blocks.until;
+    const until = this.#blocks.until;
     return until > this.#now() ? until : null;
   }
 
@@ -503,10 +509,10 @@ export class RateLimiter {
   #waitFor(entry: WorkflowEntry | undefined, now: number): number {
     const tokenWait = waitForToken(this.#global, this.#globalRate, now);
     const workflowWait = entry === undefined ? 0 : waitForToken(entry, this.#workflowRate, now);
-    const blockedUntil = this.#github.blocks.until;
+    const blockedUntil = this.#blocks.until;
     let globalWait = blockedUntil > now ? Math.ceil(blockedUntil - now) : 0;
     if (tokenWait > globalWait) globalWait = tokenWait;
-    const { pacer } = this.#github;
+    const pacer = this.#pacer;
     if (pacer.active) {
       const paceWait = pacer.waitAt(now);
       if (paceWait > globalWait) globalWait = paceWait;
@@ -524,8 +530,7 @@ export class RateLimiter {
     const taken = entry ?? this.#workflows.create(workflowId, now);
     taken.credit -= TOKEN;
     taken.lastActiveAt = now;
-    const { pacer } = this.#github;
-    if (pacer.active) pacer.taken(now);
+    if (this.#pacer.active) this.#pacer.taken(now);
   }
 
   /**
