@@ -94,12 +94,16 @@ describe("CircuitBreakerGroup: one breaker per key", () => {
     expect(opens).toEqual(["a", "b"]);
   });
 
-  it("calls the options' onStateChange for every key", () => {
+  it("calls the options' onStateChange for every key, with the key", () => {
     const onStateChange = vi.fn();
     const { group } = setup({ failureThreshold: 1, onStateChange });
     group.get("a").recordFailure();
     group.get("b").recordFailure();
-    expect(onStateChange).toHaveBeenCalledTimes(2);
+    expect(onStateChange.mock.calls).toEqual([
+      ["CLOSED", "OPEN", "a"],
+      ["CLOSED", "OPEN", "b"],
+    ]);
+    expect(() => new CircuitBreakerGroup({ onStateChange: 5 as never })).toThrow(/onStateChange/);
   });
 
   it("a listener that throws is logged and does not disturb the others", () => {

@@ -1,4 +1,5 @@
 import { CircuitBreaker } from "./circuit-breaker.js";
+import type { CircuitState } from "./circuit-state.js";
 import { BreakerSnapshotError } from "./errors.js";
 import type { CircuitStateChangeEvent } from "./events.js";
 import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions } from "./options.js";
@@ -6,7 +7,13 @@ import { type CircuitBreakerSnapshot, parseSnapshot } from "./snapshot.js";
 import { type Listener, TypedEmitter } from "./typed-emitter.js";
 
 /** Options of {@link CircuitBreakerGroup}: every breaker's options, and the group's bound. */
-export interface CircuitBreakerGroupOptions extends Omit<CircuitBreakerOptions, "initialState"> {
+export interface CircuitBreakerGroupOptions
+  extends Omit<CircuitBreakerOptions, "initialState" | "onStateChange"> {
+  /**
+   * Called on every state change of every breaker, with its key, before the
+   * events. The breaker option's `(from, to)` callbacks work unchanged.
+   */
+  onStateChange?: ((from: CircuitState, to: CircuitState, key: string) => void) | undefined;
   /**
    * How many breakers the group holds before it forgets the least recently
    * used ones that have nothing to remember (CLOSED, no failure counted). OPEN
@@ -74,7 +81,8 @@ interface Entry {
  * ```
  */
 export class CircuitBreakerGroup {
-  readonly #breakerOptions: CircuitBreakerOptions;
+  readonly #breakerOptions: Omit<CircuitBreakerOptions, "onStateChange">;
+  readonly #onStateChange: CircuitBreakerGroupOptions["onStateChange"];
   readonly #resolved: ResolvedOptions;
   readonly #maxKeys: number;
   readonly #entries = new Map<string, Entry>();
@@ -89,15 +97,24 @@ export class CircuitBreakerGroup {
     if (typeof options !== "object" || options === null) {
       throw new TypeError("CircuitBreakerGroup options must be an object");
     }
-    const { maxKeys = CIRCUIT_BREAKER_GROUP_DEFAULTS.maxKeys, ...breakerOptions } = options;
+    const {
+      maxKeys = CIRCUIT_BREAKER_GROUP_DEFAULTS.maxKeys,
+      onStateChange,
+      ...breakerOptions
+    } = options;
     if ("initialState" in breakerOptions && breakerOptions.initialState !== undefined) {
       throw new TypeError("initialState is not a group option: call group.restore(snapshots)");
     }
     if (!Number.isInteger(maxKeys) || maxKeys < 1) {
       throw new RangeError(`maxKeys must be a whole number >= 1, got ${String(maxKeys)}`);
     }
-    this.#resolved = resolveOptions(breakerOptions);
+    // The breakers' own check of every option, onStateChange's type included.
+    this.#resolved = resolveOptions({
+      ...breakerOptions,
+      onStateChange: onStateChange as CircuitBreakerOptions["onStateChange"],
+    });
     this.#breakerOptions = breakerOptions;
+    this.#onStateChange = onStateChange;
     this.#maxKeys = maxKeys;
     this.#events = new TypedEmitter((event, error) => {
       try {
@@ -130,7 +147,16 @@ export class CircuitBreakerGroup {
       return entry.breaker;
     }
     if (this.#entries.size >= this.#maxKeys) this.#evict();
-    const breaker = new CircuitBreaker({ ...this.#breakerOptions, name: key });
+    const onStateChange = this.#onStateChange;
+    const breaker = new CircuitBreaker({
+      ...this.#breakerOptions,
+      name: key,
+      ...(onStateChange === undefined
+        ? {}
+        : {
+            onStateChange: (from: CircuitState, to: CircuitState) => onStateChange(from, to, key),
+          }),
+    });
     for (const event of STATE_EVENTS) {
       breaker.on(event, (payload) => {
         const forwarded: GroupStateChangeEvent = { key, ...payload };

@@ -200,6 +200,18 @@ describe("blocksChange notifications", () => {
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("listener"), expect.anything());
   });
 
+  it("calls the onBlocksChange option too, before the listeners", () => {
+    const order: string[] = [];
+    const limiter = new RateLimiter({
+      clock: new ManualClock(NOW),
+      onBlocksChange: ({ reason }) => order.push(`option:${reason}`),
+    });
+    limiter.on("blocksChange", ({ reason }) => order.push(`listener:${reason}`));
+    limiter.recordRateLimit("w", "secondary", 30);
+    expect(order).toEqual(["option:recorded", "listener:recorded"]);
+    expect(() => new RateLimiter({ onBlocksChange: 5 as never })).toThrow(/onBlocksChange/);
+  });
+
   it("refuses unknown events and listeners that are not functions", () => {
     const { limiter } = setup();
     expect(() => limiter.on("wait" as "blocksChange", () => {})).toThrow(TypeError);

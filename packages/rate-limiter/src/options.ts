@@ -5,6 +5,7 @@ import {
   silentLogger,
   systemClock,
 } from "@beauvoir/core";
+import type { BlocksChangeEvent } from "./github-limits.js";
 
 /** Size and speed of one token bucket. */
 export interface TokenBucketOptions {
@@ -79,6 +80,12 @@ export interface RateLimiterOptions {
    * @default 3_600_000
    */
   maxBlockMs?: number;
+  /**
+   * Called whenever the blocks `exportBlocks()` returns change, before the
+   * `blocksChange` listeners; the single-consumer form of that event (boot
+   * persists the snapshot with it).
+   */
+  onBlocksChange?: ((event: BlocksChangeEvent) => void) | undefined;
   /** Source of time and timers. @default systemClock */
   clock?: Clock;
   /** Replaces `clock.now()` (the plan's form of the option); timers still come from `clock`. */
@@ -117,6 +124,7 @@ export interface ResolvedRateLimiterOptions {
     readonly paceBelowFraction: number;
     readonly resources: ReadonlySet<string>;
   };
+  readonly onBlocksChange: ((event: BlocksChangeEvent) => void) | undefined;
   readonly clock: Clock;
   readonly now: () => number;
   readonly random: () => number;
@@ -184,6 +192,7 @@ export function resolveOptions(
       "maxBlockMs",
     ),
     githubQuota: resolveGitHubQuota(options.githubQuota),
+    onBlocksChange: optionalFunction(options.onBlocksChange, "onBlocksChange"),
     clock,
     now,
     random,
@@ -239,6 +248,11 @@ function resolveBucket(
     );
   }
   return Object.freeze(bucket);
+}
+
+function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
+  if (value !== undefined) assertFunction(value, option);
+  return value;
 }
 
 function assertFunction(value: unknown, option: string): void {

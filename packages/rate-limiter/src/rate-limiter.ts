@@ -110,6 +110,8 @@ export class RateLimiter {
       resources: githubQuota.resources,
       logger: this.#options.logger,
     });
+    const { onBlocksChange } = this.#options;
+    if (onBlocksChange !== undefined) this.#github.on(onBlocksChange);
     this.#blocks = this.#github.blocks;
     this.#pacer = this.#github.pacer;
     this.#queue = new WaitQueue({
