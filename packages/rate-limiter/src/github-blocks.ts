@@ -70,9 +70,13 @@ export class GitHubBlocks {
     return wait;
   }
 
-  /** Ends the streak: a request went through. @returns whether there was one. */
-  endStreak(): boolean {
-    if (this.#streakCount === 0) return false;
+  /**
+   * Ends the streak: a request went through. An answer that comes while the
+   * secondary block still runs was sent before it and proves nothing.
+   * @returns whether a streak ended.
+   */
+  endStreak(now: number): boolean {
+    if (this.#streakCount === 0 || now < this.#secondaryUntil) return false;
     this.#streakCount = 0;
     this.#streakUntil = 0;
     return true;

@@ -106,7 +106,7 @@ export class GitHubLimits {
 
   /** A request went through: the next secondary limit waits a minute again. */
   endStreak(now: number): void {
-    if (this.blocks.endStreak()) this.#emit("streak_ended", now);
+    if (this.blocks.endStreak(now)) this.#emit("streak_ended", now);
   }
 
   /** Checks `value` whole, then adds what is still running. @throws RateLimitSnapshotError */

@@ -153,6 +153,16 @@ describe("GitHub's guidance for a secondary limit without retry-after", () => {
     expect(secondary().blockedForMs).toBe(MINUTE);
   });
 
+  it("a success that arrives while the block runs (sent before it) does not end the streak", () => {
+    const { clock, limiter } = setup();
+    const secondary = secondaryOn(limiter);
+    expect(secondary().blockedForMs).toBe(MINUTE);
+    clock.advance(MINUTE / 2);
+    limiter.observeResponse({ status: 200, headers: {} });
+    clock.advance(MINUTE / 2);
+    expect(secondary().blockedForMs).toBe(2 * MINUTE);
+  });
+
   it("starts over at one minute when the last one is long past", () => {
     const { clock, limiter } = setup();
     const secondary = secondaryOn(limiter);
