@@ -1,0 +1,104 @@
+import { join } from "node:path";
+import { ManualClock } from "@beauvoir/core";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { errno, instrumentedFs, keepEverything, makeTempDir, recordingLogger, settle } from "./__fixtures__/helpers.js";
+import { AuditTrail } from "./audit-trail.js";
+import type { AuditTrailOptions } from "./options.js";
+
+let dir: string;
+let path: string;
+let cleanup: () => Promise<void>;
+const opened: AuditTrail[] = [];
+beforeEach(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+  path = join(dir, "audit.jsonl");
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
+  await cleanup();
+});
+
+async function openTrail(options: Partial<AuditTrailOptions> = {}): Promise<AuditTrail> {
+  const trail = new AuditTrail({ path, redactor: keepEverything, ...options });
+  opened.push(trail);
+  await trail.initialize();
+  return trail;
+}
+
+const entry = (index: number) => ({ action: "add_labels", target: `acme/app#${index}`, params: { index } });
+
+describe("fsync failures fail stop", () => {
+  it("rejects every promise that shared the failed fsync, and every later call, even once fsync works again", async () => {
+    let failNext = false;
+    const fs = instrumentedFs({
+      sync: () => {
+        if (!failNext) return undefined;
+        failNext = false;
+        return errno("EIO", "i/o error");
+      },
+    });
+    const trail = await openTrail({ fs });
+    await trail.recordIntent(entry(0));
+    failNext = true;
+    const batch = await Promise.allSettled(Array.from({ length: 20 }, (_, index) => trail.recordIntent(entry(index + 1))));
+    expect(batch.every((outcome) => outcome.status === "rejected")).toBe(true);
+    for (const outcome of batch) {
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+        code: "FAIL_STOPPED",
+        path,
+        cause: expect.objectContaining({ code: "AUDIT_WRITE", operation: "fsync" }),
+      });
+    }
+    // fsync would succeed now, but the trail does not retry it into a success.
+    const syncsBefore = fs.log.filter((line) => line === "sync").length;
+    await expect(trail.recordIntent(entry(99))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(trail.recordDryRun(entry(99))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    expect(fs.log.filter((line) => line === "sync")).toHaveLength(syncsBefore);
+    await trail.close();
+
+    // Reopening re-reads the file from disk.
+    const reopened = await openTrail();
+    const report = await reopened.initialize();
+    expect(report.lastSeq).toBeGreaterThanOrEqual(1);
+    expect(await reopened.verifyChain()).toMatchObject({ valid: true });
+  });
+
+  it("stops when the timer's fsync of dry-run records fails", async () => {
+    const clock = new ManualClock();
+    const logger = recordingLogger();
+    const trail = await openTrail({ fs: instrumentedFs({ sync: () => errno("EIO") }), clock, logger });
+    await trail.recordDryRun(entry(1));
+    clock.advance(100);
+    await vi.waitFor(() => expect(logger.entries.some((line) => line.level === "error")).toBe(true));
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED", path });
+  });
+
+  it("stops when a failed write cannot be undone", async () => {
+    const fs = instrumentedFs({ write: () => ({ bytesWritten: 3 }), truncate: () => errno("EIO") });
+    const trail = await openTrail({ fs });
+    await expect(trail.recordIntent(entry(1))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+  });
+
+  it("stops when the fsync before a rotation fails", async () => {
+    let broken = false;
+    const clock = new ManualClock();
+    const fs = instrumentedFs({ sync: () => (broken ? errno("EIO") : undefined) });
+    const trail = await openTrail({ fs, clock, maxSizeBytes: 200 });
+    await trail.recordDryRun({ ...entry(1), params: { padding: "x".repeat(300) } });
+    broken = true;
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await settle();
+    await expect(trail.recordIntent(entry(3))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+  });
+
+  it("rejects close() with FAIL_STOPPED when the final fsync fails, and releases the file", async () => {
+    const clock = new ManualClock();
+    let broken = false;
+    const trail = await openTrail({ fs: instrumentedFs({ sync: () => (broken ? errno("EIO") : undefined) }), clock });
+    await trail.recordDryRun(entry(1));
+    broken = true;
+    await expect(trail.close()).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(openTrail()).resolves.toBeInstanceOf(AuditTrail);
+  });
+});
