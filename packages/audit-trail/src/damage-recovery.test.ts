@@ -56,13 +56,16 @@ describe("damage is never repaired by deleting data", () => {
   it.each([
     ["without a key", undefined],
     ["with a key", key],
-  ])("F1: a flipped byte inside record 1 of 2,000 (%s) rejects and leaves the file as it was", async (_name, hmacKey) => {
-    const { text } = buildChain(twoThousand(), hmacKey ? { key: hmacKey } : {});
-    const bytes = Buffer.from(text);
-    // A byte inside the params of record 1.
-    bytes[text.indexOf('"index":0') + 2] ^= 0x01;
-    await expectCorrupt(bytes, { line: 1, seq: 1, reason: "hash_mismatch" }, { hmacKey });
-  });
+  ])(
+    "F1: a flipped byte inside record 1 of 2,000 (%s) rejects and leaves the file as it was",
+    async (_name, hmacKey) => {
+      const { text } = buildChain(twoThousand(), hmacKey ? { key: hmacKey } : {});
+      const bytes = Buffer.from(text);
+      // A byte inside the params of record 1.
+      bytes[text.indexOf('"index":0') + 2] ^= 0x01;
+      await expectCorrupt(bytes, { line: 1, seq: 1, reason: "hash_mismatch" }, { hmacKey });
+    },
+  );
 
   it("treats a complete last line with a bad hash as damage, not as a torn write", async () => {
     const { lines } = buildChain([{}, {}, {}]);

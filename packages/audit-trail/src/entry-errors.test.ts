@@ -62,7 +62,11 @@ describe("F9: every error thrown on purpose has a code", () => {
       expect(BeauvoirError.isInstance(outcome.error)).toBe(true);
     } else {
       const records = await readRecordsOf(path);
-      expect(records[1]).toMatchObject({ phase: "result", intentSeq: seq, error: expect.any(String) });
+      expect(records[1]).toMatchObject({
+        phase: "result",
+        intentSeq: seq,
+        error: expect.any(String),
+      });
     }
   });
 
@@ -80,7 +84,14 @@ describe("F9: every error thrown on purpose has a code", () => {
           },
         }),
     ],
-    ["an object whose toString throws", () => ({ toString: () => { throw new Error("no"); } })],
+    [
+      "an object whose toString throws",
+      () => ({
+        toString: () => {
+          throw new Error("no");
+        },
+      }),
+    ],
     ["a symbol", () => Symbol("odd")],
   ])("never crashes untyped on an error with %s", async (_name, make) => {
     const trail = await openTrail();
@@ -94,7 +105,16 @@ describe("F9: every error thrown on purpose has a code", () => {
 
   it.each([
     ["a getter that throws", () => throwingGetter({}, "field")],
-    ["a toJSON that throws", () => ({ value: { toJSON: () => { throw new Error("no JSON"); } } })],
+    [
+      "a toJSON that throws",
+      () => ({
+        value: {
+          toJSON: () => {
+            throw new Error("no JSON");
+          },
+        },
+      }),
+    ],
     ["100,000 levels of nesting", () => deeplyNested(100_000)],
     ["a BigInt", () => ({ id: 1n })],
   ])("refuses params with %s with AUDIT_INVALID_ENTRY and writes nothing", async (_name, make) => {
@@ -115,18 +135,26 @@ describe("F9: every error thrown on purpose has a code", () => {
 
   it("refuses an entry whose fields throw when read", async () => {
     const trail = await openTrail();
-    await expect(trail.recordIntent(throwingGetter({ ...comment }, "action") as never)).rejects.toMatchObject({
+    await expect(
+      trail.recordIntent(throwingGetter({ ...comment }, "action") as never),
+    ).rejects.toMatchObject({
       code: "AUDIT_INVALID_ENTRY",
     });
-    await expect(trail.recordDenied(throwingGetter({ ...comment }, "target") as never)).rejects.toMatchObject({
+    await expect(
+      trail.recordDenied(throwingGetter({ ...comment }, "target") as never),
+    ).rejects.toMatchObject({
       code: "AUDIT_INVALID_ENTRY",
     });
     expect((await readFile(path)).length).toBe(0);
   });
 
   it("refuses a redactor that returns a non-string for a string field", async () => {
-    const trail = await openTrail({ redactor: { redactAny: (value) => (typeof value === "string" ? 42 : value) } });
-    await expect(trail.recordIntent(comment)).rejects.toMatchObject({ code: "AUDIT_INVALID_ENTRY" });
+    const trail = await openTrail({
+      redactor: { redactAny: (value) => (typeof value === "string" ? 42 : value) },
+    });
+    await expect(trail.recordIntent(comment)).rejects.toMatchObject({
+      code: "AUDIT_INVALID_ENTRY",
+    });
     expect((await readFile(path)).length).toBe(0);
   });
 });
@@ -140,7 +168,10 @@ describe("F9: every option is validated before the first durable write", () => {
     ["path", { path: "/tmp/" }],
   ])("rejects a bad %s at construction, naming it", (option, extra) => {
     const create = () =>
-      new AuditTrail({ path: join(dir, "never", "audit.jsonl"), ...(extra as Partial<AuditTrailOptions>) });
+      new AuditTrail({
+        path: join(dir, "never", "audit.jsonl"),
+        ...(extra as Partial<AuditTrailOptions>),
+      });
     expect(create).toThrow(TypeError);
     expect(create).toThrow(new RegExp(option));
   });

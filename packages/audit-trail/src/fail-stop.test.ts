@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { errno, instrumentedFs, keepEverything, makeTempDir, recordingLogger, settle } from "./__fixtures__/helpers.js";
+import {
+  errno,
+  instrumentedFs,
+  keepEverything,
+  makeTempDir,
+  recordingLogger,
+  settle,
+} from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditTrailOptions } from "./options.js";
 
@@ -25,7 +32,11 @@ async function openTrail(options: Partial<AuditTrailOptions> = {}): Promise<Audi
   return trail;
 }
 
-const entry = (index: number) => ({ action: "add_labels", target: `acme/app#${index}`, params: { index } });
+const entry = (index: number) => ({
+  action: "add_labels",
+  target: `acme/app#${index}`,
+  params: { index },
+});
 
 describe("fsync failures fail stop", () => {
   it("rejects every promise that shared the failed fsync, and every later call, even once fsync works again", async () => {
@@ -40,7 +51,9 @@ describe("fsync failures fail stop", () => {
     const trail = await openTrail({ fs });
     await trail.recordIntent(entry(0));
     failNext = true;
-    const batch = await Promise.allSettled(Array.from({ length: 20 }, (_, index) => trail.recordIntent(entry(index + 1))));
+    const batch = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) => trail.recordIntent(entry(index + 1))),
+    );
     expect(batch.every((outcome) => outcome.status === "rejected")).toBe(true);
     for (const outcome of batch) {
       expect((outcome as PromiseRejectedResult).reason).toMatchObject({
@@ -66,11 +79,20 @@ describe("fsync failures fail stop", () => {
   it("stops when the timer's fsync of dry-run records fails", async () => {
     const clock = new ManualClock();
     const logger = recordingLogger();
-    const trail = await openTrail({ fs: instrumentedFs({ sync: () => errno("EIO") }), clock, logger });
+    const trail = await openTrail({
+      fs: instrumentedFs({ sync: () => errno("EIO") }),
+      clock,
+      logger,
+    });
     await trail.recordDryRun(entry(1));
     clock.advance(100);
-    await vi.waitFor(() => expect(logger.entries.some((line) => line.level === "error")).toBe(true));
-    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED", path });
+    await vi.waitFor(() =>
+      expect(logger.entries.some((line) => line.level === "error")).toBe(true),
+    );
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({
+      code: "FAIL_STOPPED",
+      path,
+    });
   });
 
   it("stops when a failed write cannot be undone", async () => {
@@ -95,7 +117,10 @@ describe("fsync failures fail stop", () => {
   it("rejects close() with FAIL_STOPPED when the final fsync fails, and releases the file", async () => {
     const clock = new ManualClock();
     let broken = false;
-    const trail = await openTrail({ fs: instrumentedFs({ sync: () => (broken ? errno("EIO") : undefined) }), clock });
+    const trail = await openTrail({
+      fs: instrumentedFs({ sync: () => (broken ? errno("EIO") : undefined) }),
+      clock,
+    });
     await trail.recordDryRun(entry(1));
     broken = true;
     await expect(trail.close()).rejects.toMatchObject({ code: "FAIL_STOPPED" });

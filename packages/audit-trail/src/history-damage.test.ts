@@ -1,4 +1,13 @@
-import { chmod, mkdir, readdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  truncate,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { errno, instrumentedFs, keepEverything, makeTempDir } from "./__fixtures__/helpers.js";
@@ -52,7 +61,10 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function expectRejected(expected: Record<string, unknown>, options: Partial<AuditTrailOptions> = {}) {
+async function expectRejected(
+  expected: Record<string, unknown>,
+  options: Partial<AuditTrailOptions> = {},
+) {
   const before = await snapshot();
   const error = await trailFor(options)
     .initialize()
@@ -95,17 +107,20 @@ describe("F5: initialize() verifies every rotated segment, not only the current 
     await expectRejected({ code: "AUDIT_CORRUPT", file });
   });
 
-  it.each(["oldest", "middle", "newest"] as const)("rejects the deletion of the %s segment", async (which) => {
-    const index = which === "oldest" ? 0 : which === "middle" ? 1 : segments.length - 1;
-    await rm(join(dir, segments[index]!));
-    const next = index + 1 < segments.length ? join(dir, segments[index + 1]!) : path;
-    await expectRejected({
-      code: "AUDIT_CORRUPT",
-      file: next,
-      line: 1,
-      reason: which === "oldest" ? "history_head_missing" : "segment_link_mismatch",
-    });
-  });
+  it.each(["oldest", "middle", "newest"] as const)(
+    "rejects the deletion of the %s segment",
+    async (which) => {
+      const index = which === "oldest" ? 0 : which === "middle" ? 1 : segments.length - 1;
+      await rm(join(dir, segments[index]!));
+      const next = index + 1 < segments.length ? join(dir, segments[index + 1]!) : path;
+      await expectRejected({
+        code: "AUDIT_CORRUPT",
+        file: next,
+        line: 1,
+        reason: which === "oldest" ? "history_head_missing" : "segment_link_mismatch",
+      });
+    },
+  );
 
   it("rejects a directory in place of a segment, naming it", async () => {
     const file = join(dir, segments[1]!);
@@ -116,7 +131,9 @@ describe("F5: initialize() verifies every rotated segment, not only the current 
 
   it("rejects a segment it may not read (EACCES), naming it", async () => {
     const file = join(dir, segments[1]!);
-    const fs = instrumentedFs({ open: (opened) => (opened === file ? errno("EACCES") : undefined) });
+    const fs = instrumentedFs({
+      open: (opened) => (opened === file ? errno("EACCES") : undefined),
+    });
     await expectRejected({ code: "AUDIT_READ", path: file }, { fs });
   });
 

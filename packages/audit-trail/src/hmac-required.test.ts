@@ -33,7 +33,11 @@ async function writeRecords(hmacKey: string | undefined, count = 3): Promise<voi
   const trail = trailFor(hmacKey);
   await trail.initialize();
   for (let index = 0; index < count; index++) {
-    const seq = await trail.recordIntent({ action: "add_labels", target: `acme/app#${index}`, params: { index } });
+    const seq = await trail.recordIntent({
+      action: "add_labels",
+      target: `acme/app#${index}`,
+      params: { index },
+    });
     await trail.recordResult(seq, { ok: true });
   }
   await trail.close();

@@ -28,7 +28,10 @@ function trailFor(maxSizeBytes = Number.POSITIVE_INFINITY): AuditTrail {
 }
 
 function specs(count: number): RecordSpec[] {
-  return Array.from({ length: count }, (_, index) => ({ phase: "denied" as const, params: { index } }));
+  return Array.from({ length: count }, (_, index) => ({
+    phase: "denied" as const,
+    params: { index },
+  }));
 }
 
 function cliRun(argv: string[]) {
@@ -47,7 +50,7 @@ describe("repairAuditHistory", () => {
     const bytes = Buffer.from(text);
     const damagedAt = Buffer.byteLength(lines.slice(0, 999).join(""));
     bytes[damagedAt + 20] ^= 0x04;
-    await writeFile(path, bytes);
+    await writeFile(path, bytes, { mode: 0o600 });
 
     const report = await audit.repairAuditHistory({ path });
     expect(report).toMatchObject({
@@ -58,10 +61,16 @@ describe("repairAuditHistory", () => {
     });
     expect(report.quarantined).toHaveLength(1);
     const moved = report.quarantined[0]!;
-    expect(moved).toMatchObject({ file: path, keptBytes: damagedAt, movedBytes: bytes.length - damagedAt, movedLines: 1_001 });
+    expect(moved).toMatchObject({
+      file: path,
+      keptBytes: damagedAt,
+      movedBytes: bytes.length - damagedAt,
+      movedLines: 1_001,
+    });
     expect((await readFile(moved.quarantinedAs)).equals(bytes)).toBe(true);
     expect((await stat(moved.quarantinedAs)).mode & 0o777).toBe(0o600);
     expect(await readFile(path, "utf8")).toBe(lines.slice(0, 999).join(""));
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
 
     const trail = trailFor();
     expect(await trail.initialize()).toMatchObject({ records: 999, lastSeq: 999 });
@@ -74,14 +83,20 @@ describe("repairAuditHistory", () => {
   it("changes nothing in a history that verifies", async () => {
     const { text } = buildChain(specs(5));
     await writeFile(path, text);
-    expect(await audit.repairAuditHistory({ path })).toMatchObject({ repaired: false, quarantined: [], records: 5, lastSeq: 5 });
+    expect(await audit.repairAuditHistory({ path })).toMatchObject({
+      repaired: false,
+      quarantined: [],
+      records: 5,
+      lastSeq: 5,
+    });
     expect(await readdir(dir)).toEqual(["audit.jsonl"]);
   });
 
   it("quarantines a damaged segment's tail and every file after it", async () => {
     const writer = trailFor(800);
     await writer.initialize();
-    for (let index = 0; index < 30; index++) await writer.recordDenied({ action: "x", target: `t${index}`, params: { index } });
+    for (let index = 0; index < 30; index++)
+      await writer.recordDenied({ action: "x", target: `t${index}`, params: { index } });
     await writer.close();
     const segments = (await readdir(dir)).filter((name) => name !== "audit.jsonl").sort();
     expect(segments.length).toBeGreaterThanOrEqual(3);
@@ -96,7 +111,9 @@ describe("repairAuditHistory", () => {
 
     const report = await audit.repairAuditHistory({ path });
     expect(report).toMatchObject({ repaired: true, damage: { file: damaged, line: 2 } });
-    expect(report.quarantined.map((entry) => entry.file).sort()).toEqual([damaged, ...later].sort());
+    expect(report.quarantined.map((entry) => entry.file).sort()).toEqual(
+      [damaged, ...later].sort(),
+    );
     for (const [index, file] of later.entries()) {
       const entry = report.quarantined.find((candidate) => candidate.file === file)!;
       expect((await readFile(entry.quarantinedAs)).equals(laterBytes[index]!)).toBe(true);
@@ -112,7 +129,10 @@ describe("repairAuditHistory", () => {
     await writeFile(path, text);
     const bogus = join(dir, "audit.20990101T000000000Z.jsonl");
     await mkdir(bogus);
-    await expect(trailFor().initialize()).rejects.toMatchObject({ code: "AUDIT_READ", path: bogus });
+    await expect(trailFor().initialize()).rejects.toMatchObject({
+      code: "AUDIT_READ",
+      path: bogus,
+    });
     expect(await audit.repairAuditHistory({ path })).toMatchObject({ repaired: true });
     await rm(path);
     const outside = join(dir, "..", `outside-${Date.now()}`);
@@ -130,7 +150,9 @@ describe("repairAuditHistory", () => {
   it("refuses while an AuditTrail of this process has the file open", async () => {
     const trail = trailFor();
     await trail.initialize();
-    await expect(audit.repairAuditHistory({ path })).rejects.toMatchObject({ code: "AUDIT_FILE_IN_USE" });
+    await expect(audit.repairAuditHistory({ path })).rejects.toMatchObject({
+      code: "AUDIT_FILE_IN_USE",
+    });
   });
 
   it("is the beauvoir-audit repair command", async () => {

@@ -48,7 +48,9 @@ describe("F8: one writer per audit file, also inside one process", () => {
     await first.initialize();
     const spellings = [join(dir, ".", "sub", "..", "audit.jsonl"), relative(process.cwd(), path)];
     for (const spelling of spellings) {
-      await expect(trailAt(spelling).initialize()).rejects.toMatchObject({ code: "AUDIT_FILE_IN_USE" });
+      await expect(trailAt(spelling).initialize()).rejects.toMatchObject({
+        code: "AUDIT_FILE_IN_USE",
+      });
     }
   });
 

@@ -51,19 +51,27 @@ describe("F4: files 0600, directories 0700, rotated files included", () => {
     opened.push(trail);
     await trail.initialize();
     for (let index = 0; index < 10; index++) {
-      await trail.recordDenied({ action: "x", target: `t${index}`, params: { padding: "p".repeat(100) } });
+      await trail.recordDenied({
+        action: "x",
+        target: `t${index}`,
+        params: { padding: "p".repeat(100) },
+      });
     }
     await trail.close();
     const names = await readdir(join(dir, "a", "b"));
     expect(names.length).toBeGreaterThan(2);
-    for (const name of names) expect((await stat(join(dir, "a", "b", name))).mode & 0o777).toBe(0o600);
+    for (const name of names)
+      expect((await stat(join(dir, "a", "b", name))).mode & 0o777).toBe(0o600);
     expect((await stat(join(dir, "a"))).mode & 0o777).toBe(0o700);
     expect((await stat(join(dir, "a", "b"))).mode & 0o777).toBe(0o700);
   });
 
   it("keeps an existing directory's mode as it is", async () => {
     await mkdir(join(dir, "shared"), { mode: 0o750 });
-    const trail = new AuditTrail({ path: join(dir, "shared", "audit.jsonl"), redactor: keepEverything });
+    const trail = new AuditTrail({
+      path: join(dir, "shared", "audit.jsonl"),
+      redactor: keepEverything,
+    });
     opened.push(trail);
     await trail.initialize();
     expect((await stat(join(dir, "shared"))).mode & 0o777).toBe(0o750);

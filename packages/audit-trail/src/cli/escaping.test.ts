@@ -28,7 +28,11 @@ it("F7: escapes control characters from records in every output of the command l
   const path = join(dir, "audit.jsonl");
   const trail = new AuditTrail({ path, redactor: keepEverything });
   await trail.initialize();
-  const seq = await trail.recordIntent({ action: `act\u001b[31m`, target: hostile, params: { note: hostile } });
+  const seq = await trail.recordIntent({
+    action: `act\u001b[31m`,
+    target: hostile,
+    params: { note: hostile },
+  });
   await trail.recordResult(seq, { echo: hostile }, `Error: ${hostile}`);
   await trail.close();
 
@@ -44,13 +48,19 @@ it("F7: escapes control characters from records in every output of the command l
   for (const output of outputs) {
     expect(output.code).toBe(0);
     // One line per record at most, and no raw ESC, BEL, CR, U+2028 or bidi override.
-    expect(output.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect(output.stdout).not.toMatch(
+      /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/,
+    );
   }
   const tail = outputs[0]!.stdout.trim().split("\n");
   expect(tail).toHaveLength(2);
   expect(tail[0]).toContain("\\x1b[2J");
   expect(tail[0]).toContain("\\r\\n#2 forged line");
   // JSON output stays JSON with the same values.
-  expect(JSON.parse(outputs[3]!.stdout)).toMatchObject({ target: hostile, result: { echo: hostile } });
-  for (const line of outputs[1]!.stdout.trim().split("\n")) expect(JSON.parse(line).target).toBe(hostile);
+  expect(JSON.parse(outputs[3]!.stdout)).toMatchObject({
+    target: hostile,
+    result: { echo: hostile },
+  });
+  for (const line of outputs[1]!.stdout.trim().split("\n"))
+    expect(JSON.parse(line).target).toBe(hostile);
 });

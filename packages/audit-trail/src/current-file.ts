@@ -1,0 +1,47 @@
+import {
+  type FileHandleLike,
+  type FileSystem,
+  openPrivateFile,
+  SymlinkRefusedError,
+} from "@beauvoir/core";
+import { AuditWriteError } from "./errors.js";
+import type { HistoryLayout } from "./segments.js";
+
+/**
+ * Opens the current file for appending: never through a symbolic link,
+ * created with mode 0600 when missing, its directory entry then fsynced so
+ * the new file survives a power cut.
+ * @param fs - the filesystem.
+ * @param layout - the history's files.
+ * @param existed - whether the file existed (no directory fsync needed then).
+ * @returns the descriptor.
+ * @throws SymlinkRefusedError (`SYMLINK_REFUSED`) when the path is a symbolic link.
+ * @throws {@link AuditWriteError} when opening or the directory fsync fails.
+ */
+export async function openCurrentFile(
+  fs: FileSystem,
+  layout: HistoryLayout,
+  existed: boolean,
+): Promise<FileHandleLike> {
+  let handle: FileHandleLike;
+  try {
+    handle = await openPrivateFile(fs, layout.current, "append");
+  } catch (error) {
+    if (SymlinkRefusedError.isInstance(error)) throw error;
+    throw new AuditWriteError("open", layout.current, `Could not open ${layout.current}`, error);
+  }
+  if (!existed) {
+    try {
+      await fs.fsyncDirectory(layout.directory);
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw new AuditWriteError(
+        "fsync",
+        layout.directory,
+        `Could not fsync ${layout.directory}`,
+        error,
+      );
+    }
+  }
+  return handle;
+}
