@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { BeauvoirError } from "@beauvoir/core";
 import type {
   AuditRecord,
@@ -10,19 +9,20 @@ import type {
 } from "./audit-record.js";
 import { EntryContent } from "./entry-content.js";
 import { AuditInvalidEntryError, AuditNotReadyError, AuditUnknownIntentError } from "./errors.js";
+import { noteWritten } from "./intent-ledger.js";
 import {
   type AuditTrailOptions,
   type ResolvedAuditTrailOptions,
   resolveAuditTrailOptions,
 } from "./options.js";
 import type { RecordContent } from "./record-line.js";
-import { RecordWriter, type WrittenRecord } from "./record-writer.js";
+import { RecordWriter } from "./record-writer.js";
 import { type RecoveryReport, recoverHistory } from "./recovery.js";
 import { ResultIndex } from "./result-index.js";
 import { SegmentRotation } from "./segment-rotation.js";
-import { type HistoryLayout, layoutOf, listSegments } from "./segments.js";
+import { type HistoryLayout, layoutOf } from "./segments.js";
 import { signingSwitches } from "./signing-switch.js";
-import { type ChainVerification, verifyFiles } from "./verify-audit-file.js";
+import { type ChainVerification, verifyWrittenHistory } from "./verify-audit-file.js";
 import { claimWriter } from "./writer-registry.js";
 
 type State = "uninitialized" | "initializing" | "open" | "closing" | "closed";
@@ -161,7 +161,7 @@ export class AuditTrail {
         }),
         canRotate: () => openIntents.size === 0,
         openIntents: () => openIntents.size,
-        onWritten: (records) => this.#written(records),
+        onWritten: (records) => noteWritten(records, openIntents, index),
         onRotated: (name, nextFirstSeq) => index.rotated(name, nextFirstSeq),
       });
       this.#open = { writer, index, openIntents };
@@ -295,34 +295,12 @@ export class AuditTrail {
    */
   async verifyChain(): Promise<ChainVerification> {
     const { writer } = this.#ready();
-    return writer.exclusive(async () => {
-      const fs = this.#options.fs;
-      const segments = await listSegments(fs, this.#layout);
-      const files = [
-        ...segments.map((name) => join(this.#layout.directory, name)),
-        this.#layout.current,
-      ];
-      const verification = await verifyFiles(fs, files, {
-        hmacKey: this.#options.hmacKey,
-        mode: "history",
-      });
-      const lastSeq = writer.lastSeq;
-      if (
-        verification.valid &&
-        lastSeq > 0 &&
-        (verification.lastSeq !== lastSeq || verification.lastHash !== writer.lastHash)
-      ) {
-        return {
-          ...verification,
-          valid: false,
-          brokenAt: (verification.lastSeq ?? 0) + 1,
-          reason: "tail_mismatch",
-          detail: `the history ends at seq ${verification.lastSeq ?? 0}, but this trail wrote up to seq ${lastSeq}`,
-          file: this.#layout.current,
-        };
-      }
-      return verification;
-    });
+    return writer.exclusive(() =>
+      verifyWrittenHistory(this.#options.fs, this.#layout, this.#options.hmacKey, {
+        lastSeq: writer.lastSeq,
+        lastHash: writer.lastHash,
+      }),
+    );
   }
 
   /**
@@ -373,29 +351,6 @@ export class AuditTrail {
     return written.finally(prepared.settled);
   }
 
-  /** Moves the in-memory state past a batch that is now in the file. */
-  #written(records: WrittenRecord[]): void {
-    const { openIntents, index } = this.#open!;
-    for (const record of records) {
-      const { content } = record;
-      if (content.phase === "intent") {
-        openIntents.set(record.seq, toIntentRecord(record));
-      } else if (content.phase === "result") {
-        const intentSeq = content.intentSeq!;
-        openIntents.delete(intentSeq);
-        const parsed = {
-          seq: record.seq,
-          ts: content.ts,
-          ...(content.error === undefined ? {} : { error: content.error }),
-          ...(content.resultJson === undefined
-            ? {}
-            : { result: JSON.parse(content.resultJson) as unknown }),
-        };
-        index.add(parsed, intentSeq, content.dedupeKey);
-      }
-    }
-  }
-
   #ready(): OpenTrail {
     if (this.#state === "uninitialized" || this.#state === "initializing" || !this.#open) {
       throw new AuditNotReadyError("uninitialized");
@@ -408,34 +363,4 @@ export class AuditTrail {
       this.#state === "closing" || this.#state === "closed" ? "closed" : "uninitialized",
     );
   }
-}
-
-/** An intent record as `getPendingIntents()` gives it; params are parsed only if asked for. */
-function toIntentRecord(record: WrittenRecord): AuditRecord {
-  const { content } = record;
-  const result = {
-    seq: record.seq,
-    prevHash: record.prevHash,
-    hash: record.hash,
-    phase: content.phase,
-    ts: content.ts,
-    action: content.action,
-    target: content.target,
-    dryRun: content.dryRun,
-  } as AuditRecord;
-  // Most intents get their result before anyone looks, and this runs once per
-  // intent on the write path.
-  let params: Record<string, unknown> | undefined;
-  Object.defineProperty(result, "params", {
-    enumerable: true,
-    get: () => {
-      params ??= JSON.parse(content.paramsJson) as Record<string, unknown>;
-      return params;
-    },
-  });
-  if (record.hmac !== undefined) result.hmac = record.hmac;
-  if (content.dedupeKey !== undefined) result.dedupeKey = content.dedupeKey;
-  if (record.previousSegmentHash !== undefined)
-    result.previousSegmentHash = record.previousSegmentHash;
-  return result;
 }

@@ -45,3 +45,38 @@ export async function openCurrentFile(
   }
   return handle;
 }
+
+const MAX_SHORT_WRITE_RETRIES = 3;
+
+/**
+ * Writes all of `bytes` at the end of the file, retrying short writes (at
+ * most 3 times).
+ * @param handle - the current file, opened for appending.
+ * @param bytes - the batch.
+ * @param path - the file's path, for errors.
+ * @throws {@link AuditWriteError} (`write`, or `short-write` when still short after the retries).
+ */
+export async function appendFully(
+  handle: FileHandleLike,
+  bytes: Buffer,
+  path: string,
+): Promise<void> {
+  let offset = 0;
+  let retries = 0;
+  while (offset < bytes.length) {
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null));
+    } catch (error) {
+      throw new AuditWriteError("write", path, "write failed", error);
+    }
+    offset += bytesWritten;
+    if (offset < bytes.length && ++retries > MAX_SHORT_WRITE_RETRIES) {
+      throw new AuditWriteError(
+        "short-write",
+        path,
+        `Only ${offset} of ${bytes.length} bytes written after ${MAX_SHORT_WRITE_RETRIES} retries`,
+      );
+    }
+  }
+}

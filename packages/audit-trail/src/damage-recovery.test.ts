@@ -62,7 +62,7 @@ describe("damage is never repaired by deleting data", () => {
       const { text } = buildChain(twoThousand(), hmacKey ? { key: hmacKey } : {});
       const bytes = Buffer.from(text);
       // A byte inside the params of record 1.
-      bytes[text.indexOf('"index":0') + 2] ^= 0x01;
+      bytes[text.indexOf('"index":0') + 2]! ^= 0x01;
       await expectCorrupt(bytes, { line: 1, seq: 1, reason: "hash_mismatch" }, { hmacKey });
     },
   );

@@ -114,6 +114,23 @@ describe("fsync failures fail stop", () => {
     await expect(trail.recordIntent(entry(3))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
   });
 
+  it("stops when the directory fsync after a rotation's rename fails, and a reopened trail continues the history", async () => {
+    let broken = false;
+    const fs = instrumentedFs({ fsyncDirectory: () => (broken ? errno("EIO") : undefined) });
+    const trail = await openTrail({ fs, maxSizeBytes: 200 });
+    const first = await trail.recordDenied({ ...entry(1), params: { padding: "x".repeat(300) } });
+    broken = true;
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({
+      code: "FAIL_STOPPED",
+      cause: { code: "AUDIT_WRITE", operation: "fsync" },
+    });
+    await trail.close();
+    const reopened = await openTrail({ maxSizeBytes: 200 });
+    expect(reopened.lastSeq).toBe(first);
+    expect(await reopened.recordIntent(entry(3))).toBe(first + 1);
+    expect(await reopened.verifyChain()).toMatchObject({ valid: true });
+  });
+
   it("rejects close() with FAIL_STOPPED when the final fsync fails, and releases the file", async () => {
     const clock = new ManualClock();
     let broken = false;

@@ -77,7 +77,7 @@ describe("F5: initialize() verifies every rotated segment, not only the current 
   it("rejects a flipped bit in a rotated segment, naming the file and line", async () => {
     const file = join(dir, segments[1]!);
     const bytes = await readFile(file);
-    bytes[bytes.indexOf('"index":') + 3] ^= 0x02;
+    bytes[bytes.indexOf('"index":') + 3]! ^= 0x02;
     await writeFile(file, bytes);
     await expectRejected({ code: "AUDIT_CORRUPT", file, line: 1, reason: "hash_mismatch" });
   });

@@ -6,6 +6,7 @@ import {
   type TimerHandle,
 } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
+import { appendFully } from "./current-file.js";
 import { AuditWriteError } from "./errors.js";
 import { buildRecordLine, GENESIS, type RecordContent } from "./record-line.js";
 import type { SegmentRotation } from "./segment-rotation.js";
@@ -59,8 +60,6 @@ interface Draft {
   resolve: (seq: number) => void;
   reject: (error: unknown) => void;
 }
-
-const MAX_SHORT_WRITE_RETRIES = 3;
 
 /**
  * Appends records to the current file with group commit: records queued while
@@ -205,7 +204,7 @@ export class RecordWriter {
     const written = this.#chain(drafts);
     const bytes = Buffer.from(written.map((record) => record.line).join(""), "utf8");
     try {
-      await this.#writeFully(handle, bytes);
+      await appendFully(handle, bytes, this.#options.path);
     } catch (error) {
       const undone = await this.#undoPartialWrite(handle, error);
       for (const draft of drafts) draft.reject(undone ? error : this.#failure);
@@ -305,27 +304,6 @@ export class RecordWriter {
     this.#pendingLink = this.#lastHash ?? this.#pendingLink;
     this.#lastHash = undefined;
     this.#options.onRotated(rotated.name, this.#lastSeq + 1);
-  }
-
-  async #writeFully(handle: FileHandleLike, bytes: Buffer): Promise<void> {
-    let offset = 0;
-    let retries = 0;
-    while (offset < bytes.length) {
-      let bytesWritten: number;
-      try {
-        ({ bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, null));
-      } catch (error) {
-        throw new AuditWriteError("write", this.#options.path, "write failed", error);
-      }
-      offset += bytesWritten;
-      if (offset < bytes.length && ++retries > MAX_SHORT_WRITE_RETRIES) {
-        throw new AuditWriteError(
-          "short-write",
-          this.#options.path,
-          `Only ${offset} of ${bytes.length} bytes written after ${MAX_SHORT_WRITE_RETRIES} retries`,
-        );
-      }
-    }
   }
 
   /**

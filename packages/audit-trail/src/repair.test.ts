@@ -49,7 +49,7 @@ describe("repairAuditHistory", () => {
     const { text, lines } = buildChain(specs(2_000));
     const bytes = Buffer.from(text);
     const damagedAt = Buffer.byteLength(lines.slice(0, 999).join(""));
-    bytes[damagedAt + 20] ^= 0x04;
+    bytes[damagedAt + 20]! ^= 0x04;
     await writeFile(path, bytes, { mode: 0o600 });
 
     const report = await audit.repairAuditHistory({ path });
@@ -104,7 +104,7 @@ describe("repairAuditHistory", () => {
     const original = await readFile(damaged);
     const secondLine = original.indexOf(10) + 1;
     const edited = Buffer.from(original);
-    edited[secondLine + 5] ^= 0x01;
+    edited[secondLine + 5]! ^= 0x01;
     await writeFile(damaged, edited);
     const later = [...segments.slice(2).map((name) => join(dir, name)), path];
     const laterBytes = await Promise.all(later.map((file) => readFile(file)));

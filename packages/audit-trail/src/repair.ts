@@ -9,6 +9,7 @@ import {
   systemClock,
 } from "@beauvoir/core";
 import type { ChainBreakReason } from "./chain-scanner.js";
+import { appendFully } from "./current-file.js";
 import { AuditReadError, AuditWriteError } from "./errors.js";
 import { readHistoryFile } from "./history-file-reader.js";
 import { scanHistory } from "./history-scan.js";
@@ -248,15 +249,7 @@ class QuarantineMover {
     });
     const handle = await this.#step("open", path, () => openPrivateFile(this.#fs, path, "create"));
     try {
-      let offset = 0;
-      while (offset < content.length) {
-        const { bytesWritten } = await this.#step("write", path, () =>
-          handle.write(content, offset, content.length - offset, null),
-        );
-        if (bytesWritten === 0)
-          throw new AuditWriteError("short-write", path, `Could not write ${path}`);
-        offset += bytesWritten;
-      }
+      await appendFully(handle, content, path);
       await this.#step("fsync", path, () => handle.sync());
     } finally {
       await handle.close().catch(() => {});

@@ -4,7 +4,7 @@ import { AuditReadError } from "./errors.js";
 import { readHistoryFile, readNamedFile } from "./history-file-reader.js";
 import { type FileSummary, scanHistory } from "./history-scan.js";
 import { toKeyBytes } from "./hmac-key.js";
-import { historiesIn, historyFiles } from "./segments.js";
+import { type HistoryLayout, historiesIn, historyFiles } from "./segments.js";
 
 /** One file's part of a {@link ChainVerification}. */
 export interface SegmentVerification {
@@ -186,6 +186,39 @@ export async function verifyFiles(
     }
   }
   return total;
+}
+
+/**
+ * @internal Verifies a history from disk, and that it still ends with the last
+ * record its writer wrote (`tail_mismatch` otherwise: the end was cut behind
+ * the writer's back).
+ */
+export async function verifyWrittenHistory(
+  fs: FileSystem,
+  layout: HistoryLayout,
+  hmacKey: Uint8Array | undefined,
+  written: { lastSeq: number; lastHash: string | undefined },
+): Promise<ChainVerification> {
+  const verification = await verifyFiles(fs, await historyFiles(fs, layout), {
+    hmacKey,
+    mode: "history",
+  });
+  const { lastSeq, lastHash } = written;
+  if (
+    verification.valid &&
+    lastSeq > 0 &&
+    (verification.lastSeq !== lastSeq || verification.lastHash !== lastHash)
+  ) {
+    return {
+      ...verification,
+      valid: false,
+      brokenAt: (verification.lastSeq ?? 0) + 1,
+      reason: "tail_mismatch",
+      detail: `the history ends at seq ${verification.lastSeq ?? 0}, but this trail wrote up to seq ${lastSeq}`,
+      file: layout.current,
+    };
+  }
+  return verification;
 }
 
 function segmentOf(summary: FileSummary): SegmentVerification {

@@ -1,4 +1,5 @@
-import { nodeFileSystem } from "@beauvoir/core";
+import { isErrnoError, nodeFileSystem } from "@beauvoir/core";
+import { AuditReadError } from "../errors.js";
 import { repairAuditHistory } from "../repair.js";
 import { startSigning } from "../start-signing.js";
 import { type CliIo, type CliValues, type ExitCode, keyFromEnvironment } from "./cli-io.js";
@@ -8,8 +9,15 @@ import { jsonForTerminal, printable } from "./terminal-text.js";
 /** The current file of the history at `path` (a file, or a directory holding one history). */
 async function currentFileOf(args: string[], io: CliIo, command: string): Promise<string> {
   if (args.length !== 1) throw new UsageError(`${command} takes exactly one file or directory`);
-  const files = await resolveHistory(io.fs ?? nodeFileSystem, args[0]!);
-  return files[files.length - 1]!;
+  const path = args[0]!;
+  try {
+    const files = await resolveHistory(io.fs ?? nodeFileSystem, path);
+    return files[files.length - 1]!;
+  } catch (error) {
+    // A current file that is missing (moved aside, or not created yet) is still the history's name.
+    if (AuditReadError.isInstance(error) && isErrnoError(error.cause, "ENOENT")) return path;
+    throw error;
+  }
 }
 
 /** `repair <path>`: moves the damaged part of the history aside; exit 0 when the history verifies afterwards. */
