@@ -1,15 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import { makeTempDir } from "./__fixtures__/helpers.js";
+import { expect, it } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
 import { AuditTrail } from "./audit-trail.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useAuditDirectory((made) => {
+  ({ dir } = made);
 });
-afterEach(() => cleanup());
 
 const token = `ghp_${"Z9y8X7w6V5".repeat(3)}u4T3s2`;
 

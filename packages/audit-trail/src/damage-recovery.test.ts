@@ -1,29 +1,20 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
 import { buildChain, forgeLine, type RecordSpec } from "./__fixtures__/chain.js";
-import { keepEverything, makeTempDir, recordingLogger } from "./__fixtures__/helpers.js";
+import { keepEverything, recordingLogger } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditTrailOptions } from "./options.js";
 
-let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-const opened: AuditTrail[] = [];
 const key = Buffer.from("damage key");
-
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
+const trails = useAuditDirectory((made) => {
+  ({ path } = made);
 });
 
 function trailFor(options: Partial<AuditTrailOptions> = {}): AuditTrail {
   const trail = new AuditTrail({ path, redactor: keepEverything, ...options });
-  opened.push(trail);
+  trails.track(trail);
   return trail;
 }
 

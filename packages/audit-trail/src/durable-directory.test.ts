@@ -1,14 +1,13 @@
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import { instrumentedFs, keepEverything, makeTempDir } from "./__fixtures__/helpers.js";
+import { expect, it } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
+import { instrumentedFs, keepEverything } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useAuditDirectory((made) => {
+  ({ dir } = made);
 });
-afterEach(() => cleanup());
 
 it("F10: makes each directory it creates durable in its parent before writing in it", async () => {
   const fs = instrumentedFs();

@@ -1,27 +1,21 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BeauvoirError, nodeFileSystem } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { keepEverything, makeTempDir, readRecordsOf } from "./__fixtures__/helpers.js";
+import { describe, expect, it } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
+import { keepEverything, readRecordsOf } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditTrailOptions } from "./options.js";
 
 let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-const opened: AuditTrail[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
+const trails = useAuditDirectory((made) => {
+  ({ dir, path } = made);
 });
 
 async function openTrail(options: Partial<AuditTrailOptions> = {}): Promise<AuditTrail> {
   const trail = new AuditTrail({ path, redactor: keepEverything, ...options });
-  opened.push(trail);
+  trails.track(trail);
   await trail.initialize();
   return trail;
 }

@@ -1,33 +1,24 @@
-import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
 import {
   errno,
   instrumentedFs,
   keepEverything,
-  makeTempDir,
   recordingLogger,
   settle,
 } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditTrailOptions } from "./options.js";
 
-let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-const opened: AuditTrail[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
+const trails = useAuditDirectory((made) => {
+  ({ path } = made);
 });
 
 async function openTrail(options: Partial<AuditTrailOptions> = {}): Promise<AuditTrail> {
   const trail = new AuditTrail({ path, redactor: keepEverything, ...options });
-  opened.push(trail);
+  trails.track(trail);
   await trail.initialize();
   return trail;
 }

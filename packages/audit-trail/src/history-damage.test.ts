@@ -9,20 +9,22 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { errno, instrumentedFs, keepEverything, makeTempDir } from "./__fixtures__/helpers.js";
+import { beforeEach, describe, expect, it } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
+import { errno, instrumentedFs, keepEverything } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { AuditTrailOptions } from "./options.js";
 
 let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
 let segments: string[];
-const opened: AuditTrail[] = [];
+const trails = useAuditDirectory((made) => {
+  ({ dir, path } = made);
+});
 
 function trailFor(options: Partial<AuditTrailOptions> = {}): AuditTrail {
   const trail = new AuditTrail({ path, redactor: keepEverything, maxSizeBytes: 1_000, ...options });
-  opened.push(trail);
+  trails.track(trail);
   return trail;
 }
 
@@ -40,8 +42,6 @@ async function snapshot(): Promise<Map<string, string>> {
 }
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
   const trail = trailFor();
   await trail.initialize();
   for (let index = 0; index < 24; index++) {
@@ -55,10 +55,6 @@ beforeEach(async () => {
   await trail.close();
   segments = (await readdir(dir)).filter((name) => name !== "audit.jsonl").sort();
   expect(segments.length).toBeGreaterThanOrEqual(3);
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
 });
 
 async function expectRejected(

@@ -1,31 +1,23 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { runCapturing, useAuditDirectory } from "./__fixtures__/audit-directory.js";
 import { forgeLine } from "./__fixtures__/chain.js";
-import { keepEverything, makeTempDir, readRecordsOf } from "./__fixtures__/helpers.js";
+import { keepEverything, readRecordsOf } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
-import { runCli } from "./cli/run-cli.js";
 import * as audit from "./index.js";
 import { verifyAuditFile } from "./verify-audit-file.js";
 
 let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-const opened: AuditTrail[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
+const trails = useAuditDirectory((made) => {
+  ({ dir, path } = made);
 });
 
 const key = "the signing key";
 
 function trailFor(hmacKey: string | undefined): AuditTrail {
   const trail = new AuditTrail({ path, hmacKey, redactor: keepEverything });
-  opened.push(trail);
+  trails.track(trail);
   return trail;
 }
 
@@ -41,16 +33,6 @@ async function writeRecords(hmacKey: string | undefined, count = 3): Promise<voi
     await trail.recordResult(seq, { ok: true });
   }
   await trail.close();
-}
-
-function cliRun(argv: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return runCli(argv, {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env,
-  }).then((code) => ({ code, stdout: out.join(""), stderr: err.join("") }));
 }
 
 /** What an attacker without the key can do: edit, drop every HMAC, re-chain with SHA-256. */
@@ -86,7 +68,7 @@ describe("F6: a configured HMAC key means every record is signed", () => {
       brokenAt: 1,
       reason: "hmac_missing",
     });
-    const cli = await cliRun(["verify", dir, "--hmac-key-env", "KEY"], { KEY: key });
+    const cli = await runCapturing(["verify", dir, "--hmac-key-env", "KEY"], { KEY: key });
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain("hmac_missing");
   });
@@ -110,7 +92,9 @@ describe("F6: a configured HMAC key means every record is signed", () => {
     expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 8, signedRecords: 2 });
     await trail.close();
     expect(await verifyAuditFile(path, { hmacKey: key })).toMatchObject({ valid: true });
-    expect((await cliRun(["verify", path, "--hmac-key-env", "KEY"], { KEY: key })).code).toBe(0);
+    expect((await runCapturing(["verify", path, "--hmac-key-env", "KEY"], { KEY: key })).code).toBe(
+      0,
+    );
     // A second call finds nothing left to switch.
     expect(await audit.startSigning({ path, hmacKey: key })).toMatchObject({ started: false });
   });

@@ -1,32 +1,19 @@
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { runCapturing, useAuditDirectory } from "./__fixtures__/audit-directory.js";
 import { buildChain } from "./__fixtures__/chain.js";
-import { errno, instrumentedFs, keepEverything, makeTempDir } from "./__fixtures__/helpers.js";
+import { errno, instrumentedFs, keepEverything } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
-import { runCli } from "./cli/run-cli.js";
 import { repairAuditHistory } from "./repair.js";
 import { startSigning } from "./start-signing.js";
 
 let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
+useAuditDirectory((made) => {
+  ({ dir, path } = made);
 });
-afterEach(() => cleanup());
-
-function cliRun(argv: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return runCli(argv, {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env,
-  }).then((code) => ({ code, stdout: out.join(""), stderr: err.join("") }));
-}
 
 const denied = (count: number) =>
   buildChain(Array.from({ length: count }, () => ({ phase: "denied" as const })));
@@ -101,34 +88,37 @@ describe("beauvoir-audit repair and start-signing", () => {
       join(dir, oldest!),
       (await readFile(join(dir, oldest!), "utf8")).replace('"t0"', '"t9"'),
     );
-    const run = await cliRun(["repair", dir]);
+    const run = await runCapturing(["repair", dir]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Damage: .* line 1 \(seq 1\): hash_mismatch/);
     expect(run.stdout).toContain("quarantined the whole file");
     expect(run.stdout).toContain("The history keeps 0 record(s), up to seq 0");
-    expect((await cliRun(["verify", dir])).code).toBe(0);
-    expect((await cliRun(["repair", path])).stdout).toContain("Nothing to repair");
+    expect((await runCapturing(["verify", dir])).code).toBe(0);
+    expect((await runCapturing(["repair", path])).stdout).toContain("Nothing to repair");
   });
 
   it("starts signing from the command line, once", async () => {
     await writeFile(path, denied(2).text);
     const env = { KEY: "cli signing key" };
-    expect(await cliRun(["start-signing", path], env)).toMatchObject({
+    expect(await runCapturing(["start-signing", path], env)).toMatchObject({
       code: 2,
       stderr: expect.stringContaining("needs --hmac-key-env"),
     });
-    const run = await cliRun(["start-signing", dir, "--hmac-key-env", "KEY"], env);
+    const run = await runCapturing(["start-signing", dir, "--hmac-key-env", "KEY"], env);
     expect(run).toMatchObject({
       code: 0,
       stdout: expect.stringContaining("Signing started at seq 3"),
     });
-    expect((await cliRun(["verify", dir, "--hmac-key-env", "KEY"], env)).code).toBe(0);
-    const again = await cliRun(["start-signing", path, "--hmac-key-env", "KEY", "--json"], env);
-    expect(JSON.parse(again.stdout)).toEqual({ started: false, unsignedRecords: 0 });
-    expect((await cliRun(["start-signing", path, "--hmac-key-env", "KEY"], env)).stdout).toContain(
-      "Nothing to do",
+    expect((await runCapturing(["verify", dir, "--hmac-key-env", "KEY"], env)).code).toBe(0);
+    const again = await runCapturing(
+      ["start-signing", path, "--hmac-key-env", "KEY", "--json"],
+      env,
     );
-    expect(await cliRun(["repair"])).toMatchObject({
+    expect(JSON.parse(again.stdout)).toEqual({ started: false, unsignedRecords: 0 });
+    expect(
+      (await runCapturing(["start-signing", path, "--hmac-key-env", "KEY"], env)).stdout,
+    ).toContain("Nothing to do");
+    expect(await runCapturing(["repair"])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining("exactly one"),
     });

@@ -1,29 +1,22 @@
 import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { runCapturing, useAuditDirectory } from "./__fixtures__/audit-directory.js";
 import { buildChain, type RecordSpec } from "./__fixtures__/chain.js";
-import { keepEverything, makeTempDir } from "./__fixtures__/helpers.js";
+import { keepEverything } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
-import { runCli } from "./cli/run-cli.js";
 import * as audit from "./index.js";
 import { verifyAuditFile } from "./verify-audit-file.js";
 
 let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-const opened: AuditTrail[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
+const trails = useAuditDirectory((made) => {
+  ({ dir, path } = made);
 });
 
 function trailFor(maxSizeBytes = Number.POSITIVE_INFINITY): AuditTrail {
   const trail = new AuditTrail({ path, redactor: keepEverything, maxSizeBytes });
-  opened.push(trail);
+  trails.track(trail);
   return trail;
 }
 
@@ -32,16 +25,6 @@ function specs(count: number): RecordSpec[] {
     phase: "denied" as const,
     params: { index },
   }));
-}
-
-function cliRun(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return runCli(argv, {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env: {},
-  }).then((code) => ({ code, stdout: out.join(""), stderr: err.join("") }));
 }
 
 describe("repairAuditHistory", () => {
@@ -158,12 +141,12 @@ describe("repairAuditHistory", () => {
   it("is the beauvoir-audit repair command", async () => {
     const { text, lines } = buildChain(specs(4));
     await writeFile(path, text.replace('"index":2', '"index":7'));
-    const run = await cliRun(["repair", dir]);
+    const run = await runCapturing(["repair", dir]);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("line 3");
     expect(run.stdout).toContain("quarantined");
     expect(await readFile(path, "utf8")).toBe(lines.slice(0, 2).join(""));
-    const again = await cliRun(["repair", path, "--json"]);
+    const again = await runCapturing(["repair", path, "--json"]);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ repaired: false });
   });

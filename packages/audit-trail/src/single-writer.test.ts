@@ -1,24 +1,18 @@
 import { join, relative } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { keepEverything, makeTempDir, readRecordsOf } from "./__fixtures__/helpers.js";
+import { describe, expect, it } from "vitest";
+import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
+import { keepEverything, readRecordsOf } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
 
 let dir: string;
 let path: string;
-let cleanup: () => Promise<void>;
-const opened: AuditTrail[] = [];
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-  path = join(dir, "audit.jsonl");
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((trail) => trail.close().catch(() => {})));
-  await cleanup();
+const trails = useAuditDirectory((made) => {
+  ({ dir, path } = made);
 });
 
 function trailAt(at: string): AuditTrail {
   const trail = new AuditTrail({ path: at, redactor: keepEverything });
-  opened.push(trail);
+  trails.track(trail);
   return trail;
 }
 

@@ -1,28 +1,15 @@
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
-import { keepEverything, makeTempDir } from "../__fixtures__/helpers.js";
+import { expect, it } from "vitest";
+import { runCapturing, useAuditDirectory } from "../__fixtures__/audit-directory.js";
+import { keepEverything } from "../__fixtures__/helpers.js";
 import { AuditTrail } from "../audit-trail.js";
-import { runCli } from "./run-cli.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useAuditDirectory((made) => {
+  ({ dir } = made);
 });
-afterEach(() => cleanup());
 
 const hostile = "acme/app\u001b[2J\u001b]0;pwned\u0007\r\n#2 forged line\u2028\u202e";
-
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env: {},
-  });
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
 
 it("F7: escapes control characters from records in every output of the command line", async () => {
   const path = join(dir, "audit.jsonl");
@@ -37,13 +24,13 @@ it("F7: escapes control characters from records in every output of the command l
   await trail.close();
 
   const outputs = [
-    await run(["tail", path]),
-    await run(["tail", path, "--json"]),
-    await run(["show", "2", path]),
-    await run(["show", "2", path, "--json"]),
-    await run(["stats", path]),
-    await run(["stats", path, "--json"]),
-    await run(["verify", path]),
+    await runCapturing(["tail", path]),
+    await runCapturing(["tail", path, "--json"]),
+    await runCapturing(["show", "2", path]),
+    await runCapturing(["show", "2", path, "--json"]),
+    await runCapturing(["stats", path]),
+    await runCapturing(["stats", path, "--json"]),
+    await runCapturing(["verify", path]),
   ];
   for (const output of outputs) {
     expect(output.code).toBe(0);
