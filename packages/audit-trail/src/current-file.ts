@@ -30,7 +30,20 @@ export async function openCurrentFile(
     if (SymlinkRefusedError.isInstance(error)) throw error;
     throw new AuditWriteError("open", layout.current, `Could not open ${layout.current}`, error);
   }
-  if (!existed) {
+  if (existed) {
+    // As for reading (see readHistoryFile): a file its owner may not write is refused, even as root.
+    const { mode } = (await handle.stat().catch(() => ({}))) as { mode?: number };
+    if (typeof mode === "number" && (mode & 0o200) === 0) {
+      await handle.close().catch(() => {});
+      const octal = (mode & 0o777).toString(8).padStart(4, "0");
+      throw new AuditWriteError(
+        "open",
+        layout.current,
+        `${layout.current} has mode ${octal}: its owner may not write it`,
+        Object.assign(new Error(`EACCES: mode ${octal}`), { code: "EACCES" }),
+      );
+    }
+  } else {
     try {
       await fs.fsyncDirectory(layout.directory);
     } catch (error) {

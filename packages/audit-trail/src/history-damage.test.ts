@@ -133,15 +133,20 @@ describe("F5: initialize() verifies every rotated segment, not only the current 
     await expectRejected({ code: "AUDIT_READ", path: file }, { fs });
   });
 
-  it("reads a chmod 000 segment as root would, and checks it like any other", async () => {
+  it("refuses a chmod 000 segment, naming it, even as root", async () => {
     const file = join(dir, segments[1]!);
     await chmod(file, 0o000);
-    const trail = trailFor();
-    if (process.getuid?.() === 0) {
-      await expect(trail.initialize()).resolves.toMatchObject({ segments: segments.length });
-    } else {
-      await expect(trail.initialize()).rejects.toMatchObject({ code: "AUDIT_READ", path: file });
-    }
+    await expectRejected({ code: "AUDIT_READ", path: file, cause: { code: "EACCES" } });
+  });
+
+  it("refuses a current file its owner may not write (chmod 0400), even as root", async () => {
+    await chmod(path, 0o400);
+    await expectRejected({
+      code: "AUDIT_WRITE",
+      operation: "open",
+      path,
+      cause: { code: "EACCES" },
+    });
   });
 
   it("refuses a symbolic link in place of a segment, reading nothing through it", async () => {

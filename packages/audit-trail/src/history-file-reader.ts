@@ -1,4 +1,5 @@
 import {
+  type FileHandleLike,
   type FileSystem,
   isErrnoError,
   openPrivateFile,
@@ -24,11 +25,32 @@ export async function readHistoryFile(fs: FileSystem, path: string): Promise<Buf
     throw new AuditReadError(path, error);
   }
   try {
+    await refuseUnreadableMode(handle, path);
     return await handle.readFile();
   } catch (error) {
+    if (AuditReadError.isInstance(error)) throw error;
     throw new AuditReadError(path, error);
   } finally {
     await handle.close().catch(() => {});
+  }
+}
+
+/**
+ * A history file whose owner has no read permission is refused even when
+ * this process could read it anyway (as root): the same data directory then
+ * behaves the same whoever runs the program, and a `chmod 000` in place of a
+ * file is reported instead of silently read.
+ */
+async function refuseUnreadableMode(handle: FileHandleLike, path: string): Promise<void> {
+  const { mode } = (await handle.stat()) as { mode?: number };
+  if (typeof mode === "number" && (mode & 0o400) === 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    throw new AuditReadError(
+      path,
+      Object.assign(new Error(`EACCES: ${path} has mode ${octal}: its owner may not read it`), {
+        code: "EACCES",
+      }),
+    );
   }
 }
 

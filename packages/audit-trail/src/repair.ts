@@ -36,8 +36,8 @@ export interface AuditDamage {
   /** 1-based line of the first bad record (1 for a file that could not be read). */
   line: number;
   seq?: number;
-  /** `not_a_file`: a directory or a symbolic link where a history file belongs. */
-  reason: ChainBreakReason | "not_a_file";
+  /** `unreadable_file`: a directory, a symbolic link or a file its owner may not read where a history file belongs. */
+  reason: ChainBreakReason | "unreadable_file";
   detail: string;
 }
 
@@ -108,22 +108,18 @@ export async function repairAuditHistory(
     const mover = new QuarantineMover(fs, layout, formatStamp(clock.now()));
     const quarantined: QuarantinedFile[] = [];
     let damage: AuditDamage | undefined;
-    // A directory or link where a history file belongs holds no record: move
-    // it aside first, then check the chain of the files that remain.
+    // A directory, a link or an unreadable file where a history file belongs
+    // gives no record: move it aside first, then check the chain of the rest.
     const files: string[] = [];
     const listed = [
       ...(await listSegments(fs, layout)).map((name) => join(layout.directory, name)),
       layout.current,
     ];
     for (const file of listed) {
-      if (await isNotAFileEntry(fs, file)) {
+      const unusable = await unusableEntry(fs, file);
+      if (unusable !== undefined) {
         quarantined.push((await mover.moveWhole(file))!);
-        damage ??= {
-          file,
-          line: 1,
-          reason: "not_a_file",
-          detail: "a directory or a symbolic link is where a history file belongs",
-        };
+        damage ??= { file, line: 1, reason: "unreadable_file", detail: unusable };
       } else if (file !== layout.current) {
         files.push(file);
       }
@@ -171,20 +167,25 @@ export async function repairAuditHistory(
   }
 }
 
-/** Whether `file` is a directory or a symbolic link rather than a history file. */
-async function isNotAFileEntry(fs: FileSystem, file: string): Promise<boolean> {
+/** Why `file` gives no records (a directory, a link, no read permission), or `undefined` when it is readable or missing. */
+async function unusableEntry(fs: FileSystem, file: string): Promise<string | undefined> {
   try {
     await readHistoryFile(fs, file);
-    return false;
+    return undefined;
   } catch (error) {
-    if (isNotAFile(error)) return true;
-    throw error;
+    const why = describeUnusable(error);
+    if (why === undefined) throw error;
+    return why;
   }
 }
 
-function isNotAFile(error: unknown): boolean {
-  if (SymlinkRefusedError.isInstance(error)) return true;
-  return AuditReadError.isInstance(error) && isErrnoError(error.cause, "EISDIR");
+function describeUnusable(error: unknown): string | undefined {
+  if (SymlinkRefusedError.isInstance(error))
+    return "a symbolic link is where a history file belongs";
+  if (!AuditReadError.isInstance(error)) return undefined;
+  if (isErrnoError(error.cause, "EISDIR")) return "a directory is where a history file belongs";
+  if (isErrnoError(error.cause, "EACCES", "EPERM")) return "the file's owner may not read it";
+  return undefined;
 }
 
 /** Moves history files aside under quarantine names, each step durable before the next. */
@@ -199,19 +200,24 @@ class QuarantineMover {
     this.#stamp = stamp;
   }
 
-  /** Moves a whole file (or a directory or link in its place) aside; `undefined` when it does not exist. */
+  /** Moves a whole file (or a directory, link or unreadable file in its place) aside; `undefined` when it does not exist. */
   async moveWhole(file: string): Promise<QuarantinedFile | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await readHistoryFile(this.#fs, file);
       if (bytes === undefined) return undefined;
     } catch (error) {
-      if (!isNotAFile(error)) throw error;
+      if (describeUnusable(error) === undefined) throw error;
     }
     const quarantinedAs =
       bytes === undefined ? await this.#renameAside(file) : await this.#linkAside(file);
-    if (bytes !== undefined) await this.#step("unlink", file, () => this.#fs.unlink(file));
+    // The new name must be durable before the old one goes, or a power cut
+    // between the two could keep the unlink and lose the link.
     await this.#syncDirectory();
+    if (bytes !== undefined) {
+      await this.#step("unlink", file, () => this.#fs.unlink(file));
+      await this.#syncDirectory();
+    }
     return {
       file,
       quarantinedAs,

@@ -1,5 +1,11 @@
 import { join } from "node:path";
-import type { Clock, FileHandleLike, FileSystem, Logger } from "@beauvoir/core";
+import {
+  BeauvoirError,
+  type Clock,
+  type FileHandleLike,
+  type FileSystem,
+  type Logger,
+} from "@beauvoir/core";
 import { openCurrentFile } from "./current-file.js";
 import { AuditWriteError } from "./errors.js";
 import { type HistoryLayout, nextSegmentName } from "./segments.js";
@@ -67,7 +73,7 @@ export class SegmentRotation {
       this.#logger.info("Audit file rotated", { path: layout.current, rotatedTo: rotatedPath });
       return { handle: opened, name };
     } catch (error) {
-      throw AuditWriteError.isInstance(error)
+      throw BeauvoirError.isInstance(error)
         ? error
         : new AuditWriteError("fsync", layout.directory, "Completing the rotation failed", error);
     } finally {
