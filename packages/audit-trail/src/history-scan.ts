@@ -70,10 +70,14 @@ export interface HistoryScanOptions {
   allowTornTail?: boolean;
   /** Under a key, unsigned records no switch covers are reported as {@link HistoryScan.uncovered}, not as a break. */
   allowUncoveredUnsigned?: boolean;
-  /** Called for each record that passes, in history order. */
+  /**
+   * Called for each record that passes, in history order, with the index of
+   * its file and, for a result, the intent it closes. (Positional arguments:
+   * this runs once per record of the whole history.)
+   */
   onRecord?: (
     record: AuditRecord,
-    place: RecordPlace,
+    fileIndex: number,
     closedIntent: AuditRecord | undefined,
   ) => void;
   /** Called with bytes scanned so far in the current file. */
@@ -152,33 +156,39 @@ export async function scanHistory(
       );
     }
     let fileRecords = 0;
-    const onRecord = (
-      record: AuditRecord,
-      line: number,
-      offset: number,
-      closedIntent: AuditRecord | undefined,
-    ) => {
-      const place = { fileIndex, file, line, offset };
-      if (checkCoverage) {
-        if (record.hmac === undefined) {
-          if (uncovered) uncovered.count++;
-          else {
-            uncovered = {
-              ...place,
-              seq: record.seq,
-              recordsBefore: scan.records + fileRecords,
-              hashBefore:
-                record.prevHash === GENESIS ? record.previousSegmentHash : record.prevHash,
-              count: 1,
-            };
+    const report = options.onRecord;
+    const onRecord =
+      checkCoverage || report
+        ? (
+            record: AuditRecord,
+            line: number,
+            offset: number,
+            closedIntent: AuditRecord | undefined,
+          ) => {
+            if (checkCoverage) {
+              if (record.hmac === undefined) {
+                if (uncovered) uncovered.count++;
+                else {
+                  uncovered = {
+                    fileIndex,
+                    file,
+                    line,
+                    offset,
+                    seq: record.seq,
+                    recordsBefore: scan.records + fileRecords,
+                    hashBefore:
+                      record.prevHash === GENESIS ? record.previousSegmentHash : record.prevHash,
+                    count: 1,
+                  };
+                }
+              } else if (record.phase === "signing_started") {
+                uncovered = undefined;
+              }
+            }
+            fileRecords++;
+            report?.(record, fileIndex, closedIntent);
           }
-        } else if (record.phase === "signing_started") {
-          uncovered = undefined;
-        }
-      }
-      fileRecords++;
-      options.onRecord?.(record, place, closedIntent);
-    };
+        : undefined;
     const result: ScanResult = scanChain(buffer, {
       hmacKey,
       requireHmac,

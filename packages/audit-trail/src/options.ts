@@ -82,7 +82,8 @@ export interface ResolvedAuditTrailOptions {
   fs: FileSystem;
 }
 
-const FILE_SYSTEM_METHODS = [
+/** @internal The `FileSystem` calls the package makes. */
+export const FILE_SYSTEM_METHODS = [
   "open",
   "readFile",
   "rename",
@@ -158,7 +159,11 @@ export function resolvePath(path: unknown, option = "path"): string {
   return path;
 }
 
-function checkMethods<T>(
+/**
+ * @internal Checks an optional object option that must have the given methods.
+ * @throws TypeError naming the option and the missing method.
+ */
+export function checkMethods<T>(
   value: T | undefined,
   option: string,
   methods: readonly string[],

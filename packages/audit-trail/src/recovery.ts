@@ -109,9 +109,9 @@ export async function recoverHistory(context: RecoveryContext): Promise<Recovere
       if (buffer === undefined && file === layout.current) existed = false;
       return buffer;
     },
-    onRecord: (record, place, closedIntent) => {
+    onRecord: (record, fileIndex, closedIntent) => {
       if (record.phase !== "result") return;
-      if (place.fileIndex === currentIndex) results.set(record.intentSeq!, intentResultOf(record));
+      if (fileIndex === currentIndex) results.set(record.intentSeq!, intentResultOf(record));
       const dedupeKey = closedIntent?.dedupeKey;
       if (dedupeKey !== undefined) {
         byDedupeKey.set(dedupeKey, {

@@ -63,6 +63,10 @@ describe("repairAuditHistory, the hard cases", () => {
   it("refuses bad options", async () => {
     await expect(repairAuditHistory(null as never)).rejects.toThrow(TypeError);
     await expect(repairAuditHistory({ path: "" })).rejects.toThrow(/path/);
+    await expect(repairAuditHistory({ path, fs: {} as never })).rejects.toThrow(/fs must have/);
+    await expect(repairAuditHistory({ path, clock: {} as never })).rejects.toThrow(
+      /clock must have/,
+    );
   });
 
   it("does nothing to a directory that holds no history yet", async () => {

@@ -14,7 +14,7 @@ import { AuditReadError, AuditWriteError } from "./errors.js";
 import { readHistoryFile } from "./history-file-reader.js";
 import { scanHistory } from "./history-scan.js";
 import { toKeyBytes } from "./hmac-key.js";
-import { resolvePath } from "./options.js";
+import { checkMethods, FILE_SYSTEM_METHODS, resolvePath } from "./options.js";
 import { formatStamp, type HistoryLayout, layoutOf, listSegments } from "./segments.js";
 import { claimWriter } from "./writer-registry.js";
 
@@ -101,8 +101,8 @@ export async function repairAuditHistory(
   const layout = layoutOf(resolvePath(options.path));
   const hmacKey =
     options.hmacKey === undefined ? undefined : toKeyBytes(options.hmacKey, "hmacKey");
-  const fs = options.fs ?? nodeFileSystem;
-  const clock = options.clock ?? systemClock;
+  const fs = checkMethods(options.fs, "fs", FILE_SYSTEM_METHODS) ?? nodeFileSystem;
+  const clock = checkMethods(options.clock, "clock", ["now"]) ?? systemClock;
   const release = claimWriter(layout.current, repairAuditHistory);
   try {
     const mover = new QuarantineMover(fs, layout, formatStamp(clock.now()));
