@@ -5,13 +5,13 @@ import {
   type FileSystem,
   type Logger,
 } from "@beauvoir/core";
-import type { AuditRecord, IntentResult } from "./audit-record.js";
+import type { AuditRecord } from "./audit-record.js";
 import type { ChainBreakReason } from "./chain-scanner.js";
 import { openCurrentFile } from "./current-file.js";
 import { AuditCorruptError, AuditWriteError } from "./errors.js";
 import { readHistoryFile } from "./history-file-reader.js";
 import { type HistoryScan, scanHistory } from "./history-scan.js";
-import { intentResultOf } from "./result-index.js";
+import { type StoredResult, storedResultOf } from "./result-index.js";
 import { type HistoryLayout, listSegments } from "./segments.js";
 
 /** What `initialize()` found and repaired. */
@@ -52,9 +52,9 @@ export interface RecoveredHistory {
   currentFirstSeq: number;
   openIntents: Map<number, AuditRecord>;
   /** Results of the current file, by intent seq. */
-  results: Map<number, IntentResult>;
-  /** The latest result of each dedupeKey, over the whole history. */
-  byDedupeKey: Map<string, { intentSeq: number; resultSeq: number; ts: string }>;
+  results: Map<number, StoredResult>;
+  /** The intent seq of the latest result of each dedupeKey, over the whole history. */
+  byDedupeKey: Map<string, number>;
   /** Rotated files, oldest first, with their first seq. */
   segments: { name: string; firstSeq: number }[];
   /** Under a key, with `allowUncoveredUnsigned`: unsigned records no switch covers yet. */
@@ -96,7 +96,7 @@ export async function recoverHistory(context: RecoveryContext): Promise<Recovere
   const files = [...segmentNames.map((name) => `${layout.directory}/${name}`), layout.current];
   const currentIndex = files.length - 1;
 
-  const results = new Map<number, IntentResult>();
+  const results = new Map<number, StoredResult>();
   const byDedupeKey: RecoveredHistory["byDedupeKey"] = new Map();
   let existed = true;
   const scan: HistoryScan = await scanHistory(files, {
@@ -111,15 +111,9 @@ export async function recoverHistory(context: RecoveryContext): Promise<Recovere
     },
     onRecord: (record, fileIndex, closedIntent) => {
       if (record.phase !== "result") return;
-      if (fileIndex === currentIndex) results.set(record.intentSeq!, intentResultOf(record));
+      if (fileIndex === currentIndex) results.set(record.intentSeq!, storedResultOf(record));
       const dedupeKey = closedIntent?.dedupeKey;
-      if (dedupeKey !== undefined) {
-        byDedupeKey.set(dedupeKey, {
-          intentSeq: record.intentSeq!,
-          resultSeq: record.seq,
-          ts: record.ts,
-        });
-      }
+      if (dedupeKey !== undefined) byDedupeKey.set(dedupeKey, record.intentSeq!);
     },
   });
   if (scan.break) throw new AuditCorruptError(scan.break, describeDamage(scan));

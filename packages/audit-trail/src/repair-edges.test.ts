@@ -1,4 +1,4 @@
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
@@ -58,6 +58,20 @@ describe("repairAuditHistory, the hard cases", () => {
     // The temporary file of the interrupted repair is replaced by the next one.
     expect(await repairAuditHistory({ path })).toMatchObject({ repaired: true, records: 2 });
     expect((await readdir(dir)).filter((name) => name.endsWith("repair-tmp"))).toEqual([]);
+  });
+
+  it("never writes through a link planted where its temporary file goes", async () => {
+    const { text } = denied(3);
+    await writeFile(path, text.replace('"seq":3', '"seq":4'));
+    const victim = join(dir, "..", `victim-${Date.now()}`);
+    await writeFile(victim, "keep\n");
+    try {
+      await symlink(victim, `${path}.repair-tmp`);
+      expect(await repairAuditHistory({ path })).toMatchObject({ repaired: true, records: 2 });
+      expect(await readFile(victim, "utf8")).toBe("keep\n");
+    } finally {
+      await rm(victim, { force: true });
+    }
   });
 
   it("refuses bad options", async () => {

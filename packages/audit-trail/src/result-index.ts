@@ -6,39 +6,43 @@ import { AuditCorruptError, AuditReadError } from "./errors.js";
 import { readHistoryFile } from "./history-file-reader.js";
 import type { HistoryLayout } from "./segments.js";
 
-/** Where the latest result for a dedupeKey is. */
-interface DedupeEntry {
-  intentSeq: number;
+/** @internal A result record as the index keeps it. */
+export interface StoredResult {
   resultSeq: number;
   ts: string;
+  error?: string;
+  result?: unknown;
 }
 
-/** The results of one rotated file, read when a query reaches back before the current file. */
-type SegmentResults = Map<number, IntentResult>;
+/** The results of one rotated file by intent seq, read when a query reaches back before the current file. */
+type SegmentResults = Map<number, StoredResult>;
 
 const SEGMENT_CACHE = 3;
 
-/** @internal The result of a `result` record, as the index keeps it. */
-export function intentResultOf(record: Pick<AuditRecord, "error" | "result">): IntentResult {
-  const entry: IntentResult = { hasResult: true };
-  if (record.error !== undefined) entry.error = record.error;
-  if (record.result !== undefined) entry.result = record.result;
-  return entry;
+/** @internal What the index keeps of a `result` record. */
+export function storedResultOf(
+  record: Pick<AuditRecord, "seq" | "ts" | "error" | "result">,
+): StoredResult {
+  const stored: StoredResult = { resultSeq: record.seq, ts: record.ts };
+  if (record.error !== undefined) stored.error = record.error;
+  if (record.result !== undefined) stored.result = record.result;
+  return stored;
 }
 
 /**
  * "Did it happen?" for the whole history: the results of the current file
- * (by intent seq, in memory), the latest result of every dedupeKey (over
- * every file, built while `initialize()` verifies them), and, for intents in
- * rotated files, those files' results, read on demand and cached (the 3 most
- * recently used).
+ * (by intent seq, in memory), the intent seq of the latest result of every
+ * dedupeKey (over every file, built while `initialize()` verifies them), and,
+ * for intents in rotated files, those files' results, read on demand and
+ * cached (the 3 most recently used).
  */
 export class ResultIndex {
   readonly #fs: FileSystem;
   readonly #layout: HistoryLayout;
   readonly #hmacKey: Uint8Array | undefined;
-  #current = new Map<number, IntentResult>();
-  readonly #byDedupeKey: Map<string, DedupeEntry>;
+  #current: Map<number, StoredResult>;
+  /** dedupeKey → seq of the intent of its latest result (a number: one entry per key of the whole history). */
+  readonly #byDedupeKey: Map<string, number>;
   /** Rotated files oldest first, with the seq of their first record. */
   readonly #segments: { name: string; firstSeq: number }[];
   #currentFirstSeq: number;
@@ -48,8 +52,8 @@ export class ResultIndex {
     fs: FileSystem;
     layout: HistoryLayout;
     hmacKey: Uint8Array | undefined;
-    current: Map<number, IntentResult>;
-    byDedupeKey: Map<string, DedupeEntry>;
+    current: Map<number, StoredResult>;
+    byDedupeKey: Map<string, number>;
     segments: { name: string; firstSeq: number }[];
     currentFirstSeq: number;
   }) {
@@ -68,10 +72,8 @@ export class ResultIndex {
     intentSeq: number,
     dedupeKey: string | undefined,
   ): void {
-    this.#current.set(intentSeq, intentResultOf(record));
-    if (dedupeKey !== undefined) {
-      this.#byDedupeKey.set(dedupeKey, { intentSeq, resultSeq: record.seq, ts: record.ts });
-    }
+    this.#current.set(intentSeq, storedResultOf(record));
+    if (dedupeKey !== undefined) this.#byDedupeKey.set(dedupeKey, intentSeq);
   }
 
   /** The current file became the rotated file `name`; the next one starts at `nextFirstSeq`. */
@@ -88,34 +90,40 @@ export class ResultIndex {
 
   /** The result of an intent, or `null`. */
   async byIntentSeq(intentSeq: number): Promise<IntentResult | null> {
-    const found = this.#current.get(intentSeq);
-    if (found) return { ...found };
-    if (!(Number.isSafeInteger(intentSeq) && intentSeq >= 1 && intentSeq < this.#currentFirstSeq))
-      return null;
-    // Newest first: the first file that starts at or before the seq holds it.
-    for (let index = this.#segments.length - 1; index >= 0; index--) {
-      const segment = this.#segments[index]!;
-      if (segment.firstSeq <= intentSeq) {
-        const result = (await this.#segmentResults(segment.name)).get(intentSeq);
-        return result ? { ...result } : null;
-      }
-    }
-    return null;
+    const stored = await this.#find(intentSeq);
+    if (!stored) return null;
+    const answer: IntentResult = { hasResult: true };
+    if (stored.error !== undefined) answer.error = stored.error;
+    if (stored.result !== undefined) answer.result = stored.result;
+    return answer;
   }
 
   /** The latest result for a (stored, redacted) dedupeKey, or `null`. */
   async byDedupeKey(dedupeKey: string): Promise<DedupeKeyResult | null> {
-    const entry = this.#byDedupeKey.get(dedupeKey);
-    if (!entry) return null;
-    const found = await this.byIntentSeq(entry.intentSeq);
-    const answer: DedupeKeyResult = {
-      intentSeq: entry.intentSeq,
-      resultSeq: entry.resultSeq,
-      ts: entry.ts,
-    };
-    if (found?.result !== undefined) answer.result = found.result;
-    if (found?.error !== undefined) answer.error = found.error;
+    const intentSeq = this.#byDedupeKey.get(dedupeKey);
+    if (intentSeq === undefined) return null;
+    const stored = await this.#find(intentSeq);
+    if (!stored) return null;
+    const answer: DedupeKeyResult = { intentSeq, resultSeq: stored.resultSeq, ts: stored.ts };
+    if (stored.result !== undefined) answer.result = stored.result;
+    if (stored.error !== undefined) answer.error = stored.error;
     return answer;
+  }
+
+  async #find(intentSeq: number): Promise<StoredResult | undefined> {
+    const found = this.#current.get(intentSeq);
+    if (found) return found;
+    if (!(Number.isSafeInteger(intentSeq) && intentSeq >= 1 && intentSeq < this.#currentFirstSeq)) {
+      return undefined;
+    }
+    // Newest first: the first file that starts at or before the seq holds it
+    // (a result is always in its intent's file: rotation waits for open intents).
+    for (let index = this.#segments.length - 1; index >= 0; index--) {
+      const segment = this.#segments[index]!;
+      if (segment.firstSeq <= intentSeq)
+        return (await this.#segmentResults(segment.name)).get(intentSeq);
+    }
+    return undefined;
   }
 
   async #segmentResults(name: string): Promise<SegmentResults> {
@@ -138,7 +146,7 @@ export class ResultIndex {
     const scan = scanChain(buffer, {
       hmacKey: this.#hmacKey,
       onRecord: (record) => {
-        if (record.phase === "result") results.set(record.intentSeq!, intentResultOf(record));
+        if (record.phase === "result") results.set(record.intentSeq!, storedResultOf(record));
       },
     });
     if (scan.break) {
