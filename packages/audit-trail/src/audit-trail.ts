@@ -100,7 +100,8 @@ export class AuditTrail {
    * one chain; HMACs under a key), cuts a torn last line of the current file
    * if there is one, and rebuilds the in-memory state: last seq and hash, open
    * intents, the intent→result and dedupeKey→result indexes. Calling it again
-   * returns the same report.
+   * returns the same report, except after a fail stop (`FailStoppedError`):
+   * then it reopens the trail, reading and verifying the file from disk again.
    * @returns what was found and cut.
    * @throws {@link AuditCorruptError} for any other damage (the files are left exactly as they are).
    * @throws {@link AuditFileInUseError} while another trail of this process has the file.
@@ -112,8 +113,9 @@ export class AuditTrail {
     if (this.#state === "closing" || this.#state === "closed") {
       return Promise.reject(new AuditNotReadyError("closed"));
     }
-    if (!this.#initializing) {
-      const attempt = this.#initialize();
+    const stopped = this.#state === "open" && this.#open?.writer.failure !== undefined;
+    if (!this.#initializing || stopped) {
+      const attempt = stopped ? this.#reopen() : this.#initialize();
       this.#initializing = attempt;
       // A failed attempt can be retried.
       attempt.catch(() => {
@@ -121,6 +123,16 @@ export class AuditTrail {
       });
     }
     return this.#initializing;
+  }
+
+  /** After a fail stop: drops the stopped writer and reads the history from disk again. */
+  async #reopen(): Promise<RecoveryReport> {
+    const stopped = this.#open!;
+    this.#open = undefined;
+    this.#state = "initializing";
+    this.#resolving.clear();
+    await stopped.writer.close().catch(() => {});
+    return this.#initialize();
   }
 
   async #initialize(): Promise<RecoveryReport> {

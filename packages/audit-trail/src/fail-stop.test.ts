@@ -67,6 +67,32 @@ describe("fsync failures fail stop", () => {
     expect(await reopened.verifyChain()).toMatchObject({ valid: true });
   });
 
+  it("reopens on initialize() after a fail stop, reading the file from disk again", async () => {
+    let failNext = false;
+    const fs = instrumentedFs({
+      sync: () => {
+        if (!failNext) return undefined;
+        failNext = false;
+        return errno("EIO");
+      },
+    });
+    const trail = await openTrail({ fs });
+    const kept = await trail.recordIntent(entry(1));
+    failNext = true;
+    await expect(trail.recordResult(kept, { ok: true })).rejects.toMatchObject({
+      code: "FAIL_STOPPED",
+    });
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    fs.log.length = 0;
+    const report = await trail.initialize();
+    expect(fs.log).toContain(`open:${path}`);
+    // The result whose fsync failed reached the page cache; the reread finds it there.
+    expect(report).toMatchObject({ lastSeq: 2, pendingIntents: 0 });
+    expect(await trail.recordIntent(entry(3))).toBe(3);
+    expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 3 });
+    expect(trail.initialize()).toBe(trail.initialize());
+  });
+
   it("stops when the timer's fsync of dry-run records fails", async () => {
     const clock = new ManualClock();
     const logger = recordingLogger();
