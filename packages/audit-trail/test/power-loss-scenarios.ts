@@ -509,3 +509,41 @@ export async function countScenarioCalls(
   );
   return fs.calls.length - before;
 }
+
+/** What {@link exploreKilledFirstProcess} found over every kill point. */
+export interface KilledRunsReport {
+  /** Explorations run: one per kill point (0 … the calls of an uninterrupted run). */
+  readonly runs: number;
+  /** Crash states checked over all of them. */
+  readonly statesExplored: number;
+  /** The first failure of each kill point that had one. */
+  readonly failures: readonly string[];
+  readonly summary: string;
+}
+
+/**
+ * For each k from 0 to the calls an uninterrupted run makes: a first process
+ * runs `scenario` and is killed after its call k, a second one runs it
+ * again, and every crash state of the whole is checked.
+ */
+export async function exploreKilledFirstProcess(
+  layout: AuditLayout,
+  scenario: AuditScenario,
+): Promise<KilledRunsReport> {
+  const calls = await countScenarioCalls(layout, scenario);
+  const failures: string[] = [];
+  let statesExplored = 0;
+  for (let killedAfterCalls = 0; killedAfterCalls <= calls; killedAfterCalls++) {
+    const report = await explorePowerLoss({ ...layout, killedAfterCalls }, scenario);
+    statesExplored += report.statesExplored;
+    const first = report.failures[0];
+    if (first) failures.push(`killed after ${killedAfterCalls}: ${first.message}`);
+  }
+  const runs = calls + 1;
+  return {
+    runs,
+    statesExplored,
+    failures,
+    summary: `${statesExplored} crash states checked over ${runs} kill points, ${failures.length} with a failure`,
+  };
+}

@@ -11,19 +11,30 @@
 // Limits (AUDIT_LIMITS): 32 subsets per crash point, 4 sector tears and 1
 // random tear per pending write, 20,000 states per run; every run here stays
 // far below them (a few hundred states, under a second).
-import { createFaultyFileSystem, FailStoppedError } from "@beauvoir/core";
+import {
+  createCrashStateFileSystem,
+  createFaultyFileSystem,
+  FailStoppedError,
+  ManualClock,
+} from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
+import { AuditTrail } from "../src/index.js";
+import { checkFailStop } from "./power-loss-fail-stop.js";
 import {
   type AuditLayout,
   type AuditOperation,
   type AuditScenario,
   concurrentWriters,
   exploreAuditRun,
+  exploreKilledFirstProcess,
   explorePowerLoss,
   openTrail,
   pairs,
   perform,
+  START,
 } from "./power-loss-scenarios.js";
+
+const keepEverything = { redactAny: (value: unknown) => value };
 
 const existing: AuditLayout = {
   path: "/srv/audit/audit.jsonl",
@@ -142,4 +153,77 @@ describe("power loss around a fail stop (an fsync fails, the trail is reopened a
     expect(report.promisesResolved).toBe(5);
     expect(report.statesByModel.torn).toBeGreaterThan(0);
   });
+});
+
+describe("a process killed (SIGKILL) after any of its calls, the next process, then a power cut", () => {
+  // Was a finding: /srv/audit exists (durable). A first process's
+  // initialize() creates /srv/audit/audit.jsonl and is SIGKILLed before the
+  // fsync of /srv/audit that makes the new name durable (the page cache keeps
+  // the empty file). The next process found the file and skipped that fsync
+  // (the directory was fsynced only when the file was created); its
+  // recordIntent() resolved, and a power cut lost the name and the record
+  // with it. The directory is now fsynced at every initialize().
+  it("keeps a resolved recordIntent() of the next process across a power cut", async () => {
+    const clock = new ManualClock(START);
+    const fs = createCrashStateFileSystem({ clock });
+    await fs.mkdir("/srv/audit", { recursive: true });
+    fs.syncAll();
+    const path = "/srv/audit/audit.jsonl";
+    const killed = createFaultyFileSystem({
+      base: fs,
+      inject: (call) =>
+        call.operation === "fsyncDirectory" && call.path === "/srv/audit"
+          ? { crash: true }
+          : undefined,
+    });
+    const first = new AuditTrail({ path, fs: killed, clock, redactor: keepEverything });
+    await expect(first.initialize()).rejects.toThrow();
+    await first.close();
+    const next = new AuditTrail({ path, fs, clock, redactor: keepEverything });
+    await next.initialize();
+    const seq = await next.recordIntent({ action: "a", target: "t", params: {} });
+    await next.close();
+    const afterPowerCut = new AuditTrail({
+      path,
+      fs: fs.durableImage(),
+      clock,
+      redactor: keepEverything,
+    });
+    const report = await afterPowerCut.initialize();
+    await afterPowerCut.close();
+    expect(report.lastSeq).toBe(seq);
+  });
+
+  it("keeps every resolved record when the first process was killed after any of its calls (existing directory)", async () => {
+    const layout: AuditLayout = {
+      path: "/srv/audit/audit.jsonl",
+      existingDirectories: ["/srv/audit"],
+    };
+    const report = await exploreKilledFirstProcess(layout, pairs(1));
+    console.info(`killed first process, existing directory: ${report.summary}`);
+    expect(report.failures).toEqual([]);
+    expect(report.runs).toBeGreaterThan(10);
+  });
+});
+
+describe("fsync failures fail stop, as Linux fails an fsync (its pages never reach the disk)", () => {
+  // Was a finding: recordIntent(i-1) … resolve; the next fsync of
+  // audit.jsonl fails with EIO while 4 intents share it (all reject with
+  // FAIL_STOPPED, as they must). On Linux the pages of that fsync are now
+  // clean but not on the disk, and the file still reads back with the 4
+  // lines. initialize() again (or close() and a new AuditTrail) read them
+  // from the page cache, counted them as history and chained the next
+  // records onto them; those were fsynced, the 4 lines never were: the disk
+  // then had zeros in the middle of the file, and the next initialize()
+  // after a power cut threw AUDIT_CORRUPT (malformed_line) with resolved
+  // records behind the damage. The writer now cuts the file back to its
+  // size at the last fsync that succeeded when an fsync fails.
+  it.each(["a batch of 4 intents", "the dry-run timer"] as const)(
+    "fsync of %s fails, initialize() again",
+    (failed) => checkFailStop(failed, "initialize() again"),
+  );
+  it.each(["a batch of 4 intents", "the dry-run timer"] as const)(
+    "fsync of %s fails, close() and a new AuditTrail",
+    (failed) => checkFailStop(failed, "close() and a new AuditTrail"),
+  );
 });
