@@ -1,7 +1,8 @@
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
 import { LockManager } from "@beauvoir/locks";
 import { ResilientJsonStore } from "@beauvoir/resilient-store";
-import type { IdempotencySnapshot, OwnerLockProvider, SnapshotStore } from "./options.js";
+import type { OwnerLockProvider, SnapshotStore } from "./options.js";
+import { type IdempotencySnapshot, isIdempotencySnapshot } from "./snapshot.js";
 
 interface Shared {
   readonly logger: Logger;
@@ -10,14 +11,18 @@ interface Shared {
 }
 
 /**
- * The snapshot store used when the caller gives none.
+ * The snapshot store used when the caller gives none. A file that is JSON but
+ * not a snapshot counts as damaged, so the store serves its backup instead.
  * @param options - the snapshot path, size limit, logger, clock and fs.
  * @returns a resilient JSON store holding the snapshot.
  */
 export function createDefaultStore(
   options: Shared & { path: string; maxSizeBytes: number },
 ): SnapshotStore {
-  return new ResilientJsonStore<IdempotencySnapshot>(options);
+  return new ResilientJsonStore<IdempotencySnapshot>({
+    ...options,
+    validate: isIdempotencySnapshot,
+  });
 }
 
 /**
