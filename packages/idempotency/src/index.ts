@@ -33,5 +33,15 @@ export {
   type SnapshotStore,
 } from "./options.js";
 export type { IndexRedactor } from "./redaction.js";
+export {
+  type IndexRepairReport,
+  type RepairIndexOptions,
+  repairIdempotencyIndex,
+} from "./repair-index.js";
 export type { Settlement } from "./settlement.js";
 export type { IdempotencySnapshot, SnapshotPosition } from "./snapshot.js";
+export {
+  type IndexVerifyReport,
+  type VerifyIndexOptions,
+  verifyIdempotencyIndex,
+} from "./verify-index.js";
