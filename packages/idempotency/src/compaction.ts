@@ -88,6 +88,20 @@ export class Compactor {
   }
 
   /**
+   * Writes a snapshot of `entries` continuing from the journal being appended
+   * to, without starting a new one (on close: the journal a restart appends
+   * to then holds nothing the snapshot lacks). Call it inside `writer.exclusive()`.
+   * @param writer - the journal writer.
+   * @param entries - the durable entries.
+   * @returns whether the snapshot is durable.
+   */
+  async snapshot(writer: JournalWriter, entries: Iterable<IdempotencyEntry>): Promise<boolean> {
+    const written = await this.writeSnapshot(this.#generation, writer.lastSeq, entries);
+    if (written) await this.removeUnneeded();
+    return written;
+  }
+
+  /**
    * Writes a snapshot continuing from journal `generation`. A failure is
    * logged, not thrown: the journals still hold everything.
    * @param generation - the journal whose records follow the snapshot.

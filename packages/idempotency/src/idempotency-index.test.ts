@@ -800,7 +800,7 @@ describe("IdempotencyIndex: journal", () => {
   });
 
   it("rebuilds from the journals alone when the snapshot is lost but nothing else is", async () => {
-    const index = await open({ compactionThreshold: 2 });
+    const index = await open();
     for (let n = 0; n < 3; n += 1) await index.markPending(`k${n}`, n);
     await index.close();
     store.snapshot = null;

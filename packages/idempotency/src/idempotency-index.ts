@@ -400,8 +400,10 @@ export class IdempotencyIndex {
   }
 
   /**
-   * Waits for queued transitions, closes the journal and releases the owner
-   * lock. Waiters in `wait` mode are rejected. Calling it again is a no-op.
+   * Waits for queued transitions, writes a snapshot (so the journal a restart
+   * appends to holds nothing the snapshot lacks, and damage to it after a
+   * clean shutdown costs no entry), closes the journal and releases the owner lock. Waiters in `wait`
+   * mode are rejected. Calling it again is a no-op.
    * @returns once everything is closed.
    * @example
    * ```ts
@@ -414,8 +416,10 @@ export class IdempotencyIndex {
     this.#state = "closed";
     if (opening) await opening.catch(() => {});
     this.#transitions.waiters.notifyAll();
+    const writer = this.#writer;
     try {
-      await this.#writer?.close();
+      if (writer && !writer.failure) await this.#compact(writer, "snapshot").catch(() => {});
+      await writer?.close();
     } finally {
       this.#writer = null;
       await this.#releaseLock();
@@ -429,20 +433,38 @@ export class IdempotencyIndex {
   }
 
   #maybeCompact(writer: JournalWriter): void {
-    const compactor = this.#compactor;
-    if (this.#compactionQueued || this.#state !== "open" || !compactor) return;
     const table = this.#table;
+    const threshold = Math.max(this.#options.compactionThreshold, table.durable.size);
     if (
-      table.recordsSinceSnapshot < Math.max(this.#options.compactionThreshold, table.durable.size)
+      this.#compactionQueued ||
+      this.#state !== "open" ||
+      table.recordsSinceSnapshot < threshold
     ) {
       return;
     }
     this.#compactionQueued = true;
-    writer
+    this.#compact(writer)
+      .catch(() => {})
+      .finally(() => {
+        this.#compactionQueued = false;
+      });
+  }
+
+  /**
+   * Compacts (or only snapshots) between two journal batches; failures are
+   * logged and rethrown.
+   */
+  #compact(writer: JournalWriter, kind: "compact" | "snapshot" = "compact"): Promise<void> {
+    const table = this.#table;
+    const compactor = this.#compactor;
+    const logger = this.#options.logger;
+    return writer
       .exclusive(async () => {
         const replaced = table.recordsSinceSnapshot;
+        if (!compactor || replaced === 0) return;
         try {
-          await compactor.compact(writer, table.durable.values());
+          if (kind === "compact") await compactor.compact(writer, table.durable.values());
+          else await compactor.snapshot(writer, table.durable.values());
         } finally {
           // Also after a failure: the next attempt waits for another threshold's worth.
           table.recordsSinceSnapshot -= replaced;
@@ -450,20 +472,13 @@ export class IdempotencyIndex {
       })
       .catch((error: unknown) => {
         if (writer.failure) {
-          this.#options.logger.error(
-            "idempotency: compaction failed; the index stopped accepting writes",
-            {
-              error,
-            },
-          );
-        } else {
-          this.#options.logger.warn("idempotency: compaction failed; the journal keeps growing", {
+          logger.error("idempotency: compaction failed; the index stopped accepting writes", {
             error,
           });
+        } else {
+          logger.warn("idempotency: compaction failed; the journal keeps growing", { error });
         }
-      })
-      .finally(() => {
-        this.#compactionQueued = false;
+        throw error;
       });
   }
 }

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MemoryLocks } from "../src/__fixtures__/memory-dependencies.js";
 import { IndexCorruptError } from "../src/errors.js";
 import { IdempotencyIndex } from "../src/idempotency-index.js";
 import type { IdempotencyIndexOptions } from "../src/options.js";
@@ -34,19 +35,37 @@ async function withIndex<T>(
   }
 }
 
+async function runSteps(index: IdempotencyIndex, count: number, from: number): Promise<void> {
+  for (let n = from; n < from + count; n += 1) {
+    const key = index.generateKey("add_labels", "acme/widgets", `issue-${n}`, { n });
+    await index.markPending(key, n + 1);
+    await index.markCompleted(key, { n });
+  }
+}
+
+/** Completes `count` steps, then closes the index (a clean shutdown). */
 async function completeSteps(
   count: number,
   options: Partial<IdempotencyIndexOptions> = {},
   from = 0,
 ) {
-  await withIndex(options, async (index) => {
-    for (let n = from; n < from + count; n += 1) {
-      const key = index.generateKey("add_labels", "acme/widgets", `issue-${n}`, { n });
-      await index.markPending(key, n + 1);
-      await index.markCompleted(key, { n });
-    }
-  });
+  await withIndex(options, (index) => runSteps(index, count, from));
 }
+
+/** Completes `count` steps, then abandons the index without closing it, as a crash does. */
+async function completeStepsThenCrash(
+  count: number,
+  options: Partial<IdempotencyIndexOptions> = {},
+) {
+  const index = new IdempotencyIndex({ dir, locks: new MemoryLocks(), ...options });
+  await index.initialize();
+  await runSteps(index, count, 0);
+}
+
+const ENDINGS = [
+  ["a clean shutdown", completeSteps],
+  ["a crash", completeStepsThenCrash],
+] as const;
 
 /** Every file under `dir` with its SHA-256, so a test can assert nothing changed. */
 async function fingerprint(): Promise<Record<string, string>> {
@@ -89,24 +108,27 @@ async function initializeError(options: Partial<IdempotencyIndexOptions> = {}) {
 }
 
 describe("damage in the middle of a journal", () => {
-  it("a flipped bit in line 3 is reported with its file and line, and nothing is changed", async () => {
-    await completeSteps(5);
-    const [journal] = await journalNames();
-    await flipBitInLine(journal as string, 3);
-    const before = await fingerprint();
-    const error = await initializeError();
-    expect(IndexCorruptError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({
-      code: "INDEX_CORRUPT",
-      file: join(dir, journal as string),
-      line: 3,
-    });
-    expect((error as Error).message).toContain(`${journal}`);
-    expect((error as Error).message).toContain("line 3");
-    expect(await fingerprint()).toEqual(before);
-    // Refused again on the next attempt: damage is not forgotten.
-    expect(await initializeError()).toMatchObject({ code: "INDEX_CORRUPT", line: 3 });
-  });
+  it.each(ENDINGS)(
+    "a flipped bit in line 3 is reported with its file and line, and nothing is changed (after %s)",
+    async (_, finish) => {
+      await finish(5);
+      const [journal] = await journalNames();
+      await flipBitInLine(journal as string, 3);
+      const before = await fingerprint();
+      const error = await initializeError();
+      expect(IndexCorruptError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: "INDEX_CORRUPT",
+        file: join(dir, journal as string),
+        line: 3,
+      });
+      expect((error as Error).message).toContain(`${journal}`);
+      expect((error as Error).message).toContain("line 3");
+      expect(await fingerprint()).toEqual(before);
+      // Refused again on the next attempt: damage is not forgotten.
+      expect(await initializeError()).toMatchObject({ code: "INDEX_CORRUPT", line: 3 });
+    },
+  );
 
   it("a flipped bit in the last complete line is damage, not a torn tail", async () => {
     await completeSteps(2);
@@ -159,26 +181,47 @@ describe("damage in the middle of a journal", () => {
 });
 
 describe("a journal cut short while a snapshot says more existed", () => {
-  it("the active journal truncated to 0 after a compaction is detected", async () => {
-    await completeSteps(12, { compactionThreshold: 5 });
-    const journals = await journalNames();
-    const active = journals.at(-1) as string;
-    await truncate(join(dir, active), 0);
-    const error = await initializeError();
-    expect(IndexCorruptError.isInstance(error)).toBe(true);
-    expect(error).toMatchObject({ file: join(dir, active) });
-  });
+  it.each(ENDINGS)(
+    "the active journal truncated to 0 after a compaction is detected (after %s)",
+    async (_, finish) => {
+      await finish(12, { compactionThreshold: 5 });
+      const journals = await journalNames();
+      const active = journals.at(-1) as string;
+      await truncate(join(dir, active), 0);
+      const error = await initializeError();
+      expect(IndexCorruptError.isInstance(error)).toBe(true);
+      expect(error).toMatchObject({ file: join(dir, active) });
+    },
+  );
 
-  it("a journal truncated to 0 on a fresh directory (no compaction yet) is detected", async () => {
+  it.each(ENDINGS)(
+    "a journal truncated to 0 on a fresh directory (no compaction yet) is detected (after %s)",
+    async (_, finish) => {
+      await finish(5);
+      const [journal] = await journalNames();
+      await truncate(join(dir, journal as string), 0);
+      const before = await fingerprint();
+      expect(await initializeError()).toMatchObject({
+        code: "INDEX_CORRUPT",
+        file: join(dir, journal as string),
+      });
+      expect(await fingerprint()).toEqual(before);
+    },
+  );
+
+  it("after a clean shutdown, the journal cut in half costs no entry (the snapshot holds them all)", async () => {
     await completeSteps(5);
     const [journal] = await journalNames();
-    await truncate(join(dir, journal as string), 0);
-    const before = await fingerprint();
-    expect(await initializeError()).toMatchObject({
-      code: "INDEX_CORRUPT",
-      file: join(dir, journal as string),
+    const path = join(dir, journal as string);
+    const { length } = await readFile(path);
+    await truncate(path, Math.floor(length / 2));
+    await withIndex({}, async (index) => {
+      expect(index.size).toBe(5);
+      for (let n = 0; n < 5; n += 1) {
+        const key = index.generateKey("add_labels", "acme/widgets", `issue-${n}`, { n });
+        expect(await index.check(key)).toMatchObject({ status: "completed", result: { n } });
+      }
     });
-    expect(await fingerprint()).toEqual(before);
   });
 
   it("a deleted journal that the snapshot continues from is detected", async () => {
@@ -192,7 +235,7 @@ describe("a journal cut short while a snapshot says more existed", () => {
   });
 
   it("an older journal cut in half (not the tail of the history) is damage", async () => {
-    await completeSteps(12, { compactionThreshold: 5 });
+    await completeStepsThenCrash(12, { compactionThreshold: 5 });
     const journals = await journalNames();
     expect(journals.length).toBeGreaterThanOrEqual(2);
     const older = journals.at(-2) as string;
@@ -209,22 +252,25 @@ describe("a journal cut short while a snapshot says more existed", () => {
 });
 
 describe("a damaged snapshot never forgets completed keys", () => {
-  it("snapshot.json truncated to half: all 30 completed keys survive (the .bak's journals were kept)", async () => {
-    await completeSteps(30, { compactionThreshold: 5 });
-    const path = join(dir, "snapshot.json");
-    const { length } = await readFile(path);
-    await truncate(path, Math.floor(length / 2));
-    await withIndex({ compactionThreshold: 5 }, async (index) => {
-      expect(index.size).toBe(30);
-      for (let n = 0; n < 30; n += 1) {
-        const key = index.generateKey("add_labels", "acme/widgets", `issue-${n}`, { n });
-        expect(await index.markPending(key, 100 + n)).toMatchObject({
-          claimed: false,
-          reason: "completed",
-        });
-      }
-    });
-  });
+  it.each(ENDINGS)(
+    "snapshot.json truncated to half: all 30 completed keys survive (after %s)",
+    async (_, finish) => {
+      await finish(30, { compactionThreshold: 5 });
+      const path = join(dir, "snapshot.json");
+      const { length } = await readFile(path);
+      await truncate(path, Math.floor(length / 2));
+      await withIndex({ compactionThreshold: 5 }, async (index) => {
+        expect(index.size).toBe(30);
+        for (let n = 0; n < 30; n += 1) {
+          const key = index.generateKey("add_labels", "acme/widgets", `issue-${n}`, { n });
+          expect(await index.markPending(key, 100 + n)).toMatchObject({
+            claimed: false,
+            reason: "completed",
+          });
+        }
+      });
+    },
+  );
 
   it("keeps the .bak's journals through many compactions, so any one damaged snapshot loses nothing", async () => {
     let total = 0;

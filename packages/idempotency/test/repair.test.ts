@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MemoryLocks } from "../src/__fixtures__/memory-dependencies.js";
 import { runIndexCli } from "../src/cli/run-index-cli.js";
 import { IdempotencyIndex } from "../src/idempotency-index.js";
 import { repairIdempotencyIndex } from "../src/repair-index.js";
@@ -28,6 +29,16 @@ async function seed(count: number, compactionThreshold = 1000): Promise<void> {
     await index.markCompleted(`k${n}`, { n });
   }
   await index.close();
+}
+
+/** Like {@link seed}, but the index is abandoned without closing it, as a crash does. */
+async function seedThenCrash(count: number): Promise<void> {
+  const index = new IdempotencyIndex({ dir, locks: new MemoryLocks() });
+  await index.initialize();
+  for (let n = 0; n < count; n += 1) {
+    await index.markPending(`k${n}`, n + 1);
+    await index.markCompleted(`k${n}`, { n });
+  }
 }
 
 async function flipByteInLine(path: string, line: number): Promise<void> {
@@ -121,7 +132,7 @@ describe("verifyIdempotencyIndex", () => {
 
 describe("repairIdempotencyIndex", () => {
   it("moves the damaged journal aside byte for byte and keeps every readable record", async () => {
-    await seed(5);
+    await seedThenCrash(5);
     const journal = join(dir, "journal.0.jsonl");
     await flipByteInLine(journal, 3); // the completion of k0
     const damaged = await readFile(journal);
@@ -164,6 +175,19 @@ describe("repairIdempotencyIndex", () => {
     const index = new IdempotencyIndex({ dir });
     await index.initialize();
     expect(index.size).toBe(report.entries);
+    await index.close();
+  });
+
+  it("after a clean shutdown, a damaged line costs nothing: the snapshot holds its transition", async () => {
+    await seed(5);
+    await flipByteInLine(join(dir, "journal.0.jsonl"), 3);
+    const report = await repairIdempotencyIndex({ dir });
+    expect(report.repaired).toBe(true);
+    const index = new IdempotencyIndex({ dir });
+    await index.initialize();
+    for (let n = 0; n < 5; n += 1) {
+      expect(await index.check(`k${n}`)).toMatchObject({ status: "completed", result: { n } });
+    }
     await index.close();
   });
 
