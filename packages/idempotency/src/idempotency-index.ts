@@ -179,7 +179,12 @@ export class IdempotencyIndex {
   async #open(): Promise<void> {
     const { dir, fs, logger, lockName, lockWaitMs } = this.#options;
     await indexIo("create", dir, () => ensureDurableDirectory(fs, dir));
-    this.#lock = await this.#locks.acquire(lockName, lockWaitMs > 0 ? { waitMs: lockWaitMs } : {});
+    this.#lock = await indexIo(
+      "lock",
+      dir,
+      () => this.#locks.acquire(lockName, lockWaitMs > 0 ? { waitMs: lockWaitMs } : {}),
+      true,
+    );
     const opened = await openJournal({
       dir,
       fs,

@@ -30,20 +30,35 @@ export interface JournalFile {
 }
 
 /**
- * Runs a filesystem call of the index, turning a system error into
- * {@link IndexIoError}; Beauvoir's own errors (a refused symlink) pass as they are.
+ * Runs a filesystem call of the index, turning its failure into
+ * {@link IndexIoError}; Beauvoir's own errors (a refused symlink, a held lock)
+ * pass as they are.
  * @param operation - what is being done, for the message.
  * @param path - the file or directory.
  * @param call - the call.
+ * @param systemErrorsOnly - wrap only Node system errors (`errno`/`syscall`),
+ *   for calls into a caller's dependency whose own errors must pass unchanged.
  * @returns what the call returns.
  */
-export async function indexIo<T>(operation: string, path: string, call: () => Promise<T>) {
+export async function indexIo<T>(
+  operation: string,
+  path: string,
+  call: () => Promise<T>,
+  systemErrorsOnly = false,
+): Promise<T> {
   try {
     return await call();
   } catch (error) {
     if (BeauvoirError.isInstance(error)) throw error;
+    if (systemErrorsOnly && !isSystemError(error)) throw error;
     throw new IndexIoError(operation, path, error);
   }
+}
+
+function isSystemError(error: unknown): boolean {
+  if (!isErrnoError(error)) return false;
+  const { errno, syscall } = error as { errno?: unknown; syscall?: unknown };
+  return typeof errno === "number" || typeof syscall === "string";
 }
 
 /**

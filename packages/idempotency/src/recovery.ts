@@ -105,8 +105,9 @@ class ChainWalker {
   }
 
   #gap(path: string, line: number, lastMissing: number): void {
-    if (this.#damaged) return;
-    const first = (this.previous as number) + 1;
+    // Records the snapshot holds are not lost, whatever happened to their lines.
+    if (this.#damaged || lastMissing <= this.covered) return;
+    const first = Math.max((this.previous as number) + 1, this.covered + 1);
     this.problems.push({
       kind: "missing-records",
       file: path,

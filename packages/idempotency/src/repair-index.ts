@@ -87,7 +87,7 @@ export async function repairIdempotencyIndex(
     });
   const locks =
     givenLocks ?? createDefaultLocks({ lockDir: join(dir, "locks"), logger, clock, fs });
-  const lock = await locks.acquire(lockName);
+  const lock = await indexIo("lock", dir, () => locks.acquire(lockName), true);
   try {
     const recovered = await readIndex({ dir, fs, store, logger, snapshotFile });
     const found = {

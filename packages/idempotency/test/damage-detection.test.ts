@@ -221,6 +221,12 @@ describe("a journal cut short while a snapshot says more existed", () => {
         const key = index.generateKey("add_labels", "acme/widgets", `issue-${n}`, { n });
         expect(await index.check(key)).toMatchObject({ status: "completed", result: { n } });
       }
+      // Appending after the cut leaves a gap in the journal's seqs that the snapshot covers.
+      await index.markPending("after-the-cut", 6);
+    });
+    await withIndex({}, async (index) => {
+      expect(index.size).toBe(6);
+      expect(await index.check("after-the-cut")).toMatchObject({ status: "pending" });
     });
   });
 
