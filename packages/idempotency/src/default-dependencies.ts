@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
 import { LockManager } from "@beauvoir/locks";
 import { ResilientJsonStore } from "@beauvoir/resilient-store";
@@ -32,4 +33,18 @@ export function createDefaultStore(
  */
 export function createDefaultLocks(options: Shared & { lockDir: string }): OwnerLockProvider {
   return new LockManager(options);
+}
+
+/**
+ * The caller's snapshot store, or the default one at `{dir}/snapshot.json`,
+ * with the file named in messages.
+ * @param options - the directory, the caller's store if any, the size limit and the shared dependencies.
+ * @returns the store and its file.
+ */
+export function snapshotStoreFor(
+  options: Shared & { dir: string; store: SnapshotStore | undefined; maxSizeBytes: number },
+): { store: SnapshotStore; snapshotFile: string } {
+  const { dir, store, ...shared } = options;
+  const snapshotFile = store?.path ?? join(dir, "snapshot.json");
+  return { store: store ?? createDefaultStore({ ...shared, path: snapshotFile }), snapshotFile };
 }

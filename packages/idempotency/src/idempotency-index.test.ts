@@ -506,6 +506,30 @@ describe("IdempotencyIndex: options and lifecycle", () => {
     expect(() => new IdempotencyIndex({ ...base, lockName: "../x" })).toThrow(/name/i);
   });
 
+  it("checks every option before anything touches the disk, naming it", async () => {
+    const missing = join(dir, "never-created");
+    const cases: Array<[Partial<IdempotencyIndexOptions>, RegExp]> = [
+      [{ store: {} as never }, /store\.get must be a function/],
+      [{ store: { get: async () => null } as never }, /store\.set/],
+      [{ locks: { acquire: 1 } as never }, /locks\.acquire/],
+      [{ fs: { open: () => {} } as never }, /fs\.readFile/],
+      [{ clock: { now: () => 0 } as never }, /clock\.setTimeout/],
+      [{ logger: { info() {} } as never }, /logger\.debug/],
+      [{ redactor: { redact: (text: string) => text } as never }, /redactor\.redactAny/],
+      [{ redactor: "none" as never }, /redactor must be an object/],
+      [{ dir: "a\u0000b" }, /dir/],
+      [{ snapshotMaxBytes: 0 }, /snapshotMaxBytes/],
+      [{ lockWaitMs: -1 }, /lockWaitMs/],
+    ];
+    for (const [options, message] of cases) {
+      const build = () => new IdempotencyIndex({ dir: missing, ...options });
+      expect(build, JSON.stringify(Object.keys(options))).toThrow(message);
+    }
+    // Any object with the four methods is a logger.
+    expect(() => new IdempotencyIndex({ dir: missing, logger: console })).not.toThrow();
+    await expect(readdir(missing)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("merges the compensation table over the defaults", () => {
     const index = new IdempotencyIndex({
       dir,

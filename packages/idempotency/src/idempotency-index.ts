@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { ensureDurableDirectory } from "@beauvoir/core";
 import type { Compactor } from "./compaction.js";
 import { buildCompensationTable } from "./compensation.js";
-import { createDefaultLocks, createDefaultStore } from "./default-dependencies.js";
+import { createDefaultLocks, snapshotStoreFor } from "./default-dependencies.js";
 import type { CompensationStrategy, IdempotencyEntry } from "./entry.js";
 import { EntryTable } from "./entry-table.js";
 import { IndexNotOpenError } from "./errors.js";
@@ -58,6 +58,7 @@ export class IdempotencyIndex {
   readonly #options: ResolvedOptions;
   readonly #compensation: Readonly<Record<string, CompensationStrategy>>;
   readonly #store: SnapshotStore;
+  readonly #snapshotFile: string;
   readonly #locks: OwnerLockProvider;
   readonly #table = new EntryTable();
   readonly #transitions: KeyTransitions;
@@ -76,15 +77,14 @@ export class IdempotencyIndex {
     this.#options = resolveOptions(options);
     this.#compensation = buildCompensationTable(options.compensation);
     const { dir, logger, clock, fs, snapshotMaxBytes } = this.#options;
-    this.#store =
-      this.#options.store ??
-      createDefaultStore({
-        path: join(dir, "snapshot.json"),
-        maxSizeBytes: snapshotMaxBytes,
-        logger,
-        clock,
-        fs,
-      });
+    ({ store: this.#store, snapshotFile: this.#snapshotFile } = snapshotStoreFor({
+      dir,
+      store: this.#options.store,
+      maxSizeBytes: snapshotMaxBytes,
+      logger,
+      clock,
+      fs,
+    }));
     this.#locks =
       this.#options.locks ?? createDefaultLocks({ lockDir: join(dir, "locks"), logger, clock, fs });
     this.#transitions = new KeyTransitions({
@@ -190,7 +190,7 @@ export class IdempotencyIndex {
       fs,
       store: this.#store,
       logger,
-      snapshotFile: this.#store.path ?? join(dir, "snapshot.json"),
+      snapshotFile: this.#snapshotFile,
     });
     this.#table.load(opened.recovered.entries, opened.recovered.replayed);
     this.#writer = opened.writer;

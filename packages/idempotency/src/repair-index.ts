@@ -1,6 +1,6 @@
 import { basename, join } from "node:path";
 import { ensureDurableDirectory, type FileSystem, type Logger } from "@beauvoir/core";
-import { createDefaultLocks, createDefaultStore } from "./default-dependencies.js";
+import { createDefaultLocks, snapshotStoreFor } from "./default-dependencies.js";
 import type { IndexProblem } from "./errors.js";
 import { createJournal, indexIo, journalName } from "./journal-files.js";
 import { readIndex } from "./open-journal.js";
@@ -75,16 +75,14 @@ export async function repairIdempotencyIndex(
     lockName,
   } = resolveDependencies(options);
   await indexIo("list", dir, () => fs.readdir(dir));
-  const snapshotFile = given?.path ?? join(dir, "snapshot.json");
-  const store =
-    given ??
-    createDefaultStore({
-      path: snapshotFile,
-      maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
-      logger,
-      clock,
-      fs,
-    });
+  const { store, snapshotFile } = snapshotStoreFor({
+    dir,
+    store: given,
+    maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
+    logger,
+    clock,
+    fs,
+  });
   const locks =
     givenLocks ?? createDefaultLocks({ lockDir: join(dir, "locks"), logger, clock, fs });
   const lock = await indexIo("lock", dir, () => locks.acquire(lockName), true);

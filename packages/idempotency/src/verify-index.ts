@@ -1,6 +1,5 @@
-import { join } from "node:path";
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
-import { createDefaultStore } from "./default-dependencies.js";
+import { snapshotStoreFor } from "./default-dependencies.js";
 import type { IndexProblem } from "./errors.js";
 import { readIndex } from "./open-journal.js";
 import { IDEMPOTENCY_INDEX_DEFAULTS, type SnapshotStore } from "./options.js";
@@ -87,16 +86,14 @@ export async function verifyIdempotencyIndex(
       logger.error(message, data);
     },
   };
-  const snapshotFile = given?.path ?? join(dir, "snapshot.json");
-  const store =
-    given ??
-    createDefaultStore({
-      path: snapshotFile,
-      maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
-      logger: listening,
-      clock,
-      fs: view,
-    });
+  const { store, snapshotFile } = snapshotStoreFor({
+    dir,
+    store: given,
+    maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
+    logger: listening,
+    clock,
+    fs: view,
+  });
   const recovered = await readIndex({ dir, fs: view, store, logger: listening, snapshotFile });
   return summarize(dir, recovered, notes);
 }
