@@ -1,5 +1,6 @@
 import type { FileSystem, Logger } from "@beauvoir/core";
 import type { IdempotencyEntry } from "./entry.js";
+import type { EntryTable } from "./entry-table.js";
 import { createJournal, JournalRotationError, removeIfPresent } from "./journal-files.js";
 import type { JournalWriter } from "./journal-writer.js";
 import type { SnapshotStore } from "./options.js";
@@ -45,6 +46,7 @@ export class Compactor {
   #lastSnapshot: SnapshotPosition | null;
   #retainFrom: SnapshotPosition | null;
   #cleanupBroken = false;
+  #queued = false;
 
   /** @param options - the directory, store and what recovery found. */
   constructor(options: CompactorOptions) {
@@ -53,6 +55,57 @@ export class Compactor {
     this.#generation = options.generation;
     this.#lastSnapshot = options.lastSnapshot;
     this.#retainFrom = options.retainFrom;
+  }
+
+  /**
+   * Queues a compaction between two journal batches, unless one is queued
+   * already. A failure is logged; the journals keep everything.
+   * @param writer - the journal writer.
+   * @param table - the entries; its `recordsSinceSnapshot` is brought down.
+   */
+  schedule(writer: JournalWriter, table: EntryTable): void {
+    if (this.#queued) return;
+    this.#queued = true;
+    this.run(writer, table, "compact")
+      .catch(() => {})
+      .finally(() => {
+        this.#queued = false;
+      });
+  }
+
+  /**
+   * Compacts, or only writes a snapshot (on close), between two journal
+   * batches, when a record came since the last snapshot. Failures are logged
+   * and rethrown.
+   * @param writer - the journal writer.
+   * @param table - the entries; its `recordsSinceSnapshot` is brought down.
+   * @param kind - `"compact"` (new journal and snapshot) or `"snapshot"`.
+   * @returns once done.
+   */
+  run(writer: JournalWriter, table: EntryTable, kind: "compact" | "snapshot"): Promise<void> {
+    const { logger } = this.#options;
+    return writer
+      .exclusive(async () => {
+        const replaced = table.recordsSinceSnapshot;
+        if (replaced === 0) return;
+        try {
+          if (kind === "compact") await this.compact(writer, table.durable.values());
+          else await this.snapshot(writer, table.durable.values());
+        } finally {
+          // Also after a failure: the next attempt waits for another threshold's worth.
+          table.recordsSinceSnapshot -= replaced;
+        }
+      })
+      .catch((error: unknown) => {
+        if (writer.failure) {
+          logger.error("idempotency: compaction failed; the index stopped accepting writes", {
+            error,
+          });
+        } else {
+          logger.warn("idempotency: compaction failed; the journal keeps growing", { error });
+        }
+        throw error;
+      });
   }
 
   /**

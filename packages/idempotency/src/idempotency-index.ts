@@ -67,7 +67,6 @@ export class IdempotencyIndex {
   #writer: JournalWriter | null = null;
   #compactor: Compactor | null = null;
   #lock: OwnerLockHandle | null = null;
-  #compactionQueued = false;
 
   /**
    * @param options - see {@link IdempotencyIndexOptions}; only `dir` is required.
@@ -423,7 +422,9 @@ export class IdempotencyIndex {
     this.#transitions.waiters.notifyAll();
     const writer = this.#writer;
     try {
-      if (writer && !writer.failure) await this.#compact(writer, "snapshot").catch(() => {});
+      if (writer && !writer.failure) {
+        await this.#compactor?.run(writer, this.#table, "snapshot").catch(() => {});
+      }
       await writer?.close();
     } finally {
       this.#writer = null;
@@ -440,50 +441,8 @@ export class IdempotencyIndex {
   #maybeCompact(writer: JournalWriter): void {
     const table = this.#table;
     const threshold = Math.max(this.#options.compactionThreshold, table.durable.size);
-    if (
-      this.#compactionQueued ||
-      this.#state !== "open" ||
-      table.recordsSinceSnapshot < threshold
-    ) {
-      return;
+    if (this.#state === "open" && table.recordsSinceSnapshot >= threshold) {
+      this.#compactor?.schedule(writer, table);
     }
-    this.#compactionQueued = true;
-    this.#compact(writer)
-      .catch(() => {})
-      .finally(() => {
-        this.#compactionQueued = false;
-      });
-  }
-
-  /**
-   * Compacts (or only snapshots) between two journal batches; failures are
-   * logged and rethrown.
-   */
-  #compact(writer: JournalWriter, kind: "compact" | "snapshot" = "compact"): Promise<void> {
-    const table = this.#table;
-    const compactor = this.#compactor;
-    const logger = this.#options.logger;
-    return writer
-      .exclusive(async () => {
-        const replaced = table.recordsSinceSnapshot;
-        if (!compactor || replaced === 0) return;
-        try {
-          if (kind === "compact") await compactor.compact(writer, table.durable.values());
-          else await compactor.snapshot(writer, table.durable.values());
-        } finally {
-          // Also after a failure: the next attempt waits for another threshold's worth.
-          table.recordsSinceSnapshot -= replaced;
-        }
-      })
-      .catch((error: unknown) => {
-        if (writer.failure) {
-          logger.error("idempotency: compaction failed; the index stopped accepting writes", {
-            error,
-          });
-        } else {
-          logger.warn("idempotency: compaction failed; the journal keeps growing", { error });
-        }
-        throw error;
-      });
   }
 }
