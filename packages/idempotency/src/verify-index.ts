@@ -1,11 +1,14 @@
-import type { Clock, FileSystem, Logger } from "@beauvoir/core";
+import { type Clock, type FileSystem, isErrnoError, type Logger } from "@beauvoir/core";
 import { snapshotStoreFor } from "./default-dependencies.js";
-import type { IndexProblem } from "./errors.js";
+import { IndexIoError, type IndexProblem } from "./errors.js";
 import { readIndex } from "./open-journal.js";
 import { IDEMPOTENCY_INDEX_DEFAULTS, type SnapshotStore } from "./options.js";
 import { readOnlyView } from "./read-only-view.js";
 import type { RecoveredIndex } from "./recovery.js";
 import { requireDirectory, resolveDependencies } from "./resolve-options.js";
+
+/** How many times a read that raced a running index's compaction is tried. */
+const VERIFY_ATTEMPTS = 3;
 
 /** Options of {@link verifyIdempotencyIndex}. */
 export interface VerifyIndexOptions {
@@ -73,7 +76,6 @@ export async function verifyIdempotencyIndex(
   const dir = requireDirectory(options.dir);
   const { fs, clock, logger, store: given } = resolveDependencies(options);
   const notes: string[] = [];
-  const view = readOnlyView(fs);
   const listening: Logger = {
     debug: (message, data) => logger.debug(message, data),
     info: (message, data) => logger.info(message, data),
@@ -86,16 +88,27 @@ export async function verifyIdempotencyIndex(
       logger.error(message, data);
     },
   };
-  const { store, snapshotFile } = snapshotStoreFor({
-    dir,
-    store: given,
-    maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
-    logger: listening,
-    clock,
-    fs: view,
-  });
-  const recovered = await readIndex({ dir, fs: view, store, logger: listening, snapshotFile });
-  return summarize(dir, recovered, notes);
+  for (let attempt = 1; ; attempt += 1) {
+    // A fresh view and store each time: what one attempt read must not meet what the next one reads.
+    const view = readOnlyView(fs);
+    const { store, snapshotFile } = snapshotStoreFor({
+      dir,
+      store: given,
+      maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
+      logger: listening,
+      clock,
+      fs: view,
+    });
+    notes.length = 0;
+    try {
+      const recovered = await readIndex({ dir, fs: view, store, logger: listening, snapshotFile });
+      return summarize(dir, recovered, notes);
+    } catch (error) {
+      // A running index may delete an old journal between the listing and the read.
+      const vanished = IndexIoError.isInstance(error) && isErrnoError(error.cause, "ENOENT");
+      if (!vanished || attempt === VERIFY_ATTEMPTS || error.path === dir) throw error;
+    }
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createFaultyFileSystem } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MemoryLocks } from "../src/__fixtures__/memory-dependencies.js";
 import { runIndexCli } from "../src/cli/run-index-cli.js";
@@ -120,6 +121,23 @@ describe("verifyIdempotencyIndex", () => {
       intact: true,
       tornTail: { file: join(dir, "journal.0.jsonl"), bytes: 10 },
     });
+  });
+
+  it("reads again when a running index deletes a journal between the listing and the read", async () => {
+    await seed(4);
+    let vanished = 0;
+    const fs = createFaultyFileSystem({
+      inject: ({ operation, path }) => {
+        if (operation === "open" && path.endsWith(".jsonl") && vanished === 0) {
+          vanished += 1;
+          return { error: "ENOENT" };
+        }
+        return undefined;
+      },
+    });
+    const report = await verifyIdempotencyIndex({ dir, fs });
+    expect(vanished).toBe(1);
+    expect(report).toMatchObject({ intact: true, entries: { total: 4 } });
   });
 
   it("refuses a directory that does not exist with a typed error", async () => {
