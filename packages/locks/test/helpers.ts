@@ -34,3 +34,26 @@ export function changingCalls(fs: FaultyFileSystem): string[] {
     .filter((call) => !READ_ONLY_OPERATIONS.has(call.operation))
     .map((call) => `${call.operation} ${call.path}`);
 }
+
+/**
+ * Mounts a fresh tmpfs of `sizeKiB` at a new directory, runs `body` with it,
+ * and unmounts it whatever happens (the tests run as root). The mount can be
+ * made read-only and writable again: root ignores a chmod of the directory.
+ */
+export async function withTmpfs<T>(
+  sizeKiB: number,
+  body: (mount: { dir: string; remount: (mode: "ro" | "rw") => void }) => Promise<T>,
+): Promise<T> {
+  const { execFileSync } = await import("node:child_process");
+  const dir = await mkdtemp(join(tmpdir(), "beauvoir-locks-tmpfs-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeKiB}k,mode=0700`, "tmpfs", dir]);
+  try {
+    return await body({
+      dir,
+      remount: (mode) => execFileSync("mount", ["-o", `remount,${mode}`, dir]),
+    });
+  } finally {
+    execFileSync("umount", [dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -43,12 +43,15 @@ export class StoreFileOperations {
    * name (a tmp of a dead process that had our pid, or a planted link) is
    * removed first: the names this writes are its own.
    * @param step - the step an fsync failure is reported under.
+   * @param durable - whether to fsync it.
+   * @param onCreated - called once the file exists (so a rollback knows there is one to remove).
    */
   async writeNewFile(
     file: string,
     bytes: Buffer,
     step: StoreWriteStep,
     durable = true,
+    onCreated?: () => void,
   ): Promise<void> {
     const { fs } = this.#context.options;
     let handle: FileHandleLike;
@@ -64,6 +67,7 @@ export class StoreFileOperations {
       }
       handle = await openPrivateFile(fs, file, "create");
     }
+    onCreated?.();
     try {
       await writeFully(handle, bytes, file);
       if (durable) await this.#context.failStop.fsync(step, () => handle.sync());

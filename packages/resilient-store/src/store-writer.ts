@@ -13,6 +13,7 @@ import { listTmpFiles } from "./store-file-reader.js";
 /** How far a write got, for its rollback. */
 interface WriteProgress {
   readonly tmp: string;
+  createdTmp: boolean;
   movedPrimary: boolean;
   placedTmp: boolean;
 }
@@ -49,10 +50,17 @@ export class StoreWriter {
     }
     // Even a failed write consumes its epoch: a torn tmp file may carry it.
     memory.epoch = epoch;
-    const progress: WriteProgress = { tmp: names.tmp(), movedPrimary: false, placedTmp: false };
+    const progress: WriteProgress = {
+      tmp: names.tmp(),
+      createdTmp: false,
+      movedPrimary: false,
+      placedTmp: false,
+    };
     let step: StoreWriteStep = "write-tmp";
     try {
-      await this.#operations.writeNewFile(progress.tmp, bytes, "write-tmp");
+      await this.#operations.writeNewFile(progress.tmp, bytes, "write-tmp", true, () => {
+        progress.createdTmp = true;
+      });
       step = "rename-primary-to-bak";
       try {
         await fs.rename(names.primary, names.bak);
@@ -128,14 +136,16 @@ export class StoreWriter {
     try {
       if (progress.movedPrimary) {
         await fs.rename(names.bak, names.primary);
-        await this.#operations.unlinkIfPresent(progress.tmp);
         if (memory.bakBytes !== null) {
+          // Over our own tmp file, which writeNewFile replaces.
           await this.#operations.writeNewFile(progress.tmp, memory.bakBytes, "write-tmp", durable);
           await fs.rename(progress.tmp, names.bak);
+        } else {
+          await this.#removeTmp(progress.tmp);
         }
       } else {
         if (progress.placedTmp) await fs.unlink(names.primary);
-        await this.#operations.unlinkIfPresent(progress.tmp);
+        else if (progress.createdTmp) await this.#removeTmp(progress.tmp);
       }
       if (durable && (progress.movedPrimary || progress.placedTmp)) {
         await this.#operations.fsyncDirectory("fsync-directory");
@@ -151,6 +161,15 @@ export class StoreWriter {
       });
       return false;
     }
+  }
+
+  /**
+   * Removes the tmp file of a failed write. Not being able to is only logged:
+   * it does not change what the primary and bak hold, and the next load
+   * removes it (a torn or superseded tmp file).
+   */
+  async #removeTmp(tmp: string): Promise<void> {
+    await this.#operations.removeQuietly(tmp, "Could not delete the tmp file of a failed write");
   }
 
   async #removeStaleTmps(): Promise<void> {
