@@ -34,11 +34,22 @@ export function withChecksumLine(legacyText: string, digest: string): string {
   return `{${LINE_START}${digest}${LINE_END}${legacyText.slice(1)}`;
 }
 
-/** @internal The SHA-256 hex digest of the given pieces of text, as UTF-8. */
-export function digestOfText(...pieces: string[]): string {
-  const hash = createHash("sha256");
-  for (const piece of pieces) hash.update(piece, "utf8");
-  return hash.digest("hex");
+/** A digest's place holder while the file's bytes are made, before they are hashed. */
+const PLACEHOLDER_DIGEST = "0".repeat(DIGEST_LENGTH);
+
+/**
+ * @internal The text and bytes of a store file whose content (without the
+ * checksum line) is `legacyText`: encoded once, hashed from the bytes, the
+ * digest written into its place.
+ */
+export function checksummedFile(legacyText: string): { text: string; bytes: Buffer } {
+  const bytes = Buffer.from(withChecksumLine(legacyText, PLACEHOLDER_DIGEST), "utf8");
+  const digest = createHash("sha256")
+    .update(bytes.subarray(0, 1))
+    .update(bytes.subarray(REST_AT))
+    .digest("hex");
+  bytes.write(digest, DIGEST_AT, "latin1");
+  return { text: withChecksumLine(legacyText, digest), bytes };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { CHECKSUM_KEY, checkChecksum, digestOfText, withChecksumLine } from "./checksum.js";
+import { CHECKSUM_KEY, checkChecksum, checksummedFile, withChecksumLine } from "./checksum.js";
 import { isPlainObject, StateNormalizer } from "./state-normalizer.js";
 
 /** The keys the store adds to the caller's state in the file. */
@@ -60,11 +60,17 @@ export function serializeState(
   };
 }
 
-/** @internal The file text for a given epoch: the state, its metadata and the checksum line first. */
+/** @internal The file for a given epoch, as text and bytes: the state, its metadata and the checksum line first. */
+export function composeFile(
+  serialized: SerializedState,
+  writeEpoch: number,
+): { text: string; bytes: Buffer } {
+  return checksummedFile(`${serialized.head}${writeEpoch}${serialized.tail}`);
+}
+
+/** @internal The file text for a given epoch (see {@link composeFile}). */
 export function composeFileText(serialized: SerializedState, writeEpoch: number): string {
-  const epoch = String(writeEpoch);
-  const digest = digestOfText(serialized.head, epoch, serialized.tail);
-  return withChecksumLine(`${serialized.head}${epoch}${serialized.tail}`, digest);
+  return composeFile(serialized, writeEpoch).text;
 }
 
 /** @internal The caller's state from a file's text: a fresh object without the metadata keys. */

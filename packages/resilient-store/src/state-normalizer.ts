@@ -32,7 +32,8 @@ const OMIT = Symbol("omit");
 export class StateNormalizer {
   readonly #storePath: string;
   readonly #segments: Array<string | number> = [];
-  readonly #ancestors = new Set<object>();
+  /** The objects on the path to the current value (an array: shorter than a Set to scan at usual depths). */
+  readonly #ancestors: object[] = [];
   droppedProtoKeys = 0;
 
   constructor(storePath: string) {
@@ -47,7 +48,7 @@ export class StateNormalizer {
     state: Record<string, unknown>,
     extra: ReadonlyArray<readonly [string, unknown]>,
   ): Record<string, unknown> {
-    this.#ancestors.add(state);
+    this.#ancestors.push(state);
     return this.#object(state, extra);
   }
 
@@ -71,25 +72,39 @@ export class StateNormalizer {
     if (value === null) return null;
     const object = value as Record<string, unknown>;
     if (!toJsonApplied) {
-      const toJson = this.#read(() => object.toJSON, "reading its toJSON");
+      // Inline try/catch, not a closure per value: this runs for every object of the state.
+      let toJson: unknown;
+      try {
+        toJson = object.toJSON;
+      } catch (error) {
+        throw this.#thrown(error, "reading its toJSON");
+      }
       if (typeof toJson === "function") {
-        const replaced = this.#read(
-          () => (toJson as (key: string) => unknown).call(object, key),
-          "its toJSON",
-        );
+        let replaced: unknown;
+        try {
+          replaced = (toJson as (key: string) => unknown).call(object, key);
+        } catch (error) {
+          throw this.#thrown(error, "its toJSON");
+        }
         return this.#value(replaced, key, true);
       }
     }
-    if (this.#ancestors.has(object)) throw this.#fail("circular reference");
-    if (this.#ancestors.size >= MAX_STATE_DEPTH) {
+    if (this.#ancestors.includes(object)) throw this.#fail("circular reference");
+    if (this.#ancestors.length >= MAX_STATE_DEPTH) {
       throw this.#fail(`nested deeper than ${MAX_STATE_DEPTH} levels`);
     }
-    this.#ancestors.add(object);
+    this.#ancestors.push(object);
     try {
-      if (this.#read(() => Array.isArray(object), "inspecting it")) {
-        return this.#array(object as unknown as unknown[]);
+      let array: boolean;
+      let plain: boolean;
+      try {
+        array = Array.isArray(object);
+        plain = array || isPlainObject(object);
+      } catch (error) {
+        throw this.#thrown(error, "reading its prototype");
       }
-      if (!this.#read(() => isPlainObject(object), "reading its prototype")) {
+      if (array) return this.#array(object as unknown as unknown[]);
+      if (!plain) {
         throw this.#fail(
           `${describeObject(object)} would not come back as it was stored; ` +
             "store plain objects and arrays (or give the class a toJSON method)",
@@ -97,16 +112,26 @@ export class StateNormalizer {
       }
       return this.#object(object, []);
     } finally {
-      this.#ancestors.delete(object);
+      this.#ancestors.pop();
     }
   }
 
   #array(array: unknown[]): unknown[] {
-    const length = this.#read(() => array.length, "reading its length");
+    let length: number;
+    try {
+      length = array.length;
+    } catch (error) {
+      throw this.#thrown(error, "reading its length");
+    }
     let copy: unknown[] | undefined;
     for (let index = 0; index < length; index++) {
       this.#segments.push(index);
-      const original = this.#read(() => array[index], "reading the element");
+      let original: unknown;
+      try {
+        original = array[index];
+      } catch (error) {
+        throw this.#thrown(error, "reading the element");
+      }
       const normalized = this.#value(original, String(index));
       if (normalized === OMIT) {
         throw this.#fail("undefined inside an array (JSON would turn it into null)");
@@ -122,7 +147,12 @@ export class StateNormalizer {
     object: Record<string, unknown>,
     extra: ReadonlyArray<readonly [string, unknown]>,
   ): Record<string, unknown> {
-    const keys = this.#read(() => Object.keys(object), "listing its keys");
+    let keys: string[];
+    try {
+      keys = Object.keys(object);
+    } catch (error) {
+      throw this.#thrown(error, "listing its keys");
+    }
     let changed = extra.length > 0;
     const entries: Array<[string, unknown]> = [];
     for (let index = 0; index < keys.length; index++) {
@@ -134,7 +164,12 @@ export class StateNormalizer {
       }
       if (index > 0 && keys[index - 1]! > key) changed = true;
       this.#segments.push(key);
-      const original = this.#read(() => object[key], "reading the property");
+      let original: unknown;
+      try {
+        original = object[key];
+      } catch (error) {
+        throw this.#thrown(error, "reading the property");
+      }
       const normalized = this.#value(original, key);
       this.#segments.pop();
       if (normalized === OMIT) {
@@ -152,14 +187,10 @@ export class StateNormalizer {
     return copy;
   }
 
-  /** Runs caller code (a getter, `toJSON`, a proxy trap); whatever it throws becomes a typed error. */
-  #read<T>(run: () => T, what: string): T {
-    try {
-      return run();
-    } catch (error) {
-      if (StoreSerializeError.isInstance(error)) throw error;
-      throw this.#fail(`${what} threw: ${describeThrown(error)}`, error);
-    }
+  /** What caller code (a getter, `toJSON`, a proxy trap) threw, as a typed error naming where. */
+  #thrown(error: unknown, what: string): StoreSerializeError {
+    if (StoreSerializeError.isInstance(error)) return error;
+    return this.#fail(`${what} threw: ${describeThrown(error)}`, error);
   }
 
   #fail(reason: string, cause?: unknown): StoreSerializeError {

@@ -5,7 +5,7 @@ import {
   StoreWriteError,
   type StoreWriteStep,
 } from "./errors.js";
-import { composeFileText, type SerializedState } from "./serialization.js";
+import { composeFile, type SerializedState } from "./serialization.js";
 import type { StoreContext } from "./store-context.js";
 import type { StoreFileOperations } from "./store-file-operations.js";
 import { listTmpFiles } from "./store-file-reader.js";
@@ -43,8 +43,7 @@ export class StoreWriter {
     failStop.throwIfStopped();
     const { fs } = options;
     const epoch = memory.epoch + 1;
-    const text = composeFileText(serialized, epoch);
-    const bytes = Buffer.from(text, "utf8");
+    const { text, bytes } = composeFile(serialized, epoch);
     if (bytes.length > options.maxSizeBytes) {
       throw new StoreTooLargeError(options.path, bytes.length, options.maxSizeBytes);
     }
