@@ -175,7 +175,6 @@ export function assertClock(clock: Clock): Clock {
 const FILE_SYSTEM_CALLS = [
   "open",
   "rename",
-  "link",
   "unlink",
   "readdir",
   "stat",

@@ -144,7 +144,7 @@ describe("a state that cannot be read safely", () => {
 
 describe("options are checked before any disk access", () => {
   it("refuses an fs that lacks a call the store makes, naming it", () => {
-    const { link: _link, ...withoutLink } = {
+    const { rename: _rename, ...withoutRename } = {
       open: async () => ({}) as never,
       readFile: async () => Buffer.alloc(0),
       rename: async () => {},
@@ -155,8 +155,8 @@ describe("options are checked before any disk access", () => {
       mkdir: async () => undefined,
       fsyncDirectory: async () => {},
     };
-    expect(() => new ResilientJsonStore({ path, fs: withoutLink as never })).toThrow(
-      /fs\.link must be a function/,
+    expect(() => new ResilientJsonStore({ path, fs: withoutRename as never })).toThrow(
+      /fs\.rename must be a function/,
     );
     expect(() => new ResilientJsonStore({ path, fs: "disk" as never })).toThrow(TypeError);
     expect(() => new ResilientStoreFactory({ baseDir: dir, fs: {} as never })).toThrow(/fs\./);
