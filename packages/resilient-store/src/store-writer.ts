@@ -90,25 +90,28 @@ export class StoreWriter {
   }
 
   /**
-   * Deletes the primary, bak and tmp files; the primary goes last, so a
-   * failure half-way leaves the state readable.
+   * Deletes the primary, bak and tmp files. The primary goes last, after the
+   * others' removal is durable (a directory fsync), so neither a failure
+   * half-way nor a power cut can bring back an older state than the primary's.
    * @throws {@link StoreWriteError} (`remove` or `fsync-directory`), or the fail-stop error.
    */
   async clear(): Promise<void> {
     const { options, names, memory, failStop } = this.#context;
     failStop.throwIfStopped();
     let step: StoreWriteStep = "remove";
-    try {
-      const files = [
-        ...(await listTmpFiles(options.fs, options.path, names)),
-        names.bak,
-        names.primary,
-      ];
-      for (const file of files) await this.#operations.unlinkIfPresent(file);
+    const fsyncIfPresent = async (): Promise<void> => {
       step = "fsync-directory";
       await this.#operations.fsyncDirectory(step).catch((error: unknown) => {
         if (!isErrnoError(error, "ENOENT")) throw error;
       });
+    };
+    try {
+      const older = [...(await listTmpFiles(options.fs, options.path, names)), names.bak];
+      for (const file of older) await this.#operations.unlinkIfPresent(file);
+      await fsyncIfPresent();
+      step = "remove";
+      await this.#operations.unlinkIfPresent(names.primary);
+      await fsyncIfPresent();
     } catch (error) {
       memory.loaded = false;
       if (failStop.stopped) throw failStop.error();

@@ -114,7 +114,9 @@ describe("an fsync that fails", () => {
     const store = new ResilientJsonStore<State>({ path, fs });
     await expect(store.clear()).rejects.toMatchObject({ code: "FAIL_STOPPED" });
     await expect(store.set({ n: 2 })).rejects.toMatchObject({ code: "FAIL_STOPPED" });
-    expect(await readOrNull(path)).toBeNull();
+    // The primary goes only after the others' removal is durable: it is still there.
+    expect(await readOrNull(`${path}.bak`)).toBeNull();
+    expect(await new ResilientJsonStore<State>({ path }).get()).toEqual({ n: 1 });
   });
 
   it("a write error that is not an fsync (ENOSPC) does not stop the store", async () => {
