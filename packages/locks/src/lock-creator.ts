@@ -49,12 +49,15 @@ export class LockCreator {
   async create(path: string): Promise<LockOwner | "exists" | undefined> {
     const { files, fs, latch, fsync, clock, processHeldIds } = this.#options;
     latch.throwIfStopped();
+    const createdAt = clock.now();
     const owner: LockOwner = Object.freeze({
       id: randomUUID(),
       pid: process.pid,
       bootId: this.#options.bootId,
-      createdAt: clock.now(),
+      createdAt,
       lockVersion: LOCK_FILE_VERSION,
+      // From the start, so every renewal rewrites a record of the same length.
+      renewedAt: createdAt,
     });
     const tempPath = files.tempPathOf(path, owner.id);
     // Registered before any file exists, so another manager in this process

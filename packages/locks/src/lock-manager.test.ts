@@ -108,6 +108,8 @@ describe("acquire and release", () => {
       createdAt: expect.any(Number),
       lockVersion: 2,
       checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      renewedAt: record.createdAt,
+      renewal: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
     expect(record.createdAt).toBeGreaterThanOrEqual(before);
     expect((await statFile(lockPath("dedup-index"))).mode & 0o777).toBe(0o600);

@@ -77,7 +77,7 @@ export class LockManager {
     const resolved = resolveLockManagerOptions(options);
     this.#options = resolved;
     const { fs, clock, logger } = resolved;
-    const processHeldIds = processHeldLockIds();
+    const processHeldIds = processHeldLockIds(fs);
     this.#files = new LockFiles(resolved.lockDir, fs, this.#latch, resolved.fsync);
     this.#judge = new StaleLockJudge(this.#files, { ...resolved, processHeldIds });
     this.#creator = new LockCreator({

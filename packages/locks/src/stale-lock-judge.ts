@@ -1,6 +1,6 @@
 import type { Clock, Logger } from "@beauvoir/core";
 import type { LockFiles } from "./lock-files.js";
-import { decodeOwner, type LockOwner } from "./lock-owner.js";
+import { decodeOwner, type LockOwner, readLockRecord } from "./lock-owner.js";
 import { processStartedAt } from "./process-identity.js";
 
 /**
@@ -69,9 +69,12 @@ export class StaleLockJudge {
    * Why a record is stale, or undefined when its holder may still be alive.
    * @param owner - the record.
    */
-  staleReason(owner: LockOwner): LockStaleReason | undefined {
+  staleReason(
+    owner: LockOwner,
+    renewedAt: number = owner.renewedAt ?? owner.createdAt,
+  ): LockStaleReason | undefined {
     const { clock, maxAgeMs, processHeldIds, isProcessAlive } = this.#rules;
-    const ageMs = clock.now() - (owner.renewedAt ?? owner.createdAt);
+    const ageMs = clock.now() - renewedAt;
     if (ageMs > maxAgeMs) return "expired";
     if (owner.pid === process.pid) {
       if (processHeldIds.has(owner.id)) return undefined;
@@ -90,10 +93,18 @@ export class StaleLockJudge {
     const bytes = await this.#files.read(path);
     if (bytes === undefined) return { kind: "missing" };
     const now = this.#rules.clock.now();
-    const owner = decodeOwner(bytes);
-    if (owner) {
-      const reason = this.staleReason(owner);
-      const ageMs = now - (owner.renewedAt ?? owner.createdAt);
+    const record = readLockRecord(bytes);
+    if (record) {
+      const { owner } = record;
+      let renewedAt = owner.renewedAt ?? owner.createdAt;
+      if (record.renewal === "damaged") {
+        // A torn or damaged renewal: the holder last wrote the file at its mtime.
+        const mtimeMs = await this.#files.mtimeOf(path);
+        if (mtimeMs === undefined) return { kind: "missing" };
+        renewedAt = Math.max(renewedAt, mtimeMs);
+      }
+      const reason = this.staleReason(owner, renewedAt);
+      const ageMs = now - renewedAt;
       return reason === undefined
         ? { kind: "live", owner, bytes }
         : { kind: "stale", reason, owner, ageMs, bytes };

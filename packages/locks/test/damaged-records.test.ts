@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 describe("a flipped bit in a lock record", () => {
-  it("at any byte is never taken for a record: LOCK_CORRUPT, the file unchanged", {
+  it("at any byte never names another holder or breaks the lock, and the file stays as it is", {
     timeout: 60_000,
   }, async () => {
     const holder = new LockManager({ lockDir, maxAgeMs: Number.POSITIVE_INFINITY });
@@ -35,6 +35,9 @@ describe("a flipped bit in a lock record", () => {
       isProcessAlive: (pid) => pid === process.pid,
       retryBaseMs: 1,
     });
+    // The identity (id, pid, bootId, createdAt, lockVersion) and its checksum
+    // come first; the renewal (renewedAt and its own checksum) after.
+    const identityEnd = original.indexOf('"sha256:') + '"sha256:'.length + 64;
     for (let offset = 0; offset < original.length; offset++) {
       // Every byte, with the flipped bit rotating through the eight positions.
       for (const bit of [offset % 8, (offset + 3) % 8]) {
@@ -43,10 +46,19 @@ describe("a flipped bit in a lock record", () => {
         await writeFile(path, damaged);
         const label = `bit ${bit} of byte ${offset} (${String.fromCharCode(original[offset]!)})`;
         const error = await contender.acquire("a").catch((caught: unknown) => caught);
-        expect(error, label).toMatchObject({ code: "LOCK_CORRUPT" });
-        expect(await readFile(path), label).toEqual(damaged);
         const [listed] = await contender.listLocks();
-        expect(listed, label).toMatchObject({ status: "unreadable", owner: undefined });
+        if (offset < identityEnd) {
+          // A damaged identity is no record: never judged, never broken while young.
+          expect(error, label).toMatchObject({ code: "LOCK_CORRUPT" });
+          expect(listed, label).toMatchObject({ status: "unreadable", owner: undefined });
+        } else {
+          // A damaged renewal: the identity stands, the file's mtime dates the
+          // holder's last renewal, and the lock stays the live holder's.
+          expect(error, label).toMatchObject({ code: "LOCK_HELD", owner: { id: held.id } });
+          expect(listed, label).toMatchObject({ status: "live", owner: { id: held.id } });
+          expect(listed?.owner?.renewedAt, label).toBeUndefined();
+        }
+        expect(await readFile(path), label).toEqual(damaged);
       }
     }
     await writeFile(path, original);
@@ -93,13 +105,13 @@ describe("a flipped bit in a lock record", () => {
     await (await locks.acquire("a")).release();
   });
 
-  it("this version writes lockVersion 2 with a checksum", async () => {
+  it("this version writes lockVersion 2: the identity with its checksum, then the renewal with its own", async () => {
     const locks = new LockManager({ lockDir });
     const lock = await locks.acquire("a");
     const text = await readFile(join(lockDir, "a.lock"), "utf8");
     expect(LOCK_FILE_VERSION).toBe(2);
     expect(text).toMatch(
-      /^\{"id":"[0-9a-f-]{36}","pid":\d+,"bootId":"[^"]+","createdAt":\d+,"lockVersion":2,"checksum":"sha256:[0-9a-f]{64}"\}$/,
+      /^\{"id":"[0-9a-f-]{36}","pid":\d+,"bootId":"[^"]+","createdAt":(\d+),"lockVersion":2,"checksum":"sha256:[0-9a-f]{64}","renewedAt":\1,"renewal":"[0-9a-f]{16}"\}$/,
     );
     await lock.release();
   });
