@@ -4,14 +4,18 @@
 // prefix ending in a torn write), and a fresh store recovering from each
 // crash image. Every resolved set() (or clear()) is found after recovery, or
 // a newer one that had started; recovery never throws, agrees with itself,
-// and the store takes a new write. Failures caused by known gaps are in
-// power-loss-findings.test.ts.
+// and the store takes a new write. The runs that were findings (two missing
+// directory levels; clear() over a bak) pass since the store's fixes and are
+// kept here.
+import { createCrashStateFileSystem, ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
+import { ResilientJsonStore } from "../src/index.js";
 import {
   explorePowerLoss,
   type StoreLayout,
   type StoreOperation,
   sets,
+  stateOf,
 } from "./power-loss-scenarios.js";
 
 const cases: Array<[string, StoreLayout, StoreOperation[]]> = [
@@ -31,6 +35,12 @@ const cases: Array<[string, StoreLayout, StoreOperation[]]> = [
     sets(3),
   ],
   [
+    // Was a finding (F10): only the last level's parent was fsynced, so /srv/agent could vanish.
+    "3 set() calls whose directory is missing two levels deep (each level made durable in its parent)",
+    { path: "/srv/agent/store/state.json", existingDirectories: ["/srv"] },
+    sets(3),
+  ],
+  [
     "4 set() calls with short writes of at most 256 bytes",
     { path: "/srv/store/state.json", existingDirectories: ["/srv/store"], maxBytesPerWrite: 256 },
     sets(4),
@@ -41,7 +51,6 @@ const cases: Array<[string, StoreLayout, StoreOperation[]]> = [
     sets(3),
   ],
   [
-    // With a bak in place, clear() can bring an older state back: see power-loss-findings.test.ts.
     "set(), clear(), set() on a new store",
     { path: "/srv/store/state.json", existingDirectories: ["/srv/store"] },
     [{ kind: "set", n: 1 }, { kind: "clear" }, { kind: "set", n: 2 }],
@@ -63,4 +72,42 @@ describe("power loss during set() (crash-state filesystem)", () => {
       expect(report.statesByModel.torn).toBeGreaterThan(0);
     },
   );
+});
+
+describe("power loss during clear() over a primary and a bak", () => {
+  // Was a finding: set(1) and set(2) resolved (primary = 2, bak = 1), then
+  // clear() unlinked the bak and the primary and fsynced the directory once.
+  // A power cut before that fsync could keep the primary's unlink and lose
+  // the bak's (two names, independent until the fsync: the subset model), and
+  // recovery served state 1 although set(2) had resolved. clear() now makes
+  // the bak's unlink durable before it unlinks the primary.
+  it("never serves the bak's older state after a power cut in clear()", async () => {
+    const report = await explorePowerLoss(
+      { path: "/srv/store/state.json", existingDirectories: ["/srv/store"], earlierStates: [1, 2] },
+      [{ kind: "clear" }],
+    );
+    console.info(`clear() after two sets: ${report.summary}`);
+    expect(report.failures.map((failure) => failure.message)).toEqual([]);
+    expect(report.truncated).toBe(false);
+    expect(report.crashPoints).toBe(report.calls + 1);
+    expect(report.promisesResolved).toBe(1);
+  });
+});
+
+describe("a store directory two levels deep survives a power cut", () => {
+  // Was a finding (F10): /srv exists (durable); set() on
+  // /srv/agent/store/state.json resolved, and a power cut that kept only what
+  // was made durable lost /srv/agent (its entry in /srv was never fsynced),
+  // and with it the state.
+  it("keeps a resolved set() when only what was made durable survives", async () => {
+    const fs = createCrashStateFileSystem({ clock: new ManualClock(1_700_000_000_000) });
+    await fs.mkdir("/srv", { recursive: true });
+    fs.syncAll();
+    await new ResilientJsonStore({ path: "/srv/agent/store/state.json", fs }).set(stateOf(1));
+    const recovered = await new ResilientJsonStore<ReturnType<typeof stateOf>>({
+      path: "/srv/agent/store/state.json",
+      fs: fs.durableImage(),
+    }).get();
+    expect(recovered?.n).toBe(1);
+  });
 });
