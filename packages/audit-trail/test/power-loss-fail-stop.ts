@@ -1,5 +1,5 @@
 // The fail-stop runs of the audit trail: an fsync fails (as on Linux: its
-// dirty pages are marked clean and never reach the disk, see
+// dirty pages are marked clean and never reach the disk, see core/test/
 // power-loss-fsync-failure.ts); every call after it rejects with
 // FailStoppedError and no fsync is retried; a reopened trail (initialize()
 // again, or a new AuditTrail after close()) finds exactly the records whose
@@ -11,8 +11,8 @@ import {
   ManualClock,
 } from "@beauvoir/core";
 import { expect } from "vitest";
+import { createFsyncFailureFileSystem } from "../../core/test/power-loss-fsync-failure.js";
 import type { AuditTrail } from "../src/index.js";
-import { createFsyncFailureFileSystem } from "./power-loss-fsync-failure.js";
 import {
   type AuditLayout,
   type AuditOperation,

@@ -4,7 +4,9 @@
 // never reach the disk, not even through a later fsync that succeeds, unless
 // they are written again. The crash-state filesystem alone keeps them dirty
 // (a later fsync would write them), which hides what a program that trusts
-// the page cache after a failed fsync gets wrong.
+// the page cache after a failed fsync gets wrong. Used by the fail-stop runs
+// of the audit trail and of the idempotency index (a test helper kept here,
+// next to the crash-state filesystem it wraps).
 import { constants } from "node:fs";
 import {
   type CrashStateFileSystem,
