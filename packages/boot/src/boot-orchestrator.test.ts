@@ -1,4 +1,3 @@
-import { CircuitBreaker } from "@beauvoir/breaker";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   CountingRateLimiter,
@@ -10,6 +9,7 @@ import {
 } from "../test/fakes.js";
 import type { BootConfig, BootInitializers } from "./boot-config.js";
 import { BootOrchestrator, boot } from "./boot-orchestrator.js";
+import { createCircuitBreakerGroup } from "./breaker-group.js";
 import { BootError } from "./errors.js";
 
 function fakes(overrides: Partial<BootInitializers> = {}) {
@@ -48,9 +48,9 @@ function fakes(overrides: Partial<BootInitializers> = {}) {
       order.push("storeFactory");
       return stores;
     },
-    circuitBreaker: () => {
-      order.push("circuitBreaker");
-      return new CircuitBreaker();
+    circuitBreakers: () => {
+      order.push("circuitBreakers");
+      return createCircuitBreakerGroup();
     },
     rateLimiter: () => {
       order.push("rateLimiter");
@@ -95,7 +95,7 @@ describe("boot: the seven steps", () => {
       "logger",
       "auditTrail",
       "storeFactory",
-      "circuitBreaker",
+      "circuitBreakers",
       "rateLimiter",
       "idempotencyIndex",
     ]);
@@ -111,7 +111,7 @@ describe("boot: the seven steps", () => {
       logger: "ok",
       auditTrail: "ok",
       storeFactory: "ok",
-      circuitBreaker: "ok",
+      circuitBreakers: "ok",
       rateLimiter: "ok",
       idempotencyIndex: "ok",
       reconciliation: "ok",
@@ -210,7 +210,7 @@ describe("boot: the seven steps", () => {
     await app.shutdown();
   });
 
-  it.each(["storeFactory", "circuitBreaker", "rateLimiter"] as const)(
+  it.each(["storeFactory", "circuitBreakers", "rateLimiter"] as const)(
     "degrades when %s fails",
     async (step) => {
       const app = await bootWith(fakes({ [step]: failing(`${step} broke`) }));
@@ -252,7 +252,7 @@ describe("boot: the seven steps", () => {
         params: {},
         run: async () => 2,
       });
-      expect(outcome).toEqual({ status: "executed", idempotencyKey: "", result: 2 });
+      expect(outcome).toEqual({ status: "executed", idempotencyKey: "", result: 2, attempts: 1 });
       await app.shutdown();
     });
 

@@ -1,16 +1,15 @@
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
-import { AuditTrail } from "@beauvoir/audit-trail";
-import { CircuitBreaker } from "@beauvoir/breaker";
 import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
-import { IdempotencyIndex } from "@beauvoir/idempotency";
 import { LockManager } from "@beauvoir/locks";
-import { RateLimiter } from "@beauvoir/rate-limiter";
 import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { BootContext, BootInitializers } from "./boot-config.js";
+import { createCircuitBreakerGroup } from "./breaker-group.js";
+import { GitHubRateLimiter } from "./github-rate-limiter.js";
+import { BootAuditTrail, BootIdempotencyIndex } from "./interim-backends.js";
 import type {
-  CircuitBreakerPort,
+  CircuitBreakerGroupPort,
   IdempotencyIndexPort,
   LockManagerPort,
   RateLimiterPort,
@@ -79,7 +78,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   },
   async auditTrail(context: BootContext) {
     const { config } = context;
-    const auditTrail = new AuditTrail({
+    const auditTrail = new BootAuditTrail({
       ...config.auditTrail,
       path: context.paths.auditFile,
       logger: context.logger,
@@ -99,15 +98,15 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       fs: context.fs,
     });
   },
-  circuitBreaker(context: BootContext): CircuitBreakerPort {
-    return new CircuitBreaker({
+  circuitBreakers(context: BootContext): CircuitBreakerGroupPort {
+    return createCircuitBreakerGroup({
       clock: context.clock,
       logger: context.logger,
       ...context.config.circuitBreaker,
     });
   },
   rateLimiter(context: BootContext): RateLimiterPort {
-    return new RateLimiter({
+    return new GitHubRateLimiter({
       clock: context.clock,
       logger: context.logger,
       ...context.config.rateLimiter,
@@ -115,7 +114,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
     const audit = context.auditTrail;
-    const index = new IdempotencyIndex({
+    const index = new BootIdempotencyIndex({
       ...context.config.idempotency,
       dir: context.paths.idempotencyDir,
       logger: context.logger,
