@@ -160,7 +160,8 @@ export function describeFailure(error: unknown, body?: string): string {
   try {
     const http = readHttpFailure(error);
     if (http) {
-      const message = http.message ?? messageFromBody(body);
+      // A Response's own message is only its status text; GitHub explains in the body.
+      const message = messageFromBody(body) ?? http.message;
       return describeHttpFailure(message === undefined ? http : { ...http, message });
     }
     if (error instanceof Error) {
