@@ -42,8 +42,18 @@ export class GitHubRateLimiter extends RateLimiter implements RateLimiterPort {
     } as GitHubResponseLike);
     if (limit === null) return null;
     this.recordRateLimit(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
-    for (const listener of this.#listeners) listener();
     return limit.kind;
+  }
+
+  /** As `RateLimiter.recordRateLimit`, and tells the `blocksChange` listeners. */
+  override recordRateLimit(
+    workflowId: string,
+    kind: "primary" | "secondary",
+    retryAfterSec?: number,
+    resetAtEpochSec?: number,
+  ): void {
+    super.recordRateLimit(workflowId, kind, retryAfterSec, resetAtEpochSec);
+    for (const listener of this.#listeners) listener();
   }
 
   /** Quota headers of successful answers are not followed by this version. */

@@ -49,7 +49,11 @@ export type JsonSafe<T> = T extends void | undefined
                       : unknown;
 
 /** A member of an array or map: where JSON has no `undefined`, it is `null`. */
-type JsonSafeMember<T> = JsonSafe<T> extends undefined ? null : JsonSafe<T>;
+type JsonSafeMember<T> = T extends unknown
+  ? JsonSafe<T> extends undefined
+    ? null
+    : JsonSafe<T>
+  : never;
 
 const MAX_DEPTH = 1_000;
 
