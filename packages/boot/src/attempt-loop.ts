@@ -1,9 +1,9 @@
+import { classifyFailure } from "@beauvoir/breaker";
 import { delay } from "@beauvoir/core";
 import type { ExecutorContext } from "./executor-context.js";
 import { circuitOpenError } from "./external-errors.js";
 import { type AttemptFailure, classifyAttemptFailure } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
-import { targetOf } from "./step-identity.js";
 import type { KeyLedger } from "./key-ledger.js";
 import type { CircuitBreakerPort, CompensationStrategy, IdempotencyClaim } from "./ports.js";
 import { askReconcileHook } from "./reconcile-hook.js";
@@ -14,6 +14,7 @@ import {
   retryDelayMs,
   serverRetryFloorMs,
 } from "./retry-policy.js";
+import { targetOf } from "./step-identity.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { StepKind, StepRequest } from "./step-request.js";
 
@@ -62,7 +63,7 @@ export async function runAttempts<Result>(
     });
     const claim = await ledger.open();
     if (!claim.claimed) return plan.onLostClaim(claim);
-    const progress = { started: false };
+    const progress: AttemptProgress = { started: false, failure: undefined };
     let result: Result;
     try {
       result = await runOnce(context, request, breaker, plan.key, attempt, ledger, claim, progress);
@@ -72,6 +73,7 @@ export async function runAttempts<Result>(
         retry,
         maxWaitMs,
         started: progress.started,
+        failure: progress.failure?.error === error ? progress.failure : undefined,
       });
       if ("retryInMs" in next) {
         delayMs = next.retryInMs;
@@ -83,7 +85,8 @@ export async function runAttempts<Result>(
       throw error;
     }
     observeResponse(context, result);
-    if (plan.kind === "read") return { status: "read", idempotencyKey: "", result, attempts: attempt };
+    if (plan.kind === "read")
+      return { status: "read", idempotencyKey: "", result, attempts: attempt };
     await ledger.completed(toJsonSafe(result));
     return { status: "executed", idempotencyKey: plan.key, result, attempts: attempt };
   }
@@ -97,30 +100,46 @@ async function runOnce<Result>(
   attempt: number,
   ledger: KeyLedger,
   claim: IdempotencyClaim,
-  progress: { started: boolean },
+  progress: AttemptProgress,
 ): Promise<Result> {
   const signal = anySignal(context.shutdownSignal, request.signal);
+  const overrides = {
+    failureKind: request.failureKind,
+    classify: request.classify ?? context.classify,
+  };
   const operation = async (effectSignal: AbortSignal): Promise<Result> => {
     effectSignal.throwIfAborted();
     progress.started = true;
-    const result = await request.run({
-      signal: effectSignal,
-      idempotencyKey: key,
-      attempt,
-      intentSeq: ledger.intentSeq,
-      ...(claim.attemptId === undefined ? {} : { attemptId: claim.attemptId }),
-      ...(claim.fence === undefined ? {} : { fence: claim.fence }),
-    });
-    // A fetch answer that says "no" is a failed attempt, whether returned or thrown.
-    if (result instanceof Response && !result.ok) throw result;
-    return result;
+    try {
+      const result = await request.run({
+        signal: effectSignal,
+        idempotencyKey: key,
+        attempt,
+        intentSeq: ledger.intentSeq,
+        ...(claim.attemptId === undefined ? {} : { attemptId: claim.attemptId }),
+        ...(claim.fence === undefined ? {} : { fence: claim.fence }),
+      });
+      // A fetch answer that says "no" is a failed attempt, whether returned or thrown.
+      if (result instanceof Response && !result.ok) throw result;
+      return result;
+    } catch (error) {
+      // Classified here, where a Response's body can still be read, so the
+      // breaker counts what the failure model says (a secondary limit told
+      // apart by its message is a rate limit, not a transient 403).
+      progress.failure = await classifyAttemptFailure(error, overrides);
+      throw error;
+    }
   };
-  const classify = request.classify ?? context.classify;
   if (breaker) {
     return breaker.execute(operation, {
       signal,
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
-      ...(classify ? { classify } : {}),
+      classify: (error) => {
+        const known = progress.failure;
+        return known !== undefined && known.error === error
+          ? known.failureClass
+          : (overrides.classify ?? classifyFailure)(error);
+      },
     });
   }
   if (request.timeoutMs === undefined || request.timeoutMs === Number.POSITIVE_INFINITY) {
@@ -129,11 +148,20 @@ async function runOnce<Result>(
   return operation(AbortSignal.any([signal, AbortSignal.timeout(request.timeoutMs)]));
 }
 
+/** What one attempt got to. */
+interface AttemptProgress {
+  /** run() was called. */
+  started: boolean;
+  /** What run() threw, classified. */
+  failure: AttemptFailure | undefined;
+}
+
 interface AttemptState {
   attempt: number;
   retry: ResolvedRetryOptions;
   maxWaitMs: number;
   started: boolean;
+  failure: AttemptFailure | undefined;
 }
 
 async function afterFailure<Result>(
@@ -156,10 +184,12 @@ async function afterFailure<Result>(
     // key stays pending; boot (or the next execute) applies the strategy.
     return RETHROW;
   }
-  const failure = await classifyAttemptFailure(error, {
-    failureKind: request.failureKind,
-    classify: request.classify ?? context.classify,
-  });
+  const failure =
+    state.failure ??
+    (await classifyAttemptFailure(error, {
+      failureKind: request.failureKind,
+      classify: request.classify ?? context.classify,
+    }));
   // Every HTTP answer goes to the limiter: a rate limit blocks, anything else ends a streak.
   if (failure.status !== undefined || failure.failureClass === "rate_limited") {
     await recordRateLimit(context, failure, request.workflowId ?? "default");
@@ -248,9 +278,6 @@ function observeResponse(context: ExecutorContext, result: unknown): void {
   }
 }
 
-function anySignal(
-  first: AbortSignal,
-  second: AbortSignal | undefined,
-): AbortSignal {
+function anySignal(first: AbortSignal, second: AbortSignal | undefined): AbortSignal {
   return second ? AbortSignal.any([first, second]) : first;
 }

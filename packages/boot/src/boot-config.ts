@@ -64,9 +64,7 @@ export interface BootInitializers {
   /** Step 3d. */
   storeFactory(context: BootContext): StoreFactoryPort | Promise<StoreFactoryPort>;
   /** Step 3e: one breaker per action (or step `breakerKey`), each with `config.circuitBreaker`. */
-  circuitBreakers(
-    context: BootContext,
-  ): CircuitBreakerGroupPort | Promise<CircuitBreakerGroupPort>;
+  circuitBreakers(context: BootContext): CircuitBreakerGroupPort | Promise<CircuitBreakerGroupPort>;
   /** Step 3f. */
   rateLimiter(context: BootContext): RateLimiterPort | Promise<RateLimiterPort>;
   /** Step 3g: opens (initializes) the idempotency index. */

@@ -1,12 +1,7 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
-import {
-  type BeauvoirLogger,
-  createLogger,
-  loggerSink,
-  SecretRedactor,
-} from "@beauvoir/redactor";
+import { type BeauvoirLogger, createLogger, loggerSink, SecretRedactor } from "@beauvoir/redactor";
 import {
   BOOT_DEFAULTS,
   type BootConfig,

@@ -34,7 +34,11 @@ export interface BootServices {
 }
 
 /** The subsystems whose failure makes boot `degraded` (P1). */
-export type DegradableService = "storeFactory" | "circuitBreakers" | "rateLimiter" | "idempotencyIndex";
+export type DegradableService =
+  | "storeFactory"
+  | "circuitBreakers"
+  | "rateLimiter"
+  | "idempotencyIndex";
 
 /** The subsystems of a `degraded` boot: the P1 ones may be missing. */
 export type DegradedBootServices = Omit<BootServices, DegradableService> & {

@@ -31,7 +31,10 @@ describe("finding 10: the services' types and the logger follow the mode", () =>
     const lines: Array<{ message: string; data: unknown }> = [];
     const keep = (message: string, data?: unknown) => lines.push({ message, data });
     const plain = { debug: keep, info: keep, warn: keep, error: keep };
-    const app = await boot({ dataDir: join(root, "logger"), initializers: { logger: () => plain } });
+    const app = await boot({
+      dataDir: join(root, "logger"),
+      initializers: { logger: () => plain },
+    });
     try {
       expect(app.mode).toBe("autonomous");
       if (app.mode !== "autonomous") return;
@@ -90,9 +93,14 @@ describe("finding 13: breakers and GitHub's blocks survive a restart", () => {
     for (const issue of [1, 2, 3, 4, 5]) {
       await first.executor
         .execute(
-          step("add_labels", `issue-${issue}`, () => Promise.reject(octokitError(502, "Server Error")), {
-            retry: { maxAttempts: 1 },
-          }),
+          step(
+            "add_labels",
+            `issue-${issue}`,
+            () => Promise.reject(octokitError(502, "Server Error")),
+            {
+              retry: { maxAttempts: 1 },
+            },
+          ),
         )
         .catch(() => undefined);
     }

@@ -43,9 +43,6 @@ export function createCircuitBreakerGroup(
       ...(initialState === undefined ? {} : { initialState }),
     });
     for (const event of ["open", "halfOpen", "close"] as const) breaker.on(event, notify);
-    breaker.on("failure", ({ counted }) => {
-      if (counted) notify();
-    });
     breakers.set(key, breaker);
     return breaker;
   };
@@ -66,7 +63,8 @@ export function createCircuitBreakerGroup(
         throw new TypeError(`not a breaker snapshot, left closed: ${refused.join(", ")}`);
       }
     },
-    onChange: (listener) => {
+    on: (event, listener) => {
+      if (event !== "stateChange") throw new TypeError(`unknown event ${String(event)}`);
       listeners.add(listener);
       return () => listeners.delete(listener);
     },

@@ -51,7 +51,10 @@ export async function checkKey<Result>(
       case "completed":
         return { run: false, outcome: outcomeOf<Result>(key, pending.result) };
       case "reconciled":
-        return { run: false, outcome: { status: "reconciled", idempotencyKey: key, result: undefined } };
+        return {
+          run: false,
+          outcome: { status: "reconciled", idempotencyKey: key, result: undefined },
+        };
       case "failed":
         throw new StepFailedError(key, pending.error);
       default:
@@ -77,7 +80,10 @@ async function askAuditTrail<Result>(
   const settlement =
     verdict === "failed"
       ? { status: "failed" as const, error: found.error ?? "unknown error" }
-      : { status: "completed" as const, ...(found.result === undefined ? {} : { result: found.result }) };
+      : {
+          status: "completed" as const,
+          ...(found.result === undefined ? {} : { result: found.result }),
+        };
   try {
     await index.settle(step.key, {
       ...settlement,

@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
+import type { FailureClass } from "@beauvoir/breaker";
 import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { LockManager } from "@beauvoir/locks";
 import { createLogger, SecretRedactor } from "@beauvoir/redactor";
@@ -15,6 +16,12 @@ import type {
   RateLimiterPort,
   StoreFactoryPort,
 } from "./ports.js";
+
+/** What boot's breakers count toward opening, unless `config.circuitBreaker` says otherwise. */
+export const BOOT_BREAKER_COUNTABLE_CLASSES: readonly FailureClass[] = Object.freeze([
+  "transient",
+  "external",
+]);
 
 async function probeDirectory(context: BootContext, directory: string): Promise<void> {
   await context.fs.mkdir(directory, { recursive: true, mode: 0o700 });
@@ -102,6 +109,10 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     return createCircuitBreakerGroup({
       clock: context.clock,
       logger: context.logger,
+      // The rate limiter waits rate limits out exactly as GitHub asks; counted
+      // by a breaker as well, five of them would refuse the action for its
+      // whole open duration.
+      countableClasses: BOOT_BREAKER_COUNTABLE_CLASSES,
       ...context.config.circuitBreaker,
     });
   },

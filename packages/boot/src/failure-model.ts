@@ -172,7 +172,7 @@ export function describeFailure(error: unknown, body?: string): string {
       const line = message === "" ? head : `${head}: ${message}`;
       return causes.length === 0 ? line : `${line} (cause: ${causes.join(", ")})`;
     }
-    return typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
+    return typeof error === "string" ? error : (JSON.stringify(error) ?? String(error));
   } catch {
     return "unknown error (it could not be described)";
   }

@@ -1,10 +1,10 @@
+import { readHttpFailure } from "@beauvoir/core";
 import {
   type GitHubResponseLike,
   parseGitHubRateLimit,
   RateLimiter,
   type RateLimiterOptions,
 } from "@beauvoir/rate-limiter";
-import { readHttpFailure } from "@beauvoir/core";
 import type { RateLimiterPort } from "./ports.js";
 
 /**
@@ -35,7 +35,8 @@ export class GitHubRateLimiter extends RateLimiter implements RateLimiterPort {
     const limit = parseGitHubRateLimit({
       status: failure.status,
       headers: failure.headers,
-      ...(typeof body === "string" || (typeof body === "object" && body !== null && !("getReader" in body))
+      ...(typeof body === "string" ||
+      (typeof body === "object" && body !== null && !("getReader" in body))
         ? { body }
         : {}),
       ...(failure.message === undefined ? {} : { message: failure.message }),

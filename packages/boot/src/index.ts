@@ -99,6 +99,7 @@ export type {
   ReconciledOutcome,
   StepOutcome,
   StepSettlement,
+  WriteOutcome,
 } from "./step-outcome.js";
 export type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
 export {

@@ -110,7 +110,9 @@ export class KeyLedger {
     await this.#report("execute");
     await this.#close(recorded, undefined);
     await this.#report("result");
-    await this.#settleQuietly(() => this.#context.index?.markCompleted(this.#subject.key, recorded));
+    await this.#settleQuietly(() =>
+      this.#context.index?.markCompleted(this.#subject.key, recorded),
+    );
     await this.#report("completed");
   }
 
@@ -156,10 +158,13 @@ export class KeyLedger {
     try {
       await settle();
     } catch (error) {
-      this.#context.logger.warn("step: the index could not record the outcome; the audit trail has it", {
-        key: this.#subject.key,
-        error,
-      });
+      this.#context.logger.warn(
+        "step: the index could not record the outcome; the audit trail has it",
+        {
+          key: this.#subject.key,
+          error,
+        },
+      );
     }
   }
 

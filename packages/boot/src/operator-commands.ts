@@ -41,7 +41,11 @@ export async function applyOperatorDecision(
       action,
       target: key,
       params: {
-        operator: { command, ...(decision === "reset" ? {} : { verdict: decision }), ...(reason === undefined ? {} : { reason }) },
+        operator: {
+          command,
+          ...(decision === "reset" ? {} : { verdict: decision }),
+          ...(reason === undefined ? {} : { reason }),
+        },
       },
       dedupeKey: key,
     });

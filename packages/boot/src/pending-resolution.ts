@@ -40,7 +40,8 @@ export async function resolvePendingEntry(
   const index = context.index;
   const key = entry.key;
   if (!index) return { verdict: "in_doubt" };
-  if (context.rerunnable.has(key)) return { verdict: "rerun", intentSeq: context.rerunnable.get(key) };
+  if (context.rerunnable.has(key))
+    return { verdict: "rerun", intentSeq: context.rerunnable.get(key) };
   const recorded =
     entry.intentSeq === undefined
       ? undefined

@@ -165,8 +165,8 @@ export interface CircuitBreakerGroupPort {
   snapshot(): Record<string, unknown>;
   /** Puts breakers back into the states of a {@link CircuitBreakerGroupPort.snapshot}. */
   restore(snapshots: Record<string, unknown>): void;
-  /** Calls `listener` after a breaker's state or counts changed. @returns an unsubscribe function. */
-  onChange(listener: () => void): () => void;
+  /** Calls `listener` after any breaker of the group changed state. @returns an unsubscribe function. */
+  on(event: "stateChange", listener: () => void): () => void;
 }
 
 /** What the executor needs from the rate limiter. */
@@ -176,7 +176,10 @@ export interface RateLimiterPort {
    * Rejects with `RATE_LIMITED` when the wait would exceed `maxWaitMs`, or
    * with the signal's reason.
    */
-  consume(workflowId: string, options?: { signal?: AbortSignal; maxWaitMs?: number }): Promise<void>;
+  consume(
+    workflowId: string,
+    options?: { signal?: AbortSignal; maxWaitMs?: number },
+  ): Promise<void>;
   /**
    * Reads a rate-limit answer (an Octokit error, a fetch `Response`, or
    * anything with `status` and `headers`; a body text under `body`) and

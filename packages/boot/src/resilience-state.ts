@@ -72,8 +72,10 @@ export class ResilienceStateKeeper {
   /** Saves after every change from now on. */
   watch(): void {
     const save = () => this.#schedule();
-    if (this.#options.breakers) this.#unsubscribe.push(this.#options.breakers.onChange(save));
-    if (this.#options.limiter) this.#unsubscribe.push(this.#options.limiter.on("blocksChange", save));
+    if (this.#options.breakers)
+      this.#unsubscribe.push(this.#options.breakers.on("stateChange", save));
+    if (this.#options.limiter)
+      this.#unsubscribe.push(this.#options.limiter.on("blocksChange", save));
   }
 
   /** Stops watching and waits for the last save. */

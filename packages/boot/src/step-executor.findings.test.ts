@@ -50,12 +50,16 @@ describe("finding 1: a failure after run() started no longer fails the key for g
     const down = failingThen([refused, refused], "never");
     const failure = await withClock(
       clock,
-      executor.execute(step("add_issue_comment", "issue-2", down.run(clock), { retry: { maxAttempts: 2 } })),
+      executor.execute(
+        step("add_issue_comment", "issue-2", down.run(clock), { retry: { maxAttempts: 2 } }),
+      ),
     ).catch((error: unknown) => error);
     expect(failure).toBe(refused);
     expect(executor.isTerminalFailure(failure)).toBe(false);
     expect(index.entries.size).toBe(0);
-    const later = await executor.execute(step("add_issue_comment", "issue-2", async () => "posted"));
+    const later = await executor.execute(
+      step("add_issue_comment", "issue-2", async () => "posted"),
+    );
     expect(later).toMatchObject({ status: "executed", result: "posted" });
   });
 
@@ -89,7 +93,9 @@ describe("finding 1: a failure after run() started no longer fails the key for g
       .catch((error: unknown) => error);
     expect(merge.calls).toHaveLength(1);
     expect(executor.isTerminalFailure(merged)).toBe(true);
-    const [mergeKey] = [...index.entries.keys()].filter((key) => key.startsWith("merge_pull_request"));
+    const [mergeKey] = [...index.entries.keys()].filter((key) =>
+      key.startsWith("merge_pull_request"),
+    );
     expect(index.entries.get(mergeKey as string)?.error).toMatch(/^OUTCOME_UNKNOWN: /);
     // A rejection is terminal at once.
     const labels = failingThen([octokitError(422, "Validation Failed")], "labelled");
@@ -103,13 +109,19 @@ describe("finding 1: a failure after run() started no longer fails the key for g
   it("gives operators resolveKey and resetKey, recorded in the audit trail", async () => {
     const { audit, index, executor } = harness();
     const rejected = await executor
-      .execute(step("add_labels", "issue-6", () => Promise.reject(octokitError(422, "Validation Failed"))))
+      .execute(
+        step("add_labels", "issue-6", () => Promise.reject(octokitError(422, "Validation Failed"))),
+      )
       .catch((error: unknown) => error);
     const key = (rejected as never) && [...index.entries.keys()][0]!;
-    await expect(executor.execute(step("add_labels", "issue-6", async () => 1))).rejects.toMatchObject({
+    await expect(
+      executor.execute(step("add_labels", "issue-6", async () => 1)),
+    ).rejects.toMatchObject({
       code: "STEP_FAILED",
     });
-    expect((await executor.resetKey(key, { reason: "label created by hand" }))?.status).toBe("failed");
+    expect((await executor.resetKey(key, { reason: "label created by hand" }))?.status).toBe(
+      "failed",
+    );
     expect(await executor.execute(step("add_labels", "issue-6", async () => 2))).toMatchObject({
       status: "executed",
       result: 2,
@@ -132,7 +144,10 @@ describe("finding 2: rate limits reach the limiter from inside a step", () => {
   it("feeds a secondary limit thrown by run() to the limiter, which holds the next attempt back as asked", async () => {
     const { clock, limiter, executor } = harness();
     const effect = failingThen(
-      [octokitError(403, SECONDARY, { "retry-after": "7" }), octokitError(403, SECONDARY, { "retry-after": "7" })],
+      [
+        octokitError(403, SECONDARY, { "retry-after": "7" }),
+        octokitError(403, SECONDARY, { "retry-after": "7" }),
+      ],
       "posted",
     );
     const outcome = await withClock(
@@ -174,21 +189,27 @@ describe("finding 3: deduplicated steps take no token, and a step waits for its 
     const limiter = new GitHubRateLimiter({ perWorkflow: { capacity: 2, refillPerHour: 0.001 } });
     const { executor } = harness({ rateLimiter: limiter });
     await executor.execute(step("add_labels", "issue-9", async () => "first"));
-    expect((await executor.execute(step("add_labels", "issue-9", async () => "again"))).status).toBe(
-      "deduplicated",
-    );
-    expect((await executor.execute(step("add_labels", "issue-10", async () => "next"))).status).toBe(
-      "executed",
-    );
+    expect(
+      (await executor.execute(step("add_labels", "issue-9", async () => "again"))).status,
+    ).toBe("deduplicated");
+    expect(
+      (await executor.execute(step("add_labels", "issue-10", async () => "next"))).status,
+    ).toBe("executed");
   });
 
   it("waits for a token instead of throwing RATE_LIMITED", async () => {
     const { clock } = harness();
-    const limiter = new GitHubRateLimiter({ clock, perWorkflow: { capacity: 1, refillPerHour: 3_600 } });
+    const limiter = new GitHubRateLimiter({
+      clock,
+      perWorkflow: { capacity: 1, refillPerHour: 3_600 },
+    });
     const { executor } = harness({ clock, rateLimiter: limiter });
     const times: number[] = [];
     await executor.execute(step("add_labels", "issue-11", async () => times.push(clock.now())));
-    await withClock(clock, executor.execute(step("add_labels", "issue-12", async () => times.push(clock.now()))));
+    await withClock(
+      clock,
+      executor.execute(step("add_labels", "issue-12", async () => times.push(clock.now()))),
+    );
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(1_000);
   });
 });
@@ -199,17 +220,26 @@ describe("finding 4: one breaker per action", () => {
     for (const issue of [1, 2, 3, 4, 5]) {
       await executor
         .execute(
-          step("add_labels", `issue-${issue}`, () => Promise.reject(octokitError(502, "Server Error")), {
-            retry: { maxAttempts: 1 },
-          }),
+          step(
+            "add_labels",
+            `issue-${issue}`,
+            () => Promise.reject(octokitError(502, "Server Error")),
+            {
+              retry: { maxAttempts: 1 },
+            },
+          ),
         )
         .catch(() => undefined);
     }
     expect(breakers.get("add_labels").getState()).toBe("OPEN");
-    await expect(executor.execute(step("add_labels", "issue-6", async () => 1))).rejects.toMatchObject({
+    await expect(
+      executor.execute(step("add_labels", "issue-6", async () => 1)),
+    ).rejects.toMatchObject({
       code: "CIRCUIT_OPEN",
     });
-    expect(await executor.execute(step("create_review", "pr-1", async () => "reviewed"))).toMatchObject({
+    expect(
+      await executor.execute(step("create_review", "pr-1", async () => "reviewed")),
+    ).toMatchObject({
       status: "executed",
     });
     // A step may share a breaker with others on purpose.
@@ -341,7 +371,9 @@ describe("finding 7: what a failed HTTP call was, recorded and rethrown as it is
 describe("finding 8: results JSON cannot hold", () => {
   it("completes the key with a documented JSON-safe form, and undefined comes back the same every time", async () => {
     const { index, executor } = harness();
-    const big = await executor.execute(step("add_labels", "issue-17", async () => 12345678901234567890n));
+    const big = await executor.execute(
+      step("add_labels", "issue-17", async () => 12345678901234567890n),
+    );
     expect(big).toMatchObject({ status: "executed", result: 12345678901234567890n });
     expect(index.entries.get(big.idempotencyKey)?.status).toBe("completed");
     expect((await executor.execute(step("add_labels", "issue-17", async () => 0n))).result).toBe(
@@ -349,9 +381,9 @@ describe("finding 8: results JSON cannot hold", () => {
     );
     const map = new Map([["bug", { id: 1 }]]);
     await executor.execute(step("add_labels", "issue-18", async () => map));
-    expect((await executor.execute(step("add_labels", "issue-18", async () => map))).result).toEqual([
-      ["bug", { id: 1 }],
-    ]);
+    expect(
+      (await executor.execute(step("add_labels", "issue-18", async () => map))).result,
+    ).toEqual([["bug", { id: 1 }]]);
     const nothing = await executor.execute(step("add_labels", "issue-19", async () => undefined));
     const again = await executor.execute(step("add_labels", "issue-19", async () => undefined));
     expect([nothing.result, again.result]).toEqual([undefined, undefined]);
@@ -397,7 +429,9 @@ describe("finding 14: the action policy per call, and dry runs", () => {
     const before = tokens();
     let calls = 0;
     const denied = await executor
-      .execute(step("add_labels", "issue-21", async () => ++calls, { params: { labels: ["wontfix"] } }))
+      .execute(
+        step("add_labels", "issue-21", async () => ++calls, { params: { labels: ["wontfix"] } }),
+      )
       .catch((error: unknown) => error);
     expect(denied).toMatchObject({
       code: "POLICY_DENIED",
@@ -407,7 +441,10 @@ describe("finding 14: the action policy per call, and dry runs", () => {
     const unknown = await executor
       .execute(step("delete_repository", "repo", async () => ++calls))
       .catch((error: unknown) => error);
-    expect(unknown).toMatchObject({ code: "POLICY_DENIED", violations: [{ constraint: "unknown_tool" }] });
+    expect(unknown).toMatchObject({
+      code: "POLICY_DENIED",
+      violations: [{ constraint: "unknown_tool" }],
+    });
     expect(calls).toBe(0);
     expect(audit.records.map((record) => record.phase)).toEqual(["denied", "denied"]);
     expect(audit.records[0]?.error).toContain("add_labels.labels must be one of");

@@ -160,9 +160,7 @@ describe("DurableStepExecutor: error path", () => {
       .execute(comment(() => Promise.reject("plain string")))
       .catch((error) => error);
     expect(failure).toBe("plain string");
-    expect(audit.records[1]?.error).toBe(
-      "OUTCOME_UNKNOWN: attempt 1 of 3 ambiguous: plain string",
-    );
+    expect(audit.records[1]?.error).toBe("OUTCOME_UNKNOWN: attempt 1 of 3 ambiguous: plain string");
     expect(executor.isTerminalFailure("plain string")).toBe(false);
     expect(executor.isTerminalFailure(new Error("other"))).toBe(false);
     const settled = await executor.executeSettled(

@@ -35,8 +35,13 @@ import type {
 import { type RetryOptions, resolveRetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
 import { intentParams, targetOf } from "./step-identity.js";
-import type { StepOutcome, StepSettlement } from "./step-outcome.js";
-import { assertTimeout, assertWait, type StepRequest, validateStepRequest } from "./step-request.js";
+import type { ReadOutcome, StepOutcome, StepSettlement, WriteOutcome } from "./step-outcome.js";
+import {
+  assertTimeout,
+  assertWait,
+  type StepRequest,
+  validateStepRequest,
+} from "./step-request.js";
 
 /** Options of {@link DurableStepExecutor}. */
 export interface StepExecutorOptions {
@@ -123,11 +128,13 @@ export class DurableStepExecutor {
     }
     const reconcilers = options.reconcilers ?? {};
     for (const [action, hook] of Object.entries(reconcilers)) {
-      if (typeof hook !== "function") throw new TypeError(`reconcilers.${action} must be a function`);
+      if (typeof hook !== "function")
+        throw new TypeError(`reconcilers.${action} must be a function`);
     }
     const maxWaitMs = options.maxWaitMs ?? STEP_EXECUTOR_DEFAULTS.maxWaitMs;
     assertWait(maxWaitMs, "maxWaitMs");
-    const reconcileTimeoutMs = options.reconcileTimeoutMs ?? STEP_EXECUTOR_DEFAULTS.reconcileTimeoutMs;
+    const reconcileTimeoutMs =
+      options.reconcileTimeoutMs ?? STEP_EXECUTOR_DEFAULTS.reconcileTimeoutMs;
     assertTimeout(reconcileTimeoutMs, "reconcileTimeoutMs");
     if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
       throw new TypeError(`dryRun must be a boolean, got ${String(options.dryRun)}`);
@@ -190,6 +197,9 @@ export class DurableStepExecutor {
    *   resource: "issue-12", params: {}, run: ({ signal }) => fetchIssue(signal) });
    * ```
    */
+  execute<Result>(request: StepRequest<Result> & { kind: "read" }): Promise<ReadOutcome<Result>>;
+  execute<Result>(request: StepRequest<Result> & { kind?: "write" }): Promise<WriteOutcome<Result>>;
+  execute<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>>;
   execute<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>> {
     return this.#start(request, { terminal: false });
   }
@@ -326,7 +336,15 @@ export class DurableStepExecutor {
     const strategy = strategyOf(context, request.action, request.strategy);
     if (kind === "read") {
       const ledger = this.#ledger(request, "", strategy, false);
-      return runAttempts(context, { request, kind, ledger, key: "", strategy, failure, onLostClaim: lost });
+      return runAttempts(context, {
+        request,
+        kind,
+        ledger,
+        key: "",
+        strategy,
+        failure,
+        onLostClaim: lost,
+      });
     }
     if (context.mode === "degraded") {
       throw new DegradedModeError(request.action, context.failedSubsystems);
@@ -336,9 +354,19 @@ export class DurableStepExecutor {
       // Dev mode: no key, but the audit trail (if any) still sees every attempt.
       if (request.dryRun ?? context.dryRun) return this.#dryRun(request, "");
       const ledger = this.#ledger(request, "", strategy, true);
-      return runAttempts(context, { request, kind, ledger, key: "", strategy, failure, onLostClaim: lost });
+      return runAttempts(context, {
+        request,
+        kind,
+        ledger,
+        key: "",
+        strategy,
+        failure,
+        onLostClaim: lost,
+      });
     }
-    const key = request.idempotencyKey ?? index.generateKey(request.action, request.scope, request.resource, request.params);
+    const key =
+      request.idempotencyKey ??
+      index.generateKey(request.action, request.scope, request.resource, request.params);
     const running = this.#inFlightByKey.get(key);
     if (running) return sharedOutcome(key, (await running) as StepOutcome<Result>);
     const promise = this.#executeKeyed(request, index, key, strategy, failure);
@@ -362,7 +390,8 @@ export class DurableStepExecutor {
       // A dry run only reads the index: it reports a completed step as such, and writes nothing else.
       const entry = await index.check(key);
       if (entry?.status === "completed") return recordedOutcome<Result>(context, entry);
-      if (entry?.status === "failed") throw new StepFailedError(key, entry.error ?? "unknown error");
+      if (entry?.status === "failed")
+        throw new StepFailedError(key, entry.error ?? "unknown error");
       return this.#dryRun(request, key);
     }
     const check = await checkKey<Result>(context, index, {

@@ -19,6 +19,13 @@ export type StepOutcome<Result = unknown> =
   | ReadOutcome<Result>
   | DryRunOutcome;
 
+/** How a write step can end. */
+export type WriteOutcome<Result = unknown> =
+  | ExecutedOutcome<Result>
+  | DeduplicatedOutcome<Result>
+  | ReconciledOutcome
+  | DryRunOutcome;
+
 /** The side effect ran now. */
 export interface ExecutedOutcome<Result> {
   status: "executed";

@@ -8,12 +8,11 @@ import {
   SubsystemUnavailableError,
   WorkflowNotFoundError,
 } from "./errors.js";
-import type { JsonStorePort, StoreFactoryPort } from "./ports.js";
-import { settleWithin } from "./settle-within.js";
 import type { FailureKind } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
-import type { CompensationStrategy } from "./ports.js";
+import type { CompensationStrategy, JsonStorePort, StoreFactoryPort } from "./ports.js";
 import type { RetryOptions } from "./retry-policy.js";
+import { settleWithin } from "./settle-within.js";
 import type { DurableStepExecutor } from "./step-executor.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";

@@ -36,7 +36,11 @@ export function harness(options: Partial<StepExecutorOptions> = {}) {
  * Waits for `promise`, moving the manual clock forward in `stepMs` steps
  * whenever nothing else is left to do, so backoffs and token waits end.
  */
-export async function withClock<T>(clock: ManualClock, promise: Promise<T>, stepMs = 50): Promise<T> {
+export async function withClock<T>(
+  clock: ManualClock,
+  promise: Promise<T>,
+  stepMs = 50,
+): Promise<T> {
   let settled = false;
   const watched = promise.finally(() => {
     settled = true;

@@ -45,9 +45,12 @@ export class MemoryAuditTrail implements AuditTrailPort {
   }
 
   async recordResult(intentSeq: number, result: unknown, error?: string) {
-    const intent = this.records.find((record) => record.phase === "intent" && record.seq === intentSeq);
+    const intent = this.records.find(
+      (record) => record.phase === "intent" && record.seq === intentSeq,
+    );
     if (!intent) throw new Error(`no intent ${intentSeq}`);
-    if (this.findResultByIntentSeq(intentSeq)) throw new Error(`intent ${intentSeq} already has a result`);
+    if (this.findResultByIntentSeq(intentSeq))
+      throw new Error(`intent ${intentSeq} already has a result`);
     return this.#append({
       phase: "result",
       intentSeq,
