@@ -167,6 +167,10 @@ describe("boot: the seven steps", () => {
       { dataDir, instanceLockWaitMs: Number.NaN },
       { dataDir, toolNames: ["a"] },
       { dataDir, reconcilers: { a: "nope" as never } },
+      { dataDir, retry: { maxAttempts: 0 } },
+      { dataDir, maxWaitMs: -5 },
+      { dataDir, reconcileTimeoutMs: 0 },
+      { dataDir, dryRun: "yes" as never },
     ]) {
       const f = fakes();
       const failure = await boot({ ...config, initializers: f.initializers }).catch(
@@ -207,6 +211,24 @@ describe("boot: the seven steps", () => {
     await expect(app.executor.execute(write)).rejects.toMatchObject({ code: "DEGRADED_MODE" });
     expect((await app.executor.execute({ ...write, kind: "read" })).status).toBe("read");
     expect(f.audit.records).toEqual([]);
+    await app.shutdown();
+  });
+
+  it("passes the executor options of the config on", async () => {
+    const f = fakes();
+    const app = await bootWith(f, { dryRun: true, retry: { maxAttempts: 1 }, maxWaitMs: 10 });
+    let calls = 0;
+    const outcome = await app.executor.execute({
+      action: "add_labels",
+      scope: "acme/widgets",
+      resource: "issue-1",
+      params: {},
+      run: async () => ++calls,
+    });
+    expect(outcome.status).toBe("dry_run");
+    expect(calls).toBe(0);
+    expect(f.audit.records.map((record) => record.phase)).toEqual(["dry_run"]);
+    expect(f.limiter.waits).toEqual([]);
     await app.shutdown();
   });
 
@@ -253,6 +275,15 @@ describe("boot: the seven steps", () => {
         run: async () => 2,
       });
       expect(outcome).toEqual({ status: "executed", idempotencyKey: "", result: 2, attempts: 1 });
+      await app.shutdown();
+    });
+
+    it("hands out a logger with child() even when the logger failed", async () => {
+      process.on("warning", onWarning);
+      const app = await bootWith(fakes({ logger: failing("no logger") }), { allowDev: true });
+      expect(app.mode).toBe("dev");
+      expect(typeof app.services.logger.child("x").info).toBe("function");
+      app.services.logger.child({ run: 1 }).info("quiet");
       await app.shutdown();
     });
 

@@ -18,7 +18,7 @@
  *   nesting deeper than 1,000 levels: `"[too deep]"`; a getter or `toJSON`
  *   that throws: `"[unserializable: <message>]"`.
  */
-export type JsonSafe<T> = T extends void | undefined
+export type JsonSafe<T> = T extends void
   ? undefined
   : T extends null | boolean | string | number
     ? T
