@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { octokitError, step } from "../test/executor-harness.js";
+import { failWithBadGateways, step } from "../test/executor-harness.js";
 import { boot } from "./boot-orchestrator.js";
 
 const TOKEN = `ghp_${"Z9y8X7w6V5".repeat(3)}654321`;
@@ -90,20 +90,7 @@ describe("finding 13: breakers and GitHub's blocks survive a restart", () => {
     const dataDir = join(root, "restart");
     const first = await boot({ dataDir, log: silent });
     if (first.mode !== "autonomous") throw new Error(`booted ${first.mode}`);
-    for (const issue of [1, 2, 3, 4, 5]) {
-      await first.executor
-        .execute(
-          step(
-            "add_labels",
-            `issue-${issue}`,
-            () => Promise.reject(octokitError(502, "Server Error")),
-            {
-              retry: { maxAttempts: 1 },
-            },
-          ),
-        )
-        .catch(() => undefined);
-    }
+    await failWithBadGateways(first.executor, "add_labels");
     expect(first.services.circuitBreakers.get("add_labels").getState()).toBe("OPEN");
     // What the executor does with a secondary limit a step threw.
     first.services.rateLimiter.recordRateLimit("triage", "secondary", 600);

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import {
   failingThen,
+  failWithBadGateways,
   harness,
   octokitError,
   START,
@@ -217,20 +218,7 @@ describe("finding 3: deduplicated steps take no token, and a step waits for its 
 describe("finding 4: one breaker per action", () => {
   it("opens add_labels' breaker after its 502s and still runs an unrelated create_review", async () => {
     const { breakers, executor } = harness();
-    for (const issue of [1, 2, 3, 4, 5]) {
-      await executor
-        .execute(
-          step(
-            "add_labels",
-            `issue-${issue}`,
-            () => Promise.reject(octokitError(502, "Server Error")),
-            {
-              retry: { maxAttempts: 1 },
-            },
-          ),
-        )
-        .catch(() => undefined);
-    }
+    await failWithBadGateways(executor, "add_labels");
     expect(breakers.get("add_labels").getState()).toBe("OPEN");
     await expect(
       executor.execute(step("add_labels", "issue-6", async () => 1)),

@@ -334,35 +334,25 @@ export class DurableStepExecutor {
     const kind = request.kind ?? "write";
     await enforceActionPolicy(context, request as StepRequest<unknown>, kind);
     const strategy = strategyOf(context, request.action, request.strategy);
-    if (kind === "read") {
-      const ledger = this.#ledger(request, "", strategy, false);
-      return runAttempts(context, {
+    // Reads, and writes without an index (dev mode): no key; the audit trail
+    // (if any) still sees every attempt of a write.
+    const unkeyed = () =>
+      runAttempts(context, {
         request,
         kind,
-        ledger,
+        ledger: this.#ledger(request, "", strategy, kind === "write"),
         key: "",
         strategy,
         failure,
         onLostClaim: lost,
       });
-    }
+    if (kind === "read") return unkeyed();
     if (context.mode === "degraded") {
       throw new DegradedModeError(request.action, context.failedSubsystems);
     }
     const index = context.index;
     if (!index) {
-      // Dev mode: no key, but the audit trail (if any) still sees every attempt.
-      if (request.dryRun ?? context.dryRun) return this.#dryRun(request, "");
-      const ledger = this.#ledger(request, "", strategy, true);
-      return runAttempts(context, {
-        request,
-        kind,
-        ledger,
-        key: "",
-        strategy,
-        failure,
-        onLostClaim: lost,
-      });
+      return (request.dryRun ?? context.dryRun) ? this.#dryRun(request, "") : unkeyed();
     }
     const key =
       request.idempotencyKey ??

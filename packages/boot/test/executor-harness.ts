@@ -100,3 +100,20 @@ export function failingThen<Result>(errors: unknown[], result: Result) {
     },
   };
 }
+
+/** Fails `count` separate steps of `action` with a 502 each, one attempt apiece. */
+export async function failWithBadGateways(
+  executor: { execute(request: StepRequest<unknown>): Promise<unknown> },
+  action: string,
+  count = 5,
+): Promise<void> {
+  for (let issue = 1; issue <= count; issue++) {
+    await executor
+      .execute(
+        step(action, `issue-${issue}`, () => Promise.reject(octokitError(502, "Server Error")), {
+          retry: { maxAttempts: 1 },
+        }),
+      )
+      .catch(() => undefined);
+  }
+}
