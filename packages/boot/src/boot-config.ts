@@ -1,5 +1,5 @@
 import type { AuditTrailOptions } from "@beauvoir/audit-trail";
-import type { CircuitBreakerOptions } from "@beauvoir/breaker";
+import type { CircuitBreakerGroupOptions } from "@beauvoir/breaker";
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
 import type { IdempotencyIndexOptions } from "@beauvoir/idempotency";
 import type { LockManagerOptions } from "@beauvoir/locks";
@@ -106,7 +106,7 @@ export interface BootConfig {
   /** The tool names the registry offers, cross-checked against {@link BootConfig.actionPolicy}. */
   toolNames?: readonly string[];
   /** Options for each action's `CircuitBreaker` (`name` is the action). @default the breaker's defaults */
-  circuitBreaker?: Omit<CircuitBreakerOptions, "name" | "initialState">;
+  circuitBreaker?: Omit<CircuitBreakerGroupOptions, "name">;
   /** Options for `new RateLimiter(...)`. @default the limiter's defaults */
   rateLimiter?: RateLimiterOptions;
   /** Options for `new IdempotencyIndex(...)` (compensation table, onPendingConflict, ttlMs). */

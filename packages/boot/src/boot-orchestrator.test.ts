@@ -1,3 +1,4 @@
+import { CircuitBreakerGroup } from "@beauvoir/breaker";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   CountingRateLimiter,
@@ -9,7 +10,6 @@ import {
 } from "../test/fakes.js";
 import type { BootConfig, BootInitializers } from "./boot-config.js";
 import { BootOrchestrator, boot } from "./boot-orchestrator.js";
-import { createCircuitBreakerGroup } from "./breaker-group.js";
 import { BootError } from "./errors.js";
 
 function fakes(overrides: Partial<BootInitializers> = {}) {
@@ -50,7 +50,7 @@ function fakes(overrides: Partial<BootInitializers> = {}) {
     },
     circuitBreakers: () => {
       order.push("circuitBreakers");
-      return createCircuitBreakerGroup();
+      return new CircuitBreakerGroup();
     },
     rateLimiter: () => {
       order.push("rateLimiter");

@@ -1,4 +1,5 @@
 import type { AuditTrail } from "@beauvoir/audit-trail";
+import type { CircuitBreakerGroup } from "@beauvoir/breaker";
 import type { IdempotencyIndex } from "@beauvoir/idempotency";
 import type { LockManager } from "@beauvoir/locks";
 import type { RateLimiter } from "@beauvoir/rate-limiter";
@@ -7,7 +8,6 @@ import type { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { ReconcileReport } from "./boot-reconciliation.js";
 import { describeError } from "./errors.js";
 import type { HealthReport } from "./health-report.js";
-import type { CircuitBreakerGroupPort } from "./ports.js";
 import type { ResilienceStateKeeper } from "./resilience-state.js";
 import type { DurableStepExecutor } from "./step-executor.js";
 import type { ToolValidator } from "./tool-validator.js";
@@ -26,7 +26,7 @@ export interface BootServices {
   auditTrail: AuditTrail;
   storeFactory: ResilientStoreFactory;
   /** One circuit breaker per action (or step `breakerKey`). */
-  circuitBreakers: CircuitBreakerGroupPort;
+  circuitBreakers: CircuitBreakerGroup;
   rateLimiter: RateLimiter;
   idempotencyIndex: IdempotencyIndex;
   /** Built from `config.actionPolicy`; undefined without one. */

@@ -1,13 +1,12 @@
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
-import type { FailureClass } from "@beauvoir/breaker";
+import { CircuitBreakerGroup, type FailureClass } from "@beauvoir/breaker";
 import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { LockManager } from "@beauvoir/locks";
+import { RateLimiter } from "@beauvoir/rate-limiter";
 import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { BootContext, BootInitializers } from "./boot-config.js";
-import { createCircuitBreakerGroup } from "./breaker-group.js";
-import { GitHubRateLimiter } from "./github-rate-limiter.js";
 import { BootAuditTrail, BootIdempotencyIndex } from "./interim-backends.js";
 import type {
   CircuitBreakerGroupPort,
@@ -106,7 +105,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     });
   },
   circuitBreakers(context: BootContext): CircuitBreakerGroupPort {
-    return createCircuitBreakerGroup({
+    return new CircuitBreakerGroup({
       clock: context.clock,
       logger: context.logger,
       // The rate limiter waits rate limits out exactly as GitHub asks; counted
@@ -117,7 +116,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     });
   },
   rateLimiter(context: BootContext): RateLimiterPort {
-    return new GitHubRateLimiter({
+    return new RateLimiter({
       clock: context.clock,
       logger: context.logger,
       ...context.config.rateLimiter,

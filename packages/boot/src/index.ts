@@ -20,7 +20,6 @@ export type {
   ShutdownEvent,
   ShutdownOptions,
 } from "./boot-result.js";
-export { createCircuitBreakerGroup, type KeyedCircuitBreakers } from "./breaker-group.js";
 export { defaultInitializers } from "./default-initializers.js";
 export {
   BootError,

@@ -1,9 +1,9 @@
+import { CircuitBreakerGroup } from "@beauvoir/breaker";
 import { ManualClock } from "@beauvoir/core";
+import { RateLimiter } from "@beauvoir/rate-limiter";
 import { describe, expect, it } from "vitest";
 import { octokitError } from "../test/executor-harness.js";
 import { CountingRateLimiter, capturingLogger, MemoryStoreFactory } from "../test/fakes.js";
-import { createCircuitBreakerGroup } from "./breaker-group.js";
-import { GitHubRateLimiter } from "./github-rate-limiter.js";
 import {
   RESILIENCE_STATE_STORE,
   type ResilienceState,
@@ -11,8 +11,8 @@ import {
 } from "./resilience-state.js";
 
 function keeper(stores = new MemoryStoreFactory(), clock = new ManualClock(1_800_000_000_000)) {
-  const breakers = createCircuitBreakerGroup({ clock, failureThreshold: 1 });
-  const limiter = new GitHubRateLimiter({ clock, cleanupIntervalMs: Number.POSITIVE_INFINITY });
+  const breakers = new CircuitBreakerGroup({ clock, failureThreshold: 1 });
+  const limiter = new RateLimiter({ clock, cleanupIntervalMs: Number.POSITIVE_INFINITY });
   const { lines, logger } = capturingLogger();
   const state = new ResilienceStateKeeper({
     store: stores.create<ResilienceState>(RESILIENCE_STATE_STORE),
@@ -111,48 +111,5 @@ describe("ResilienceStateKeeper", () => {
     expect(lines.map((line) => line.message)).toEqual([
       "boot: the saved rate-limit blocks were not restored",
     ]);
-  });
-});
-
-describe("the group and the limiter boot builds", () => {
-  it("gives each key its own breaker and tells listeners of state changes", () => {
-    const group = createCircuitBreakerGroup({ failureThreshold: 1 });
-    let changes = 0;
-    const stop = group.on("stateChange", () => {
-      changes++;
-      throw new Error("a listener's problem");
-    });
-    group.get("a").recordFailure("transient");
-    expect(group.get("a").getState()).toBe("OPEN");
-    expect(group.get("b").getState()).toBe("CLOSED");
-    expect(changes).toBe(1);
-    stop();
-    group.get("b").recordFailure("transient");
-    expect(changes).toBe(1);
-    expect(() => group.on("open" as never, () => {})).toThrow(TypeError);
-    expect(() => group.restore({ c: { version: 1, state: "OPEN" } })).toThrow(/left closed: c/);
-  });
-
-  it("reads rate limits from what a step threw, and keeps its blocks as JSON", () => {
-    const clock = new ManualClock(1_800_000_000_000);
-    const limiter = new GitHubRateLimiter({ clock, cleanupIntervalMs: Number.POSITIVE_INFINITY });
-    expect(limiter.recordRateLimitFailure(new Error("no status"))).toBeNull();
-    expect(limiter.recordRateLimitFailure(octokitError(404, "Not Found"))).toBeNull();
-    expect(
-      limiter.recordRateLimitFailure({
-        status: 403,
-        headers: {},
-        body: "You have exceeded a secondary rate limit",
-      }),
-    ).toBe("secondary");
-    expect(limiter.observeResponse({ status: 200, headers: {} })).toBeNull();
-    const blocks = limiter.exportBlocks();
-    expect(blocks.blockedUntil).toBe(clock.now() + 60_000);
-    const restarted = new GitHubRateLimiter({ clock, cleanupIntervalMs: Number.POSITIVE_INFINITY });
-    restarted.restoreBlocks(JSON.parse(JSON.stringify(blocks)));
-    expect(restarted.blockedUntil).toBe(clock.now() + 60_000);
-    restarted.restoreBlocks({ blockedUntil: clock.now() - 1 });
-    restarted.restoreBlocks(null);
-    expect(() => restarted.on("other" as never, () => {})).toThrow(TypeError);
   });
 });

@@ -3,6 +3,7 @@
 // Each one failed on the executor this branch replaces.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { RateLimiter } from "@beauvoir/rate-limiter";
 import { describe, expect, it } from "vitest";
 import {
   failingThen,
@@ -14,7 +15,6 @@ import {
   step,
   withClock,
 } from "../test/executor-harness.js";
-import { GitHubRateLimiter } from "./github-rate-limiter.js";
 import { ToolValidator } from "./tool-validator.js";
 
 const SECONDARY =
@@ -187,7 +187,7 @@ describe("finding 2: rate limits reach the limiter from inside a step", () => {
 
 describe("finding 3: deduplicated steps take no token, and a step waits for its token", () => {
   it("lets a replay through a bucket of 2 without spending it", async () => {
-    const limiter = new GitHubRateLimiter({ perWorkflow: { capacity: 2, refillPerHour: 0.001 } });
+    const limiter = new RateLimiter({ perWorkflow: { capacity: 2, refillPerHour: 0.001 } });
     const { executor } = harness({ rateLimiter: limiter });
     await executor.execute(step("add_labels", "issue-9", async () => "first"));
     expect(
@@ -200,7 +200,7 @@ describe("finding 3: deduplicated steps take no token, and a step waits for its 
 
   it("waits for a token instead of throwing RATE_LIMITED", async () => {
     const { clock } = harness();
-    const limiter = new GitHubRateLimiter({
+    const limiter = new RateLimiter({
       clock,
       perWorkflow: { capacity: 1, refillPerHour: 3_600 },
     });

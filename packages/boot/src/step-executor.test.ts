@@ -1,7 +1,7 @@
+import { CircuitBreakerGroup } from "@beauvoir/breaker";
 import { ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
 import { CountingRateLimiter, MemoryAuditTrail, MemoryIdempotencyIndex } from "../test/fakes.js";
-import { createCircuitBreakerGroup } from "./breaker-group.js";
 import type { DurablePoint } from "./executor-context.js";
 import { DurableStepExecutor, type StepExecutorOptions } from "./step-executor.js";
 import type { StepRequest } from "./step-request.js";
@@ -11,7 +11,7 @@ function setup(options: Partial<StepExecutorOptions> = {}) {
   const index = new MemoryIdempotencyIndex(audit);
   const clock = new ManualClock(1_000_000);
   audit.now = () => clock.now();
-  const breakers = createCircuitBreakerGroup({
+  const breakers = new CircuitBreakerGroup({
     clock,
     failureThreshold: 2,
     openDurationMs: 60_000,
@@ -179,7 +179,7 @@ describe("DurableStepExecutor: error path", () => {
   it("fails the step when the breaker's timeout runs out and nothing can check it", async () => {
     const { index, executor } = setup({
       clock: undefined,
-      circuitBreakers: createCircuitBreakerGroup(),
+      circuitBreakers: new CircuitBreakerGroup(),
     });
     const failure = await executor
       .execute(

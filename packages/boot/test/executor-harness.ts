@@ -1,7 +1,7 @@
 import { ManualClock } from "@beauvoir/core";
 import { SecretRedactor } from "@beauvoir/redactor";
-import { createCircuitBreakerGroup } from "../src/breaker-group.js";
-import { GitHubRateLimiter } from "../src/github-rate-limiter.js";
+import { CircuitBreakerGroup } from "@beauvoir/breaker";
+import { RateLimiter } from "@beauvoir/rate-limiter";
 import { DurableStepExecutor, type StepExecutorOptions } from "../src/step-executor.js";
 import type { StepRequest } from "../src/step-request.js";
 import { MemoryAuditTrail, MemoryIdempotencyIndex } from "./fakes.js";
@@ -17,8 +17,8 @@ export function harness(options: Partial<StepExecutorOptions> = {}) {
   const audit = new MemoryAuditTrail();
   audit.now = () => clock.now();
   const index = new MemoryIdempotencyIndex(audit);
-  const breakers = createCircuitBreakerGroup({ clock, failureThreshold: 5 });
-  const limiter = new GitHubRateLimiter({ clock, cleanupIntervalMs: Number.POSITIVE_INFINITY });
+  const breakers = new CircuitBreakerGroup({ clock, failureThreshold: 5 });
+  const limiter = new RateLimiter({ clock, cleanupIntervalMs: Number.POSITIVE_INFINITY });
   const executor = new DurableStepExecutor({
     auditTrail: audit,
     idempotencyIndex: index,
