@@ -1,13 +1,17 @@
-// What the executor's ports ask of the audit trail and the index that
-// today's @beauvoir/audit-trail and @beauvoir/idempotency do not have yet.
-// The next versions have these methods themselves; these classes then go.
+// What the executor's ports ask of the audit trail and the index that the
+// @beauvoir/audit-trail and @beauvoir/idempotency on main do not have yet.
+// Their next versions have these methods themselves; this file then goes.
 import { AuditTrail } from "@beauvoir/audit-trail";
 import {
+  type AuditQuery,
   IDEMPOTENCY_INDEX_DEFAULTS,
   IdempotencyIndex,
   type IdempotencyIndexOptions,
+  type MarkPendingOptions,
+  type MarkPendingResult,
 } from "@beauvoir/idempotency";
 import type { AuditResultByKey, IdempotencyEntryView, IdempotencySettlement } from "./ports.js";
+import { recordedVerdict } from "./recorded-verdict.js";
 
 /** The audit trail boot builds: no lookup by key yet, so the index stays the only source. */
 export class BootAuditTrail extends AuditTrail {
@@ -17,13 +21,22 @@ export class BootAuditTrail extends AuditTrail {
   }
 }
 
-/** The index boot builds, with `settle`, `reset` and `ttlMs` as far as this version allows. */
+/**
+ * The index boot builds, with `settle`, `reset` and `ttlMs` as far as this
+ * version allows: `reset` of a pending key releases it in memory (the next
+ * claim takes it over), and after a restart the audit trail's runnable codes
+ * (`RETRYING`, `NOT_SENT`, …) keep such a key from being settled as failed.
+ */
 export class BootIdempotencyIndex extends IdempotencyIndex {
   readonly #ttlMs: number;
+  readonly #released = new Set<string>();
 
   /** @param options - as `new IdempotencyIndex(options)`. */
   constructor(options: IdempotencyIndexOptions) {
-    super(options);
+    super({
+      ...options,
+      ...(options.auditQuery ? { auditQuery: hidingRunnableResults(options.auditQuery) } : {}),
+    });
     this.#ttlMs = options.ttlMs ?? IDEMPOTENCY_INDEX_DEFAULTS.ttlMs;
   }
 
@@ -32,10 +45,26 @@ export class BootIdempotencyIndex extends IdempotencyIndex {
     return this.#ttlMs;
   }
 
+  /** A released key is unknown until claimed again. */
+  override async check(key: string) {
+    return this.#released.has(key) ? null : super.check(key);
+  }
+
+  /** A released key is taken over by the next claim. */
+  override async markPending(
+    key: string,
+    intentSeq: number,
+    options?: MarkPendingOptions | string,
+  ): Promise<MarkPendingResult> {
+    const takeover = this.#released.delete(key);
+    const given = typeof options === "string" ? { action: options } : (options ?? {});
+    return super.markPending(key, intentSeq, takeover ? { ...given, takeover: true } : given);
+  }
+
   /** A terminal entry, from pending or unknown (this version cannot rewrite a settled one). */
   async settle(key: string, settlement: IdempotencySettlement): Promise<void> {
     const current = await this.check(key);
-    if (!current) {
+    if (!current || this.#released.has(key)) {
       await this.markPending(key, settlement.intentSeq ?? 0, {
         ...(settlement.action === undefined ? {} : { action: settlement.action }),
         ...(settlement.strategy === undefined ? {} : { strategy: settlement.strategy }),
@@ -47,8 +76,26 @@ export class BootIdempotencyIndex extends IdempotencyIndex {
     else await this.markFailed(key, settlement.error ?? "unknown error");
   }
 
-  /** This version cannot remove a key. */
+  /** Releases a pending key; this version cannot remove a settled one. */
   async reset(key: string): Promise<IdempotencyEntryView | null> {
-    throw new Error(`this @beauvoir/idempotency cannot reset ${key}: it has no reset()`);
+    const current = await super.check(key);
+    if (!current) return null;
+    if (current.status !== "pending") {
+      throw new Error(`this @beauvoir/idempotency cannot reset a ${current.status} key`);
+    }
+    this.#released.add(key);
+    return current;
   }
+}
+
+/** The index settles a pending key from its audit result; a runnable one is left to the executor. */
+function hidingRunnableResults(query: AuditQuery): AuditQuery {
+  const lookup = (intentSeq: number) =>
+    typeof query === "function" ? query(intentSeq) : query.findResultByIntentSeq(intentSeq);
+  return async (intentSeq: number) => {
+    const found = await lookup(intentSeq);
+    return found && typeof found.error === "string" && recordedVerdict(found) === "runnable"
+      ? null
+      : found;
+  };
 }

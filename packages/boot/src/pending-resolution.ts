@@ -2,7 +2,7 @@ import { type ExecutorContext, strategyOf } from "./executor-context.js";
 import { closeIfOpen } from "./key-ledger.js";
 import type { AuditPendingIntent, IdempotencyEntryView } from "./ports.js";
 import { askReconcileHook } from "./reconcile-hook.js";
-import { RECORDED_ERROR_CODES } from "./recorded-verdict.js";
+import { RECORDED_ERROR_CODES, recordedVerdict } from "./recorded-verdict.js";
 import { actionOfKey, identityFromIntent } from "./step-identity.js";
 import { reconciledMarker } from "./step-outcome.js";
 
@@ -22,7 +22,8 @@ export type PendingVerdict =
 /**
  * Applies a pending entry's compensation strategy (the same rules at boot
  * and when `execute()` meets a key left pending in this process): its audit
- * result settles it if there is one; else `safe_retry` re-runs;
+ * result settles it if there is one (one with a runnable code lets it run
+ * again); else `safe_retry` re-runs;
  * `check_then_retry` asks the action's reconcile hook (`done` → completed,
  * `not_done` → re-run, no answer → in doubt); `skip`, or no hook → failed
  * with `OUTCOME_UNKNOWN`.
@@ -46,7 +47,13 @@ export async function resolvePendingEntry(
     entry.intentSeq === undefined
       ? undefined
       : await context.audit?.findResultByIntentSeq(entry.intentSeq);
+  const rerun = (): PendingVerdict => {
+    context.rerunnable.set(key, entry.intentSeq);
+    return { verdict: "rerun", intentSeq: entry.intentSeq };
+  };
   if (recorded) {
+    // An attempt recorded as leaving the step runnable (its key reset, or about to be).
+    if (recordedVerdict(recorded) === "runnable") return rerun();
     if (recorded.error !== undefined) {
       await index.markFailed(key, recorded.error);
       return { verdict: "failed", error: recorded.error };
@@ -56,10 +63,6 @@ export async function resolvePendingEntry(
   }
   const action = entry.action ?? actionOfKey(key);
   const strategy = entry.strategy ?? strategyOf(context, action, undefined);
-  const rerun = (): PendingVerdict => {
-    context.rerunnable.set(key, entry.intentSeq);
-    return { verdict: "rerun", intentSeq: entry.intentSeq };
-  };
   if (strategy === "safe_retry") return rerun();
   if (strategy === "check_then_retry" && context.reconcilers[action]) {
     const identity = identityFromIntent(intent);
