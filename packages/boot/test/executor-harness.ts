@@ -1,7 +1,7 @@
-import { ManualClock } from "@beauvoir/core";
-import { SecretRedactor } from "@beauvoir/redactor";
 import { CircuitBreakerGroup } from "@beauvoir/breaker";
+import { ManualClock } from "@beauvoir/core";
 import { RateLimiter } from "@beauvoir/rate-limiter";
+import { SecretRedactor } from "@beauvoir/redactor";
 import { DurableStepExecutor, type StepExecutorOptions } from "../src/step-executor.js";
 import type { StepRequest } from "../src/step-request.js";
 import { MemoryAuditTrail, MemoryIdempotencyIndex } from "./fakes.js";
