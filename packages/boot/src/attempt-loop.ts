@@ -278,6 +278,11 @@ function observeResponse(context: ExecutorContext, result: unknown): void {
   }
 }
 
-function anySignal(first: AbortSignal, second: AbortSignal | undefined): AbortSignal {
-  return second ? AbortSignal.any([first, second]) : first;
+/**
+ * A signal of this step's own that follows the executor's shared one (and
+ * the step's): listeners that waits and the breaker add land on it, not on
+ * the shared signal, however many steps run at once.
+ */
+function anySignal(shared: AbortSignal, own: AbortSignal | undefined): AbortSignal {
+  return AbortSignal.any(own ? [shared, own] : [shared]);
 }
