@@ -426,3 +426,28 @@ describe("executor options", () => {
     expect(START).toBeGreaterThan(0);
   });
 });
+
+describe("many steps at once", () => {
+  it("adds no listeners to the executor's shared signals (no MaxListenersExceededWarning)", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const { executor } = harness({ clock: undefined, rateLimiter: undefined });
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const steps = Array.from({ length: 40 }, (_, index) =>
+        executor.execute(step("add_labels", `issue-${index}`, () => gate.then(() => index))),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      release();
+      expect((await Promise.all(steps)).every((outcome) => outcome.status === "executed")).toBe(
+        true,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => warning.name)).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
