@@ -85,6 +85,27 @@ describe("finding 11: dev mode without an index", () => {
   });
 });
 
+describe("finding 12: a bucket that does not refill", () => {
+  it("boots with refillPerHour 0 and spends its one token", async () => {
+    const app = await boot({
+      dataDir: join(root, "no-refill"),
+      log: silent,
+      rateLimiter: { global: { capacity: 1, refillPerHour: 0 } },
+    });
+    try {
+      expect(app.mode).toBe("autonomous");
+      expect(
+        (await app.executor.execute(step("add_labels", "issue-1", async () => 1))).status,
+      ).toBe("executed");
+      await expect(
+        app.executor.execute(step("add_labels", "issue-2", async () => 2)),
+      ).rejects.toMatchObject({ code: "RATE_LIMIT_EXHAUSTED" });
+    } finally {
+      await app.shutdown();
+    }
+  });
+});
+
 describe("finding 13: breakers and GitHub's blocks survive a restart", () => {
   it("boots again with the open circuit and the block the last run had", async () => {
     const dataDir = join(root, "restart");

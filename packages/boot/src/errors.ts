@@ -3,8 +3,9 @@ import type { HealthReport } from "./health-report.js";
 
 /**
  * Error codes thrown by `@beauvoir/boot` itself. The step executor also lets
- * `CIRCUIT_OPEN` (from `@beauvoir/breaker`), `RATE_LIMITED` (from
- * `@beauvoir/rate-limiter`) and `LOCK_HELD` (from `@beauvoir/locks`) through,
+ * `CIRCUIT_OPEN` (from `@beauvoir/breaker`), `RATE_LIMITED` and
+ * `RATE_LIMIT_EXHAUSTED` (from `@beauvoir/rate-limiter`) and `LOCK_HELD`
+ * (from `@beauvoir/locks`) through,
  * and rethrows what a side effect threw unchanged.
  */
 export type BootErrorCode =
