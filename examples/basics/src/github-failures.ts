@@ -2,14 +2,16 @@
 // in the step: a 502 on a naturally idempotent action is retried; a
 // secondary rate limit is waited out as long as GitHub asked; a comment whose
 // answer was lost is looked up by its reconcile hook instead of posted again;
-// a 422 fails the step for good, until an operator resets the key.
+// a 422 fails the step for good; a comment nothing can check stays in doubt
+// until an operator says what happened.
 //
 // expect: add_labels after a 502: executed in 2 attempts
 // expect: add_issue_comment after a secondary limit: executed in 2 attempts, waited at least 1000 ms: true
 // expect: add_issue_comment after a reset: reconciled (comments posted: 1)
 // expect: create_review rejected: HttpError, terminal: true
 // expect: again: STEP_FAILED
-// expect: after resetKey: executed
+// expect: a comment nobody can check: STEP_IN_DOUBT
+// expect: after resolveKey(done): reconciled, posted: 1
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,8 +36,10 @@ try {
     retry: { baseDelayMs: 50 },
     // Did a comment whose answer was lost land? A real hook lists the issue's comments.
     reconcilers: {
-      add_issue_comment: async ({ key }) =>
-        comments.some((comment) => comment.includes(key)) ? "done" : "not_done",
+      add_issue_comment: async ({ key, resource }) => {
+        if (resource === "issue-13") throw new Error("GitHub is down: cannot list comments");
+        return comments.some((comment) => comment.includes(key)) ? "done" : "not_done";
+      },
     },
   });
   const { executor } = app;
@@ -100,10 +104,28 @@ try {
   );
   const again = await executor.execute(review).catch((error: unknown) => error);
   console.log(`again: ${(again as { code?: string }).code}`);
-  const key = (again as { idempotencyKey: string }).idempotencyKey;
-  await executor.resetKey(key, { reason: "the author was changed" });
-  const retried = await executor.execute({ ...review, run: async () => ({ id: 7 }) });
-  console.log(`after resetKey: ${retried.status}`);
+
+  const lost = {
+    ...target,
+    resource: "issue-13",
+    action: "add_issue_comment",
+    params: { body: "Duplicate of #12." },
+    run: async ({ idempotencyKey }: { idempotencyKey: string }) => {
+      comments.push(`Duplicate of #12. <!-- ${idempotencyKey} -->`);
+      throw Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    },
+  };
+  await executor.execute(lost).catch(() => undefined);
+  const doubt = await executor.execute(lost).catch((error: unknown) => error);
+  console.log(`a comment nobody can check: ${(doubt as { code?: string }).code}`);
+  // A human looked at issue 13 and saw the comment.
+  await executor.resolveKey((doubt as { idempotencyKey: string }).idempotencyKey, "done", {
+    reason: "seen on the issue",
+  });
+  const resolved = await executor.execute(lost);
+  console.log(
+    `after resolveKey(done): ${resolved.status}, posted: ${comments.filter((comment) => comment.startsWith("Duplicate")).length}`,
+  );
   await app.shutdown();
 } finally {
   await rm(dataDir, { recursive: true, force: true });
