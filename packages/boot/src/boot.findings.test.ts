@@ -1,5 +1,5 @@
 // The boot-level findings of issue 13 (10, 11, 13), on a real data directory.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +131,31 @@ describe("finding 13: breakers and GitHub's blocks survive a restart", () => {
         second.executor.execute(step("add_labels", "issue-9", async () => ++calls)),
       ).rejects.toMatchObject({ code: "CIRCUIT_OPEN" });
       expect(calls).toBe(0);
+    } finally {
+      await second.shutdown();
+    }
+  });
+});
+
+describe("issue 12, two sources of truth: a lost index never repeats a side effect", () => {
+  it("deduplicates from the audit trail after the index files are gone, and repairs the index", async () => {
+    const dataDir = join(root, "lost-index");
+    let comments = 0;
+    const post = step("add_issue_comment", "issue-3", async () => ({ id: ++comments }));
+    const first = await boot({ dataDir, log: silent });
+    expect((await first.executor.execute(post)).status).toBe("executed");
+    await first.shutdown();
+    for (const file of await readdir(join(dataDir, "idempotency"))) {
+      await rm(join(dataDir, "idempotency", file), { recursive: true, force: true });
+    }
+    const second = await boot({ dataDir, log: silent });
+    try {
+      const again = await second.executor.execute(post);
+      expect(again).toMatchObject({ status: "deduplicated", result: { id: 1 } });
+      expect(comments).toBe(1);
+      expect((await second.services.idempotencyIndex?.check(again.idempotencyKey))?.status).toBe(
+        "completed",
+      );
     } finally {
       await second.shutdown();
     }

@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
+import { AuditTrail } from "@beauvoir/audit-trail";
 import { CircuitBreakerGroup, type FailureClass } from "@beauvoir/breaker";
 import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { LockManager } from "@beauvoir/locks";
@@ -7,7 +8,7 @@ import { RateLimiter } from "@beauvoir/rate-limiter";
 import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { BootContext, BootInitializers } from "./boot-config.js";
-import { BootAuditTrail, BootIdempotencyIndex } from "./interim-backends.js";
+import { BootIdempotencyIndex } from "./interim-backends.js";
 import type {
   CircuitBreakerGroupPort,
   IdempotencyIndexPort,
@@ -84,7 +85,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   },
   async auditTrail(context: BootContext) {
     const { config } = context;
-    const auditTrail = new BootAuditTrail({
+    const auditTrail = new AuditTrail({
       ...config.auditTrail,
       path: context.paths.auditFile,
       logger: context.logger,

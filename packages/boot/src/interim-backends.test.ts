@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryAuditTrail } from "../test/fakes.js";
-import { BootAuditTrail, BootIdempotencyIndex } from "./interim-backends.js";
+import { BootIdempotencyIndex } from "./interim-backends.js";
 
 let root: string;
 beforeAll(async () => {
@@ -84,14 +84,5 @@ describe("BootIdempotencyIndex", () => {
     expect(await again.reconcilePending()).toEqual([]);
     expect((await again.check("t"))?.status).toBe("failed");
     await again.close();
-  });
-});
-
-describe("BootAuditTrail", () => {
-  it("answers null for a key: this version keeps no index by key", async () => {
-    const trail = new BootAuditTrail({ path: join(root, "audit", "audit.jsonl") });
-    await trail.initialize();
-    expect(await trail.findResultByDedupeKey("k")).toBeNull();
-    await trail.close();
   });
 });

@@ -1,7 +1,6 @@
-// What the executor's ports ask of the audit trail and the index that the
-// @beauvoir/audit-trail and @beauvoir/idempotency on main do not have yet.
-// Their next versions have these methods themselves; this file then goes.
-import { AuditTrail } from "@beauvoir/audit-trail";
+// What the executor's ports ask of the index that the @beauvoir/idempotency
+// on main does not have yet. Its next version has these methods itself; this
+// file then goes.
 import {
   type AuditQuery,
   IDEMPOTENCY_INDEX_DEFAULTS,
@@ -10,16 +9,8 @@ import {
   type MarkPendingOptions,
   type MarkPendingResult,
 } from "@beauvoir/idempotency";
-import type { AuditResultByKey, IdempotencyEntryView, IdempotencySettlement } from "./ports.js";
+import type { IdempotencyEntryView, IdempotencySettlement } from "./ports.js";
 import { recordedVerdict } from "./recorded-verdict.js";
-
-/** The audit trail boot builds: no lookup by key yet, so the index stays the only source. */
-export class BootAuditTrail extends AuditTrail {
-  /** @returns null: this version keeps no dedupeKey index. */
-  async findResultByDedupeKey(_dedupeKey: string): Promise<AuditResultByKey | null> {
-    return null;
-  }
-}
 
 /**
  * The index boot builds, with `settle`, `reset` and `ttlMs` as far as this
