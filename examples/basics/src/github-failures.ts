@@ -2,14 +2,15 @@
 // in the step: a 502 on a naturally idempotent action is retried; a
 // secondary rate limit is waited out as long as GitHub asked; a comment whose
 // answer was lost is looked up by its reconcile hook instead of posted again;
-// a 422 fails the step for good; a comment nothing can check stays in doubt
-// until an operator says what happened.
+// a 422 fails the step for good until an operator resets the key; a comment
+// nothing can check stays in doubt until an operator says what happened.
 //
 // expect: add_labels after a 502: executed in 2 attempts
 // expect: add_issue_comment after a secondary limit: executed in 2 attempts, waited at least 1000 ms: true
 // expect: add_issue_comment after a reset: reconciled (comments posted: 1)
 // expect: create_review rejected: HttpError, terminal: true
 // expect: again: STEP_FAILED
+// expect: after resetKey: executed
 // expect: a comment nobody can check: STEP_IN_DOUBT
 // expect: after resolveKey(done): reconciled, posted: 1
 import { mkdtemp, rm } from "node:fs/promises";
@@ -104,6 +105,12 @@ try {
   );
   const again = await executor.execute(review).catch((error: unknown) => error);
   console.log(`again: ${(again as { code?: string }).code}`);
+  // The cause was fixed by hand: the operator clears the key on purpose (recorded in the audit trail).
+  await executor.resetKey((again as { idempotencyKey: string }).idempotencyKey, {
+    reason: "the reviewer was changed",
+  });
+  const reviewed = await executor.execute({ ...review, run: async () => ({ id: 7 }) });
+  console.log(`after resetKey: ${reviewed.status}`);
 
   const lost = {
     ...target,

@@ -112,7 +112,7 @@ export interface BootConfig {
   /** Options for `new IdempotencyIndex(...)` (compensation table, onPendingConflict, ttlMs). */
   idempotency?: Omit<
     IdempotencyIndexOptions,
-    "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery"
+    "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery" | "redactor"
   >;
   /**
    * Per-action checks for `check_then_retry` steps whose outcome is unknown

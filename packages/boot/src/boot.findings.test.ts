@@ -161,3 +161,34 @@ describe("issue 12, two sources of truth: a lost index never repeats a side effe
     }
   });
 });
+
+describe("finding 1 on the real index: an operator clears a failed key", () => {
+  it("resetKey lets a rejected step run again, and the audit trail says who decided", async () => {
+    const dataDir = join(root, "reset");
+    const app = await boot({ dataDir, log: silent });
+    try {
+      const rejected = step("create_review", "pr-1", () =>
+        Promise.reject(Object.assign(new Error("Validation Failed"), { status: 422, headers: {} })),
+      );
+      await expect(app.executor.execute(rejected)).rejects.toMatchObject({ status: 422 });
+      const refused = await app.executor.execute(rejected).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: "STEP_FAILED" });
+      const key = (refused as { idempotencyKey: string }).idempotencyKey;
+      expect((await app.executor.resetKey(key, { reason: "fixed by hand" }))?.status).toBe(
+        "failed",
+      );
+      const again = await app.executor.execute({ ...rejected, run: async () => ({ id: 1 }) });
+      expect(again.status).toBe("executed");
+    } finally {
+      await app.shutdown();
+    }
+    const errors = (await auditRecords(dataDir))
+      .filter((record) => record.phase === "result")
+      .map((record) => record.error ?? "ok");
+    expect(errors).toEqual([
+      "REJECTED: attempt 1 of 3 rejected: HTTP 422: Validation Failed",
+      "RESET: an operator reset the key (fixed by hand)",
+      "ok",
+    ]);
+  });
+});

@@ -3,12 +3,12 @@ import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
 import { CircuitBreakerGroup, type FailureClass } from "@beauvoir/breaker";
 import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
+import { IdempotencyIndex } from "@beauvoir/idempotency";
 import { LockManager } from "@beauvoir/locks";
 import { RateLimiter } from "@beauvoir/rate-limiter";
 import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { BootContext, BootInitializers } from "./boot-config.js";
-import { BootIdempotencyIndex } from "./interim-backends.js";
 import type {
   CircuitBreakerGroupPort,
   IdempotencyIndexPort,
@@ -125,7 +125,8 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
     const audit = context.auditTrail;
-    const index = new BootIdempotencyIndex({
+    const redactor = context.redactor;
+    const index = new IdempotencyIndex({
       ...context.config.idempotency,
       dir: context.paths.idempotencyDir,
       logger: context.logger,
@@ -133,6 +134,9 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       fs: context.fs,
       ...(context.lockManager ? { locks: context.lockManager } : {}),
       ...(audit ? { auditQuery: audit } : {}),
+      // The index redacts keys, errors and results with boot's redactor (it
+      // needs one that also redacts plain text, as SecretRedactor does).
+      ...(redactor instanceof SecretRedactor ? { redactor } : {}),
     });
     await index.initialize();
     return index;
