@@ -51,7 +51,7 @@ export {
   type FailureModelOverrides,
 } from "./failure-model.js";
 export type { HealthReport, SubsystemStatus } from "./health-report.js";
-export { type JsonSafe, toJsonSafe } from "./json-safe.js";
+export { type JsonSafe, type JsonSafeMember, toJsonSafe } from "./json-safe.js";
 export type {
   ActionPolicyPort,
   AuditIntentInput,

@@ -48,8 +48,8 @@ export type JsonSafe<T> = T extends void
                         }
                       : unknown;
 
-/** A member of an array or map: where JSON has no `undefined`, it is `null`. */
-type JsonSafeMember<T> = T extends unknown
+/** The {@link JsonSafe} form of an array's or a map's member: where JSON has no `undefined`, it is `null`. */
+export type JsonSafeMember<T> = T extends unknown
   ? JsonSafe<T> extends undefined
     ? null
     : JsonSafe<T>
