@@ -34,6 +34,8 @@ async function postComment({
 try {
   const app = await boot({ dataDir, log: { level: "warn" } });
   console.log(`booted in ${app.mode} mode in ${Math.round(app.health.bootTimeMs)} ms`);
+  // In autonomous mode every service is there, and typed so.
+  if (app.mode !== "autonomous") throw new Error(`not ready: ${app.health.warnings.join("; ")}`);
 
   const step = {
     action: "add_issue_comment",
@@ -47,8 +49,8 @@ try {
   const second = await app.executor.execute(step);
   console.log(`second call: ${second.status} (comments posted: ${commentsPosted})`);
 
-  const chain = await app.services.auditTrail?.verifyChain();
-  console.log(`audit chain valid: ${chain?.valid}`);
+  const chain = await app.services.auditTrail.verifyChain();
+  console.log(`audit chain valid: ${chain.valid}`);
 
   try {
     await boot({ dataDir });

@@ -10,7 +10,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ManualClock } from "@beauvoir/core";
-import { RateLimiter, recordGitHubRateLimit } from "@beauvoir/rate-limiter";
+import { RateLimiter } from "@beauvoir/rate-limiter";
 
 // --- A tiny stand-in for api.github.com: its 4th request gets a secondary limit.
 let requests = 0;
@@ -68,12 +68,13 @@ async function crawl(workflowId: string, pages: number): Promise<number> {
       continue;
     }
     // Not ok: let the limiter read GitHub's headers and body, then try the page again.
-    const kind = recordGitHubRateLimit(limiter, workflowId, {
-      status: response.status,
-      headers: response.headers,
-      body,
-    });
-    if (kind === null) throw new Error(`unexpected ${response.status}`);
+    // (Boot's step executor does this by itself for every step.)
+    const limit = limiter.recordRateLimitFailure(
+      { status: response.status, headers: response.headers, body },
+      workflowId,
+    );
+    if (limit === null) throw new Error(`unexpected ${response.status}`);
+    const { kind } = limit;
     blockStartedAt = Date.now();
     blockEndsAt = limiter.blockedUntil ?? blockStartedAt;
     console.log(

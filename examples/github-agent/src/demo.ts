@@ -83,8 +83,6 @@ function runAgent(label: string): { child: ChildProcess; exited: Promise<number 
       say(`  [${label}] booted in ${health.mode} mode in ${Math.round(health.bootTimeMs)} ms`);
     }
     if (event.type === "step") say(`  [${label}] #${event.issue} ${event.action}: ${event.status}`);
-    if (event.type === "backoff")
-      say(`  [${label}] GitHub answered ${event.status}; backing off ${event.waitMs} ms`);
     if (event.type === "progress") say(`  [${label}] ${event.message}`);
   });
   const exited = new Promise<number | string>((resolve) => {
@@ -149,7 +147,10 @@ try {
     0,
   );
   const secondBoot = events.find((event) => event.type === "boot" && event.run === "run 2");
-  const backoffs = events.filter((event) => event.type === "backoff").length;
+  // The executor records every failed attempt it retried (a rate limit, a 502) in the audit trail.
+  const retries = filesUnder(join(dataDir, "audit"))
+    .flatMap((file) => readFileSync(file, "utf8").split("\n"))
+    .filter((line) => line.includes('"error":"RETRYING: ')).length;
 
   say("\n3. report");
   say(
@@ -159,7 +160,7 @@ try {
   say(
     `  server faults injected: ${stats.secondaryRateLimited} secondary rate limits, ${stats.badGateways} bad gateways, ${stats.slowAnswers} slow answers`,
   );
-  say(`  backoffs taken by the agent: ${backoffs}`);
+  say(`  failed attempts the executor retried by itself: ${retries}`);
   say(
     `  audit chain (beauvoir-audit verify): ${verify.ok ? "valid" : "BROKEN"} — ${verify.output.split("\n")[0]}`,
   );

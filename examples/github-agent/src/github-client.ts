@@ -1,28 +1,8 @@
 // The agent's GitHub REST client: fetch, the token in the Authorization
-// header, and errors that carry status, headers and body so Beauvoir's breaker
-// and rate limiter can classify them the way GitHub means them.
-
-/** A non-2xx answer from the API. */
-export class GitHubRequestError extends Error {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: unknown;
-
-  constructor(
-    method: string,
-    path: string,
-    status: number,
-    headers: Record<string, string>,
-    body: unknown,
-  ) {
-    const message = (body as { message?: string } | undefined)?.message ?? "request failed";
-    super(`${method} ${path} answered ${status}: ${message}`);
-    this.name = "GitHubRequestError";
-    this.status = status;
-    this.headers = headers;
-    this.body = body;
-  }
-}
+// header, JSON in and out. A non-2xx answer is thrown as the fetch Response
+// itself: Beauvoir's executor reads its status, headers and body to tell a
+// rate limit from a 502 from a rejection, and records it as
+// `HTTP <status> <url>: <message>`.
 
 export interface GitHubClient {
   request<T>(
@@ -47,18 +27,9 @@ export function createGitHubClient(baseUrl: string, token: string): GitHubClient
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
+      if (!response.ok) throw response;
       const text = await response.text();
-      const parsed: unknown = text ? JSON.parse(text) : undefined;
-      if (!response.ok) {
-        throw new GitHubRequestError(
-          method,
-          path,
-          response.status,
-          Object.fromEntries(response.headers),
-          parsed,
-        );
-      }
-      return parsed as T;
+      return (text ? JSON.parse(text) : undefined) as T;
     },
   };
 }

@@ -1,7 +1,11 @@
-// A small GitHub-compatible REST server for the demo: real HTTP on 127.0.0.1,
-// the paths and payload shapes GitHub uses for issues, labels, comments and
-// rate limits, and GitHub's failure modes (secondary rate limits, 502s, slow
-// answers) on a fixed schedule so every run shows them.
+// A small GitHub-compatible REST server for the demo and the fault tests:
+// real HTTP on 127.0.0.1, the paths and payload shapes GitHub uses for
+// issues, labels, comments and rate limits, and GitHub's failure modes
+// (502s, secondary rate limits with and without retry-after, a used-up
+// primary quota with its reset time, connection resets before and after the
+// write, slow answers) on a schedule, so every run shows them. It also
+// enforces the waits it asks for: a write that arrives before the end of a
+// rate limit it answered is counted in `writesDuringBlock`.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -12,8 +16,60 @@ export interface SeedIssue {
   body: string;
 }
 
+/** A failure the server can answer a write with. */
+export type FaultName =
+  /** 502 Bad Gateway; nothing performed. */
+  | "bad_gateway"
+  /** 403 with the secondary-limit message and `retry-after`; nothing performed. */
+  | "secondary"
+  /** 403 with the secondary-limit message and no `retry-after`; nothing performed. */
+  | "secondary_without_retry_after"
+  /** 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`; nothing performed. */
+  | "primary"
+  /** The connection is reset before anything is performed. */
+  | "reset_before"
+  /** The write is performed, then the connection is reset before the answer. */
+  | "reset_after"
+  /** The write is performed and answered after `slowMs`. */
+  | "slow";
+
+/** One write request, as the server saw it. */
+export interface WriteEvent {
+  /** When it arrived (epoch ms). */
+  at: number;
+  writeNumber: number;
+  kind: "labels" | "comment";
+  issue: number;
+  /** `performed`, or the fault it was answered with. */
+  outcome: "performed" | FaultName;
+  /** For a rate limit: how long the server asked the client to wait (ms). */
+  askedWaitMs?: number;
+  /** It arrived while a rate limit the server had answered was still running. */
+  duringBlock: boolean;
+}
+
 /** Which write requests fail, counted over all write requests (1-based). */
 export interface FaultSchedule {
+  /** Faults for given writes, by write number (a retry is a new write, with a new number); asked first. */
+  byWriteNumber?: Readonly<Record<number, FaultName>>;
+  /** Decides a write's fault; asked after `byWriteNumber`, before the `…Every` rules. */
+  decide?: (write: {
+    kind: "labels" | "comment";
+    issue: number;
+    writeNumber: number;
+  }) => FaultName | undefined;
+  /** `retry-after` of a secondary limit, seconds. @default 1 */
+  retryAfterSec?: number;
+  /** How long a secondary limit without `retry-after` blocks, ms (GitHub: at least a minute). @default 60_000 */
+  secondaryDefaultWaitMs?: number;
+  /** How far ahead a used-up quota's `x-ratelimit-reset` is, seconds. @default 2 */
+  primaryResetInSec?: number;
+  /**
+   * A write arriving this soon after a rate-limit answer was sent left the
+   * client before the client could know: it is counted in `writesInFlightAtBlock`,
+   * not in `writesDuringBlock`. @default 200
+   */
+  inFlightGraceMs?: number;
   /** Every Nth write answers 403 with GitHub's secondary-rate-limit body and `retry-after: 1`. */
   secondaryRateLimitEvery?: number;
   /** Every Nth write answers 502 Bad Gateway without performing anything. */
@@ -55,9 +111,15 @@ export interface GitHubServerStats {
   /** Comments whose hidden idempotency marker was already on the issue. */
   duplicateComments: number;
   secondaryRateLimited: number;
+  primaryRateLimited: number;
   badGateways: number;
+  connectionResets: number;
   slowAnswers: number;
   unauthorized: number;
+  /** Writes that arrived before a rate limit the server answered had run out (sent after the client knew). */
+  writesDuringBlock: number;
+  /** Writes that arrived inside a block but within `inFlightGraceMs` of its answer. */
+  writesInFlightAtBlock: number;
 }
 
 interface Comment {
@@ -74,12 +136,18 @@ interface IssueState extends SeedIssue {
 export interface RunningGitHubServer {
   url: string;
   stats(): GitHubServerStats;
+  /** Every write request, in arrival order. */
+  writes(): WriteEvent[];
   labelsOf(issue: number): string[];
   commentsOf(issue: number): string[];
   close(): Promise<void>;
 }
 
 const MARKER = /<!-- beauvoir:([^ ]+) -->/;
+const SECONDARY =
+  "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+const RATE_LIMIT_DOCS =
+  "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api";
 
 export async function startGitHubServer(
   options: GitHubServerOptions,
@@ -98,7 +166,15 @@ export async function startGitHubServer(
     badGateways: 0,
     slowAnswers: 0,
     unauthorized: 0,
+    primaryRateLimited: 0,
+    connectionResets: 0,
+    writesDuringBlock: 0,
+    writesInFlightAtBlock: 0,
   };
+  const writes: WriteEvent[] = [];
+  /** End of the latest rate limit the server answered, and when it was answered (epoch ms). */
+  let blockedUntil = 0;
+  let blockAnsweredAt = 0;
   let used = 0;
   let nextCommentId = 1000;
   const resetAt = Math.floor(Date.now() / 1000) + 3600;
@@ -160,26 +236,70 @@ export async function startGitHubServer(
 
     const payload = await readBody(request);
     const writeNumber = ++stats.writeRequests;
+    const kind = match[2] === "labels" ? "labels" : "comment";
+    const arrivedAt = Date.now();
+    const inBlock = arrivedAt < blockedUntil;
+    const inFlight = inBlock && arrivedAt - blockAnsweredAt < (faults.inFlightGraceMs ?? 200);
+    const duringBlock = inBlock && !inFlight;
+    if (duringBlock) stats.writesDuringBlock++;
+    if (inFlight) stats.writesInFlightAtBlock++;
+    const event: WriteEvent = {
+      at: arrivedAt,
+      writeNumber,
+      kind,
+      issue: issue.number,
+      outcome: "performed",
+      duringBlock,
+    };
+    writes.push(event);
     const every = (n: number | undefined) => n !== undefined && n > 0 && writeNumber % n === 0;
-    if (every(faults.secondaryRateLimitEvery)) {
+    const fault =
+      faults.byWriteNumber?.[writeNumber] ??
+      faults.decide?.({ kind, issue: issue.number, writeNumber }) ??
+      (every(faults.secondaryRateLimitEvery)
+        ? "secondary"
+        : every(faults.badGatewayEvery)
+          ? "bad_gateway"
+          : undefined);
+    const refuseWithLimit = (
+      askedWaitMs: number,
+      headers: Record<string, string>,
+      message: string,
+    ) => {
+      event.askedWaitMs = askedWaitMs;
+      blockedUntil = Math.max(blockedUntil, Date.now() + askedWaitMs);
+      blockAnsweredAt = Date.now();
+      return send(response, 403, { message, documentation_url: RATE_LIMIT_DOCS }, headers);
+    };
+    if (fault === "secondary" || fault === "secondary_without_retry_after") {
+      event.outcome = fault;
       stats.secondaryRateLimited++;
-      return send(
-        response,
-        403,
-        {
-          message:
-            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-          documentation_url:
-            "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api",
-        },
-        { "retry-after": "1" },
+      const retryAfterSec = faults.retryAfterSec ?? 1;
+      return fault === "secondary"
+        ? refuseWithLimit(retryAfterSec * 1000, { "retry-after": String(retryAfterSec) }, SECONDARY)
+        : refuseWithLimit(faults.secondaryDefaultWaitMs ?? 60_000, {}, SECONDARY);
+    }
+    if (fault === "primary") {
+      event.outcome = fault;
+      stats.primaryRateLimited++;
+      const reset = Math.ceil((Date.now() + (faults.primaryResetInSec ?? 2) * 1000) / 1000);
+      return refuseWithLimit(
+        reset * 1000 - Date.now(),
+        { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+        `API rate limit exceeded for installation ID 1.`,
       );
     }
-    if (every(faults.badGatewayEvery)) {
+    if (fault === "bad_gateway") {
+      event.outcome = fault;
       stats.badGateways++;
       return send(response, 502, { message: "Server Error" });
     }
-
+    if (fault === "reset_before") {
+      event.outcome = fault;
+      stats.connectionResets++;
+      request.socket.destroy();
+      return;
+    }
     let status = 200;
     let body: unknown;
     if (match[2] === "labels") {
@@ -200,10 +320,18 @@ export async function startGitHubServer(
       status = 201;
       body = comment;
     }
-    const kind = match[2] === "labels" ? "labels" : "comment";
+    if (fault === "reset_after") {
+      event.outcome = fault;
+      stats.connectionResets++;
+      options.onWritePerformed?.({ kind, issue: issue.number, slow: false });
+      request.socket.destroy();
+      return;
+    }
     const slow =
+      fault === "slow" ||
       every(faults.slowEvery) ||
       (faults.slowWhen?.({ kind, issue: issue.number, writeNumber }) ?? false);
+    if (slow) event.outcome = "slow";
     options.onWritePerformed?.({ kind, issue: issue.number, slow });
     if (slow) {
       stats.slowAnswers++;
@@ -222,6 +350,7 @@ export async function startGitHubServer(
   return {
     url: `http://127.0.0.1:${port}`,
     stats: () => ({ ...stats }),
+    writes: () => writes.map((write) => ({ ...write })),
     labelsOf: (number) => [...(issues.get(number)?.labels ?? [])],
     commentsOf: (number) => (issues.get(number)?.comments ?? []).map((comment) => comment.body),
     close: () =>

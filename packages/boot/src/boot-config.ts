@@ -1,26 +1,24 @@
 import type { AuditTrailOptions } from "@beauvoir/audit-trail";
-import type { CircuitBreakerOptions } from "@beauvoir/breaker";
+import type { CircuitBreakerGroupOptions } from "@beauvoir/breaker";
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
 import type { IdempotencyIndexOptions } from "@beauvoir/idempotency";
 import type { LockManagerOptions } from "@beauvoir/locks";
 import type { RateLimiterOptions } from "@beauvoir/rate-limiter";
 import type { LogSink, LogThreshold, SecretRedactorOptions } from "@beauvoir/redactor";
+import type { ReconcileHook } from "./executor-context.js";
 import type {
   AuditTrailPort,
-  CircuitBreakerPort,
+  CircuitBreakerGroupPort,
   IdempotencyIndexPort,
   LockManagerPort,
   RateLimiterPort,
+  RedactorPort,
   StoreFactoryPort,
 } from "./ports.js";
-import type { ReconcileHook, StepExecutorOptions } from "./step-executor.js";
+import type { RetryOptions } from "./retry-policy.js";
+import type { StepExecutorOptions } from "./step-executor.js";
 import type { ActionPolicy } from "./tool-validator.js";
 import type { WorkflowDefinition } from "./workflow-engine.js";
-
-/** The redactor as boot uses it. */
-export interface RedactorPort {
-  redactAny(value: unknown): unknown;
-}
 
 /** Where boot keeps things under `dataDir`. */
 export interface BootPaths {
@@ -59,14 +57,14 @@ export interface BootInitializers {
   lockManager(context: BootContext): LockManagerPort | Promise<LockManagerPort>;
   /** Step 3a. */
   redactor(context: BootContext): RedactorPort | Promise<RedactorPort>;
-  /** Step 3b. */
+  /** Step 3b. One without `child()` is wrapped in the redacting logger. */
   logger(context: BootContext): Logger | Promise<Logger>;
   /** Step 3c: opens the audit trail and runs its recovery; returns records lost. */
   auditTrail(context: BootContext): Promise<{ auditTrail: AuditTrailPort; recordsLost: number }>;
   /** Step 3d. */
   storeFactory(context: BootContext): StoreFactoryPort | Promise<StoreFactoryPort>;
-  /** Step 3e. */
-  circuitBreaker(context: BootContext): CircuitBreakerPort | Promise<CircuitBreakerPort>;
+  /** Step 3e: one breaker per action (or step `breakerKey`), each with `config.circuitBreaker`. */
+  circuitBreakers(context: BootContext): CircuitBreakerGroupPort | Promise<CircuitBreakerGroupPort>;
   /** Step 3f. */
   rateLimiter(context: BootContext): RateLimiterPort | Promise<RateLimiterPort>;
   /** Step 3g: opens (initializes) the idempotency index. */
@@ -107,17 +105,28 @@ export interface BootConfig {
   actionPolicy?: ActionPolicy;
   /** The tool names the registry offers, cross-checked against {@link BootConfig.actionPolicy}. */
   toolNames?: readonly string[];
-  /** Options for `new CircuitBreaker(...)`. @default the breaker's defaults */
-  circuitBreaker?: CircuitBreakerOptions;
+  /** Options for each action's `CircuitBreaker` (`name` is the action). @default the breaker's defaults */
+  circuitBreaker?: Omit<CircuitBreakerGroupOptions, "name">;
   /** Options for `new RateLimiter(...)`. @default the limiter's defaults */
   rateLimiter?: RateLimiterOptions;
   /** Options for `new IdempotencyIndex(...)` (compensation table, onPendingConflict, ttlMs). */
   idempotency?: Omit<
     IdempotencyIndexOptions,
-    "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery"
+    "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery" | "redactor"
   >;
-  /** Per-action checks for `check_then_retry` entries left pending by a crash. @default {} */
+  /**
+   * Per-action checks for `check_then_retry` steps whose outcome is unknown
+   * (left pending by a crash, or after an ambiguous failure). @default {}
+   */
   reconcilers?: Readonly<Record<string, ReconcileHook>>;
+  /** How every step retries unless it says otherwise. @default { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 } */
+  retry?: RetryOptions;
+  /** Longest wait for a rate-limit token or a retry's backoff, for every step. @default 3_600_000 */
+  maxWaitMs?: number;
+  /** Simulate every write step: `dry_run` records, no side effect. @default false */
+  dryRun?: boolean;
+  /** Longest a reconcile hook may take before its signal aborts. @default 60_000 */
+  reconcileTimeoutMs?: number;
   /** Workflows to register on the engine. @default [] */
   workflows?: ReadonlyArray<WorkflowDefinition<never>>;
   /** Longest wait for in-flight steps at shutdown. @default 10_000 */

@@ -1,4 +1,4 @@
-import { CircuitBreaker } from "@beauvoir/breaker";
+import { CircuitBreakerGroup } from "@beauvoir/breaker";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   CountingRateLimiter,
@@ -48,9 +48,9 @@ function fakes(overrides: Partial<BootInitializers> = {}) {
       order.push("storeFactory");
       return stores;
     },
-    circuitBreaker: () => {
-      order.push("circuitBreaker");
-      return new CircuitBreaker();
+    circuitBreakers: () => {
+      order.push("circuitBreakers");
+      return new CircuitBreakerGroup();
     },
     rateLimiter: () => {
       order.push("rateLimiter");
@@ -95,7 +95,7 @@ describe("boot: the seven steps", () => {
       "logger",
       "auditTrail",
       "storeFactory",
-      "circuitBreaker",
+      "circuitBreakers",
       "rateLimiter",
       "idempotencyIndex",
     ]);
@@ -111,7 +111,7 @@ describe("boot: the seven steps", () => {
       logger: "ok",
       auditTrail: "ok",
       storeFactory: "ok",
-      circuitBreaker: "ok",
+      circuitBreakers: "ok",
       rateLimiter: "ok",
       idempotencyIndex: "ok",
       reconciliation: "ok",
@@ -167,6 +167,10 @@ describe("boot: the seven steps", () => {
       { dataDir, instanceLockWaitMs: Number.NaN },
       { dataDir, toolNames: ["a"] },
       { dataDir, reconcilers: { a: "nope" as never } },
+      { dataDir, retry: { maxAttempts: 0 } },
+      { dataDir, maxWaitMs: -5 },
+      { dataDir, reconcileTimeoutMs: 0 },
+      { dataDir, dryRun: "yes" as never },
     ]) {
       const f = fakes();
       const failure = await boot({ ...config, initializers: f.initializers }).catch(
@@ -210,7 +214,25 @@ describe("boot: the seven steps", () => {
     await app.shutdown();
   });
 
-  it.each(["storeFactory", "circuitBreaker", "rateLimiter"] as const)(
+  it("passes the executor options of the config on", async () => {
+    const f = fakes();
+    const app = await bootWith(f, { dryRun: true, retry: { maxAttempts: 1 }, maxWaitMs: 10 });
+    let calls = 0;
+    const outcome = await app.executor.execute({
+      action: "add_labels",
+      scope: "acme/widgets",
+      resource: "issue-1",
+      params: {},
+      run: async () => ++calls,
+    });
+    expect(outcome.status).toBe("dry_run");
+    expect(calls).toBe(0);
+    expect(f.audit.records.map((record) => record.phase)).toEqual(["dry_run"]);
+    expect(f.limiter.waits).toEqual([]);
+    await app.shutdown();
+  });
+
+  it.each(["storeFactory", "circuitBreakers", "rateLimiter"] as const)(
     "degrades when %s fails",
     async (step) => {
       const app = await bootWith(fakes({ [step]: failing(`${step} broke`) }));
@@ -252,7 +274,16 @@ describe("boot: the seven steps", () => {
         params: {},
         run: async () => 2,
       });
-      expect(outcome).toEqual({ status: "executed", idempotencyKey: "", result: 2 });
+      expect(outcome).toEqual({ status: "executed", idempotencyKey: "", result: 2, attempts: 1 });
+      await app.shutdown();
+    });
+
+    it("hands out a logger with child() even when the logger failed", async () => {
+      process.on("warning", onWarning);
+      const app = await bootWith(fakes({ logger: failing("no logger") }), { allowDev: true });
+      expect(app.mode).toBe("dev");
+      expect(typeof app.services.logger.child("x").info).toBe("function");
+      app.services.logger.child({ run: 1 }).info("quiet");
       await app.shutdown();
     });
 

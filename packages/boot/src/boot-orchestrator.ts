@@ -1,13 +1,7 @@
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { AuditTrail } from "@beauvoir/audit-trail";
-import type { CircuitBreaker } from "@beauvoir/breaker";
 import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
-import type { IdempotencyIndex } from "@beauvoir/idempotency";
-import type { LockManager } from "@beauvoir/locks";
-import type { RateLimiter } from "@beauvoir/rate-limiter";
-import type { SecretRedactor } from "@beauvoir/redactor";
-import type { ResilientStoreFactory } from "@beauvoir/resilient-store";
+import { type BeauvoirLogger, createLogger, loggerSink, SecretRedactor } from "@beauvoir/redactor";
 import {
   BOOT_DEFAULTS,
   type BootConfig,
@@ -15,81 +9,25 @@ import {
   type BootInitializers,
   type BootPaths,
 } from "./boot-config.js";
+import type { ReconcileReport } from "./boot-reconciliation.js";
+import { type BootResult, createBootResult, type DevBootServices } from "./boot-result.js";
 import { defaultInitializers } from "./default-initializers.js";
 import { BootError, describeError } from "./errors.js";
+import type { OperatingMode } from "./executor-context.js";
 import type { HealthReport, SubsystemStatus } from "./health-report.js";
-import type { LockHandlePort } from "./ports.js";
-import { DurableStepExecutor, type OperatingMode, type ReconcileReport } from "./step-executor.js";
+import type { LockHandlePort, RedactorPort } from "./ports.js";
+import {
+  RESILIENCE_STATE_STORE,
+  type ResilienceState,
+  ResilienceStateKeeper,
+} from "./resilience-state.js";
+import { DurableStepExecutor } from "./step-executor.js";
 import { ToolValidator } from "./tool-validator.js";
+import { validateBootConfig } from "./validate-boot-config.js";
 import { WorkflowEngine } from "./workflow-engine.js";
 
-/** The subsystems boot built; a failed one is `undefined`. */
-export interface BootServices {
-  /** The redacting logger (a `BeauvoirLogger` with the default initializer). */
-  logger: Logger;
-  /**
-   * The subsystems below are typed as the classes the default initializers
-   * build; an injected initializer's object is handed back as it is, so a test
-   * fake only has the methods its test gave it.
-   */
-  redactor: SecretRedactor | undefined;
-  lockManager: LockManager | undefined;
-  auditTrail: AuditTrail | undefined;
-  storeFactory: ResilientStoreFactory | undefined;
-  circuitBreaker: CircuitBreaker | undefined;
-  rateLimiter: RateLimiter | undefined;
-  idempotencyIndex: IdempotencyIndex | undefined;
-  /** Built from `config.actionPolicy` at step 4; undefined without one. */
-  toolValidator: ToolValidator | undefined;
-}
-
-/** Options of {@link BootResult.shutdown}. */
-export interface ShutdownOptions {
-  /** Longest wait for in-flight steps. @default the config's `shutdownTimeoutMs` (10 000) */
-  timeoutMs?: number;
-  /** Why, passed to `shutdown` listeners. @default "requested" */
-  reason?: string;
-}
-
-/** Payload of the `shutdown` event. */
-export interface ShutdownEvent {
-  /** `"requested"`, `"SIGTERM"`, `"SIGINT"`, or the caller's reason. */
-  reason: string;
-  /** False when in-flight steps were still running at the timeout. */
-  drained: boolean;
-  /** Problems met while closing (each subsystem is closed even if another failed). */
-  errors: string[];
-}
-
-/** What {@link boot} returns. */
-export interface BootResult {
-  /** The operating mode. */
-  mode: OperatingMode;
-  /** The health report. */
-  health: HealthReport;
-  /** What step 5 did to pending entries; `undefined` when it could not run. */
-  reconciliation: ReconcileReport | undefined;
-  /** The subsystems. */
-  services: BootServices;
-  /** Runs steps durably. */
-  executor: DurableStepExecutor;
-  /** Runs workflows on top of the executor. */
-  workflows: WorkflowEngine;
-  /**
-   * Stops new work, drains in-flight steps (bounded), closes the index and the
-   * audit trail, stops the rate limiter, releases every lock, then emits `shutdown`.
-   * Calling it again returns the same promise.
-   */
-  shutdown(options?: ShutdownOptions): Promise<ShutdownEvent>;
-  /**
-   * Subscribes to `shutdown`.
-   * @returns a function that unsubscribes.
-   */
-  on(event: "shutdown", listener: (event: ShutdownEvent) => void): () => void;
-}
-
 const INSTANCE_LOCK = "boot-instance";
-const P1_STEPS = new Set(["storeFactory", "circuitBreaker", "rateLimiter", "idempotencyIndex"]);
+const P1_STEPS = new Set(["storeFactory", "circuitBreakers", "rateLimiter", "idempotencyIndex"]);
 
 /**
  * Boots the toolkit in seven steps, in order: (1) validate the config, (2)
@@ -191,7 +129,7 @@ export class BootOrchestrator {
     };
 
     // 1. Config validation.
-    await attempt("config", "P0", () => validateConfig(config));
+    await attempt("config", "P0", () => validateBootConfig(config));
     // 2. Filesystem validation, then the single-instance lock.
     await attempt("filesystem", "P0", () => this.#initializers.filesystem(context));
     context.lockManager = await attempt("lockManager", "P0", () =>
@@ -207,7 +145,9 @@ export class BootOrchestrator {
     }
     // 3a-3c. P0 services.
     context.redactor = await attempt("redactor", "P0", () => this.#initializers.redactor(context));
-    const logger = await attempt("logger", "P0", () => this.#initializers.logger(context));
+    const logger = await attempt("logger", "P0", async () =>
+      redactingLogger(await this.#initializers.logger(context), context.redactor),
+    );
     if (logger) context.logger = logger;
     const audit = await attempt("auditTrail", "P0", () => this.#initializers.auditTrail(context));
     if (audit) {
@@ -222,8 +162,8 @@ export class BootOrchestrator {
     const storeFactory = await attempt("storeFactory", "P1", () =>
       this.#initializers.storeFactory(context),
     );
-    const circuitBreaker = await attempt("circuitBreaker", "P1", () =>
-      this.#initializers.circuitBreaker(context),
+    const circuitBreakers = await attempt("circuitBreakers", "P1", () =>
+      this.#initializers.circuitBreakers(context),
     );
     const rateLimiter = await attempt("rateLimiter", "P1", () =>
       this.#initializers.rateLimiter(context),
@@ -251,14 +191,34 @@ export class BootOrchestrator {
     const anyP1Failed = failed.some((step) => P1_STEPS.has(step));
     const mode: OperatingMode =
       p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
+    // Breakers and GitHub's blocks as the last run left them, before any step runs.
+    const resilienceState = storeFactory
+      ? new ResilienceStateKeeper({
+          store: storeFactory.create<ResilienceState>(RESILIENCE_STATE_STORE),
+          breakers: circuitBreakers,
+          limiter: rateLimiter,
+          logger: context.logger,
+        })
+      : undefined;
+    await resilienceState?.restore();
+    resilienceState?.watch();
     const executor = new DurableStepExecutor({
       auditTrail: context.auditTrail,
       idempotencyIndex,
-      circuitBreaker,
+      circuitBreakers,
       rateLimiter,
+      actionPolicy: toolValidator,
+      redactor: context.redactor,
       mode,
       failedSubsystems: failed,
       reconcilers: config.reconcilers ?? {},
+      ...(config.retry === undefined ? {} : { retry: config.retry }),
+      ...(config.maxWaitMs === undefined ? {} : { maxWaitMs: config.maxWaitMs }),
+      ...(config.dryRun === undefined ? {} : { dryRun: config.dryRun }),
+      ...(config.reconcileTimeoutMs === undefined
+        ? {}
+        : { reconcileTimeoutMs: config.reconcileTimeoutMs }),
+      ...(config.circuitBreaker?.classify ? { classify: config.circuitBreaker.classify } : {}),
       logger: context.logger,
       clock: context.clock,
       onDurablePoint: config.onDurablePoint,
@@ -328,16 +288,16 @@ export class BootOrchestrator {
     for (const definition of config.workflows ?? []) workflows.register(definition);
     // See BootServices: the defaults build exactly these classes.
     const services = {
-      logger: context.logger,
+      logger: redactingLogger(context.logger, context.redactor),
       redactor: context.redactor,
       lockManager: context.lockManager,
       auditTrail: context.auditTrail,
       storeFactory,
-      circuitBreaker,
+      circuitBreakers,
       rateLimiter,
       idempotencyIndex,
       toolValidator,
-    } as unknown as BootServices;
+    } as DevBootServices;
     return createBootResult({
       mode,
       health: report,
@@ -345,6 +305,7 @@ export class BootOrchestrator {
       services,
       executor,
       workflows,
+      resilienceState,
       shutdownTimeoutMs: config.shutdownTimeoutMs ?? BOOT_DEFAULTS.shutdownTimeoutMs,
       handleSignals: config.handleSignals ?? BOOT_DEFAULTS.handleSignals,
     });
@@ -379,38 +340,6 @@ function resolvePaths(dataDir: string): BootPaths {
   };
 }
 
-function validateConfig(config: BootConfig): void {
-  if (
-    typeof config.dataDir !== "string" ||
-    config.dataDir.length === 0 ||
-    !isAbsolute(config.dataDir)
-  ) {
-    throw new TypeError(`dataDir must be an absolute path, got ${JSON.stringify(config.dataDir)}`);
-  }
-  if (
-    config.shutdownTimeoutMs !== undefined &&
-    (typeof config.shutdownTimeoutMs !== "number" || !(config.shutdownTimeoutMs >= 0))
-  ) {
-    throw new RangeError(
-      `shutdownTimeoutMs must be a non-negative number, got ${config.shutdownTimeoutMs}`,
-    );
-  }
-  if (
-    config.instanceLockWaitMs !== undefined &&
-    (typeof config.instanceLockWaitMs !== "number" || !(config.instanceLockWaitMs >= 0))
-  ) {
-    throw new RangeError(
-      `instanceLockWaitMs must be a non-negative number, got ${config.instanceLockWaitMs}`,
-    );
-  }
-  if (config.toolNames !== undefined && !config.actionPolicy) {
-    throw new TypeError("toolNames needs actionPolicy to be checked against");
-  }
-  for (const [action, hook] of Object.entries(config.reconcilers ?? {})) {
-    if (typeof hook !== "function") throw new TypeError(`reconcilers.${action} must be a function`);
-  }
-}
-
 async function releaseQuietly(
   context: BootContext,
   instanceLock: LockHandlePort | undefined,
@@ -427,87 +356,17 @@ async function releaseQuietly(
   }
 }
 
-type BootResultParts = Pick<
-  BootResult,
-  "mode" | "health" | "reconciliation" | "services" | "executor" | "workflows"
-> & {
-  shutdownTimeoutMs: number;
-  handleSignals: boolean;
-};
-
-function createBootResult(parts: BootResultParts): BootResult {
-  const listeners = new Set<(event: ShutdownEvent) => void>();
-  const { services, executor, workflows, shutdownTimeoutMs } = parts;
-  let shuttingDown: Promise<ShutdownEvent> | undefined;
-  const signalHandlers = new Map<NodeJS.Signals, () => void>();
-
-  const runShutdown = async (options: ShutdownOptions): Promise<ShutdownEvent> => {
-    const errors: string[] = [];
-    const attemptClose = async (name: string, close: () => unknown) => {
-      try {
-        await close();
-      } catch (error) {
-        errors.push(`${name}: ${describeError(error)}`);
-        services.logger.warn(`shutdown: closing ${name} failed`, { error });
-      }
-    };
-    workflows.stop();
-    executor.stop();
-    const timeoutMs = options.timeoutMs ?? shutdownTimeoutMs;
-    // Steps first (their side effects and durable records), then the run
-    // state the engine saves after each step.
-    const drained = (await executor.drain(timeoutMs)) && (await workflows.drain(timeoutMs));
-    await attemptClose("idempotencyIndex", () => services.idempotencyIndex?.close());
-    await attemptClose("rateLimiter", () => services.rateLimiter?.shutdown?.());
-    await attemptClose("auditTrail", () => services.auditTrail?.close());
-    await attemptClose("locks", () => services.lockManager?.releaseAll());
-    for (const [signal, handler] of signalHandlers) process.removeListener(signal, handler);
-    signalHandlers.clear();
-    const event: ShutdownEvent = { reason: options.reason ?? "requested", drained, errors };
-    services.logger.info("shutdown: done", {
-      reason: event.reason,
-      drained,
-      errors: errors.length,
-    });
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        services.logger.warn("shutdown: a listener threw", { error });
-      }
-    }
-    return event;
-  };
-
-  const result: BootResult = {
-    mode: parts.mode,
-    health: parts.health,
-    reconciliation: parts.reconciliation,
-    services,
-    executor,
-    workflows,
-    shutdown(options = {}) {
-      shuttingDown ??= runShutdown(options);
-      return shuttingDown;
-    },
-    on(event, listener) {
-      if (event !== "shutdown") throw new RangeError(`unknown event ${JSON.stringify(event)}`);
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-
-  if (parts.handleSignals) {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
-      const handler = () => {
-        void result.shutdown({ reason: signal }).finally(() => {
-          // Re-raise with our handlers gone, so the process ends the way the signal asked.
-          process.kill(process.pid, signal);
-        });
-      };
-      signalHandlers.set(signal, handler);
-      process.once(signal, handler);
-    }
+/**
+ * The logger boot hands out: the initializer's own when it is a redacting
+ * one (it has `child()`), else that logger behind a redacting one.
+ */
+function redactingLogger(logger: Logger, redactor: RedactorPort | undefined): BeauvoirLogger {
+  const candidate = logger as Partial<BeauvoirLogger>;
+  if (typeof candidate.child === "function" && typeof candidate.isLevelEnabled === "function") {
+    return logger as BeauvoirLogger;
   }
-  return result;
+  return createLogger(redactor instanceof SecretRedactor ? redactor : new SecretRedactor(), {
+    level: "debug",
+    sink: loggerSink(logger, { argumentOrder: "message-first" }),
+  });
 }

@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
-import { CircuitBreaker } from "@beauvoir/breaker";
+import { CircuitBreakerGroup, type FailureClass } from "@beauvoir/breaker";
 import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
 import { IdempotencyIndex } from "@beauvoir/idempotency";
 import { LockManager } from "@beauvoir/locks";
@@ -10,12 +10,18 @@ import { createLogger, SecretRedactor } from "@beauvoir/redactor";
 import { ResilientStoreFactory } from "@beauvoir/resilient-store";
 import type { BootContext, BootInitializers } from "./boot-config.js";
 import type {
-  CircuitBreakerPort,
+  CircuitBreakerGroupPort,
   IdempotencyIndexPort,
   LockManagerPort,
   RateLimiterPort,
   StoreFactoryPort,
 } from "./ports.js";
+
+/** What boot's breakers count toward opening, unless `config.circuitBreaker` says otherwise. */
+export const BOOT_BREAKER_COUNTABLE_CLASSES: readonly FailureClass[] = Object.freeze([
+  "transient",
+  "external",
+]);
 
 async function probeDirectory(context: BootContext, directory: string): Promise<void> {
   await context.fs.mkdir(directory, { recursive: true, mode: 0o700 });
@@ -99,10 +105,14 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       fs: context.fs,
     });
   },
-  circuitBreaker(context: BootContext): CircuitBreakerPort {
-    return new CircuitBreaker({
+  circuitBreakers(context: BootContext): CircuitBreakerGroupPort {
+    return new CircuitBreakerGroup({
       clock: context.clock,
       logger: context.logger,
+      // The rate limiter waits rate limits out exactly as GitHub asks; counted
+      // by a breaker as well, five of them would refuse the action for its
+      // whole open duration.
+      countableClasses: BOOT_BREAKER_COUNTABLE_CLASSES,
       ...context.config.circuitBreaker,
     });
   },
@@ -115,6 +125,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
     const audit = context.auditTrail;
+    const redactor = context.redactor;
     const index = new IdempotencyIndex({
       ...context.config.idempotency,
       dir: context.paths.idempotencyDir,
@@ -123,6 +134,9 @@ export const defaultInitializers: BootInitializers = Object.freeze({
       fs: context.fs,
       ...(context.lockManager ? { locks: context.lockManager } : {}),
       ...(audit ? { auditQuery: audit } : {}),
+      // The index redacts keys, errors and results with boot's redactor (it
+      // needs one that also redacts plain text, as SecretRedactor does).
+      ...(redactor instanceof SecretRedactor ? { redactor } : {}),
     });
     await index.initialize();
     return index;

@@ -3,8 +3,10 @@ import type { HealthReport } from "./health-report.js";
 
 /**
  * Error codes thrown by `@beauvoir/boot` itself. The step executor also lets
- * `CIRCUIT_OPEN` (from `@beauvoir/breaker`), `RATE_LIMITED` (from
- * `@beauvoir/rate-limiter`) and `LOCK_HELD` (from `@beauvoir/locks`) through.
+ * `CIRCUIT_OPEN` (from `@beauvoir/breaker`), `RATE_LIMITED` and
+ * `RATE_LIMIT_EXHAUSTED` (from `@beauvoir/rate-limiter`) and `LOCK_HELD`
+ * (from `@beauvoir/locks`) through,
+ * and rethrows what a side effect threw unchanged.
  */
 export type BootErrorCode =
   | "BOOT_FAILED"
@@ -13,6 +15,8 @@ export type BootErrorCode =
   | "STEP_IN_DOUBT"
   | "SHUTTING_DOWN"
   | "INVALID_TOOL_POLICY"
+  | "POLICY_DENIED"
+  | "KEY_IN_FLIGHT"
   | "WORKFLOW_NOT_FOUND"
   | "SUBSYSTEM_UNAVAILABLE";
 
@@ -160,6 +164,65 @@ export class InvalidToolPolicyError extends BeauvoirError<"INVALID_TOOL_POLICY">
   /** @returns true for an {@link InvalidToolPolicyError} from any copy of the package. */
   static override isInstance(value: unknown): value is InvalidToolPolicyError {
     return isBeauvoirErrorWithCode(value, "INVALID_TOOL_POLICY");
+  }
+}
+
+/** One broken rule of the action policy, as {@link PolicyDeniedError} reports it. */
+export interface PolicyViolation {
+  /** The offending parameter; `undefined` when the action itself is not in the policy. */
+  readonly param: string | undefined;
+  /** Which rule was broken: `must_be`, `pattern`, `allowlist` or `unknown_tool`. */
+  readonly constraint: string;
+  /** A readable explanation. */
+  readonly message: string;
+}
+
+/**
+ * Thrown by `execute()` when a step's params break the action policy. A
+ * `denied` record is in the audit trail and nothing else was recorded or run.
+ */
+export class PolicyDeniedError extends BeauvoirError<"POLICY_DENIED"> {
+  /** The refused action. */
+  readonly action: string;
+  /** Every broken rule. */
+  readonly violations: readonly PolicyViolation[];
+
+  /**
+   * @param action - the refused action.
+   * @param violations - what the policy found.
+   */
+  constructor(action: string, violations: readonly PolicyViolation[]) {
+    super(
+      "POLICY_DENIED",
+      `Step "${action}" refused by the action policy: ${violations.map((violation) => violation.message).join("; ")}`,
+    );
+    this.action = action;
+    this.violations = violations;
+  }
+
+  /** @returns true for a {@link PolicyDeniedError} from any copy of the package. */
+  static override isInstance(value: unknown): value is PolicyDeniedError {
+    return isBeauvoirErrorWithCode(value, "POLICY_DENIED");
+  }
+}
+
+/** Thrown by `resolveKey()` / `resetKey()` for a key whose step is running in this process. */
+export class KeyInFlightError extends BeauvoirError<"KEY_IN_FLIGHT"> {
+  /** The key. */
+  readonly idempotencyKey: string;
+
+  /** @param idempotencyKey - the running step's key. */
+  constructor(idempotencyKey: string) {
+    super(
+      "KEY_IN_FLIGHT",
+      `Step ${idempotencyKey} is running in this process; wait for it to end before resolving or resetting its key`,
+    );
+    this.idempotencyKey = idempotencyKey;
+  }
+
+  /** @returns true for a {@link KeyInFlightError} from any copy of the package. */
+  static override isInstance(value: unknown): value is KeyInFlightError {
+    return isBeauvoirErrorWithCode(value, "KEY_IN_FLIGHT");
   }
 }
 

@@ -4,55 +4,103 @@ export {
   type BootContext,
   type BootInitializers,
   type BootPaths,
-  type RedactorPort,
 } from "./boot-config.js";
-export {
-  BootOrchestrator,
-  type BootResult,
-  type BootServices,
-  boot,
-  type ShutdownEvent,
-  type ShutdownOptions,
-} from "./boot-orchestrator.js";
+export { BootOrchestrator, boot } from "./boot-orchestrator.js";
+export type { ReconcileReport } from "./boot-reconciliation.js";
+export type {
+  AutonomousBootResult,
+  BootResult,
+  BootResultBase,
+  BootServices,
+  DegradableService,
+  DegradedBootResult,
+  DegradedBootServices,
+  DevBootResult,
+  DevBootServices,
+  ShutdownEvent,
+  ShutdownOptions,
+} from "./boot-result.js";
 export { defaultInitializers } from "./default-initializers.js";
 export {
   BootError,
   type BootErrorCode,
   DegradedModeError,
   InvalidToolPolicyError,
+  KeyInFlightError,
+  PolicyDeniedError,
+  type PolicyViolation,
   ShuttingDownError,
   StepFailedError,
   StepInDoubtError,
   SubsystemUnavailableError,
   WorkflowNotFoundError,
 } from "./errors.js";
-export { CircuitOpenError, RateLimitedError } from "./external-errors.js";
-export type { HealthReport, SubsystemStatus } from "./health-report.js";
 export type {
+  DurablePoint,
+  DurablePointEvent,
+  OperatingMode,
+  ReconcileContext,
+  ReconcileHook,
+} from "./executor-context.js";
+export { CircuitOpenError, RateLimitedError } from "./external-errors.js";
+export {
+  type AttemptFailure,
+  classifyAttemptFailure,
+  describeFailure,
+  type FailureKind,
+  type FailureModelOverrides,
+} from "./failure-model.js";
+export type { HealthReport, SubsystemStatus } from "./health-report.js";
+export { type JsonSafe, type JsonSafeMember, toJsonSafe } from "./json-safe.js";
+export type {
+  ActionPolicyPort,
+  AuditIntentInput,
+  AuditPendingIntent,
+  AuditResultByKey,
   AuditTrailPort,
+  CircuitBreakerGroupPort,
   CircuitBreakerPort,
   CompensationStrategy,
+  IdempotencyClaim,
   IdempotencyEntryView,
   IdempotencyIndexPort,
+  IdempotencySettlement,
   JsonStorePort,
   LockHandlePort,
   LockManagerPort,
   RateLimiterPort,
+  RedactorPort,
   StoreFactoryPort,
 } from "./ports.js";
 export {
-  actionOfKey,
-  type DurablePoint,
+  RECORDED_ERROR_CODES,
+  type RecordedVerdict,
+  recordedVerdict,
+} from "./recorded-verdict.js";
+export {
+  RESILIENCE_STATE_STORE,
+  type ResilienceState,
+} from "./resilience-state.js";
+export { RETRY_DEFAULTS, type RetryOptions } from "./retry-policy.js";
+export {
   DurableStepExecutor,
-  type OperatingMode,
-  type ReconcileHook,
-  type ReconcileReport,
-  type SideEffectContext,
+  STEP_EXECUTOR_DEFAULTS,
   type StepExecutorOptions,
-  type StepKind,
-  type StepOutcome,
-  type StepRequest,
 } from "./step-executor.js";
+export { actionOfKey } from "./step-identity.js";
+export type {
+  DeduplicatedOutcome,
+  DryRunOutcome,
+  ExecutedOutcome,
+  ReadOutcome,
+  ReconciledBy,
+  ReconciledMarker,
+  ReconciledOutcome,
+  StepOutcome,
+  StepSettlement,
+  WriteOutcome,
+} from "./step-outcome.js";
+export type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
 export {
   type ActionPolicy,
   type ParamConstraint,

@@ -1,25 +1,28 @@
-import { CircuitBreaker } from "@beauvoir/breaker";
+import { CircuitBreakerGroup } from "@beauvoir/breaker";
 import { ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
 import { CountingRateLimiter, MemoryAuditTrail, MemoryIdempotencyIndex } from "../test/fakes.js";
-import {
-  type DurablePoint,
-  DurableStepExecutor,
-  type StepExecutorOptions,
-  type StepRequest,
-} from "./step-executor.js";
+import type { DurablePoint } from "./executor-context.js";
+import { DurableStepExecutor, type StepExecutorOptions } from "./step-executor.js";
+import type { StepRequest } from "./step-request.js";
 
 function setup(options: Partial<StepExecutorOptions> = {}) {
   const audit = new MemoryAuditTrail();
   const index = new MemoryIdempotencyIndex(audit);
   const clock = new ManualClock(1_000_000);
-  const breaker = new CircuitBreaker({ clock, failureThreshold: 2, openDurationMs: 60_000 });
+  audit.now = () => clock.now();
+  const breakers = new CircuitBreakerGroup({
+    clock,
+    failureThreshold: 2,
+    openDurationMs: 60_000,
+  });
+  const breaker = breakers.get("add_issue_comment");
   const limiter = new CountingRateLimiter();
   const points: DurablePoint[] = [];
   const executor = new DurableStepExecutor({
     auditTrail: audit,
     idempotencyIndex: index,
-    circuitBreaker: breaker,
+    circuitBreakers: breakers,
     rateLimiter: limiter,
     clock,
     onDurablePoint: ({ point }) => {
@@ -27,7 +30,7 @@ function setup(options: Partial<StepExecutorOptions> = {}) {
     },
     ...options,
   });
-  return { audit, index, clock, breaker, limiter, points, executor };
+  return { audit, index, clock, breaker, breakers, limiter, points, executor };
 }
 
 function comment(
@@ -117,17 +120,18 @@ describe("DurableStepExecutor: the five durable steps", () => {
     expect(second.result).toBe("done");
   });
 
-  it("stores null in the audit trail for a side effect that returns nothing", async () => {
+  it("records no result for a side effect that returns nothing", async () => {
     const { audit, executor } = setup();
     await executor.execute(comment(async () => undefined));
-    expect(audit.records[1]?.result).toBeNull();
+    expect(audit.records[1]).not.toHaveProperty("result");
+    expect(audit.records[1]?.error).toBeUndefined();
   });
 });
 
 describe("DurableStepExecutor: error path", () => {
-  it("records the error, marks the key failed and rethrows; the step is never retried", async () => {
+  it("records a rejection, marks the key failed and rethrows; the step is never retried", async () => {
     const { audit, index, executor } = setup();
-    const boom = new Error("422 Unprocessable");
+    const boom = Object.assign(new Error("Validation Failed"), { status: 422, headers: {} });
     let calls = 0;
     const run = async () => {
       calls++;
@@ -136,37 +140,47 @@ describe("DurableStepExecutor: error path", () => {
     const failure = await executor.execute(comment(run)).catch((error: unknown) => error);
     expect(failure).toBe(boom);
     expect(executor.isTerminalFailure(failure)).toBe(true);
-    expect(audit.records[1]).toMatchObject({
-      phase: "result",
-      intentSeq: 1,
-      error: "422 Unprocessable",
-    });
+    const recorded = "REJECTED: attempt 1 of 3 rejected: HTTP 422: Validation Failed";
+    expect(audit.records[1]).toMatchObject({ phase: "result", intentSeq: 1, error: recorded });
     const key = audit.records[0]?.dedupeKey as string;
-    expect(index.entries.get(key)).toMatchObject({ status: "failed", error: "422 Unprocessable" });
+    expect(index.entries.get(key)).toMatchObject({ status: "failed", error: recorded });
     const again = await executor.execute(comment(run)).catch((error: unknown) => error);
     expect(again).toMatchObject({
       code: "STEP_FAILED",
-      previousError: "422 Unprocessable",
+      previousError: recorded,
       idempotencyKey: key,
     });
     expect(executor.isTerminalFailure(again)).toBe(true);
     expect(calls).toBe(1);
   });
 
-  it("wraps a thrown non-error so it can be recognised as terminal", async () => {
-    const { executor } = setup();
+  it("rethrows a thrown non-error unchanged; executeSettled tells that it is terminal", async () => {
+    const { audit, executor } = setup();
     const failure = await executor
       .execute(comment(() => Promise.reject("plain string")))
       .catch((error) => error);
-    expect(failure).toBeInstanceOf(Error);
-    expect((failure as Error).message).toBe("plain string");
-    expect(executor.isTerminalFailure(failure)).toBe(true);
+    expect(failure).toBe("plain string");
+    expect(audit.records[1]?.error).toBe("OUTCOME_UNKNOWN: attempt 1 of 3 ambiguous: plain string");
     expect(executor.isTerminalFailure("plain string")).toBe(false);
     expect(executor.isTerminalFailure(new Error("other"))).toBe(false);
+    const settled = await executor.executeSettled(
+      comment(() => Promise.reject("again"), { resource: "issue-13" }),
+    );
+    expect(settled).toEqual({ ok: false, error: "again", terminal: true });
+    const refused = await executor.executeSettled(comment(async () => 1));
+    expect(refused).toMatchObject({ ok: false, terminal: true, error: { code: "STEP_FAILED" } });
+    // Two failures opened this action's breaker (threshold 2); another breaker is untouched.
+    const fine = await executor.executeSettled(
+      comment(async () => 1, { resource: "issue-14", breakerKey: "elsewhere" }),
+    );
+    expect(fine).toMatchObject({ ok: true, outcome: { status: "executed", result: 1 } });
   });
 
-  it("fails the step when the breaker's timeout runs out", async () => {
-    const { index, executor } = setup({ clock: undefined, circuitBreaker: new CircuitBreaker() });
+  it("fails the step when the breaker's timeout runs out and nothing can check it", async () => {
+    const { index, executor } = setup({
+      clock: undefined,
+      circuitBreakers: new CircuitBreakerGroup(),
+    });
     const failure = await executor
       .execute(
         comment(
@@ -204,7 +218,7 @@ describe("DurableStepExecutor: gates", () => {
     const read = await executor.execute(
       comment(async ({ idempotencyKey }) => `read:${idempotencyKey}`, { kind: "read" }),
     );
-    expect(read).toEqual({ status: "read", idempotencyKey: "", result: "read:" });
+    expect(read).toEqual({ status: "read", idempotencyKey: "", result: "read:", attempts: 1 });
     expect(audit.records).toHaveLength(0);
     expect(executor.mode).toBe("degraded");
   });
@@ -292,18 +306,21 @@ describe("DurableStepExecutor: gates", () => {
     });
     expect(calls).toBe(0);
     const key = audit.records[0]?.dedupeKey as string;
-    expect(index.entries.get(key)?.status).toBe("pending");
+    // Nothing was sent: the key is runnable again, and the intent says why it ended.
+    expect(index.entries.has(key)).toBe(false);
+    expect(audit.findResultByIntentSeq(1)?.error).toMatch(
+      /^NOT_SENT: the side effect did not start: CIRCUIT_OPEN/,
+    );
     clock.advance(60_000);
     const outcome = await executor.execute(comment(async () => ++calls));
     expect(outcome.status).toBe("executed");
     expect(calls).toBe(1);
-    // The first intent is closed as superseded, so it neither dangles nor blocks rotation.
-    expect(audit.findResultByIntentSeq(1)?.error).toMatch(/^SUPERSEDED: re-run as intent 2/);
+    expect(index.entries.get(key)).toMatchObject({ status: "completed", intentSeq: 3 });
     expect(audit.getPendingIntents()).toEqual([]);
   });
 
   it("keeps a step runnable when the caller aborts it before it starts", async () => {
-    const { executor } = setup({ circuitBreaker: undefined });
+    const { executor } = setup({ circuitBreakers: undefined });
     const controller = new AbortController();
     controller.abort(new Error("caller gave up"));
     let calls = 0;
@@ -322,6 +339,7 @@ describe("DurableStepExecutor: gates", () => {
       status: "executed",
       idempotencyKey: "",
       result: "ran",
+      attempts: 1,
     });
   });
 
@@ -390,7 +408,7 @@ describe("DurableStepExecutor.reconcilePending", () => {
     expect(checked.sort()).toEqual([notPosted.key, posted.key].sort());
     expect(index.entries.get(posted.key)).toMatchObject({
       status: "completed",
-      result: { reconciled: "done" },
+      result: { $reconciled: "done", by: "hook" },
     });
     expect(index.entries.get(finished.key)?.status).toBe("completed");
     expect(index.entries.get(skipped.key)?.error).toMatch(/strategy is skip/);
@@ -501,7 +519,7 @@ describe("DurableStepExecutor: stop and drain", () => {
   });
 
   it("aborts steps still running at the drain timeout and leaves their key pending", async () => {
-    const { executor, index } = setup({ clock: undefined, circuitBreaker: undefined });
+    const { executor, index } = setup({ clock: undefined, circuitBreakers: undefined });
     const running = executor
       .execute(
         comment(

@@ -1,98 +1,47 @@
 import type { FailureClass } from "@beauvoir/breaker";
 import { type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
+import { runAttempts } from "./attempt-loop.js";
+import { type ReconcileReport, reconcileAfterCrash } from "./boot-reconciliation.js";
+import { checkKey, recordedOutcome } from "./dedup-check.js";
 import {
   DegradedModeError,
-  describeError,
+  KeyInFlightError,
   ShuttingDownError,
   StepFailedError,
   StepInDoubtError,
 } from "./errors.js";
-import { circuitOpenError, rateLimitedError } from "./external-errors.js";
+import {
+  type DurablePointEvent,
+  type ExecutorContext,
+  type OperatingMode,
+  type ReconcileHook,
+  strategyOf,
+} from "./executor-context.js";
+import { toJsonSafe } from "./json-safe.js";
+import { KeyLedger } from "./key-ledger.js";
+import { applyOperatorDecision } from "./operator-commands.js";
+import { enforceActionPolicy, recordDryRun } from "./policy-gate.js";
 import type {
+  ActionPolicyPort,
   AuditTrailPort,
-  CircuitBreakerPort,
+  CircuitBreakerGroupPort,
   CompensationStrategy,
+  IdempotencyClaim,
   IdempotencyEntryView,
   IdempotencyIndexPort,
   RateLimiterPort,
+  RedactorPort,
 } from "./ports.js";
+import { type RetryOptions, resolveRetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
-
-/** The operating mode decided at boot. */
-export type OperatingMode = "autonomous" | "degraded" | "dev";
-
-/** `write` steps change the world and go through the durable protocol; `read` steps do not. */
-export type StepKind = "write" | "read";
-
-/** What a side effect receives. */
-export interface SideEffectContext {
-  /** Aborted on timeout, on the caller's signal, or when shutdown gives up waiting. */
-  signal: AbortSignal;
-  /**
-   * The step's idempotency key (empty for read steps). Pass it on as an
-   * `Idempotency-Key` header where the remote API supports one.
-   */
-  idempotencyKey: string;
-}
-
-/** One step to execute. */
-export interface StepRequest<Result = unknown> {
-  /** The action name, e.g. `add_issue_comment`; picks the compensation strategy. */
-  action: string;
-  /** Where the action applies, e.g. `acme/widgets`. Part of the idempotency key. */
-  scope: string;
-  /** What it applies to, e.g. `issue-12`. Part of the idempotency key. */
-  resource: string;
-  /** The action's parameters; hashed into the key and recorded (redacted) in the audit trail. */
-  params: Record<string, unknown>;
-  /** @default "write" */
-  kind?: StepKind;
-  /** The audit record's `target`. @default `${scope}/${resource}` */
-  target?: string;
-  /** The rate-limiter bucket. @default "default" */
-  workflowId?: string;
-  /** The side effect. */
-  run: (context: SideEffectContext) => Promise<Result>;
-  /** Maps a thrown error to a failure class for the breaker. @default the breaker's own classification */
-  classify?: (error: unknown) => FailureClass;
-  /** Time limit for the side effect, enforced by the breaker. */
-  timeoutMs?: number;
-  /** Cancels the step. */
-  signal?: AbortSignal;
-}
-
-/** How a step ended. */
-export interface StepOutcome<Result = unknown> {
-  /**
-   * `executed`: the side effect ran now; `deduplicated`: it had already
-   * completed (or was running) and was not run again; `read`: a read step ran.
-   */
-  status: "executed" | "deduplicated" | "read";
-  /** The step's idempotency key; `""` for reads and for writes run without an index (dev mode). */
-  idempotencyKey: string;
-  /** The side effect's result (for `deduplicated`, the one recorded the first time). */
-  result: Result;
-}
-
-/** The points of the durable protocol, reported through {@link StepExecutorOptions.onDurablePoint}. */
-export type DurablePoint = "intent" | "pending" | "execute" | "result" | "completed";
-
-/** A per-action check for `check_then_retry` entries left pending by a crash. */
-export type ReconcileHook = (entry: IdempotencyEntryView) => Promise<"done" | "not_done">;
-
-/** What {@link DurableStepExecutor.reconcilePending} did. */
-export interface ReconcileReport {
-  /** Keys promoted to completed by their reconcile hook. */
-  promoted: string[];
-  /** Keys cleared to run again the next time their step is executed. */
-  rerun: string[];
-  /** Keys marked failed (strategy `skip`, or `check_then_retry` without a hook). */
-  failed: string[];
-  /** Keys left pending because their hook threw; tried again at the next boot. */
-  unresolved: string[];
-  /** Audit intents closed because no step refers to them any more. */
-  closedIntents: number[];
-}
+import { intentParams, targetOf } from "./step-identity.js";
+import type { ReadOutcome, StepOutcome, StepSettlement, WriteOutcome } from "./step-outcome.js";
+import {
+  assertTimeout,
+  assertWait,
+  type StepRequest,
+  validateStepRequest,
+} from "./step-request.js";
 
 /** Options of {@link DurableStepExecutor}. */
 export interface StepExecutorOptions {
@@ -100,39 +49,55 @@ export interface StepExecutorOptions {
   auditTrail?: AuditTrailPort | undefined;
   /** The idempotency index; absent in degraded or dev mode. */
   idempotencyIndex?: IdempotencyIndexPort | undefined;
-  /** The circuit breaker; side effects run without one when absent. */
-  circuitBreaker?: CircuitBreakerPort | undefined;
+  /** One circuit breaker per action (or step `breakerKey`); side effects run without when absent. */
+  circuitBreakers?: CircuitBreakerGroupPort | undefined;
   /** The rate limiter; no limit when absent. */
   rateLimiter?: RateLimiterPort | undefined;
+  /** The action policy each step's params are checked against. @default none */
+  actionPolicy?: ActionPolicyPort | undefined;
+  /** Redacts params for reconcile hooks and error text for the index, as the audit trail does. @default none */
+  redactor?: RedactorPort | undefined;
   /** @default "autonomous" */
   mode?: OperatingMode;
   /** Subsystems that failed at boot, quoted in {@link DegradedModeError}. @default [] */
   failedSubsystems?: readonly string[];
-  /** Per-action checks for `check_then_retry` entries. @default {} */
+  /** Per-action checks for `check_then_retry` steps whose outcome is unknown. @default {} */
   reconcilers?: Readonly<Record<string, ReconcileHook>>;
+  /** Retries of every step that does not say otherwise. @default { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 } */
+  retry?: RetryOptions;
+  /** Longest wait for a token or a backoff, for steps that do not say. @default 3_600_000 (GitHub's primary window) */
+  maxWaitMs?: number;
+  /** Simulate every write step (a `dry_run` record each, nothing run). @default false */
+  dryRun?: boolean;
+  /** Longest a reconcile hook may take before its signal aborts. @default 60_000 */
+  reconcileTimeoutMs?: number;
+  /** Maps a thrown error to a breaker class for steps without their own `classify`. @default the breaker's */
+  classify?: (error: unknown) => FailureClass;
   /** @default silentLogger */
   logger?: Logger;
   /** @default systemClock */
   clock?: Clock;
+  /** Random source in [0, 1) for the backoff jitter. @default Math.random */
+  random?: () => number;
   /**
    * Awaited after each durable point of a write step. For tracing, and for
    * crash tests that stop the process at an exact point.
    */
-  onDurablePoint?: (event: {
-    point: DurablePoint;
-    action: string;
-    idempotencyKey: string;
-    intentSeq: number;
-  }) => unknown;
+  onDurablePoint?: (event: DurablePointEvent) => unknown;
 }
+
+/** Defaults of {@link StepExecutorOptions}. */
+export const STEP_EXECUTOR_DEFAULTS = Object.freeze({
+  maxWaitMs: 3_600_000,
+  reconcileTimeoutMs: 60_000,
+  dryRun: false,
+});
 
 /**
  * Runs steps with side effects so that a crash at any moment neither repeats
- * nor silently loses them: rate limit, degraded-mode gate and dedup check,
- * then (1) record the intent, (2) mark the key pending, (3) run the side
- * effect inside the circuit breaker, (4) record the result, (5) mark the key
- * completed, each durable before the next starts. A failure records the error,
- * marks the key failed (terminal) and is rethrown.
+ * nor silently loses them, and so that GitHub's everyday failures (rate
+ * limits, 502s, resets) are retried, waited out or reconciled without code
+ * in the app. See the README for the protocol and the failure model.
  *
  * @example
  * ```ts
@@ -145,93 +110,124 @@ export interface StepExecutorOptions {
  * ```
  */
 export class DurableStepExecutor {
-  readonly #audit: AuditTrailPort | undefined;
-  readonly #index: IdempotencyIndexPort | undefined;
-  readonly #breaker: CircuitBreakerPort | undefined;
-  readonly #limiter: RateLimiterPort | undefined;
-  readonly #mode: OperatingMode;
-  readonly #failedSubsystems: readonly string[];
-  readonly #reconcilers: Readonly<Record<string, ReconcileHook>>;
-  readonly #logger: Logger;
-  readonly #clock: Clock;
-  readonly #onDurablePoint: StepExecutorOptions["onDurablePoint"];
-  /** Keys whose pending entry is known not to be running, with the intent to close when re-run. */
-  readonly #rerunnable = new Map<string, number | undefined>();
-  readonly #inFlightByKey = new Map<string, Promise<StepOutcome>>();
+  readonly #context: ExecutorContext;
+  readonly #inFlightByKey = new Map<string, Promise<StepOutcome<unknown>>>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #stopController = new AbortController();
   readonly #shutdownController = new AbortController();
-  /** Errors thrown by side effects whose key was then marked failed. */
-  readonly #terminalErrors = new WeakSet<object>();
   #accepting = true;
 
-  /** @param options - the services and hooks; see {@link StepExecutorOptions}. */
+  /**
+   * @param options - the services and hooks; see {@link StepExecutorOptions}.
+   * @throws TypeError or RangeError naming a bad option.
+   */
   constructor(options: StepExecutorOptions = {}) {
-    this.#mode = options.mode ?? "autonomous";
-    if (!["autonomous", "degraded", "dev"].includes(this.#mode)) {
-      throw new RangeError(
-        `mode must be "autonomous", "degraded" or "dev", got ${String(this.#mode)}`,
-      );
+    const mode = options.mode ?? "autonomous";
+    if (!["autonomous", "degraded", "dev"].includes(mode)) {
+      throw new RangeError(`mode must be "autonomous", "degraded" or "dev", got ${String(mode)}`);
     }
-    this.#audit = options.auditTrail;
-    this.#index = options.idempotencyIndex;
-    this.#breaker = options.circuitBreaker;
-    this.#limiter = options.rateLimiter;
-    this.#failedSubsystems = options.failedSubsystems ?? [];
-    this.#reconcilers = options.reconcilers ?? {};
-    for (const [action, hook] of Object.entries(this.#reconcilers)) {
+    const reconcilers = options.reconcilers ?? {};
+    for (const [action, hook] of Object.entries(reconcilers)) {
       if (typeof hook !== "function")
         throw new TypeError(`reconcilers.${action} must be a function`);
     }
-    this.#logger = options.logger ?? silentLogger;
-    this.#clock = options.clock ?? systemClock;
-    this.#onDurablePoint = options.onDurablePoint;
+    const maxWaitMs = options.maxWaitMs ?? STEP_EXECUTOR_DEFAULTS.maxWaitMs;
+    assertWait(maxWaitMs, "maxWaitMs");
+    const reconcileTimeoutMs =
+      options.reconcileTimeoutMs ?? STEP_EXECUTOR_DEFAULTS.reconcileTimeoutMs;
+    assertTimeout(reconcileTimeoutMs, "reconcileTimeoutMs");
+    if (options.dryRun !== undefined && typeof options.dryRun !== "boolean") {
+      throw new TypeError(`dryRun must be a boolean, got ${String(options.dryRun)}`);
+    }
+    const random = options.random ?? Math.random;
+    if (typeof random !== "function") throw new TypeError("random must be a function");
+    const redactor = options.redactor;
+    this.#context = {
+      audit: options.auditTrail,
+      index: options.idempotencyIndex,
+      breakers: options.circuitBreakers,
+      limiter: options.rateLimiter,
+      policy: options.actionPolicy,
+      mode,
+      failedSubsystems: options.failedSubsystems ?? [],
+      reconcilers,
+      logger: options.logger ?? silentLogger,
+      clock: options.clock ?? systemClock,
+      random,
+      redact: redactor ? (value) => redactor.redactAny(value) : (value) => value,
+      retry: resolveRetryOptions(options.retry),
+      maxWaitMs,
+      dryRun: options.dryRun ?? STEP_EXECUTOR_DEFAULTS.dryRun,
+      reconcileTimeoutMs,
+      classify: options.classify,
+      onDurablePoint: options.onDurablePoint,
+      stopSignal: this.#stopController.signal,
+      shutdownSignal: this.#shutdownController.signal,
+      rerunnable: new Map(),
+      terminalErrors: new WeakSet(),
+    };
   }
 
   /** The operating mode this executor enforces. */
   get mode(): OperatingMode {
-    return this.#mode;
+    return this.#context.mode;
   }
 
-  /** Number of steps running now. */
+  /** Number of steps running now (waits included). */
   get inFlightCount(): number {
     return this.#inFlight.size;
   }
 
   /**
-   * Executes one step.
+   * Executes one step: policy, degraded-mode gate and dedup check first (a
+   * deduplicated step takes no rate-limit token), then attempts until one
+   * succeeds or the failure model says stop.
    * @param request - the step; see {@link StepRequest}.
-   * @returns how it ended and the side effect's result.
-   * @throws {@link ShuttingDownError} after `stop()`; `RATE_LIMITED` when the
-   *   bucket is empty; {@link DegradedModeError} for a write in degraded mode;
+   * @returns how it ended; see {@link StepOutcome}.
+   * @throws TypeError / RangeError (synchronously) for a malformed request, before anything is recorded.
+   * @throws {@link ShuttingDownError} after `stop()`; {@link PolicyDeniedError};
+   *   {@link DegradedModeError} for a write in degraded mode;
    *   {@link StepFailedError} when the key already failed; {@link StepInDoubtError}
-   *   when a crash left the key pending and reconciliation could not decide;
-   *   `CIRCUIT_OPEN` when the breaker is open (nothing is recorded then);
-   *   otherwise whatever the side effect threw.
+   *   when its outcome is unknown and nothing could decide; `RATE_LIMITED` when
+   *   a token is further away than `maxWaitMs`; `CIRCUIT_OPEN` when the step's
+   *   breaker is open; otherwise what the side effect threw, unchanged.
    * @example
    * ```ts
    * await executor.execute({ kind: "read", action: "get_issue", scope: "acme/widgets",
    *   resource: "issue-12", params: {}, run: ({ signal }) => fetchIssue(signal) });
    * ```
    */
+  execute<Result>(request: StepRequest<Result> & { kind: "read" }): Promise<ReadOutcome<Result>>;
+  execute<Result>(request: StepRequest<Result> & { kind?: "write" }): Promise<WriteOutcome<Result>>;
+  execute<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>>;
   execute<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>> {
-    if (!this.#accepting) return Promise.reject(new ShuttingDownError());
-    validateRequest(request);
-    const promise =
-      (request.kind ?? "write") === "read"
-        ? this.#executeRead(request)
-        : this.#executeWrite(request);
-    this.#inFlight.add(promise);
-    const forget = () => this.#inFlight.delete(promise);
-    promise.then(forget, forget);
-    return promise;
+    return this.#start(request, { terminal: false });
   }
 
   /**
-   * Applies each pending entry's compensation strategy after a crash: runs the
-   * reconcile hook of `check_then_retry` actions (promote when `done`, re-run
-   * when `not_done`), clears `safe_retry` keys to run again, marks `skip` keys
-   * failed, and closes audit intents no step refers to any more. Boot calls it
-   * (step 5) before any step runs.
+   * Like {@link DurableStepExecutor.execute}, but never rejects: a failure
+   * comes back with whether it is terminal, which works for thrown values
+   * that are not objects too.
+   * @param request - the step.
+   * @returns `{ ok: true, outcome }` or `{ ok: false, error, terminal }`.
+   */
+  async executeSettled<Result>(request: StepRequest<Result>): Promise<StepSettlement<Result>> {
+    const failure = { terminal: false };
+    try {
+      return { ok: true, outcome: await this.#start(request, failure) };
+    } catch (error) {
+      return {
+        ok: false,
+        error,
+        terminal: failure.terminal || StepFailedError.isInstance(error),
+      };
+    }
+  }
+
+  /**
+   * Applies each pending entry's compensation strategy after a crash and
+   * closes audit intents no step refers to any more. Boot calls it (step 5)
+   * before any step runs.
    * @returns what was done to which key.
    * @example
    * ```ts
@@ -239,104 +235,63 @@ export class DurableStepExecutor {
    * console.log(report.promoted, report.rerun);
    * ```
    */
-  async reconcilePending(): Promise<ReconcileReport> {
-    const report: ReconcileReport = {
-      promoted: [],
-      rerun: [],
-      failed: [],
-      unresolved: [],
-      closedIntents: [],
-    };
-    const index = this.#index;
-    const audit = this.#audit;
-    if (!index || !audit) return report;
-    const entries = await index.reconcilePending();
-    const referenced = new Set<number>();
-    for (const entry of entries) {
-      if (entry.intentSeq !== undefined) referenced.add(entry.intentSeq);
-      // Running in this process: in flight, not in doubt.
-      if (this.#inFlightByKey.has(entry.key)) continue;
-      const action = actionOfKey(entry.key);
-      const strategy: CompensationStrategy = entry.strategy ?? index.getStrategy(action);
-      if (strategy === "safe_retry") {
-        this.#rerunnable.set(entry.key, entry.intentSeq);
-        report.rerun.push(entry.key);
-        continue;
-      }
-      const hook = strategy === "check_then_retry" ? this.#reconcilers[action] : undefined;
-      if (!hook) {
-        const reason =
-          strategy === "skip"
-            ? `OUTCOME_UNKNOWN: the process stopped while "${action}" was running and its strategy is skip`
-            : `OUTCOME_UNKNOWN: the process stopped while "${action}" was running and no reconcile hook is registered for it`;
-        await this.#closeIntent(entry.intentSeq, undefined, reason);
-        await index.markFailed(entry.key, reason);
-        report.failed.push(entry.key);
-        this.#logger.warn("boot: pending step marked failed", { key: entry.key, strategy });
-        continue;
-      }
-      let verdict: "done" | "not_done";
-      try {
-        verdict = await hook(entry);
-      } catch (error) {
-        report.unresolved.push(entry.key);
-        this.#logger.warn("boot: reconcile hook failed; the step stays pending", {
-          key: entry.key,
-          error,
-        });
-        continue;
-      }
-      if (verdict === "done") {
-        const result = { reconciled: "done" };
-        await this.#closeIntent(entry.intentSeq, result, undefined);
-        await index.markCompleted(entry.key, result);
-        report.promoted.push(entry.key);
-      } else if (verdict === "not_done") {
-        this.#rerunnable.set(entry.key, entry.intentSeq);
-        report.rerun.push(entry.key);
-      } else {
-        report.unresolved.push(entry.key);
-        this.#logger.warn("boot: reconcile hook returned neither done nor not_done", {
-          key: entry.key,
-          verdict,
-        });
-      }
+  reconcilePending(): Promise<ReconcileReport> {
+    return reconcileAfterCrash(this.#context, (key) => this.#inFlightByKey.has(key));
+  }
+
+  /**
+   * An operator's answer for a key whose outcome is unknown (or wrong):
+   * `"done"` completes it without running it (later steps with the key are
+   * `reconciled`); `"not_done"` lets it run again. Recorded in the audit trail.
+   * @param key - the idempotency key.
+   * @param verdict - did the side effect happen?
+   * @param options - `reason`, recorded with the decision.
+   * @returns the entry as it was before, or `null`.
+   * @throws {@link KeyInFlightError} while the key's step runs here;
+   *   `SUBSYSTEM_UNAVAILABLE` without an index or an audit trail.
+   */
+  resolveKey(
+    key: string,
+    verdict: "done" | "not_done",
+    options: { reason?: string } = {},
+  ): Promise<IdempotencyEntryView | null> {
+    if (verdict !== "done" && verdict !== "not_done") {
+      throw new RangeError(`verdict must be "done" or "not_done", got ${String(verdict)}`);
     }
-    for (const intent of audit.getPendingIntents()) {
-      // Steps running now (when called after boot) own their intents.
-      if (
-        referenced.has(intent.seq) ||
-        (intent.dedupeKey && this.#inFlightByKey.has(intent.dedupeKey))
-      )
-        continue;
-      await audit.recordResult(
-        intent.seq,
-        null,
-        "ABANDONED: the process stopped before this intent's side effect started, or the step was re-run under a newer intent",
-      );
-      report.closedIntents.push(intent.seq);
-    }
-    return report;
+    return this.#operator(key, verdict, options.reason);
+  }
+
+  /**
+   * Clears a key on purpose, whatever its state, so its step may run again
+   * (e.g. the same comment, wanted again within the TTL). Recorded in the audit trail.
+   * @param key - the idempotency key.
+   * @param options - `reason`, recorded with the decision.
+   * @returns the entry as it was before, or `null`.
+   * @throws as {@link DurableStepExecutor.resolveKey}.
+   */
+  resetKey(key: string, options: { reason?: string } = {}): Promise<IdempotencyEntryView | null> {
+    return this.#operator(key, "reset", options.reason);
   }
 
   /**
    * Tells whether `error`, thrown by {@link DurableStepExecutor.execute}, means
    * the step failed for good (its key is marked failed), as opposed to a
-   * refusal that leaves it runnable later (circuit open, rate limited,
-   * degraded mode, shutting down, in doubt, or a failure before the side effect started).
+   * refusal or a failure that leaves it runnable later. Only objects can be
+   * recognised; use {@link DurableStepExecutor.executeSettled} for the rest.
    * @param error - what `execute()` threw.
    * @returns true for a terminal failure.
    */
   isTerminalFailure(error: unknown): boolean {
     return (
       StepFailedError.isInstance(error) ||
-      (typeof error === "object" && error !== null && this.#terminalErrors.has(error))
+      (typeof error === "object" && error !== null && this.#context.terminalErrors.has(error))
     );
   }
 
-  /** Refuses new steps from now on ({@link ShuttingDownError}). */
+  /** Refuses new steps from now on ({@link ShuttingDownError}); steps waiting for a token or a retry stop waiting. */
   stop(): void {
     this.#accepting = false;
+    if (!this.#stopController.signal.aborted) this.#stopController.abort(new ShuttingDownError());
   }
 
   /**
@@ -347,41 +302,65 @@ export class DurableStepExecutor {
    * @returns true when every step settled in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    const drained = await settleWithin(this.#inFlight, timeoutMs, this.#clock);
+    const drained = await settleWithin(this.#inFlight, timeoutMs, this.#context.clock);
     if (!drained) {
-      this.#logger.warn("shutdown: steps still running after the drain timeout; aborting them", {
-        running: this.#inFlight.size,
-      });
+      this.#context.logger.warn(
+        "shutdown: steps still running after the drain timeout; aborting them",
+        { running: this.#inFlight.size },
+      );
       this.#shutdownController.abort(new ShuttingDownError());
     }
     return drained;
   }
 
-  async #executeRead<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>> {
-    this.#checkRateLimit(request);
-    const result = await this.#runSideEffect(request, "", { started: false });
-    return { status: "read", idempotencyKey: "", result };
+  #start<Result>(
+    request: StepRequest<Result>,
+    failure: { terminal: boolean },
+  ): Promise<StepOutcome<Result>> {
+    if (!this.#accepting) return Promise.reject(new ShuttingDownError());
+    validateStepRequest(request as StepRequest<unknown>);
+    const promise = this.#execute(request, failure);
+    this.#inFlight.add(promise);
+    const forget = () => this.#inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
   }
 
-  async #executeWrite<Result>(request: StepRequest<Result>): Promise<StepOutcome<Result>> {
-    this.#checkRateLimit(request);
-    if (this.#mode === "degraded")
-      throw new DegradedModeError(request.action, this.#failedSubsystems);
-    const index = this.#index;
-    const audit = this.#audit;
-    if (!index || !audit) {
-      // Only dev mode gets here: boot never returns autonomous without both.
-      const result = await this.#runSideEffect(request, "", { started: false });
-      return { status: "executed", idempotencyKey: "", result };
+  async #execute<Result>(
+    request: StepRequest<Result>,
+    failure: { terminal: boolean },
+  ): Promise<StepOutcome<Result>> {
+    const context = this.#context;
+    const kind = request.kind ?? "write";
+    await enforceActionPolicy(context, request as StepRequest<unknown>, kind);
+    const strategy = strategyOf(context, request.action, request.strategy);
+    // Reads, and writes without an index (dev mode): no key; the audit trail
+    // (if any) still sees every attempt of a write.
+    const unkeyed = () =>
+      runAttempts(context, {
+        request,
+        kind,
+        ledger: this.#ledger(request, "", strategy, kind === "write"),
+        key: "",
+        strategy,
+        failure,
+        onLostClaim: lost,
+      });
+    if (kind === "read") return unkeyed();
+    if (context.mode === "degraded") {
+      throw new DegradedModeError(request.action, context.failedSubsystems);
     }
-    const key = index.generateKey(request.action, request.scope, request.resource, request.params);
+    const index = context.index;
+    if (!index) {
+      return (request.dryRun ?? context.dryRun) ? this.#dryRun(request, "") : unkeyed();
+    }
+    const key =
+      request.idempotencyKey ??
+      index.generateKey(request.action, request.scope, request.resource, request.params);
     const running = this.#inFlightByKey.get(key);
-    if (running) {
-      const outcome = (await running) as StepOutcome<Result>;
-      return { ...outcome, status: "deduplicated" };
-    }
-    const promise = this.#durableWrite(request, key, index, audit);
-    this.#inFlightByKey.set(key, promise);
+    if (running) return sharedOutcome(key, (await running) as StepOutcome<Result>);
+    const promise = this.#executeKeyed(request, index, key, strategy, failure);
+    this.#inFlightByKey.set(key, promise as Promise<StepOutcome<unknown>>);
     try {
       return await promise;
     } finally {
@@ -389,185 +368,98 @@ export class DurableStepExecutor {
     }
   }
 
-  async #durableWrite<Result>(
+  async #executeKeyed<Result>(
     request: StepRequest<Result>,
-    key: string,
     index: IdempotencyIndexPort,
-    audit: AuditTrailPort,
+    key: string,
+    strategy: CompensationStrategy,
+    failure: { terminal: boolean },
   ): Promise<StepOutcome<Result>> {
-    const entry = await index.check(key);
-    if (entry?.status === "completed") {
-      return {
-        status: "deduplicated",
-        idempotencyKey: key,
-        result: (await this.#recordedResult(entry, audit)) as Result,
-      };
+    const context = this.#context;
+    if (request.dryRun ?? context.dryRun) {
+      // A dry run only reads the index: it reports a completed step as such, and writes nothing else.
+      const entry = await index.check(key);
+      if (entry?.status === "completed") return recordedOutcome<Result>(context, entry);
+      if (entry?.status === "failed")
+        throw new StepFailedError(key, entry.error ?? "unknown error");
+      return this.#dryRun(request, key);
     }
-    if (entry?.status === "failed") throw new StepFailedError(key, entry.error ?? "unknown error");
-    let supersededIntent: number | undefined;
-    if (entry?.status === "pending") {
-      if (!this.#rerunnable.has(key)) throw new StepInDoubtError(key);
-      supersededIntent = this.#rerunnable.get(key);
-    }
-    this.#assertCircuitAdmits();
-    const report = async (point: DurablePoint, intentSeq: number) => {
-      if (this.#onDurablePoint) {
-        await this.#onDurablePoint({
-          point,
-          action: request.action,
-          idempotencyKey: key,
-          intentSeq,
-        });
-      }
-    };
-    // 1. The intent is on disk before anything else happens.
-    const intentSeq = await audit.recordIntent({
+    const check = await checkKey<Result>(context, index, {
+      key,
       action: request.action,
-      target: request.target ?? `${request.scope}/${request.resource}`,
-      params: request.params,
-      dedupeKey: key,
+      strategy,
+      signal: request.signal,
     });
-    await report("intent", intentSeq);
-    // 2. The key is pending, durably, before the side effect starts.
-    const claim = await index.markPending(key, intentSeq, {
-      strategy: index.getStrategy(request.action),
-      action: request.action,
-      takeover: entry?.status === "pending",
+    if (!check.run) return check.outcome;
+    const ledger = this.#ledger(request, key, strategy, true, check.supersede);
+    return runAttempts(context, {
+      request,
+      kind: "write",
+      ledger,
+      key,
+      strategy,
+      failure,
+      onLostClaim: async (claim) => {
+        if (claim.reason === "completed" && claim.entry) {
+          return recordedOutcome<Result>(context, claim.entry);
+        }
+        if (claim.reason === "failed") {
+          throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
+        }
+        throw new StepInDoubtError(key);
+      },
     });
-    if (!claim.claimed) {
-      // Settled or claimed between the check and now: this attempt never runs.
-      await audit.recordResult(
-        intentSeq,
-        null,
-        `NOT_CLAIMED: the key was ${claim.reason ?? "taken"}`,
-      );
-      if (claim.reason === "completed" && claim.entry) {
-        return {
-          status: "deduplicated",
-          idempotencyKey: key,
-          result: (await this.#recordedResult(claim.entry, audit)) as Result,
-        };
-      }
-      if (claim.reason === "failed")
-        throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
-      throw new StepInDoubtError(key);
-    }
-    this.#rerunnable.delete(key);
-    await report("pending", intentSeq);
-    if (supersededIntent !== undefined) {
-      await audit.recordResult(supersededIntent, null, `SUPERSEDED: re-run as intent ${intentSeq}`);
-    }
-    // 3. The side effect, inside the breaker.
-    const progress = { started: false };
-    let result: Result;
-    try {
-      result = await this.#runSideEffect(request, key, progress);
-    } catch (error) {
-      if (!progress.started) {
-        // Refused before it ran (circuit opened meanwhile, or cancelled): safe to run later.
-        this.#rerunnable.set(key, intentSeq);
-        throw error;
-      }
-      if (this.#shutdownController.signal.aborted) {
-        // Cut off by shutdown: the outcome is unknown, so the key stays pending for reconciliation.
-        throw error;
-      }
-      const failure =
-        error instanceof Error ? error : new Error(describeError(error), { cause: error });
-      const message = describeError(failure);
-      await audit.recordResult(intentSeq, null, message);
-      await index.markFailed(key, message);
-      this.#terminalErrors.add(failure);
-      throw failure;
-    }
-    await report("execute", intentSeq);
-    // 4. The result is on disk; from here a crash is settled by promotion, not by re-running.
-    await audit.recordResult(intentSeq, result ?? null);
-    await report("result", intentSeq);
-    // 5. The key is completed.
-    await index.markCompleted(key, result);
-    await report("completed", intentSeq);
-    return { status: "executed", idempotencyKey: key, result };
   }
 
-  async #runSideEffect<Result>(
+  #ledger<Result>(
     request: StepRequest<Result>,
     key: string,
-    progress: { started: boolean },
-  ): Promise<Result> {
-    const signals = [this.#shutdownController.signal];
-    if (request.signal) signals.push(request.signal);
-    const operation = (signal: AbortSignal) => {
-      signal.throwIfAborted();
-      progress.started = true;
-      return request.run({ signal, idempotencyKey: key });
-    };
-    if (!this.#breaker) {
-      return operation(AbortSignal.any(signals));
+    strategy: CompensationStrategy,
+    durable: boolean,
+    supersede?: { intentSeq: number | undefined },
+  ): KeyLedger {
+    return new KeyLedger(
+      this.#context,
+      {
+        key,
+        action: request.action,
+        target: targetOf(request),
+        recordedParams: intentParams(request),
+        strategy,
+        durable,
+      },
+      supersede,
+    );
+  }
+
+  async #dryRun<Result>(request: StepRequest<Result>, key: string): Promise<StepOutcome<Result>> {
+    await recordDryRun(this.#context, request as StepRequest<unknown>);
+    return { status: "dry_run", idempotencyKey: key, result: undefined };
+  }
+
+  async #operator(
+    key: string,
+    decision: "done" | "not_done" | "reset",
+    reason: string | undefined,
+  ): Promise<IdempotencyEntryView | null> {
+    if (typeof key !== "string" || key.length === 0) {
+      throw new TypeError("key must be a non-empty string");
     }
-    const options: {
-      signal: AbortSignal;
-      timeoutMs?: number;
-      classify?: (error: unknown) => FailureClass;
-    } = {
-      signal: AbortSignal.any(signals),
-    };
-    if (request.timeoutMs !== undefined) options.timeoutMs = request.timeoutMs;
-    if (request.classify) options.classify = request.classify;
-    return this.#breaker.execute(async (signal) => operation(signal), options);
-  }
-
-  async #recordedResult(entry: IdempotencyEntryView, audit: AuditTrailPort): Promise<unknown> {
-    if (entry.result !== undefined) return entry.result;
-    if (entry.intentSeq === undefined) return undefined;
-    return (await audit.findResultByIntentSeq(entry.intentSeq))?.result;
-  }
-
-  #checkRateLimit(request: StepRequest<unknown>): void {
-    if (!this.#limiter) return;
-    const workflowId = request.workflowId ?? "default";
-    const verdict = this.#limiter.tryConsume(workflowId);
-    if (!verdict.allowed) {
-      throw rateLimitedError(workflowId, verdict.retryAfterMs ?? 0, verdict.bucket ?? "workflow");
+    if (reason !== undefined && typeof reason !== "string") {
+      throw new TypeError("reason must be a string");
     }
-  }
-
-  #assertCircuitAdmits(): void {
-    if (!this.#breaker) return;
-    const error = circuitOpenError(this.#breaker, this.#clock.now());
-    if (error) throw error;
-  }
-
-  async #closeIntent(
-    intentSeq: number | undefined,
-    result: unknown,
-    error: string | undefined,
-  ): Promise<void> {
-    if (intentSeq === undefined || !this.#audit) return;
-    if (await this.#audit.findResultByIntentSeq(intentSeq)) return;
-    await this.#audit.recordResult(intentSeq, result ?? null, error);
+    if (this.#inFlightByKey.has(key)) throw new KeyInFlightError(key);
+    return applyOperatorDecision(this.#context, key, decision, reason);
   }
 }
 
-/** The action part of a key `{action}:{scope}/{resource}:{hash}`. */
-export function actionOfKey(key: string): string {
-  const colon = key.indexOf(":");
-  return colon === -1 ? key : key.slice(0, colon);
+/** A step that shared another's run is deduplicated; its result is the recorded form. */
+function sharedOutcome<Result>(key: string, outcome: StepOutcome<Result>): StepOutcome<Result> {
+  if (outcome.status !== "executed") return outcome;
+  return { status: "deduplicated", idempotencyKey: key, result: toJsonSafe(outcome.result) };
 }
 
-function validateRequest(request: StepRequest<unknown>): void {
-  if (typeof request !== "object" || request === null)
-    throw new TypeError("step request must be an object");
-  for (const field of ["action", "scope", "resource"] as const) {
-    if (typeof request[field] !== "string" || request[field].length === 0) {
-      throw new TypeError(`step ${field} must be a non-empty string`);
-    }
-  }
-  if (typeof request.run !== "function") throw new TypeError("step run must be a function");
-  if (typeof request.params !== "object" || request.params === null) {
-    throw new TypeError("step params must be an object");
-  }
-  if (request.kind !== undefined && request.kind !== "write" && request.kind !== "read") {
-    throw new RangeError(`step kind must be "write" or "read", got ${String(request.kind)}`);
-  }
+/** Reads and dev-mode writes claim no key, so no claim is ever lost. */
+function lost(claim: IdempotencyClaim): never {
+  throw new Error(`unexpected refused claim: ${claim.reason ?? "unknown"}`);
 }

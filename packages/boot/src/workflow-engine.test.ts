@@ -259,3 +259,71 @@ describe("WorkflowEngine", () => {
     expect(await engine.drain(0)).toBe(true);
   });
 });
+
+describe("WorkflowEngine and the executor's new options", () => {
+  it("passes step options through, keeps outputs JSON-safe, and fails a run on a terminal thrown value", async () => {
+    const { audit, engine } = setup({ retry: { baseDelayMs: 0 } });
+    let attempts = 0;
+    const runId = await engine.start(
+      {
+        name: "options",
+        steps: [
+          {
+            name: "big",
+            action: "create_branch",
+            identify: () => ({
+              scope: "acme/widgets",
+              resource: "branch",
+              params: {},
+              idempotencyKey: "delivery-1",
+            }),
+            retry: { maxAttempts: 2 },
+            failureKind: () => "not_sent",
+            run: async () => {
+              if (++attempts === 1) throw new Error("first attempt refused");
+              return { id: 12345678901234567890n, labels: new Set(["bug"]) };
+            },
+          },
+          {
+            name: "doomed",
+            action: "merge_pull_request",
+            strategy: "skip",
+            run: () => Promise.reject("a bare string"),
+          },
+        ],
+      },
+      {},
+    );
+    const state = await engine.run(runId);
+    expect(attempts).toBe(2);
+    expect(state.outputs.big).toEqual({ id: "12345678901234567890", labels: ["bug"] });
+    expect(state.status).toBe("failed");
+    expect(state.error).toBe('step "doomed": a bare string');
+    expect(audit.records[0]?.dedupeKey).toBe("delivery-1");
+  });
+
+  it("leaves the run where it was on a failure that is not terminal", async () => {
+    const { engine } = setup({ retry: { maxAttempts: 1 } });
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    let calls = 0;
+    const runId = await engine.start(
+      {
+        name: "flaky",
+        steps: [
+          {
+            name: "post",
+            action: "add_issue_comment",
+            run: async () => {
+              if (++calls === 1) throw refused;
+              return "posted";
+            },
+          },
+        ],
+      },
+      {},
+    );
+    await expect(engine.run(runId)).rejects.toBe(refused);
+    expect((await engine.getRun(runId))?.status).toBe("running");
+    expect((await engine.run(runId)).status).toBe("completed");
+  });
+});

@@ -8,14 +8,14 @@ import {
   SubsystemUnavailableError,
   WorkflowNotFoundError,
 } from "./errors.js";
-import type { JsonStorePort, StoreFactoryPort } from "./ports.js";
+import type { FailureKind } from "./failure-model.js";
+import { toJsonSafe } from "./json-safe.js";
+import type { CompensationStrategy, JsonStorePort, StoreFactoryPort } from "./ports.js";
+import type { RetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
-import type {
-  DurableStepExecutor,
-  SideEffectContext,
-  StepKind,
-  StepOutcome,
-} from "./step-executor.js";
+import type { DurableStepExecutor } from "./step-executor.js";
+import type { StepOutcome } from "./step-outcome.js";
+import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -36,6 +36,8 @@ export interface StepIdentity {
   params: Record<string, unknown>;
   /** The audit record's target. @default `${scope}/${resource}` */
   target?: string;
+  /** Replaces the derived idempotency key (e.g. with a webhook delivery id). */
+  idempotencyKey?: string;
 }
 
 /** One named step of a workflow. */
@@ -52,12 +54,27 @@ export interface WorkflowStepDefinition<Input = unknown> {
    * @default `{ scope: workflow name, resource: run id, params: { step: name } }`
    */
   identify?: (context: WorkflowStepContext<Input>) => StepIdentity;
-  /** The side effect. Its resolved value becomes the step's output (keep it JSON). */
+  /**
+   * The side effect. Its resolved value, in its JSON-safe form (see
+   * `toJsonSafe`), becomes the step's output.
+   */
   run: (context: WorkflowStepContext<Input> & SideEffectContext) => Promise<unknown>;
-  /** Time limit for the side effect. */
+  /** Time limit for each attempt of the side effect. */
   timeoutMs?: number;
   /** Maps a thrown error to a failure class for the breaker. */
   classify?: (error: unknown) => FailureClass;
+  /** How the executor tells how an attempt failed, where its GitHub defaults do not know better. */
+  failureKind?: (error: unknown) => FailureKind | undefined;
+  /** How failed attempts are retried. @default the executor's */
+  retry?: RetryOptions;
+  /** Longest wait for a token or a backoff. @default the executor's */
+  maxWaitMs?: number;
+  /** The circuit breaker of the step. @default the action */
+  breakerKey?: string;
+  /** Overrides the action's compensation strategy. */
+  strategy?: CompensationStrategy;
+  /** Record a `dry_run` instead of running it. @default the executor's */
+  dryRun?: boolean;
 }
 
 /** A named sequence of steps. */
@@ -112,6 +129,18 @@ interface ActiveRuns {
 }
 
 const ACTIVE_RUNS_STORE = "workflow-runs";
+
+/** Step options passed to the executor as they are. */
+const STEP_OPTIONS = [
+  "timeoutMs",
+  "classify",
+  "failureKind",
+  "retry",
+  "maxWaitMs",
+  "breakerKey",
+  "strategy",
+  "dryRun",
+] as const;
 
 /**
  * A small workflow engine: runs made of named steps, each executed by the
@@ -336,29 +365,31 @@ export class WorkflowEngine {
       resource: runId,
       params: { step: step.name },
     };
-    let outcome: StepOutcome;
-    try {
-      outcome = await this.#executor.execute({
-        action: step.action,
-        kind: step.kind ?? "write",
-        scope: identity.scope,
-        resource: identity.resource,
-        params: identity.params,
-        ...(identity.target === undefined ? {} : { target: identity.target }),
-        workflowId: state.workflow,
-        ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
-        ...(step.classify ? { classify: step.classify } : {}),
-        run: (sideEffect) => step.run({ ...context, ...sideEffect }),
-      });
-    } catch (error) {
-      if (!this.#executor.isTerminalFailure(error)) throw error;
-      await this.#finish(state, "failed", `step "${step.name}": ${describeError(error)}`);
+    const request: StepRequest<unknown> = {
+      action: step.action,
+      kind: step.kind ?? "write",
+      scope: identity.scope,
+      resource: identity.resource,
+      params: identity.params,
+      workflowId: state.workflow,
+      run: (sideEffect) => step.run({ ...context, ...sideEffect }),
+    };
+    if (identity.target !== undefined) request.target = identity.target;
+    if (identity.idempotencyKey !== undefined) request.idempotencyKey = identity.idempotencyKey;
+    for (const option of STEP_OPTIONS) {
+      if (step[option] !== undefined) Object.assign(request, { [option]: step[option] });
+    }
+    const settled = await this.#executor.executeSettled(request);
+    if (!settled.ok) {
+      if (!settled.terminal) throw settled.error;
+      await this.#finish(state, "failed", `step "${step.name}": ${describeError(settled.error)}`);
       return { runId, status: "failed", step: step.name };
     }
+    const outcome: StepOutcome = settled.outcome;
     const next: WorkflowRunState = {
       ...state,
       nextStep: state.nextStep + 1,
-      outputs: { ...state.outputs, [step.name]: outcome.result ?? null },
+      outputs: { ...state.outputs, [step.name]: toJsonSafe(outcome.result) ?? null },
       updatedAt: this.#clock.now(),
     };
     if (next.nextStep >= definition.steps.length) {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { RateLimitedError } from "@beauvoir/rate-limiter";
 import type {
   AuditTrailPort,
   CompensationStrategy,
@@ -9,8 +10,11 @@ import type {
 
 export interface FakeRecord {
   seq: number;
-  phase: "intent" | "result";
+  phase: "intent" | "result" | "denied" | "dry_run";
+  ts: string;
   action?: string;
+  target?: string;
+  params?: Record<string, unknown>;
   dedupeKey?: string | undefined;
   intentSeq?: number;
   result?: unknown;
@@ -20,8 +24,10 @@ export interface FakeRecord {
 /** An in-memory audit trail with the same pairing rules as the real one. */
 export class MemoryAuditTrail implements AuditTrailPort {
   records: FakeRecord[] = [];
-  failNext: { phase: "intent" | "result"; error: Error } | undefined;
+  failNext: { phase: FakeRecord["phase"]; error: Error } | undefined;
   closed = false;
+  /** The records' clock. */
+  now: () => number = () => Date.now();
 
   async recordIntent(input: {
     action: string;
@@ -29,16 +35,79 @@ export class MemoryAuditTrail implements AuditTrailPort {
     params: Record<string, unknown>;
     dedupeKey?: string;
   }) {
-    this.#maybeFail("intent");
-    const seq = this.records.length + 1;
-    this.records.push({ seq, phase: "intent", action: input.action, dedupeKey: input.dedupeKey });
-    return seq;
+    return this.#append({
+      phase: "intent",
+      action: input.action,
+      target: input.target,
+      params: structuredClone(input.params),
+      dedupeKey: input.dedupeKey,
+    });
   }
 
   async recordResult(intentSeq: number, result: unknown, error?: string) {
-    this.#maybeFail("result");
+    const intent = this.records.find(
+      (record) => record.phase === "intent" && record.seq === intentSeq,
+    );
+    if (!intent) throw new Error(`no intent ${intentSeq}`);
+    if (this.findResultByIntentSeq(intentSeq))
+      throw new Error(`intent ${intentSeq} already has a result`);
+    return this.#append({
+      phase: "result",
+      intentSeq,
+      action: intent.action,
+      target: intent.target,
+      dedupeKey: intent.dedupeKey,
+      ...(result === undefined ? {} : { result: structuredClone(result) }),
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  async recordDenied(input: {
+    action: string;
+    target: string;
+    params: Record<string, unknown>;
+    reason?: string;
+  }) {
+    return this.#append({
+      phase: "denied",
+      action: input.action,
+      target: input.target,
+      params: structuredClone(input.params),
+      error: input.reason,
+    });
+  }
+
+  async recordDryRun(input: { action: string; target: string; params: Record<string, unknown> }) {
+    return this.#append({
+      phase: "dry_run",
+      action: input.action,
+      target: input.target,
+      params: structuredClone(input.params),
+    });
+  }
+
+  async findResultByDedupeKey(dedupeKey: string) {
+    const found = [...this.records]
+      .reverse()
+      .find((record) => record.phase === "result" && record.dedupeKey === dedupeKey);
+    if (!found) return null;
+    return {
+      intentSeq: found.intentSeq as number,
+      ts: found.ts,
+      ...(Object.hasOwn(found, "result") ? { result: found.result } : {}),
+      ...(found.error === undefined ? {} : { error: found.error }),
+    };
+  }
+
+  /** Records of one phase. */
+  phase(phase: FakeRecord["phase"]): FakeRecord[] {
+    return this.records.filter((record) => record.phase === phase);
+  }
+
+  #append(record: Omit<FakeRecord, "seq" | "ts">): number {
+    this.#maybeFail(record.phase);
     const seq = this.records.length + 1;
-    this.records.push({ seq, phase: "result", intentSeq, result, error });
+    this.records.push({ seq, ts: new Date(this.now()).toISOString(), ...record });
     return seq;
   }
 
@@ -51,6 +120,8 @@ export class MemoryAuditTrail implements AuditTrailPort {
       .map((record) => ({
         seq: record.seq,
         action: record.action ?? "",
+        target: record.target,
+        params: record.params,
         dedupeKey: record.dedupeKey,
       }));
   }
@@ -70,7 +141,7 @@ export class MemoryAuditTrail implements AuditTrailPort {
     this.closed = true;
   }
 
-  #maybeFail(phase: "intent" | "result") {
+  #maybeFail(phase: FakeRecord["phase"]) {
     if (this.failNext?.phase === phase) {
       const { error } = this.failNext;
       this.failNext = undefined;
@@ -112,30 +183,81 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
   }
 
   takeovers = 0;
+  /** Every transition, in order: `pending`, `completed`, `failed`, `settle:…`, `reset`. */
+  readonly journal: string[] = [];
+  ttlMs = 7 * 24 * 60 * 60 * 1000;
+  failNextReset: Error | undefined;
 
   async markPending(
     key: string,
     intentSeq: number,
-    options: { strategy?: CompensationStrategy; takeover?: boolean } = {},
+    options: { strategy?: CompensationStrategy; action?: string; takeover?: boolean } = {},
   ): Promise<{ claimed: boolean; reason?: string; entry?: IdempotencyEntryView }> {
     const existing = this.entries.get(key);
     if (existing && existing.status !== "pending") {
-      throw new Error(`cannot mark ${existing.status} entry pending`);
+      return { claimed: false, reason: existing.status, entry: { ...existing } };
     }
     if (existing && !options.takeover) throw new Error(`${key} is already pending`);
     if (existing) this.takeovers++;
-    const strategy = options.strategy ?? this.getStrategy(key.split(":")[0] ?? "");
-    const entry = { key, status: "pending" as const, intentSeq, strategy };
+    const action = options.action ?? key.split(":")[0] ?? "";
+    const strategy = options.strategy ?? this.getStrategy(action);
+    const entry = { key, status: "pending" as const, intentSeq, strategy, action };
     this.entries.set(key, entry);
+    this.journal.push(`pending:${key}`);
     return { claimed: true, entry };
   }
 
   async markCompleted(key: string, result?: unknown) {
-    this.#transition(key, { status: "completed", result });
+    // The real index stores JSON: a value JSON cannot hold is refused.
+    if (result !== undefined) JSON.stringify(result);
+    this.#transition(key, {
+      status: "completed",
+      ...(result === undefined ? {} : { result: structuredClone(result) }),
+    });
+    this.journal.push(`completed:${key}`);
   }
 
   async markFailed(key: string, error: string) {
     this.#transition(key, { status: "failed", error });
+    this.journal.push(`failed:${key}`);
+  }
+
+  async settle(
+    key: string,
+    settlement: {
+      status: "completed" | "failed";
+      action?: string;
+      strategy?: CompensationStrategy;
+      intentSeq?: number;
+      result?: unknown;
+      error?: string;
+    },
+  ) {
+    const previous = this.entries.get(key);
+    const entry: IdempotencyEntryView = {
+      key,
+      status: settlement.status,
+      intentSeq: settlement.intentSeq ?? previous?.intentSeq,
+      strategy: settlement.strategy ?? previous?.strategy,
+      action: settlement.action ?? previous?.action,
+      ...(settlement.result === undefined ? {} : { result: structuredClone(settlement.result) }),
+      ...(settlement.error === undefined ? {} : { error: settlement.error }),
+    };
+    this.entries.set(key, entry);
+    this.journal.push(`settle:${settlement.status}:${key}`);
+    return entry;
+  }
+
+  async reset(key: string) {
+    if (this.failNextReset) {
+      const error = this.failNextReset;
+      this.failNextReset = undefined;
+      throw error;
+    }
+    const previous = this.entries.get(key) ?? null;
+    this.entries.delete(key);
+    this.journal.push(`reset:${key}`);
+    return previous;
   }
 
   async reconcilePending() {
@@ -167,20 +289,58 @@ export class MemoryIdempotencyIndex implements IdempotencyIndexPort {
   }
 }
 
-/** A rate limiter that allows `budget` calls, then refuses. */
+/** A rate limiter that allows `budget` calls, then refuses with RATE_LIMITED; it records what it is told. */
 export class CountingRateLimiter implements RateLimiterPort {
   budget: number;
   consumed: string[] = [];
+  waits: Array<{ workflowId: string; maxWaitMs: number | undefined }> = [];
+  failures: unknown[] = [];
+  observed: unknown[] = [];
+  blocks: unknown = { version: 1, blocks: [] };
+  restored: unknown[] = [];
   stopped = false;
+  readonly #listeners = new Set<() => void>();
 
   constructor(budget = Number.POSITIVE_INFINITY) {
     this.budget = budget;
   }
 
-  tryConsume(workflowId: string) {
-    if (this.consumed.length >= this.budget) return { allowed: false, retryAfterMs: 1234 };
+  async consume(workflowId: string, options: { signal?: AbortSignal; maxWaitMs?: number } = {}) {
+    options.signal?.throwIfAborted();
+    this.waits.push({ workflowId, maxWaitMs: options.maxWaitMs });
+    if (this.consumed.length >= this.budget) {
+      throw new RateLimitedError(1234, "workflow", workflowId);
+    }
     this.consumed.push(workflowId);
-    return { allowed: true };
+  }
+
+  recordRateLimitFailure(value: unknown) {
+    this.failures.push(value);
+    return null;
+  }
+
+  observeResponse(value: unknown) {
+    this.observed.push(value);
+    return null;
+  }
+
+  exportBlocks() {
+    return this.blocks;
+  }
+
+  restoreBlocks(snapshot: unknown) {
+    this.restored.push(snapshot);
+  }
+
+  on(_event: "blocksChange", listener: () => void) {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Tells the listeners the blocks changed. */
+  changed(blocks: unknown) {
+    this.blocks = blocks;
+    for (const listener of this.#listeners) listener();
   }
 
   shutdown() {

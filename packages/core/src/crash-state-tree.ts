@@ -47,7 +47,7 @@ export interface Resolution {
   readonly path: string;
 }
 
-/** One entry of a {@link FileTree} listing: what a recovering program would find. */
+/** One entry of a crash-state listing: what a recovering program would find. */
 export interface CrashStateEntry {
   /** Absolute path. */
   readonly path: string;

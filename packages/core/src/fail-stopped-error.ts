@@ -28,7 +28,7 @@ export class FailStoppedError extends BeauvoirError<"FAIL_STOPPED"> {
   /**
    * Checks for this error across copies of the package.
    * @param value - anything caught.
-   * @returns true for a {@link FailStoppedError}.
+   * @returns true for a `FailStoppedError` (any subclass included).
    */
   static override isInstance(value: unknown): value is FailStoppedError {
     return isBeauvoirErrorWithCode(value, "FAIL_STOPPED");

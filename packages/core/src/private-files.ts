@@ -60,7 +60,7 @@ export class SymlinkRefusedError extends BeauvoirError<"SYMLINK_REFUSED"> {
   /**
    * Checks for this error across copies of the package.
    * @param value - anything caught.
-   * @returns true for a {@link SymlinkRefusedError}.
+   * @returns true for a `SymlinkRefusedError` (any subclass included).
    */
   static override isInstance(value: unknown): value is SymlinkRefusedError {
     return isBeauvoirErrorWithCode(value, "SYMLINK_REFUSED");

@@ -1,5 +1,6 @@
+import { join } from "node:path";
 import { type Clock, type FileSystem, isErrnoError, type Logger } from "@beauvoir/core";
-import { snapshotStoreFor } from "./default-dependencies.js";
+import { inspectedSnapshotStore } from "./default-dependencies.js";
 import { IndexIoError, type IndexProblem } from "./errors.js";
 import { readIndex } from "./open-journal.js";
 import { IDEMPOTENCY_INDEX_DEFAULTS, type SnapshotStore } from "./options.js";
@@ -15,8 +16,8 @@ export interface VerifyIndexOptions {
   /** The index directory. */
   dir: string;
   /**
-   * The snapshot store the index uses. The default store is read through a
-   * read-only view, so even its own recovery moves nothing.
+   * The snapshot store the index uses. The default store is not opened but
+   * inspected (`inspectStore`), so a damaged snapshot is reported, never moved.
    * @default a `ResilientJsonStore` at `{dir}/snapshot.json`
    */
   store?: SnapshotStore;
@@ -24,7 +25,7 @@ export interface VerifyIndexOptions {
   snapshotMaxBytes?: number;
   /** @default nodeFileSystem */
   fs?: FileSystem;
-  /** @default systemClock */
+  /** Used by `repairIdempotencyIndex` for the quarantine names. @default systemClock */
   clock?: Clock;
   /** @default silentLogger */
   logger?: Logger;
@@ -74,7 +75,7 @@ export async function verifyIdempotencyIndex(
   options: VerifyIndexOptions,
 ): Promise<IndexVerifyReport> {
   const dir = requireDirectory(options.dir);
-  const { fs, clock, logger, store: given } = resolveDependencies(options);
+  const { fs, logger, store: given } = resolveDependencies(options);
   const notes: string[] = [];
   const listening: Logger = {
     debug: (message, data) => logger.debug(message, data),
@@ -91,14 +92,17 @@ export async function verifyIdempotencyIndex(
   for (let attempt = 1; ; attempt += 1) {
     // A fresh view and store each time: what one attempt read must not meet what the next one reads.
     const view = readOnlyView(fs);
-    const { store, snapshotFile } = snapshotStoreFor({
-      dir,
-      store: given,
-      maxSizeBytes: options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes,
-      logger: listening,
-      clock,
-      fs: view,
-    });
+    const maxSizeBytes = options.snapshotMaxBytes ?? IDEMPOTENCY_INDEX_DEFAULTS.snapshotMaxBytes;
+    const snapshotFile = given?.path ?? join(dir, "snapshot.json");
+    // The default store's own recovery would quarantine a damaged file; an inspection only reads.
+    const store =
+      given ??
+      inspectedSnapshotStore({
+        path: snapshotFile,
+        maxSizeBytes,
+        fs,
+        note: (message) => listening.warn(message),
+      });
     notes.length = 0;
     try {
       const recovered = await readIndex({ dir, fs: view, store, logger: listening, snapshotFile });

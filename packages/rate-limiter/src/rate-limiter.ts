@@ -252,7 +252,17 @@ export class RateLimiter {
     }
     assertSeconds(retryAfterSec, "retryAfterSec");
     assertSeconds(resetAtEpochSec, "resetAtEpochSec");
-    const now = this.#now();
+    this.#recordAt(workflowId, kind, retryAfterSec, resetAtEpochSec, this.#now());
+  }
+
+  /** Records a checked limit as of `now`, so a caller that reports the wait measures it from the same instant. */
+  #recordAt(
+    workflowId: string,
+    kind: RateLimitKind,
+    retryAfterSec: number | undefined,
+    resetAtEpochSec: number | undefined,
+    now: number,
+  ): void {
     if (this.#github.record(workflowId, kind, retryAfterSec, resetAtEpochSec, now)) {
       refill(this.#global, this.#globalRate, now);
       this.#global.credit = 0;
@@ -297,7 +307,7 @@ export class RateLimiter {
       if (this.#queue.size > 0) this.#queue.drain(now);
       return null;
     }
-    this.recordRateLimit(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
+    this.#recordAt(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec, now);
     const blockWait = Math.max(0, Math.ceil(this.#blocks.until - now));
     const tokenWait = waitForToken(this.#global, this.#globalRate, now);
     return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };

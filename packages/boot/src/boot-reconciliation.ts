@@ -1,0 +1,72 @@
+import type { ExecutorContext } from "./executor-context.js";
+import { resolvePendingEntry } from "./pending-resolution.js";
+import { RECORDED_ERROR_CODES } from "./recorded-verdict.js";
+
+/** What `reconcilePending()` did. */
+export interface ReconcileReport {
+  /** Keys promoted to completed by their reconcile hook. */
+  promoted: string[];
+  /** Keys cleared to run again the next time their step is executed. */
+  rerun: string[];
+  /** Keys marked failed (strategy `skip`, or `check_then_retry` without a hook). */
+  failed: string[];
+  /** Keys left pending because their hook threw; tried again at the next boot or execute. */
+  unresolved: string[];
+  /** Audit intents closed because no step refers to them any more. */
+  closedIntents: number[];
+}
+
+/**
+ * Applies each pending entry's compensation strategy after a crash (see
+ * {@link resolvePendingEntry}) and closes, as `ABANDONED`, audit intents no
+ * step refers to any more.
+ * @param context - the executor's services.
+ * @param isRunning - whether a key's step is running in this process (left alone).
+ */
+export async function reconcileAfterCrash(
+  context: ExecutorContext,
+  isRunning: (key: string) => boolean,
+): Promise<ReconcileReport> {
+  const report: ReconcileReport = {
+    promoted: [],
+    rerun: [],
+    failed: [],
+    unresolved: [],
+    closedIntents: [],
+  };
+  const { index, audit } = context;
+  if (!index || !audit) return report;
+  const entries = await index.reconcilePending();
+  const intents = new Map(audit.getPendingIntents().map((intent) => [intent.seq, intent]));
+  const referenced = new Set<number>();
+  for (const entry of entries) {
+    if (entry.intentSeq !== undefined) referenced.add(entry.intentSeq);
+    if (isRunning(entry.key)) continue;
+    const intent = entry.intentSeq === undefined ? undefined : intents.get(entry.intentSeq);
+    const resolved = await resolvePendingEntry(context, entry, intent);
+    if (resolved.verdict === "completed" || resolved.verdict === "reconciled") {
+      report.promoted.push(entry.key);
+    } else if (resolved.verdict === "rerun") {
+      report.rerun.push(entry.key);
+    } else if (resolved.verdict === "failed") {
+      report.failed.push(entry.key);
+      context.logger.warn("boot: pending step marked failed", {
+        key: entry.key,
+        error: resolved.error,
+      });
+    } else {
+      report.unresolved.push(entry.key);
+    }
+  }
+  for (const intent of audit.getPendingIntents()) {
+    // Steps running now (when called after boot) own their intents.
+    if (referenced.has(intent.seq) || (intent.dedupeKey && isRunning(intent.dedupeKey))) continue;
+    await audit.recordResult(
+      intent.seq,
+      undefined,
+      `${RECORDED_ERROR_CODES.abandoned}: the process stopped before this intent's side effect started, or the step was re-run under a newer intent`,
+    );
+    report.closedIntents.push(intent.seq);
+  }
+  return report;
+}

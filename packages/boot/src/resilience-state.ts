@@ -1,0 +1,111 @@
+import type { Logger } from "@beauvoir/core";
+import type { CircuitBreakerGroupPort, JsonStorePort, RateLimiterPort } from "./ports.js";
+
+/** The name of the store (under `{dataDir}/stores`) that keeps breakers and blocks. */
+export const RESILIENCE_STATE_STORE = "resilience-state";
+
+/** What the store holds. */
+export interface ResilienceState {
+  version: 1;
+  /** Each breaker's snapshot, by key. */
+  breakers: Record<string, unknown>;
+  /** The rate limiter's `exportBlocks()`. */
+  limiterBlocks: unknown;
+}
+
+/** Options of {@link ResilienceStateKeeper}. */
+export interface ResilienceStateKeeperOptions {
+  store: JsonStorePort<ResilienceState>;
+  breakers: CircuitBreakerGroupPort | undefined;
+  limiter: RateLimiterPort | undefined;
+  logger: Logger;
+}
+
+/**
+ * Keeps the circuit breakers' states and the blocks GitHub imposed on the
+ * rate limiter in a durable store, so a restart while GitHub is refusing
+ * requests neither finds the circuit closed nor sends at once. Saved after
+ * every change (one write at a time, the latest state winning), restored at
+ * boot; token counts are not kept (buckets start full).
+ */
+export class ResilienceStateKeeper {
+  readonly #options: ResilienceStateKeeperOptions;
+  readonly #unsubscribe: Array<() => void> = [];
+  #dirty = false;
+  #saving: Promise<void> | undefined;
+
+  /** @param options - the store, the breakers, the limiter and a logger. */
+  constructor(options: ResilienceStateKeeperOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Puts the saved state back. A missing or unreadable state leaves the
+   * breakers closed and the limiter unblocked (with a warning).
+   */
+  async restore(): Promise<void> {
+    const { store, breakers, limiter, logger } = this.#options;
+    let saved: ResilienceState | null;
+    try {
+      saved = await store.get();
+    } catch (error) {
+      logger.warn("boot: the saved breaker and rate-limit state could not be read", { error });
+      return;
+    }
+    if (!saved) return;
+    if (breakers && typeof saved.breakers === "object" && saved.breakers !== null) {
+      try {
+        breakers.restore(saved.breakers);
+      } catch (error) {
+        logger.warn("boot: some saved breaker states were not restored", { error });
+      }
+    }
+    if (limiter && saved.limiterBlocks !== undefined && saved.limiterBlocks !== null) {
+      try {
+        limiter.restoreBlocks(saved.limiterBlocks);
+      } catch (error) {
+        logger.warn("boot: the saved rate-limit blocks were not restored", { error });
+      }
+    }
+  }
+
+  /** Saves after every change from now on. */
+  watch(): void {
+    const save = () => this.#schedule();
+    if (this.#options.breakers)
+      this.#unsubscribe.push(this.#options.breakers.on("stateChange", save));
+    if (this.#options.limiter)
+      this.#unsubscribe.push(this.#options.limiter.on("blocksChange", save));
+  }
+
+  /** Stops watching and waits for the last save. */
+  async close(): Promise<void> {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    await this.#saving;
+  }
+
+  #schedule(): void {
+    this.#dirty = true;
+    this.#saving ??= this.#saveWhileDirty().finally(() => {
+      this.#saving = undefined;
+      // A change between the last write and now would otherwise wait for the next one.
+      if (this.#dirty) this.#schedule();
+    });
+  }
+
+  async #saveWhileDirty(): Promise<void> {
+    const { store, breakers, limiter, logger } = this.#options;
+    while (this.#dirty) {
+      this.#dirty = false;
+      try {
+        await store.set({
+          version: 1,
+          breakers: breakers?.snapshot() ?? {},
+          limiterBlocks: limiter?.exportBlocks() ?? null,
+        });
+      } catch (error) {
+        logger.warn("the breaker and rate-limit state could not be saved", { error });
+      }
+    }
+  }
+}
