@@ -29,6 +29,7 @@ import {
   createFaultyFileSystem,
   exploreCrashStates,
   type FileSystem,
+  type FileSystemCall,
   ManualClock,
 } from "@beauvoir/core";
 import { type AuditRecord, AuditTrail, startSigning } from "../src/index.js";
@@ -488,14 +489,14 @@ function renamed(scenario: AuditScenario, prefix: string): AuditScenario {
 }
 
 /**
- * How many filesystem calls one uninterrupted run of `scenario` makes from
+ * The filesystem calls one uninterrupted run of `scenario` makes from
  * `layout` (initialize, the records, close): the crash points of a killed
- * first process are 0 … that many.
+ * first process are after 0 … that many of them.
  */
-export async function countScenarioCalls(
+export async function scenarioCalls(
   layout: AuditLayout,
   scenario: AuditScenario,
-): Promise<number> {
+): Promise<readonly FileSystemCall[]> {
   const clock = new ManualClock(START);
   const fs = createCrashStateFileSystem({ clock });
   await writeEarlierHistory(fs, layout, clock);
@@ -507,12 +508,22 @@ export async function countScenarioCalls(
     { fs, track: (_value, run) => run(), started: ignore },
     clock,
   );
-  return fs.calls.length - before;
+  return fs.calls.slice(before);
 }
+
+/** Calls that change nothing a later process could see. */
+const READ_ONLY: ReadonlySet<FileSystemCall["operation"]> = new Set([
+  "readFile",
+  "readdir",
+  "stat",
+  "handleStat",
+  "handleReadFile",
+  "close",
+]);
 
 /** What {@link exploreKilledFirstProcess} found over every kill point. */
 export interface KilledRunsReport {
-  /** Explorations run: one per kill point (0 … the calls of an uninterrupted run). */
+  /** Explorations run: one per kill point. */
   readonly runs: number;
   /** Crash states checked over all of them. */
   readonly statesExplored: number;
@@ -522,24 +533,31 @@ export interface KilledRunsReport {
 }
 
 /**
- * For each k from 0 to the calls an uninterrupted run makes: a first process
- * runs `scenario` and is killed after its call k, a second one runs it
- * again, and every crash state of the whole is checked.
+ * For each k from 0 to the calls an uninterrupted run makes (k = 0 and
+ * every k whose call changed something): a first process runs `scenario`
+ * and is killed after its call k, a second one runs it again, and every
+ * crash state of the whole is checked.
  */
 export async function exploreKilledFirstProcess(
   layout: AuditLayout,
   scenario: AuditScenario,
 ): Promise<KilledRunsReport> {
-  const calls = await countScenarioCalls(layout, scenario);
+  const calls = await scenarioCalls(layout, scenario);
   const failures: string[] = [];
   let statesExplored = 0;
-  for (let killedAfterCalls = 0; killedAfterCalls <= calls; killedAfterCalls++) {
+  // A kill right after a call that changes nothing (a read, a stat, a close)
+  // leaves the page cache as the kill before it did: only the others count.
+  const killPoints = [
+    0,
+    ...calls.flatMap((call, index) => (READ_ONLY.has(call.operation) ? [] : [index + 1])),
+  ];
+  for (const killedAfterCalls of killPoints) {
     const report = await explorePowerLoss({ ...layout, killedAfterCalls }, scenario);
     statesExplored += report.statesExplored;
     const first = report.failures[0];
     if (first) failures.push(`killed after ${killedAfterCalls}: ${first.message}`);
   }
-  const runs = calls + 1;
+  const runs = killPoints.length;
   return {
     runs,
     statesExplored,
