@@ -32,6 +32,10 @@ import {
   type FileSystemCall,
   ManualClock,
 } from "@beauvoir/core";
+import {
+  exploreEveryKillPoint,
+  type KilledRunsReport,
+} from "../../core/test/power-loss-kill-points.js";
 import { type AuditRecord, AuditTrail, startSigning } from "../src/index.js";
 
 /** One call of a scenario. Each is identified by its `id`, written as the record's target (results: in `result`). */
@@ -511,57 +515,17 @@ export async function scenarioCalls(
   return fs.calls.slice(before);
 }
 
-/** Calls that change nothing a later process could see. */
-const READ_ONLY: ReadonlySet<FileSystemCall["operation"]> = new Set([
-  "readFile",
-  "readdir",
-  "stat",
-  "handleStat",
-  "handleReadFile",
-  "close",
-]);
-
-/** What {@link exploreKilledFirstProcess} found over every kill point. */
-export interface KilledRunsReport {
-  /** Explorations run: one per kill point. */
-  readonly runs: number;
-  /** Crash states checked over all of them. */
-  readonly statesExplored: number;
-  /** The first failure of each kill point that had one. */
-  readonly failures: readonly string[];
-  readonly summary: string;
-}
-
 /**
- * For each k from 0 to the calls an uninterrupted run makes (k = 0 and
- * every k whose call changed something): a first process runs `scenario`
- * and is killed after its call k, a second one runs it again, and every
- * crash state of the whole is checked.
+ * For each kill point of an uninterrupted run (0, and every call that
+ * changed something): a first process runs `scenario` and is killed after
+ * that call, a second one runs it again, and every crash state of the whole
+ * is checked.
  */
 export async function exploreKilledFirstProcess(
   layout: AuditLayout,
   scenario: AuditScenario,
 ): Promise<KilledRunsReport> {
-  const calls = await scenarioCalls(layout, scenario);
-  const failures: string[] = [];
-  let statesExplored = 0;
-  // A kill right after a call that changes nothing (a read, a stat, a close)
-  // leaves the page cache as the kill before it did: only the others count.
-  const killPoints = [
-    0,
-    ...calls.flatMap((call, index) => (READ_ONLY.has(call.operation) ? [] : [index + 1])),
-  ];
-  for (const killedAfterCalls of killPoints) {
-    const report = await explorePowerLoss({ ...layout, killedAfterCalls }, scenario);
-    statesExplored += report.statesExplored;
-    const first = report.failures[0];
-    if (first) failures.push(`killed after ${killedAfterCalls}: ${first.message}`);
-  }
-  const runs = killPoints.length;
-  return {
-    runs,
-    statesExplored,
-    failures,
-    summary: `${statesExplored} crash states checked over ${runs} kill points, ${failures.length} with a failure`,
-  };
+  return exploreEveryKillPoint(await scenarioCalls(layout, scenario), (killedAfterCalls) =>
+    explorePowerLoss({ ...layout, killedAfterCalls }, scenario),
+  );
 }

@@ -7,7 +7,13 @@
 // and the store takes a new write. The runs that were findings (two missing
 // directory levels; clear() over a bak) pass since the store's fixes and are
 // kept here.
-import { createCrashStateFileSystem, createFaultyFileSystem, ManualClock } from "@beauvoir/core";
+import {
+  createCrashStateFileSystem,
+  createFaultyFileSystem,
+  type FileSystem,
+  type FileSystemCall,
+  ManualClock,
+} from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
 import { ResilientJsonStore } from "../src/index.js";
 import {
@@ -112,84 +118,69 @@ describe("a store directory two levels deep survives a power cut", () => {
   });
 });
 
-describe("a state recovered from the tmp file of a killed writer survives a power cut", () => {
+type TestState = ReturnType<typeof stateOf>;
+const STORE_PATH = "/srv/store/state.json";
+
+/**
+ * Runs `set(earlier…)` durably, then `set(killedWrite)` on a writer killed
+ * (SIGKILL: the page cache stays) where `killAt` says, then a fresh store's
+ * get() in the next process.
+ * @returns what that get() served, and what a store reads after a power cut
+ *   that kept only what was made durable.
+ */
+async function servedThenPowerCut(
+  earlier: readonly number[],
+  killedWrite: number,
+  killAt: (call: FileSystemCall) => boolean,
+): Promise<{ served: number | undefined; afterPowerCut: number | undefined }> {
+  const clock = new ManualClock(1_700_000_000_000);
+  const fs = createCrashStateFileSystem({ clock });
+  await fs.mkdir("/srv/store", { recursive: true });
+  fs.syncAll();
+  const open = (on: FileSystem) =>
+    new ResilientJsonStore<TestState>({ path: STORE_PATH, fs: on, clock });
+  for (const n of earlier) await open(fs).set(stateOf(n));
+  let killed = false;
+  const killing = createFaultyFileSystem({
+    base: fs,
+    inject: (call) => {
+      if (killed) return { crash: true };
+      killed = killAt(call);
+      return undefined;
+    },
+  });
+  await expect(open(killing).set(stateOf(killedWrite))).rejects.toThrow();
+  const served = (await open(fs).get())?.n;
+  const afterPowerCut = (await open(fs.durableImage()).get())?.n;
+  return { served, afterPowerCut };
+}
+
+describe("a state get() served after a writer was killed survives a power cut", () => {
   // Found by the index's power-loss runs (a process killed while writing its
   // snapshot, then the next process): set(1) writes state.json.{pid}.tmp and
   // the process is SIGKILLed before the tmp's fsync (the page cache keeps the
-  // complete file). The next process's get() finds that complete tmp, newer
-  // than everything, serves it and renames it to state.json (directory
-  // fsynced), but its data was never fsynced: a power cut then leaves
-  // state.json empty, and what get() served is gone (the index that built on
-  // that snapshot finds it damaged). The tmp is now fsynced before it is promoted.
-  it("keeps what get() served from a killed writer's tmp file when only what was made durable survives", async () => {
-    const clock = new ManualClock(1_700_000_000_000);
-    const fs = createCrashStateFileSystem({ clock });
-    await fs.mkdir("/srv/store", { recursive: true });
-    fs.syncAll();
-    const path = "/srv/store/state.json";
-    const killed = createFaultyFileSystem({
-      base: fs,
-      inject: (call) => (call.operation === "sync" ? { crash: true } : undefined),
-    });
-    await expect(
-      new ResilientJsonStore<ReturnType<typeof stateOf>>({ path, fs: killed, clock }).set(
-        stateOf(1),
-      ),
-    ).rejects.toThrow();
-    const served = await new ResilientJsonStore<ReturnType<typeof stateOf>>({
-      path,
-      fs,
-      clock,
-    }).get();
-    expect(served?.n).toBe(1);
-    const afterPowerCut = await new ResilientJsonStore<ReturnType<typeof stateOf>>({
-      path,
-      fs: fs.durableImage(),
-      clock,
-    }).get();
-    expect(afterPowerCut?.n).toBe(1);
+  // complete file). The next process's get() found that complete tmp, newer
+  // than everything, served it and renamed it to state.json (directory
+  // fsynced), but its data was never fsynced: a power cut then left
+  // state.json empty, and what get() served was gone (the index that built
+  // on that snapshot found it damaged). The tmp is now fsynced before it is promoted.
+  it("keeps what get() served from a killed writer's tmp file", async () => {
+    const outcome = await servedThenPowerCut([], 1, (call) => call.operation === "write");
+    expect(outcome).toEqual({ served: 1, afterPowerCut: 1 });
   });
-});
 
-describe("a state whose rename a killed writer did not make durable survives a power cut once served", () => {
-  // Found by the same class as above: set(1) resolved; set(2) renames the
-  // tmp over state.json and the process is SIGKILLed before the directory
-  // fsync. The next process's get() serves state 2 (the page cache has the
-  // rename), but nothing makes that rename durable: a power cut brings back
-  // state 1 after state 2 was served. The store now fsyncs its directory
-  // when it first reads the files a previous process left.
-  it("keeps what get() served when the last rename was not fsynced", async () => {
-    const clock = new ManualClock(1_700_000_000_000);
-    const fs = createCrashStateFileSystem({ clock });
-    await fs.mkdir("/srv/store", { recursive: true });
-    fs.syncAll();
-    const path = "/srv/store/state.json";
-    await new ResilientJsonStore<ReturnType<typeof stateOf>>({ path, fs, clock }).set(stateOf(1));
-    let renamed = false;
-    const killed = createFaultyFileSystem({
-      base: fs,
-      inject: (call) => {
-        if (renamed) return { crash: true };
-        if (call.operation === "rename" && call.destination === path) renamed = true;
-        return undefined;
-      },
-    });
-    await expect(
-      new ResilientJsonStore<ReturnType<typeof stateOf>>({ path, fs: killed, clock }).set(
-        stateOf(2),
-      ),
-    ).rejects.toThrow();
-    const served = await new ResilientJsonStore<ReturnType<typeof stateOf>>({
-      path,
-      fs,
-      clock,
-    }).get();
-    expect(served?.n).toBe(2);
-    const afterPowerCut = await new ResilientJsonStore<ReturnType<typeof stateOf>>({
-      path,
-      fs: fs.durableImage(),
-      clock,
-    }).get();
-    expect(afterPowerCut?.n).toBe(2);
+  // The same class: set(1) resolved; set(2) renames the tmp over state.json
+  // and the process is SIGKILLed before the directory fsync. The next
+  // process's get() served state 2 (the page cache has the rename), but
+  // nothing made that rename durable: a power cut brought back state 1
+  // after state 2 was served. The store now fsyncs its directory when it
+  // first reads the files a previous process left.
+  it("keeps what get() served when the writer's last rename was not fsynced", async () => {
+    const outcome = await servedThenPowerCut(
+      [1],
+      2,
+      (call) => call.operation === "rename" && call.destination === STORE_PATH,
+    );
+    expect(outcome).toEqual({ served: 2, afterPowerCut: 2 });
   });
 });
