@@ -1,0 +1,121 @@
+import {
+  AuditInvalidEntryError,
+  type AuditRedactor,
+  CanonicalJsonError,
+  canonicalJson,
+  type DeniedEntry,
+  type DryRunEntry,
+  type IntentEntry,
+} from "@beauvoir/audit-trail";
+
+/** The columns of an audit record its writer fills in: redacted, serialized, validated. */
+export interface AuditRecordContent {
+  action: string;
+  target: string;
+  /** Canonical JSON of the redacted params object. */
+  params: string;
+  dedupeKey: string | null;
+}
+
+/** The result columns of a result record. */
+export interface AuditResultContent {
+  /** Canonical JSON of the redacted result; `null` for none (`undefined`). */
+  result: string | null;
+  /** The redacted error text; `null` for none. */
+  error: string | null;
+}
+
+/**
+ * @internal Turns what callers pass into audit columns exactly as
+ * `@beauvoir/audit-trail` would write them: `params`, `result` and `error`
+ * redacted first, JSON in the canonical form the hash is computed over, an
+ * `Error` written as `name: message`.
+ */
+export class AuditContent {
+  readonly #redactor: AuditRedactor;
+
+  constructor(redactor: AuditRedactor) {
+    this.#redactor = redactor;
+  }
+
+  /**
+   * @throws {@link AuditInvalidEntryError} for a malformed entry, params JSON
+   *   cannot represent, or a redactor that fails.
+   */
+  entry(entry: IntentEntry | DeniedEntry | DryRunEntry): AuditRecordContent {
+    if (typeof entry !== "object" || entry === null) {
+      throw new AuditInvalidEntryError("entry", "entry must be an object");
+    }
+    if (typeof entry.action !== "string" || entry.action.length === 0) {
+      throw new AuditInvalidEntryError("action", "action must be a non-empty string");
+    }
+    if (typeof entry.target !== "string") {
+      throw new AuditInvalidEntryError("target", "target must be a string");
+    }
+    const { params } = entry;
+    if (typeof params !== "object" || params === null || Array.isArray(params)) {
+      throw new AuditInvalidEntryError("params", "params must be a plain object");
+    }
+    const serialized = this.#serialize("params", this.#redact("params", params));
+    if (serialized === undefined || !serialized.startsWith("{")) {
+      throw new AuditInvalidEntryError("params", "params did not redact to an object");
+    }
+    const dedupeKey = (entry as IntentEntry).dedupeKey;
+    if (dedupeKey !== undefined && typeof dedupeKey !== "string") {
+      throw new AuditInvalidEntryError("dedupeKey", "dedupeKey must be a string");
+    }
+    return {
+      action: entry.action,
+      target: entry.target,
+      params: serialized,
+      dedupeKey: dedupeKey ?? null,
+    };
+  }
+
+  /**
+   * The result columns. A result JSON cannot represent (a `BigInt`, a cycle)
+   * is never a reason to leave a side effect unrecorded: it is written as
+   * `{"unrepresentable":"<why>"}` instead.
+   * @throws {@link AuditInvalidEntryError} when the redactor fails.
+   */
+  result(result: unknown, error: string | Error | undefined): AuditResultContent {
+    let resultJson: string | null = null;
+    if (result !== undefined) {
+      const redacted = this.#redact("result", result);
+      try {
+        resultJson = canonicalJson(redacted) ?? null;
+      } catch (problem) {
+        const why = problem instanceof CanonicalJsonError ? problem.message : String(problem);
+        resultJson = canonicalJson({ unrepresentable: why })!;
+      }
+    }
+    return { result: resultJson, error: error === undefined ? null : this.error(error) };
+  }
+
+  /** The redacted text of an error. */
+  error(error: string | Error): string {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const redacted = this.#redact("error", text);
+    return typeof redacted === "string" ? redacted : String(redacted);
+  }
+
+  #redact(field: string, value: unknown): unknown {
+    try {
+      return this.#redactor.redactAny(value);
+    } catch (error) {
+      throw new AuditInvalidEntryError(field, `Redacting ${field} failed`, error);
+    }
+  }
+
+  #serialize(field: string, value: unknown): string | undefined {
+    try {
+      return canonicalJson(value);
+    } catch (error) {
+      throw new AuditInvalidEntryError(
+        field,
+        `${field} cannot be written as JSON: ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+}
