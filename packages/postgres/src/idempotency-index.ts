@@ -10,6 +10,7 @@ import { LeaseLostError } from "./errors.js";
 import { actionOfKey, type GenerateKey } from "./idempotency-key.js";
 import { type IdempotencyStatements, idempotencyStatements } from "./idempotency-statements.js";
 import type { InstanceLease } from "./instance-lease.js";
+import { withLease } from "./lock-manager.js";
 import type { StatementRunner } from "./statement-runner.js";
 
 /** Where a key stands. `released` keys (never run, or reset) may be claimed again. */
@@ -263,24 +264,30 @@ export class PostgresIdempotencyIndex {
     }
     const attemptId = input.attemptId ?? randomUUID();
     const intent = this.#content.entry({ action, target: input.target, params: input.params });
+    const signal = withLease(this.#instance, input.signal);
     for (;;) {
       input.signal?.throwIfAborted();
       this.#instance.assertLive();
-      const { rows } = await this.#runner.run<EntryRow & { outcome: string }>(
-        "idempotency.claim",
-        this.#sql.claim,
-        [
-          this.#instance.id,
-          key,
-          action,
-          strategy,
-          attemptId,
-          input.runId ?? null,
-          intent.target,
-          intent.params,
-        ],
-        { signal: input.signal },
-      );
+      const { rows } = await this.#runner
+        .run<EntryRow & { outcome: string }>(
+          "idempotency.claim",
+          this.#sql.claim,
+          [
+            this.#instance.id,
+            key,
+            action,
+            strategy,
+            attemptId,
+            input.runId ?? null,
+            intent.target,
+            intent.params,
+          ],
+          { signal },
+        )
+        .catch((error: unknown) => {
+          this.#instance.assertLive();
+          throw error;
+        });
       if (rows.some((row) => row.outcome === "not_live")) {
         throw new LeaseLostError(this.#instance.id, "expired");
       }

@@ -114,11 +114,16 @@ export class PostgresLockManager {
     const { clock } = this.#runner.settings;
     const giveUpAt = clock.now() + waitMs;
     const holderId = randomUUID();
+    // Waiting ends with the instance's lease too: a replica without one takes nothing.
+    const signal = withLease(this.#instance, options.signal);
     for (;;) {
       options.signal?.throwIfAborted();
       this.#instance.assertLive();
       const sentAt = clock.now();
-      const row = await this.#tryGrant(name, holderId, ttlMs, options.signal);
+      const row = await this.#tryGrant(name, holderId, ttlMs, signal).catch((error: unknown) => {
+        this.#instance.assertLive();
+        throw error;
+      });
       if (row.outcome === "granted") {
         const handle = new PostgresLockHandle({
           runner: this.#runner,
@@ -139,7 +144,7 @@ export class PostgresLockManager {
       if (!row.live) throw new LeaseLostError(this.#instance.id, "expired");
       const now = clock.now();
       if (now >= giveUpAt) throw new LockHeldError(name, row.instance_id, row.expires_at);
-      await delay(Math.min(this.#pollMs, giveUpAt - now), { signal: options.signal, clock });
+      await delay(Math.min(this.#pollMs, giveUpAt - now), { signal, clock });
     }
   }
 
@@ -221,4 +226,9 @@ export class PostgresLockManager {
       await delay(Math.min(this.#pollMs, 20), { signal, clock: this.#runner.settings.clock });
     }
   }
+}
+
+/** @internal The caller's signal combined with the instance's (aborted when its lease is lost). */
+export function withLease(instance: InstanceLease, signal: AbortSignal | undefined): AbortSignal {
+  return signal === undefined ? instance.signal : AbortSignal.any([signal, instance.signal]);
 }
