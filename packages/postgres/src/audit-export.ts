@@ -95,8 +95,9 @@ export async function* sealedPages(
   for (;;) {
     const { rows } = await runner.run<{ seq: string; hash: string; line: string }>(
       "audit.export",
-      `SELECT seq::text, hash, line FROM ${schema}.audit_records
-        WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      // Ordered by the column, not by its text (the output column of the same name).
+      `SELECT r.seq::text AS seq, r.hash, r.line FROM ${schema}.audit_records r
+        WHERE r.seq > $1 ORDER BY r.seq LIMIT $2`,
       [after, pageSize],
     );
     const last = rows[rows.length - 1];

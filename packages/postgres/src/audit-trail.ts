@@ -78,7 +78,7 @@ export class PostgresAuditTrail {
    * @returns the record's id, to pass to {@link PostgresAuditTrail.recordResult}.
    * @throws {@link AuditInvalidEntryError} for a malformed entry; {@link DatabaseUnavailableError}.
    */
-  recordIntent(entry: IntentEntry): Promise<number> {
+  async recordIntent(entry: IntentEntry): Promise<number> {
     return this.#insert("intent", this.#content.entry(entry), null, null, false);
   }
 
@@ -126,7 +126,7 @@ export class PostgresAuditTrail {
    * @param entry - action, target, params (redacted), optional reason (stored as `error`).
    * @returns the record's id.
    */
-  recordDenied(entry: DeniedEntry): Promise<number> {
+  async recordDenied(entry: DeniedEntry): Promise<number> {
     const content = this.#content.entry(entry);
     const reason = entry.reason === undefined ? null : this.#content.error(entry.reason);
     return this.#insert("denied", content, null, reason, false);
@@ -137,7 +137,7 @@ export class PostgresAuditTrail {
    * @param entry - action, target, params (redacted).
    * @returns the record's id.
    */
-  recordDryRun(entry: DryRunEntry): Promise<number> {
+  async recordDryRun(entry: DryRunEntry): Promise<number> {
     return this.#insert("dry_run", this.#content.entry(entry), null, null, true);
   }
 

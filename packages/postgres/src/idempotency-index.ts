@@ -442,7 +442,7 @@ export class PostgresIdempotencyIndex {
    * @param options - `reason`, recorded.
    * @returns whether it changed, and the key now.
    */
-  resetKey(key: string, options: { reason?: string } = {}): Promise<OperatorOutcome> {
+  async resetKey(key: string, options: { reason?: string } = {}): Promise<OperatorOutcome> {
     const reason = options.reason ?? "reset by an operator";
     return this.#operate(key, {
       allowed: ["pending", "completed", "failed", "released"],
@@ -465,7 +465,7 @@ export class PostgresIdempotencyIndex {
    * @param options - `reason`; `result` for `done`.
    * @returns whether it changed (`false` when the key is not pending), and the key now.
    */
-  resolveKey(
+  async resolveKey(
     key: string,
     outcome: "done" | "not_done",
     options: { reason?: string; result?: unknown } = {},
