@@ -9,6 +9,14 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
  */
 export type ProxyMode = "pass" | "blackhole";
 
+/** What {@link TcpProxy.dropReplyTo} reports. */
+export interface DroppedReply {
+  /** Whether a statement with the marker was sent. */
+  triggered: boolean;
+  /** The reply bytes thrown away on its connection. */
+  bytes(): Buffer;
+}
+
 interface Link {
   client: Socket;
   server: Socket;
@@ -25,6 +33,7 @@ interface Link {
 export class TcpProxy {
   readonly #server: Server;
   readonly #links = new Set<Link>();
+  readonly #armed: { marker: Buffer; dropped: DroppedReply; chunks: Buffer[] }[] = [];
   readonly port: number;
   #mode: ProxyMode = "pass";
   /** Added to every chunk, each way. */
@@ -69,6 +78,19 @@ export class TcpProxy {
     for (const link of this.#links) link.dropReplies = true;
   }
 
+  /**
+   * Loses the replies on the connection that next sends a statement whose text
+   * contains `marker`: the statement reaches the server and runs (and commits),
+   * but nothing the server answers reaches the client again on that connection.
+   * @returns what happened: whether it triggered, and the bytes thrown away.
+   */
+  dropReplyTo(marker: string): DroppedReply {
+    const chunks: Buffer[] = [];
+    const dropped: DroppedReply = { triggered: false, bytes: () => Buffer.concat(chunks) };
+    this.#armed.push({ marker: Buffer.from(marker), dropped, chunks });
+    return dropped;
+  }
+
   /** Every reply byte thrown away so far. */
   droppedReplyBytes(): Buffer {
     return Buffer.concat([...this.#links].flatMap((link) => link.droppedReplies));
@@ -99,6 +121,15 @@ export class TcpProxy {
     };
     client.on("error", end).on("close", end);
     server.on("error", end).on("close", end);
+    // Listens before the forwarder, so the reply to the marked statement is already lost.
+    client.on("data", (chunk: Buffer) => {
+      const armed = this.#armed.find((candidate) => chunk.includes(candidate.marker));
+      if (armed === undefined) return;
+      this.#armed.splice(this.#armed.indexOf(armed), 1);
+      armed.dropped.triggered = true;
+      link.dropReplies = true;
+      link.droppedReplies = armed.chunks;
+    });
     this.#forward(
       client,
       server,
