@@ -23,6 +23,13 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** Local time: only for waits, timers and local deadlines, never compared with the database's. @default systemClock */
   clock?: Clock;
+  /**
+   * Monotonic milliseconds, for the local deadlines of leases and locks: a
+   * wall clock stepped back by NTP must not make a replica believe it still
+   * holds a lease the database has already let go.
+   * @default performance.now
+   */
+  monotonicNow?: () => number;
   /** Source of jitter. @default Math.random */
   random?: () => number;
 }
@@ -63,10 +70,13 @@ export function createStatementRunner(
   assertDurationOption(retry.budgetMs, "retry.budgetMs");
   const random = options.random ?? Math.random;
   if (typeof random !== "function") throw new TypeError("random must be a function");
+  const monotonicNow = options.monotonicNow ?? (() => performance.now());
+  if (typeof monotonicNow !== "function") throw new TypeError("monotonicNow must be a function");
   return new StatementRunner(pool, {
     queryTimeoutMs,
     retry,
     clock: options.clock ?? systemClock,
+    monotonicNow,
     logger: options.logger ?? silentLogger,
     random,
   });

@@ -101,7 +101,7 @@ export class InstanceLease {
 
   /** Whether the instance holds its lease (locally: before its deadline). */
   get live(): boolean {
-    return this.#state === "live" && this.#runner.settings.clock.now() < this.#deadline;
+    return this.#state === "live" && this.#runner.settings.monotonicNow() < this.#deadline;
   }
 
   /** When the lease ends on the database clock, as of the last confirmed renewal; `null` before start. */
@@ -129,7 +129,7 @@ export class InstanceLease {
    */
   async register(): Promise<void> {
     if (this.#state !== "new") throw new LeaseLostError(this.id, "stopped");
-    const sentAt = this.#runner.settings.clock.now();
+    const sentAt = this.#runner.settings.monotonicNow();
     const inserted = await this.#runner.run<{ lease_expires_at: Date }>(
       "instance.register",
       `INSERT INTO ${this.#schema}.instances
@@ -198,8 +198,8 @@ export class InstanceLease {
 
   async #beat(): Promise<void> {
     if (this.#state !== "live") return;
-    const { clock, logger, queryTimeoutMs } = this.#runner.settings;
-    const sentAt = clock.now();
+    const { logger, queryTimeoutMs, monotonicNow } = this.#runner.settings;
+    const sentAt = monotonicNow();
     const timeoutMs = Math.min(queryTimeoutMs, this.#deadline - sentAt);
     if (timeoutMs <= 0) {
       this.#lose("renewal_failed");
@@ -223,7 +223,7 @@ export class InstanceLease {
       this.#dropConnection?.(error instanceof Error ? error : new Error(String(error)));
       logger.warn("Instance heartbeat failed; retrying until the local deadline", {
         instanceId: this.id,
-        msLeft: this.#deadline - clock.now(),
+        msLeft: this.#deadline - monotonicNow(),
         error,
       });
       this.#scheduleBeat(Math.min(this.#intervalMs, Math.max(50, this.ttlMs / 20)));
@@ -252,18 +252,24 @@ export class InstanceLease {
   }
 
   #confirmed(sentAt: number, expiresAt: Date): void {
-    const { clock } = this.#runner.settings;
     this.#deadline = sentAt + this.ttlMs - this.#marginMs;
     this.#expiresAt = expiresAt;
+    this.#armDeadline();
+    this.#scheduleBeat();
+  }
+
+  #armDeadline(): void {
+    const { clock, monotonicNow } = this.#runner.settings;
     if (this.#deadlineTimer !== undefined) clock.clearTimeout(this.#deadlineTimer);
     this.#deadlineTimer = clock.setTimeout(
       () => {
-        if (clock.now() >= this.#deadline) this.#lose("renewal_failed");
+        // Timers and the monotonic clock may disagree by a millisecond: check, re-arm.
+        if (monotonicNow() >= this.#deadline) this.#lose("renewal_failed");
+        else this.#armDeadline();
       },
-      Math.max(0, this.#deadline - clock.now()),
+      Math.max(1, this.#deadline - monotonicNow()),
     );
     this.#deadlineTimer.unref?.();
-    this.#scheduleBeat();
   }
 
   #scheduleBeat(delayMs = this.#intervalMs): void {

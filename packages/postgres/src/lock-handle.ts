@@ -71,7 +71,7 @@ export class PostgresLockHandle {
 
   /** Whether the lock is still held (locally: before its deadline, not released). */
   get held(): boolean {
-    return !this.#ended && this.#grant.runner.settings.clock.now() < this.#deadline;
+    return !this.#ended && this.#grant.runner.settings.monotonicNow() < this.#deadline;
   }
 
   /**
@@ -82,7 +82,7 @@ export class PostgresLockHandle {
   async renew(): Promise<void> {
     if (this.#ended) throw this.#lostError();
     const { runner, schema, name, holderId, ttlMs } = this.#grant;
-    const sentAt = runner.settings.clock.now();
+    const sentAt = runner.settings.monotonicNow();
     const timeoutMs = Math.min(runner.settings.queryTimeoutMs, this.#deadline - sentAt);
     if (timeoutMs <= 0) {
       this.#lose();
@@ -134,14 +134,7 @@ export class PostgresLockHandle {
     const { clock } = runner.settings;
     this.#expiresAt = expiresAt;
     this.#deadline = sentAt + ttlMs - ttlMs / 10;
-    if (this.#deadlineTimer !== undefined) clock.clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = clock.setTimeout(
-      () => {
-        if (clock.now() >= this.#deadline) this.#lose();
-      },
-      Math.max(0, this.#deadline - clock.now()),
-    );
-    this.#deadlineTimer.unref?.();
+    this.#armDeadline();
     if (!autoRenew) return;
     if (this.#renewTimer !== undefined) clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = clock.setTimeout(() => {
@@ -156,6 +149,19 @@ export class PostgresLockHandle {
       });
     }, ttlMs / 3);
     this.#renewTimer.unref?.();
+  }
+
+  #armDeadline(): void {
+    const { clock, monotonicNow } = this.#grant.runner.settings;
+    if (this.#deadlineTimer !== undefined) clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = clock.setTimeout(
+      () => {
+        if (monotonicNow() >= this.#deadline) this.#lose();
+        else this.#armDeadline();
+      },
+      Math.max(1, this.#deadline - monotonicNow()),
+    );
+    this.#deadlineTimer.unref?.();
   }
 
   #retryRenewSoon(): void {

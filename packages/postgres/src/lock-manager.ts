@@ -119,7 +119,7 @@ export class PostgresLockManager {
     for (;;) {
       options.signal?.throwIfAborted();
       this.#instance.assertLive();
-      const sentAt = clock.now();
+      const sentAt = this.#runner.settings.monotonicNow();
       const row = await this.#tryGrant(name, holderId, ttlMs, signal).catch((error: unknown) => {
         this.#instance.assertLive();
         throw error;

@@ -20,6 +20,8 @@ export interface StatementRunnerSettings {
   queryTimeoutMs: number;
   retry: Required<RetryOptions>;
   clock: Clock;
+  /** Monotonic milliseconds, for local deadlines (a wall clock may be stepped back). */
+  monotonicNow: () => number;
   logger: Logger;
   random: () => number;
 }

@@ -1,7 +1,7 @@
-import { verifyAuditFile } from "@beauvoir/audit-trail";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { verifyAuditFile } from "@beauvoir/audit-trail";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportAuditHistory } from "../src/audit-export.js";
 import { AUDIT_SEALER_LOCK } from "../src/audit-sealer.js";
@@ -47,22 +47,32 @@ function expectLostAfterCommit(dropped: DroppedReply): void {
 }
 
 async function count(sql: string, values: unknown[] = []): Promise<number> {
-  const { rows } = await db.admin.query(`SELECT count(*)::int AS n FROM (${sql}) AS counted`, values);
+  const { rows } = await db.admin.query(
+    `SELECT count(*)::int AS n FROM (${sql}) AS counted`,
+    values,
+  );
   return rows[0].n;
 }
 
 let keys = 0;
-const freshKey = () => `add_issue_comment:acme/app/issue-${++keys}:${String(keys).padStart(16, "0")}`;
+const freshKey = () =>
+  `add_issue_comment:acme/app/issue-${++keys}:${String(keys).padStart(16, "0")}`;
 
 describe("a lost reply to a committed statement is resolved exactly", () => {
   it("claim: one intent, the key held by this attempt", async () => {
     const key = freshKey();
     const dropped = proxy.dropReplyTo("fresh AS (");
-    const claim = await replica.idempotency.claim({ key, target: "acme/app#1", params: { body: "x" } });
+    const claim = await replica.idempotency.claim({
+      key,
+      target: "acme/app#1",
+      params: { body: "x" },
+    });
     expectLostAfterCommit(dropped);
     expect(claim.status).toBe("claimed");
     if (claim.status !== "claimed") return;
-    expect(await count("SELECT 1 FROM beauvoir.audit_records WHERE dedupe_key = $1", [key])).toBe(1);
+    expect(await count("SELECT 1 FROM beauvoir.audit_records WHERE dedupe_key = $1", [key])).toBe(
+      1,
+    );
     expect((await replica.idempotency.check(key))?.attemptId).toBe(claim.attemptId);
   });
 
@@ -99,7 +109,11 @@ describe("a lost reply to a committed statement is resolved exactly", () => {
 
   it("audit intent and result: each recorded once", async () => {
     const lostIntent = proxy.dropReplyTo("ON CONFLICT (request_id) DO NOTHING");
-    const intent = await replica.audit.recordIntent({ action: "lost_reply", target: "t", params: {} });
+    const intent = await replica.audit.recordIntent({
+      action: "lost_reply",
+      target: "t",
+      params: {},
+    });
     expectLostAfterCommit(lostIntent);
     const lostResult = proxy.dropReplyTo("i.id = $3 AND i.phase = 'intent'");
     await replica.audit.recordResult(intent, { ok: true });

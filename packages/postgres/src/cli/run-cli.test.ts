@@ -88,7 +88,10 @@ describe("beauvoir-postgres", () => {
     expect((await cli(["audit", "import"])).code).toBe(2);
     expect((await cli(["migrate", "--schema", "Bad-Name"])).stderr).toMatch(/schema must be/);
     expect((await cli(["migrate", "--bogus"])).code).toBe(2);
-    const noUrl = await cli(["migrate"], { BEAUVOIR_DATABASE_URL: undefined, DATABASE_URL: undefined });
+    const noUrl = await cli(["migrate"], {
+      BEAUVOIR_DATABASE_URL: undefined,
+      DATABASE_URL: undefined,
+    });
     expect(noUrl).toMatchObject({ code: 2 });
     expect(noUrl.stderr).toContain("no database");
   });
@@ -102,10 +105,14 @@ describe("beauvoir-postgres", () => {
   });
 
   it("runs as an installed bin through the committed shim", async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [bin, "status", "--schema", "beauvoir"], {
-      env: { ...process.env, BEAUVOIR_DATABASE_URL: db.url },
-      timeout: 60_000,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [bin, "status", "--schema", "beauvoir"],
+      {
+        env: { ...process.env, BEAUVOIR_DATABASE_URL: db.url },
+        timeout: 60_000,
+      },
+    );
     expect(stdout).toContain(`version ${SCHEMA_VERSION}`);
   });
 });
