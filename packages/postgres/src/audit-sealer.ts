@@ -114,24 +114,60 @@ export class AuditSealer {
   }
 
   /**
-   * Seals everything that is waiting now, taking the sealer lock for the
-   * duration if this replica does not hold it (waiting up to `waitMs` for it).
-   * @returns how many records were sealed.
-   * @throws {@link LockHeldError} when another sealer keeps the lock past `waitMs`.
+   * Makes sure every record written before this call is sealed: seals them
+   * itself when it holds, or can take, the sealer lock; otherwise waits for
+   * the replica that holds it to seal them.
+   * @param waitMs - how long to wait for that. @default the sealer lock's lease
+   * @returns how many records this call sealed itself.
+   * @throws {@link LockHeldError} when another sealer holds the lock and has not
+   *   sealed them within `waitMs`.
    */
   async sealPending(waitMs = this.#leaseTtlMs): Promise<number> {
-    const held = this.#lock?.held ? this.#lock : undefined;
-    const lock = held ?? (await this.#locks.acquire(AUDIT_SEALER_LOCK, { waitMs }));
-    try {
-      let total = 0;
-      for (;;) {
-        const sealed = await this.sealBatch(lock);
-        total += sealed;
-        if (sealed < this.#batchSize) return total;
+    const { clock } = this.#runner.settings;
+    const giveUpAt = clock.now() + waitMs;
+    const { rows } = await this.#runner.run<{ last: string | null }>(
+      "audit.sealPending",
+      `SELECT max(id)::text AS last FROM ${this.#schema}.audit_records`,
+      [],
+    );
+    const last = rows[0]?.last ?? null;
+    for (;;) {
+      const held = this.#lock?.held ? this.#lock : undefined;
+      let lock = held;
+      let heldBy: LockHeldError | undefined;
+      if (lock === undefined) {
+        try {
+          lock = await this.#locks.acquire(AUDIT_SEALER_LOCK, { ttlMs: this.#leaseTtlMs });
+        } catch (error) {
+          if (!LockHeldError.isInstance(error)) throw error;
+          heldBy = error;
+        }
       }
-    } finally {
-      if (held === undefined) await lock.release();
+      if (lock !== undefined) {
+        try {
+          let total = 0;
+          for (;;) {
+            const sealed = await this.sealBatch(lock);
+            total += sealed;
+            if (sealed < this.#batchSize) return total;
+          }
+        } finally {
+          if (held === undefined) await lock.release();
+        }
+      }
+      if (last === null || (await this.#sealedThrough(last))) return 0;
+      if (clock.now() >= giveUpAt) throw heldBy!;
+      await delay(this.#idleMs, { clock });
     }
+  }
+
+  async #sealedThrough(id: string): Promise<boolean> {
+    const { rows } = await this.#runner.run<{ done: boolean }>(
+      "audit.sealPending",
+      `SELECT NOT EXISTS (SELECT 1 FROM ${this.#schema}.audit_records WHERE seq IS NULL AND id <= $1) AS done`,
+      [id],
+    );
+    return rows[0]?.done ?? false;
   }
 
   /**

@@ -129,6 +129,12 @@ export interface TakeOverOptions {
   keys?: readonly string[];
   /** Only owners whose lease ended at least this long ago. @default 0 */
   graceMs?: number;
+  /**
+   * This takeover's id. After a `DATABASE_UNAVAILABLE`, call again with the
+   * same id: the keys the lost call took are handed out again, not stranded.
+   * @default a random UUID
+   */
+  takeoverId?: string;
 }
 
 /** What an operator call did. */
@@ -396,7 +402,7 @@ export class PostgresIdempotencyIndex {
       limit,
       graceMs,
       options.keys === undefined ? null : [...options.keys],
-      randomUUID(),
+      options.takeoverId ?? randomUUID(),
     ]);
     return rows.map((row) => ({
       entry: toEntry(row),

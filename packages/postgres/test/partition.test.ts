@@ -192,3 +192,32 @@ describe("a partition past the lease", () => {
     await partitionPastTheLease(stale, proxy, live);
   });
 });
+
+describe("a blackholed connection", () => {
+  it("fails a step's statements in bounded time instead of hanging them, and a resend after the heal resolves them", async () => {
+    const { backend, proxy } = await partitionableReplica();
+    const key = freshKey();
+    const claim = await backend.idempotency.claim({ key, target: "t", params: {} });
+    if (claim.status !== "claimed") throw new Error("not claimed");
+    proxy.mode = "blackhole";
+    const settle = () =>
+      backend.idempotency.settle({
+        key,
+        attemptId: claim.attemptId,
+        status: "completed",
+        result: 1,
+      });
+    await expect(settle()).rejects.toMatchObject({ code: "DATABASE_UNAVAILABLE" });
+    await expect(
+      backend.idempotency.claim({ key: freshKey(), target: "t", params: {} }),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/^(DATABASE_UNAVAILABLE|LEASE_LOST)$/) });
+    proxy.mode = "pass";
+    // The same attempt id, resent: settled exactly once (the lease is not needed to settle).
+    expect(await settle()).toMatchObject({ status: "settled", entry: { status: "completed" } });
+    const { rows } = await db.admin.query(
+      "SELECT count(*)::int AS n FROM beauvoir.audit_records WHERE intent_id = $1",
+      [claim.intentId],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+});

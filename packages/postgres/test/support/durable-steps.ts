@@ -75,7 +75,11 @@ export async function takeOverAndReconcile(
   remote: RemoteEffects,
   giveUp: AbortSignal,
 ): Promise<number> {
-  const taken = await untilKnown(() => backend.idempotency.takeOver({ limit: 1_000 }), giveUp);
+  const takeoverId = crypto.randomUUID();
+  const taken = await untilKnown(
+    () => backend.idempotency.takeOver({ limit: 1_000, takeoverId }),
+    giveUp,
+  );
   for (const { entry } of taken) {
     if (!remote.happened(entry.key)) remote.apply(entry.key);
     const outcome = await untilKnown(
