@@ -2,8 +2,10 @@
 // infers, and which option shapes the constructor accepts.
 import { expectTypeOf } from "vitest";
 import { CircuitBreaker } from "./circuit-breaker.js";
+import { CircuitBreakerGroup } from "./circuit-breaker-group.js";
 import type { CircuitState } from "./circuit-state.js";
 import { classifyFailure } from "./classify-failure.js";
+import { classifyGitHubFailure } from "./classify-github-failure.js";
 import type { FailureClass } from "./failure-class.js";
 
 const breaker = new CircuitBreaker();
@@ -28,3 +30,20 @@ breaker.on("open", (event) => {
 breaker.on("failure", (event) => {
   expectTypeOf(event.failureClass).toEqualTypeOf<FailureClass>();
 });
+
+// classifyGitHubFailure takes a status with headers and body, or any thrown value.
+expectTypeOf(
+  classifyGitHubFailure(403, { "retry-after": "1" }, undefined, {}),
+).toEqualTypeOf<FailureClass>();
+expectTypeOf(
+  classifyGitHubFailure(new Error("x"), { resourceShouldExist: true }),
+).toEqualTypeOf<FailureClass>();
+
+const group = new CircuitBreakerGroup({ failureThreshold: 3, maxKeys: 50 });
+expectTypeOf(group.get("add_labels")).toEqualTypeOf<CircuitBreaker>();
+group.on("stateChange", (event) => {
+  expectTypeOf(event.key).toEqualTypeOf<string>();
+  expectTypeOf(event.to).toEqualTypeOf<CircuitState>();
+});
+// @ts-expect-error a group takes no initialState
+new CircuitBreakerGroup({ initialState: breaker.toJSON() });

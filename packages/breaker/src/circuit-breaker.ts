@@ -1,6 +1,6 @@
 import type { TimerHandle } from "@beauvoir/core";
 import type { CircuitState } from "./circuit-state.js";
-import { CircuitOpenError, CircuitTimeoutError } from "./errors.js";
+import { BreakerSnapshotError, CircuitOpenError, CircuitTimeoutError } from "./errors.js";
 import {
   type CircuitBreakerEventName,
   type CircuitBreakerEvents,
@@ -160,7 +160,9 @@ export class CircuitBreaker {
     this.#events = new TypedEmitter((event, error) =>
       this.#warn("circuit breaker listener threw", { event, error }),
     );
-    if (options?.initialState !== undefined) this.#restore(parseSnapshot(options.initialState));
+    if (options?.initialState !== undefined) {
+      this.#restore(parseSnapshot(options.initialState), this.#options.now());
+    }
   }
 
   /** The `name` option, if any. */
@@ -358,6 +360,56 @@ export class CircuitBreaker {
         this.#state === "CLOSED" ? this.#ring.within(now, this.#options.rollingWindowMs) : [],
       savedAt: now,
     };
+  }
+
+  /**
+   * Replaces the state with a snapshot from {@link CircuitBreaker.toJSON}, as
+   * `initialState` does at construction: an OPEN circuit keeps refusing until
+   * the saved `retryAt` (capped at `openDurationMs` from `now`, against a
+   * clock that jumped), a HALF_OPEN one starts with no probes in flight, a
+   * CLOSED one keeps the counted failures still inside the window. Calls
+   * running from before are not counted toward the restored state. Restoring
+   * fires no transition.
+   * @param snapshot - saved state, read back from storage.
+   * @param options - `now`: the time to judge the snapshot at. @default the breaker's clock
+   * @throws {@link BreakerSnapshotError} for a malformed snapshot (the state is left as it was).
+   * @throws TypeError when `now` is not a finite number.
+   * @example
+   * ```ts
+   * breaker.restore(JSON.parse(await readFile("breaker.json", "utf8")));
+   * ```
+   */
+  restore(snapshot: CircuitBreakerSnapshot, options: { now?: number } = {}): void {
+    const now = options.now ?? this.#options.now();
+    if (typeof now !== "number" || !Number.isFinite(now)) {
+      throw new TypeError("restore options.now must be epoch milliseconds");
+    }
+    let parsed: CircuitBreakerSnapshot;
+    try {
+      parsed = parseSnapshot(snapshot, "snapshot");
+    } catch (error) {
+      throw new BreakerSnapshotError((error as Error).message, undefined, error);
+    }
+    this.#state = "CLOSED";
+    this.#generation++;
+    this.#openedAt = null;
+    this.#halfOpenAt = null;
+    this.#probesInFlight = 0;
+    this.#probeSuccesses = 0;
+    this.#ring.clear();
+    this.#restore(parsed, now);
+  }
+
+  /**
+   * @internal Whether forgetting this breaker would change nothing but its
+   * statistics: CLOSED, no failure counted toward the threshold.
+   */
+  hasNothingToRemember(): boolean {
+    const now = this.#options.now();
+    this.#refresh(now);
+    return (
+      this.#state === "CLOSED" && this.#ring.within(now, this.#options.rollingWindowMs).length === 0
+    );
   }
 
   /**
@@ -623,11 +675,12 @@ export class CircuitBreaker {
     return "transient";
   }
 
-  #restore(snapshot: CircuitBreakerSnapshot): void {
-    const now = this.#options.now();
+  #restore(snapshot: CircuitBreakerSnapshot, now: number): void {
     this.#state = snapshot.state;
     this.#openedAt = snapshot.state === "CLOSED" ? null : snapshot.openedAt;
-    if (snapshot.state === "OPEN") this.#retryAt = snapshot.retryAt!;
+    if (snapshot.state === "OPEN") {
+      this.#retryAt = Math.min(snapshot.retryAt!, now + this.#options.openDurationMs);
+    }
     // A restarted process has no probes in flight: HALF_OPEN starts over.
     if (snapshot.state === "HALF_OPEN") this.#halfOpenAt = now;
     if (snapshot.state === "CLOSED") {

@@ -1,22 +1,8 @@
 import type { HeadersLike } from "@beauvoir/core";
-import { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
+import type { GitHubFailureContext } from "./classify-github-failure.js";
 import { type FailureClass, isFailureClass } from "./failure-class.js";
-
-/** Error codes of Node sockets, DNS and undici that mean "the network failed". */
-const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "ESOCKETTIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "EHOSTDOWN",
-  "ENETUNREACH",
-  "ENETDOWN",
-]);
+import { classifyGitHubStatus } from "./github-status-rules.js";
+import { ownNetworkErrorCode } from "./network-error-code.js";
 
 // fetch wraps the socket error in `TypeError("fetch failed", { cause })`; a few
 // levels are enough for any wrapper seen in practice, and stop cycles.
@@ -31,16 +17,17 @@ const MAX_CAUSE_DEPTH = 8;
  *    or `CircuitTimeoutError`, which is `external`);
  * 2. an HTTP failure: a fetch `Response`, or an error with a numeric `status` /
  *    `statusCode` (Octokit's `RequestError`, axios' `error.response`), passed to
- *    {@link classifyGitHubFailure} with its headers and body (`response.data`,
+ *    `classifyGitHubFailure` with its headers and body (`response.data`,
  *    or the message, which Octokit fills from the body);
  * 3. a network error code (`ECONNRESET`, `ETIMEDOUT`, `ENOTFOUND`,
- *    `ECONNREFUSED`, `EAI_AGAIN`, `EPIPE`, …, any undici `UND_ERR_*`) or a
- *    `TimeoutError` (from `AbortSignal.timeout`) → `external`;
+ *    `ECONNREFUSED`, `EAI_AGAIN`, `EPIPE`, …, any undici `UND_ERR_*`; see
+ *    `findNetworkErrorCode`), an `AbortError` or a `TimeoutError` (from
+ *    `AbortSignal.timeout`) → `external`;
  *
  * and anything else is `transient`.
  *
  * @param error - what was thrown.
- * @param context - passed on to {@link classifyGitHubFailure} (`resourceShouldExist`, `overrides`).
+ * @param context - passed on to `classifyGitHubFailure` (`resourceShouldExist`, `overrides`).
  * @returns the failure class.
  * @example
  * ```ts
@@ -73,14 +60,9 @@ function classifyOne(
       | HeadersLike
       | undefined;
     const body = [response?.data, plainBody(candidate.body), candidate.data, candidate.message];
-    return classifyGitHubFailure(status, headers, body, context);
+    return classifyGitHubStatus(status, headers, body, context);
   }
-  const code = candidate.code;
-  if (typeof code === "string" && (NETWORK_ERROR_CODES.has(code) || code.startsWith("UND_ERR_"))) {
-    return "external";
-  }
-  if (candidate.name === "TimeoutError") return "external";
-  return undefined;
+  return ownNetworkErrorCode(candidate) === undefined ? undefined : "external";
 }
 
 function statusOf(response: Record<string, unknown> | undefined): number | undefined {
@@ -112,7 +94,7 @@ function plainBody(value: unknown): unknown {
  * headers alone cannot tell (a 403 that may be a secondary rate limit). The
  * body is read from a clone, so the response stays readable.
  * @param response - the response, typically with `response.ok === false`.
- * @param context - passed on to {@link classifyGitHubFailure}.
+ * @param context - passed on to `classifyGitHubFailure`.
  * @returns the failure class.
  * @example
  * ```ts
@@ -127,7 +109,7 @@ export async function classifyGitHubResponse(
   response: Response,
   context?: GitHubFailureContext,
 ): Promise<FailureClass> {
-  const withoutBody = classifyGitHubFailure(response.status, response.headers, undefined, context);
+  const withoutBody = classifyGitHubStatus(response.status, response.headers, undefined, context);
   if (response.status !== 403 || withoutBody !== "transient" || context?.overrides?.[403]) {
     return withoutBody;
   }
@@ -137,5 +119,5 @@ export async function classifyGitHubResponse(
   } catch {
     // Already consumed or the connection broke: decide on the headers alone.
   }
-  return classifyGitHubFailure(response.status, response.headers, body, context);
+  return classifyGitHubStatus(response.status, response.headers, body, context);
 }

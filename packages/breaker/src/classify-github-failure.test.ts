@@ -140,7 +140,7 @@ describe("classifyGitHubFailure details", () => {
 
   it("refuses a status that is not an integer and an override that is not a class", () => {
     expect(() => classifyGitHubFailure(Number.NaN)).toThrow(TypeError);
-    expect(() => classifyGitHubFailure("404" as unknown as number)).toThrow(/statusCode/);
+    expect(() => classifyGitHubFailure(404.5)).toThrow(/statusCode/);
     expect(() =>
       classifyGitHubFailure(404, {}, undefined, {
         overrides: { 404: "fatal" as unknown as "expected" },

@@ -1,5 +1,7 @@
-import { type HeadersLike, mentionsSecondaryRateLimit, readHeader } from "@beauvoir/core";
-import { type FailureClass, isFailureClass } from "./failure-class.js";
+import type { HeadersLike } from "@beauvoir/core";
+import { classifyFailure } from "./classify-failure.js";
+import type { FailureClass } from "./failure-class.js";
+import { classifyGitHubStatus } from "./github-status-rules.js";
 
 /** What the caller knows about the request, for {@link classifyGitHubFailure}. */
 export interface GitHubFailureContext {
@@ -15,6 +17,30 @@ export interface GitHubFailureContext {
 }
 
 /**
+ * Classifies whatever a call to GitHub threw or returned, as
+ * {@link classifyFailure} does: an Octokit `RequestError`, a fetch `Response`
+ * or any `{ status, headers }` (also as the `cause` of another error) by the
+ * status rules of the other form; a network error (`ECONNREFUSED`,
+ * `ENOTFOUND`, `EAI_AGAIN`, `ECONNRESET`, `ETIMEDOUT`, `UND_ERR_*`, an
+ * `AbortError` or `TimeoutError`) → `external`; anything else → `transient`.
+ *
+ * @param failure - what the call threw or returned.
+ * @param context - `resourceShouldExist` and per-status `overrides`.
+ * @returns the failure class.
+ * @example
+ * ```ts
+ * try {
+ *   await octokit.rest.issues.addLabels(params);
+ * } catch (error) {
+ *   breaker.recordFailure(classifyGitHubFailure(error));
+ * }
+ * ```
+ */
+export function classifyGitHubFailure(
+  failure: unknown,
+  context?: GitHubFailureContext | null,
+): FailureClass;
+/**
  * Classifies a failed GitHub API response, following these rules in order:
  *
  * 1. `context.overrides[statusCode]`, when given;
@@ -28,8 +54,8 @@ export interface GitHubFailureContext {
  * 8. 422 → `permanent`;
  * 9. 500, 502, 503 and every other status → `transient`.
  *
- * Network failures have no status code: use {@link classifyFailure} on the error,
- * which maps them to `external`.
+ * Network failures have no status code: pass the thrown value itself (the
+ * other form of this function) and they map to `external`.
  *
  * @param statusCode - the HTTP status of the response.
  * @param headers - the response headers, any shape; names are matched without regard to case.
@@ -49,36 +75,23 @@ export function classifyGitHubFailure(
   headers?: HeadersLike | null,
   body?: unknown,
   context?: GitHubFailureContext | null,
+): FailureClass;
+export function classifyGitHubFailure(
+  statusOrFailure: unknown,
+  headersOrContext?: unknown,
+  body?: unknown,
+  context?: GitHubFailureContext | null,
 ): FailureClass {
-  if (!Number.isInteger(statusCode)) {
-    throw new TypeError(`statusCode must be an integer, got ${String(statusCode)}`);
+  if (typeof statusOrFailure !== "number") {
+    return classifyFailure(
+      statusOrFailure,
+      (headersOrContext ?? undefined) as GitHubFailureContext,
+    );
   }
-  const override = context?.overrides?.[statusCode];
-  if (override !== undefined) {
-    if (!isFailureClass(override)) {
-      throw new TypeError(
-        `overrides[${statusCode}] must be a failure class, got ${JSON.stringify(override)}`,
-      );
-    }
-    return override;
-  }
-  switch (statusCode) {
-    case 429:
-      return "rate_limited";
-    case 403:
-      return isRateLimited403(headers, body) ? "rate_limited" : "transient";
-    case 404:
-      return context?.resourceShouldExist === true ? "transient" : "expected";
-    case 422:
-      return "permanent";
-    default:
-      return "transient";
-  }
-}
-
-function isRateLimited403(headers: HeadersLike | null | undefined, body: unknown): boolean {
-  if (readHeader(headers, "retry-after") !== undefined) return true;
-  const remaining = readHeader(headers, "x-ratelimit-remaining");
-  if (remaining !== undefined && Number(remaining) === 0) return true;
-  return mentionsSecondaryRateLimit(body);
+  return classifyGitHubStatus(
+    statusOrFailure,
+    headersOrContext as HeadersLike | null | undefined,
+    body,
+    context,
+  );
 }

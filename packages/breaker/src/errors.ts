@@ -1,7 +1,7 @@
 import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
 
 /** Error codes thrown by `@beauvoir/breaker`. */
-export type BreakerErrorCode = "CIRCUIT_OPEN" | "CIRCUIT_TIMEOUT";
+export type BreakerErrorCode = "CIRCUIT_OPEN" | "CIRCUIT_TIMEOUT" | "BREAKER_SNAPSHOT_INVALID";
 
 /**
  * Rejects a call that the circuit refused without running it: the circuit is
@@ -87,6 +87,44 @@ export class CircuitTimeoutError extends BeauvoirError<"CIRCUIT_TIMEOUT"> {
   /** @returns true for a {@link CircuitTimeoutError} from any copy of the package. */
   static override isInstance(value: unknown): value is CircuitTimeoutError {
     return isBeauvoirErrorWithCode(value, "CIRCUIT_TIMEOUT");
+  }
+}
+
+/**
+ * Thrown by `restore()` (of a breaker or a group) for saved state it cannot
+ * read: not an object, a wrong version, a field of the wrong type. Nothing is
+ * applied: every breaker keeps the state it had, and the stored data is left
+ * for a person to look at.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   group.restore(JSON.parse(text));
+ * } catch (error) {
+ *   if (BreakerSnapshotError.isInstance(error)) logger.warn("breakers not restored", { key: error.key });
+ * }
+ * ```
+ */
+export class BreakerSnapshotError extends BeauvoirError<"BREAKER_SNAPSHOT_INVALID"> {
+  /** The group key whose snapshot is bad; undefined for the whole value or a single breaker. */
+  readonly key: string | undefined;
+
+  /**
+   * @param message - what is wrong.
+   * @param key - the group key concerned.
+   * @param cause - the parser's error.
+   */
+  constructor(message: string, key?: string, cause?: unknown) {
+    const where = key === undefined ? "" : ` for key ${JSON.stringify(key)}`;
+    super("BREAKER_SNAPSHOT_INVALID", `Invalid circuit breaker snapshot${where}: ${message}`, {
+      cause,
+    });
+    this.key = key;
+  }
+
+  /** @returns true for a {@link BreakerSnapshotError} from any copy of the package. */
+  static override isInstance(value: unknown): value is BreakerSnapshotError {
+    return isBeauvoirErrorWithCode(value, "BREAKER_SNAPSHOT_INVALID");
   }
 }
 

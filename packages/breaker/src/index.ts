@@ -5,10 +5,23 @@ export {
   type CircuitStats,
   type ExecuteOptions,
 } from "./circuit-breaker.js";
+export {
+  CIRCUIT_BREAKER_GROUP_DEFAULTS,
+  CircuitBreakerGroup,
+  type CircuitBreakerGroupEventName,
+  type CircuitBreakerGroupEvents,
+  type CircuitBreakerGroupOptions,
+  type GroupStateChangeEvent,
+} from "./circuit-breaker-group.js";
 export { type CircuitState, isCircuitState } from "./circuit-state.js";
 export { classifyFailure, classifyGitHubResponse } from "./classify-failure.js";
 export { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
-export { type BreakerErrorCode, CircuitOpenError, CircuitTimeoutError } from "./errors.js";
+export {
+  type BreakerErrorCode,
+  BreakerSnapshotError,
+  CircuitOpenError,
+  CircuitTimeoutError,
+} from "./errors.js";
 export type {
   CircuitBreakerEventName,
   CircuitBreakerEvents,
@@ -19,6 +32,7 @@ export type {
   StateChangeReason,
 } from "./events.js";
 export { FAILURE_CLASSES, type FailureClass, isFailureClass } from "./failure-class.js";
+export { findNetworkErrorCode } from "./network-error-code.js";
 export {
   CIRCUIT_BREAKER_DEFAULTS,
   type CircuitBreakerOptions,

@@ -27,30 +27,30 @@ export interface CircuitBreakerSnapshot {
  * @internal Checks a snapshot read back from storage.
  * @throws TypeError naming the bad field.
  */
-export function parseSnapshot(value: unknown): CircuitBreakerSnapshot {
+export function parseSnapshot(value: unknown, label = "initialState"): CircuitBreakerSnapshot {
   if (typeof value !== "object" || value === null) {
-    throw new TypeError("initialState must be an object from CircuitBreaker.toJSON()");
+    throw new TypeError(`${label} must be an object from CircuitBreaker.toJSON()`);
   }
   const snapshot = value as Record<string, unknown>;
   if (snapshot.version !== 1) {
-    throw new TypeError(`initialState.version must be 1, got ${JSON.stringify(snapshot.version)}`);
+    throw new TypeError(`${label}.version must be 1, got ${JSON.stringify(snapshot.version)}`);
   }
   if (!isCircuitState(snapshot.state)) {
     throw new TypeError(
-      `initialState.state must be CLOSED, OPEN or HALF_OPEN, got ${JSON.stringify(snapshot.state)}`,
+      `${label}.state must be CLOSED, OPEN or HALF_OPEN, got ${JSON.stringify(snapshot.state)}`,
     );
   }
-  const openedAt = timeOrNull(snapshot.openedAt, "openedAt");
-  const retryAt = timeOrNull(snapshot.retryAt, "retryAt");
+  const openedAt = timeOrNull(snapshot.openedAt, `${label}.openedAt`);
+  const retryAt = timeOrNull(snapshot.retryAt, `${label}.retryAt`);
   if (snapshot.state === "OPEN" && retryAt === null) {
-    throw new TypeError("initialState.retryAt is required when state is OPEN");
+    throw new TypeError(`${label}.retryAt is required when state is OPEN`);
   }
   const timestamps = snapshot.failureTimestamps;
   if (!Array.isArray(timestamps) || !timestamps.every(isTime)) {
-    throw new TypeError("initialState.failureTimestamps must be an array of epoch milliseconds");
+    throw new TypeError(`${label}.failureTimestamps must be an array of epoch milliseconds`);
   }
   if (!isTime(snapshot.savedAt)) {
-    throw new TypeError("initialState.savedAt must be epoch milliseconds");
+    throw new TypeError(`${label}.savedAt must be epoch milliseconds`);
   }
   return {
     version: 1,
@@ -64,8 +64,7 @@ export function parseSnapshot(value: unknown): CircuitBreakerSnapshot {
 
 function timeOrNull(value: unknown, field: string): number | null {
   if (value === null || value === undefined) return null;
-  if (!isTime(value))
-    throw new TypeError(`initialState.${field} must be epoch milliseconds or null`);
+  if (!isTime(value)) throw new TypeError(`${field} must be epoch milliseconds or null`);
   return value;
 }
 

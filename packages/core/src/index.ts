@@ -6,6 +6,38 @@ export {
 } from "./beauvoir-error.js";
 export { type Clock, systemClock, type TimerHandle } from "./clock.js";
 export { escapeControlCharacters } from "./control-characters.js";
+export type { CrashImage, CrashImageOptions, CrashState } from "./crash-state-capture.js";
+export {
+  CRASH_EXPLORATION_LIMIT_DEFAULTS,
+  type CrashCheckContext,
+  type CrashExplorationLimits,
+  type CrashExplorationOptions,
+  type CrashExplorationReport,
+  type CrashScenarioContext,
+  type CrashStateFailure,
+  exploreCrashStates,
+} from "./crash-state-explorer.js";
+export {
+  type CrashFileSystemFactoryOptions,
+  type CrashStateFileSystem,
+  type CrashStateFileSystemOptions,
+  createCrashStateFileSystem,
+} from "./crash-state-file-system.js";
+export type { CrashStateFileHandle, CrashStateStats } from "./crash-state-handle.js";
+export {
+  CRASH_IMAGE_LIMIT_DEFAULTS,
+  CRASH_MODELS,
+  type CrashImageLimits,
+  type CrashImagePlan,
+  type CrashModel,
+} from "./crash-state-images.js";
+export type {
+  EntryChange,
+  PendingDataOperation,
+  PendingNamespaceOperation,
+  PendingOperation,
+} from "./crash-state-operations.js";
+export type { CrashStateEntry } from "./crash-state-tree.js";
 export { ensureDurableDirectory } from "./durable-directory.js";
 export { assertDurationOption, type DurationOptionRules } from "./duration-option.js";
 export { isErrnoError } from "./errno.js";

@@ -1,7 +1,11 @@
 import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
 
 /** Error codes thrown by `@beauvoir/rate-limiter`. */
-export type RateLimiterErrorCode = "RATE_LIMITED" | "RATE_LIMITER_SHUT_DOWN";
+export type RateLimiterErrorCode =
+  | "RATE_LIMITED"
+  | "RATE_LIMIT_EXHAUSTED"
+  | "RATE_LIMIT_SNAPSHOT_INVALID"
+  | "RATE_LIMITER_SHUT_DOWN";
 
 /** Which token bucket refused a request: the shared one or the workflow's own. */
 export type RateLimitBucket = "global" | "workflow";
@@ -63,5 +67,80 @@ export class RateLimiterShutDownError extends BeauvoirError<"RATE_LIMITER_SHUT_D
   /** @returns true for a {@link RateLimiterShutDownError} from any copy of the package. */
   static override isInstance(value: unknown): value is RateLimiterShutDownError {
     return isBeauvoirErrorWithCode(value, "RATE_LIMITER_SHUT_DOWN");
+  }
+}
+
+/**
+ * Rejects a `consume()` that could wait forever: the bucket it needs is empty
+ * and never refills (`refillPerHour: 0`), so no token can ever come, whatever
+ * block lifts. Thrown at once, or as soon as the last token goes to a waiter
+ * ahead; nothing is taken.
+ *
+ * @example
+ * ```ts
+ * const limiter = new RateLimiter({ global: { capacity: 10, refillPerHour: 0 } });
+ * try {
+ *   await limiter.consume("migration");
+ * } catch (error) {
+ *   if (RateLimitExhaustedError.isInstance(error)) console.error(`${error.bucket} budget spent`);
+ * }
+ * ```
+ */
+export class RateLimitExhaustedError extends BeauvoirError<"RATE_LIMIT_EXHAUSTED"> {
+  /** The bucket that is empty for good. */
+  readonly bucket: RateLimitBucket;
+  /** The workflow that asked, when known. */
+  readonly workflowId: string | undefined;
+
+  /**
+   * @param bucket - the bucket that is empty and never refills.
+   * @param workflowId - the workflow that asked.
+   */
+  constructor(bucket: RateLimitBucket, workflowId?: string) {
+    const who = workflowId === undefined ? "" : ` for workflow "${workflowId}"`;
+    super(
+      "RATE_LIMIT_EXHAUSTED",
+      `The ${bucket} bucket${who} is empty and never refills (refillPerHour 0); no token will come`,
+    );
+    this.bucket = bucket;
+    this.workflowId = workflowId;
+  }
+
+  /** @returns true for a {@link RateLimitExhaustedError} from any copy of the package. */
+  static override isInstance(value: unknown): value is RateLimitExhaustedError {
+    return isBeauvoirErrorWithCode(value, "RATE_LIMIT_EXHAUSTED");
+  }
+}
+
+/**
+ * Thrown by `restoreBlocks()` for a snapshot it cannot read (wrong version, a
+ * field of the wrong type). Nothing is applied: the limiter keeps the blocks it
+ * had, and the stored snapshot is left for a person to look at.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   limiter.restoreBlocks(JSON.parse(text));
+ * } catch (error) {
+ *   if (RateLimitSnapshotError.isInstance(error)) logger.warn("limiter blocks not restored", { field: error.field });
+ * }
+ * ```
+ */
+export class RateLimitSnapshotError extends BeauvoirError<"RATE_LIMIT_SNAPSHOT_INVALID"> {
+  /** The path of the field that is wrong, e.g. `blocks[0].until`. */
+  readonly field: string;
+
+  /**
+   * @param field - the path of the bad field.
+   * @param problem - what is wrong with it.
+   */
+  constructor(field: string, problem: string) {
+    super("RATE_LIMIT_SNAPSHOT_INVALID", `Invalid rate-limit blocks snapshot: ${field} ${problem}`);
+    this.field = field;
+  }
+
+  /** @returns true for a {@link RateLimitSnapshotError} from any copy of the package. */
+  static override isInstance(value: unknown): value is RateLimitSnapshotError {
+    return isBeauvoirErrorWithCode(value, "RATE_LIMIT_SNAPSHOT_INVALID");
   }
 }

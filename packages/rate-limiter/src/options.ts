@@ -5,6 +5,7 @@ import {
   silentLogger,
   systemClock,
 } from "@beauvoir/core";
+import type { BlocksChangeEvent } from "./github-limits.js";
 
 /** Size and speed of one token bucket. */
 export interface TokenBucketOptions {
@@ -13,8 +14,30 @@ export interface TokenBucketOptions {
    * number, at least 1.
    */
   capacity?: number;
-  /** Tokens added per hour, continuously (not in steps). Any positive number. */
+  /**
+   * Tokens added per hour, continuously (not in steps). Any finite number from
+   * 0; `0` makes a bucket that never refills (a fixed budget).
+   */
   refillPerHour?: number;
+}
+
+/** How `observeResponse()` follows the quota GitHub reports on every response. */
+export interface GitHubQuotaOptions {
+  /**
+   * Once `x-ratelimit-remaining` is at or below this share of
+   * `x-ratelimit-limit`, the requests left are spread evenly over the time
+   * left until `x-ratelimit-reset`. `0` paces only at 0 left (then nothing is
+   * sent until the reset, whatever the fraction).
+   * @default 0.1
+   */
+  paceBelowFraction?: number | undefined;
+  /**
+   * The `x-ratelimit-resource` values followed; a response without the header
+   * counts as `"core"`. Other resources (`search`, `graphql`, …) have quotas of
+   * their own that must not hold back the rest.
+   * @default ["core"]
+   */
+  resources?: readonly string[] | undefined;
 }
 
 /** Shape of the exponential backoff returned by `getBackoffMs()`. */
@@ -43,23 +66,33 @@ export interface RateLimiterOptions {
   backoff?: BackoffOptions;
   /**
    * How long a secondary limit blocks when the response said neither
-   * `retry-after` nor a reset time. GitHub asks for "at least one minute".
+   * `retry-after` nor a reset time. GitHub asks for "at least one minute", and
+   * for "an exponentially increasing amount of time" when it goes on: each
+   * repeat waits twice as long as the last, up to `maxBlockMs`.
    * @default 60_000
    */
   secondaryDefaultWaitMs?: number;
+  /** Following the quota headers of responses. @default { paceBelowFraction: 0.1, resources: ["core"] } */
+  githubQuota?: GitHubQuotaOptions | undefined;
   /**
    * Longest block a recorded rate limit can impose, so a wrong clock or a bogus
    * header cannot stop the program for days. GitHub's primary window is one hour.
    * @default 3_600_000
    */
   maxBlockMs?: number;
+  /**
+   * Called whenever the blocks `exportBlocks()` returns change, before the
+   * `blocksChange` listeners; the single-consumer form of that event (boot
+   * persists the snapshot with it).
+   */
+  onBlocksChange?: ((event: BlocksChangeEvent) => void) | undefined;
   /** Source of time and timers. @default systemClock */
   clock?: Clock;
   /** Replaces `clock.now()` (the plan's form of the option); timers still come from `clock`. */
   now?: () => number;
   /** Random source in [0, 1) for the backoff jitter. @default Math.random */
   random?: () => number;
-  /** Receives a warning for each recorded rate limit. @default silentLogger */
+  /** Receives a warning for each recorded rate limit and each listener that threw. @default silentLogger */
   logger?: Pick<Logger, "warn" | "debug">;
 }
 
@@ -72,6 +105,10 @@ export const RATE_LIMITER_DEFAULTS = Object.freeze({
   backoff: Object.freeze({ baseMs: 1_000, maxMs: 60_000 }),
   secondaryDefaultWaitMs: 60_000,
   maxBlockMs: 3_600_000,
+  githubQuota: Object.freeze({
+    paceBelowFraction: 0.1,
+    resources: Object.freeze(["core"]) as readonly string[],
+  }),
 });
 
 /** @internal Every option with its default applied and checked. */
@@ -83,6 +120,11 @@ export interface ResolvedRateLimiterOptions {
   readonly backoff: Required<BackoffOptions>;
   readonly secondaryDefaultWaitMs: number;
   readonly maxBlockMs: number;
+  readonly githubQuota: {
+    readonly paceBelowFraction: number;
+    readonly resources: ReadonlySet<string>;
+  };
+  readonly onBlocksChange: ((event: BlocksChangeEvent) => void) | undefined;
   readonly clock: Clock;
   readonly now: () => number;
   readonly random: () => number;
@@ -149,11 +191,36 @@ export function resolveOptions(
       options.maxBlockMs ?? RATE_LIMITER_DEFAULTS.maxBlockMs,
       "maxBlockMs",
     ),
+    githubQuota: resolveGitHubQuota(options.githubQuota),
+    onBlocksChange: optionalFunction(options.onBlocksChange, "onBlocksChange"),
     clock,
     now,
     random,
     logger,
   });
+}
+
+function resolveGitHubQuota(
+  given: GitHubQuotaOptions | undefined,
+): ResolvedRateLimiterOptions["githubQuota"] {
+  if (given !== undefined && (typeof given !== "object" || given === null)) {
+    throw new TypeError(`githubQuota must be an object, got ${String(given)}`);
+  }
+  const defaults = RATE_LIMITER_DEFAULTS.githubQuota;
+  const paceBelowFraction = given?.paceBelowFraction ?? defaults.paceBelowFraction;
+  const resources = given?.resources ?? defaults.resources;
+  if (
+    typeof paceBelowFraction !== "number" ||
+    !(paceBelowFraction >= 0 && paceBelowFraction <= 1)
+  ) {
+    throw new RangeError(
+      `githubQuota.paceBelowFraction must be a number from 0 to 1, got ${String(paceBelowFraction)}`,
+    );
+  }
+  if (!Array.isArray(resources) || !resources.every((name) => typeof name === "string")) {
+    throw new TypeError("githubQuota.resources must be an array of resource names");
+  }
+  return Object.freeze({ paceBelowFraction, resources: new Set(resources) });
 }
 
 function resolveBucket(
@@ -173,14 +240,19 @@ function resolveBucket(
   }
   if (
     typeof refillPerHour !== "number" ||
-    !(refillPerHour > 0) ||
+    !(refillPerHour >= 0) ||
     !Number.isFinite(refillPerHour)
   ) {
     throw new RangeError(
-      `${name}.refillPerHour must be a positive finite number, got ${refillPerHour}`,
+      `${name}.refillPerHour must be a finite number >= 0 (0: never refills), got ${refillPerHour}`,
     );
   }
   return Object.freeze(bucket);
+}
+
+function optionalFunction<T>(value: T | undefined, option: string): T | undefined {
+  if (value !== undefined) assertFunction(value, option);
+  return value;
 }
 
 function assertFunction(value: unknown, option: string): void {

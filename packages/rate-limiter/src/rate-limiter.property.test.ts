@@ -1,9 +1,9 @@
 import { ManualClock } from "@beauvoir/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { assertWithinBudget } from "./__fixtures__/budget.js";
 import { RateLimiter } from "./rate-limiter.js";
 
-const HOUR = 3_600_000;
 const START = 1_700_000_000_000;
 const WORKFLOWS = ["a", "b", "c"] as const;
 
@@ -41,26 +41,6 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
     }),
   },
 );
-
-/** Counts in every window bounded by two allowed requests: the tightest windows there are. */
-function assertWithinBudget(
-  times: number[],
-  capacity: number,
-  refillPerHour: number,
-  label: string,
-) {
-  for (let first = 0; first < times.length; first++) {
-    for (let last = first; last < times.length; last++) {
-      const allowed = last - first + 1;
-      const budget = capacity + (refillPerHour * (times[last]! - times[first]!)) / HOUR;
-      if (allowed > budget + 1e-9) {
-        throw new Error(
-          `${label}: ${allowed} allowed in [${times[first]}, ${times[last]}] but the budget is ${budget}`,
-        );
-      }
-    }
-  }
-}
 
 describe("RateLimiter properties", () => {
   it("never allows more than capacity + refill over any window, globally or per workflow", () => {

@@ -1,5 +1,6 @@
 import { type Clock, ManualClock, type TimerHandle } from "@beauvoir/core";
 import { describe, expect, it, vi } from "vitest";
+import { settle, track } from "./__fixtures__/promise-state.js";
 import { RateLimitedError, RateLimiterShutDownError } from "./errors.js";
 import { RATE_LIMITER_DEFAULTS, type RateLimiterOptions } from "./options.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -12,23 +13,6 @@ function setup(options: RateLimiterOptions = {}) {
   const clock = new ManualClock(START);
   const limiter = new RateLimiter({ clock, ...options });
   return { clock, limiter };
-}
-
-/** Lets every pending promise callback run. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function track<T>(promise: Promise<T>) {
-  const state: { done: boolean; error: unknown } = { done: false, error: undefined };
-  promise.then(
-    () => {
-      state.done = true;
-    },
-    (error: unknown) => {
-      state.done = true;
-      state.error = error;
-    },
-  );
-  return state;
 }
 
 describe("defaults", () => {
@@ -65,6 +49,7 @@ describe("defaults", () => {
       backoff: { baseMs: 1_000, maxMs: 60_000 },
       secondaryDefaultWaitMs: 60_000,
       maxBlockMs: 3_600_000,
+      githubQuota: { paceBelowFraction: 0.1, resources: ["core"] },
     });
   });
 });
@@ -739,7 +724,7 @@ describe("options", () => {
       [{ global: { capacity: 0 } }, /global\.capacity/],
       [{ global: { capacity: 1.5 } }, /global\.capacity/],
       [{ perWorkflow: { capacity: 3e9 } }, /perWorkflow\.capacity/],
-      [{ global: { refillPerHour: 0 } }, /global\.refillPerHour/],
+      [{ global: { refillPerHour: -1 } }, /global\.refillPerHour/],
       [{ perWorkflow: { refillPerHour: Number.POSITIVE_INFINITY } }, /perWorkflow\.refillPerHour/],
       [{ perWorkflow: { refillPerHour: Number.NaN } }, /perWorkflow\.refillPerHour/],
       [{ idleEvictionMs: -1 }, /idleEvictionMs/],

@@ -1,5 +1,22 @@
-import type { TimerHandle } from "@beauvoir/core";
-import { type RateLimitBucket, RateLimitedError, RateLimiterShutDownError } from "./errors.js";
+import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
+import type {
+  ConsumeAllowed,
+  ConsumeDenied,
+  ConsumeOptions,
+  ConsumeResult,
+  RecordedRateLimit,
+  RemainingTokens,
+} from "./consume-result.js";
+import {
+  type RateLimitBucket,
+  RateLimitExhaustedError,
+  RateLimitedError,
+  RateLimiterShutDownError,
+} from "./errors.js";
+import type { GitHubBlocks } from "./github-blocks.js";
+import { type BlocksChangeEvent, GitHubLimits, type RateLimiterEvents } from "./github-limits.js";
+import type { GitHubQuota, QuotaPacer } from "./github-quota.js";
+import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
 import {
   type RateLimiterOptions,
   type ResolvedRateLimiterOptions,
@@ -9,67 +26,13 @@ import {
   type BucketRate,
   type BucketState,
   bucketRate,
-  isFullAt,
+  msUntilTokens,
   refill,
   TOKEN,
   waitForToken,
 } from "./token-bucket.js";
-
-/** The answer of `tryConsume()` when a token was taken from both buckets. */
-export interface ConsumeAllowed {
-  readonly allowed: true;
-  readonly bucket: null;
-}
-
-/** The answer of `tryConsume()` when no token was taken. */
-export interface ConsumeDenied {
-  readonly allowed: false;
-  /**
-   * Milliseconds until the request would be allowed, if nobody else takes the
-   * token first: the later of the short buckets' refill times and the end of a
-   * recorded rate-limit block. Exact to the millisecond for whole-number options.
-   */
-  readonly retryAfterMs: number;
-  /** The bucket that sets `retryAfterMs` (`"global"` on a tie, or during a block). */
-  readonly bucket: RateLimitBucket;
-}
-
-/** What `tryConsume()` returns. */
-export type ConsumeResult = ConsumeAllowed | ConsumeDenied;
-
-/** Which GitHub limit was hit: the hourly quota or a burst ("secondary") limit. */
-export type RateLimitKind = "primary" | "secondary";
-
-/** Per-call options of `consume()`. */
-export interface ConsumeOptions {
-  /** Aborting stops the wait; `consume()` rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /**
-   * Longest the caller will wait. When the needed wait is longer, `consume()`
-   * rejects at once with {@link RateLimitedError} instead of sleeping.
-   * `0` turns `consume()` into a throwing `tryConsume()`.
-   * @default Infinity
-   */
-  maxWaitMs?: number;
-}
-
-/** Whole tokens left, from `getRemainingTokens()`. */
-export interface RemainingTokens {
-  readonly global: number;
-  readonly workflow: number;
-}
-
-interface WorkflowEntry extends BucketState {
-  /** Last allowed request or backoff query, for idle eviction. */
-  lastActiveAt: number;
-  /** Backoffs handed out since the last success. */
-  attempts: number;
-}
-
-interface Waiter {
-  timer: TimerHandle;
-  reject(reason: unknown): void;
-}
+import { WaitQueue } from "./wait-queue.js";
+import { WorkflowBuckets, type WorkflowEntry } from "./workflow-buckets.js";
 
 const ALLOWED: ConsumeAllowed = Object.freeze({ allowed: true, bucket: null });
 
@@ -82,11 +45,13 @@ const MAX_EXPONENT = 60;
  * token from a shared global bucket and from the workflow's own bucket, so one
  * busy workflow cannot starve the others and all of them together stay under
  * the account's budget. Rate limits the API reports are recorded to block
- * everyone until the API's reset time, and `getBackoffMs()` gives jittered
- * exponential backoff that respects them.
+ * everyone until the API's reset time; the quota every response reports slows
+ * requests down before the API refuses them; `consume()` waits in arrival
+ * order; `getBackoffMs()` gives jittered exponential backoff that respects it all.
  *
- * Single process, in memory: buckets are not shared between processes and
- * start full after a restart.
+ * Single process, in memory: token buckets are not shared between processes
+ * and start full after a restart. The blocks GitHub imposed can be carried
+ * over with `exportBlocks()` / `restoreBlocks()`.
  *
  * @example
  * ```ts
@@ -103,15 +68,15 @@ export class RateLimiter {
   readonly #globalRate: BucketRate;
   readonly #workflowRate: BucketRate;
   readonly #global: BucketState;
-  readonly #workflows = new Map<string, WorkflowEntry>();
-  readonly #waiters = new Set<Waiter>();
-  /** End of the block set by a recorded rate limit, epoch milliseconds; 0 when none. */
-  #blockedUntil = 0;
-  #cleanupTimer: TimerHandle | undefined;
+  readonly #workflows: WorkflowBuckets;
+  readonly #github: GitHubLimits;
+  /** `#github`'s parts every request reads, one hop closer. */
+  readonly #blocks: GitHubBlocks;
+  readonly #pacer: QuotaPacer;
+  readonly #queue: WaitQueue;
   #shutDown = false;
-  /** The last workflow looked up: a workflow usually sends several requests in a row. */
-  #lastWorkflowId: string | undefined;
-  #lastEntry: WorkflowEntry | undefined;
+  /** The bucket that set the last wait computed by `#waitFor`. */
+  #shortBucket: RateLimitBucket = "global";
   #lastDenied: ConsumeDenied = Object.freeze({
     allowed: false,
     retryAfterMs: -1,
@@ -119,23 +84,52 @@ export class RateLimiter {
   });
 
   /**
-   * @param options - bucket sizes, eviction, backoff, clock, random source, logger;
-   *   see {@link RateLimiterOptions} for the defaults.
+   * @param options - bucket sizes, eviction, backoff, GitHub quota pacing,
+   *   clock, random source, logger; see {@link RateLimiterOptions} for the defaults.
    * @throws TypeError or RangeError naming the option when an option is invalid.
    */
   constructor(options?: RateLimiterOptions) {
     this.#options = resolveOptions(options);
     this.#now = this.#options.now;
-    const { global, perWorkflow } = this.#options;
+    const { global, perWorkflow, githubQuota } = this.#options;
     this.#globalRate = bucketRate(global.capacity, global.refillPerHour);
     this.#workflowRate = bucketRate(perWorkflow.capacity, perWorkflow.refillPerHour);
     this.#global = { credit: this.#globalRate.capacityUnits, updatedAt: this.#now(), readyAt: 0 };
+    this.#workflows = new WorkflowBuckets({
+      rate: this.#workflowRate,
+      idleEvictionMs: this.#options.idleEvictionMs,
+      cleanupIntervalMs: this.#options.cleanupIntervalMs,
+      clock: this.#options.clock,
+      now: this.#now,
+      logger: this.#options.logger,
+    });
+    this.#github = new GitHubLimits({
+      secondaryDefaultWaitMs: this.#options.secondaryDefaultWaitMs,
+      maxBlockMs: this.#options.maxBlockMs,
+      paceBelowFraction: githubQuota.paceBelowFraction,
+      resources: githubQuota.resources,
+      logger: this.#options.logger,
+    });
+    const { onBlocksChange } = this.#options;
+    if (onBlocksChange !== undefined) this.#github.on(onBlocksChange);
+    this.#blocks = this.#github.blocks;
+    this.#pacer = this.#github.pacer;
+    this.#queue = new WaitQueue({
+      clock: this.#options.clock,
+      now: this.#now,
+      waitOf: (workflowId, now) => {
+        const wait = this.#waitFor(this.#workflows.lookUp(workflowId), now);
+        return { wait, bucket: this.#shortBucket };
+      },
+      take: (workflowId, now) => this.#take(workflowId, this.#workflows.lookUp(workflowId), now),
+    });
   }
 
   /**
    * Takes one token from the global bucket and one from `workflowId`'s bucket,
    * or takes nothing at all. The workflow's bucket is made, full, on its first
-   * allowed request.
+   * allowed request. Waiting `consume()` callers that may go are served first,
+   * so polling cannot take the token a waiter is due.
    * @param workflowId - the workflow asking; any string.
    * @returns `{ allowed: true, bucket: null }`, or `{ allowed: false,
    *   retryAfterMs, bucket }` naming the bucket that is short.
@@ -150,57 +144,74 @@ export class RateLimiter {
   tryConsume(workflowId: string): ConsumeResult {
     if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
     const now = this.#now();
-    const globalTokenWait = waitForToken(this.#global, this.#globalRate, now);
-    let entry = this.#lookUp(workflowId);
-    const workflowWait = entry === undefined ? 0 : waitForToken(entry, this.#workflowRate, now);
-    const blockWait = this.#blockedUntil > now ? Math.ceil(this.#blockedUntil - now) : 0;
-    if (globalTokenWait === 0 && workflowWait === 0 && blockWait === 0) {
-      this.#global.credit -= TOKEN;
-      if (entry === undefined) entry = this.#createEntry(workflowId, now);
-      entry.credit -= TOKEN;
-      entry.lastActiveAt = now;
+    if (this.#queue.size > 0) this.#queue.drain(now);
+    const entry = this.#workflows.lookUp(workflowId);
+    const wait = this.#waitFor(entry, now);
+    if (wait === 0) {
+      this.#take(workflowId, entry, now);
       return ALLOWED;
     }
-    const globalWait = Math.max(globalTokenWait, blockWait);
-    return workflowWait > globalWait
-      ? this.#denied(workflowWait, "workflow")
-      : this.#denied(globalWait, "global");
+    return this.#denied(wait, this.#shortBucket);
   }
 
   /**
-   * Waits until a token is available from both buckets and takes it. Waiters
-   * are not queued: each one retries when its computed wait ends, so under
-   * contention a caller of `tryConsume()` can take a token a waiter was about to get.
+   * Waits until a token is available from both buckets and out of any block,
+   * then takes it. Waiters are served first come, first served; one held back
+   * only by its own workflow bucket lets the others pass and keeps its place.
    * @param workflowId - the workflow asking.
    * @param options - `signal` to stop waiting; `maxWaitMs` to fail fast instead of waiting long.
    * @returns a promise that resolves once the token is taken.
-   * @throws {@link RateLimitedError} when the wait would exceed `maxWaitMs`.
+   * @throws {@link RateLimitedError} when the wait would exceed `maxWaitMs` (nothing taken).
+   * @throws {@link RateLimitExhaustedError} when the bucket is empty and never refills.
    * @throws {@link RateLimiterShutDownError} when the limiter is or gets shut down.
    * @throws the signal's reason when `signal` aborts.
+   * @throws TypeError / RangeError (as a rejection) for a bad argument.
    * @example
    * ```ts
-   * await limiter.consume("triage", { signal: AbortSignal.timeout(30_000) });
+   * await limiter.consume("triage", { signal: AbortSignal.timeout(30_000), maxWaitMs: 60_000 });
    * await callGitHub();
    * ```
    */
-  async consume(workflowId: string, options: ConsumeOptions = {}): Promise<void> {
-    const { signal, maxWaitMs = Number.POSITIVE_INFINITY } = options;
-    if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
-      throw new RangeError(
-        `maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`,
-      );
-    }
-    const deadline = this.#now() + maxWaitMs;
-    for (;;) {
+  consume(workflowId: string, options: ConsumeOptions = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const { signal, maxWaitMs = Number.POSITIVE_INFINITY } = options ?? {};
+      if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
+      if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
+        throw new RangeError(
+          `maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`,
+        );
+      }
+      if (
+        signal !== undefined &&
+        (typeof signal !== "object" ||
+          signal === null ||
+          typeof signal.addEventListener !== "function")
+      ) {
+        throw new TypeError("consume options.signal must be an AbortSignal");
+      }
       if (signal?.aborted) throw signal.reason;
       if (this.#shutDown) throw new RateLimiterShutDownError();
-      const verdict = this.tryConsume(workflowId);
-      if (verdict.allowed) return;
-      if (this.#now() + verdict.retryAfterMs > deadline) {
-        throw new RateLimitedError(verdict.retryAfterMs, verdict.bucket, workflowId);
+      const now = this.#now();
+      if (this.#queue.size > 0) this.#queue.drain(now);
+      const entry = this.#workflows.lookUp(workflowId);
+      const own = this.#waitFor(entry, now);
+      const ownBucket = this.#shortBucket;
+      if (own === Number.POSITIVE_INFINITY)
+        throw new RateLimitExhaustedError(ownBucket, workflowId);
+      const projected = this.#projectedWait(workflowId, entry, now, own, ownBucket);
+      if (projected.wait > maxWaitMs && projected.wait !== Number.POSITIVE_INFINITY) {
+        throw new RateLimitedError(projected.wait, projected.bucket, workflowId);
       }
-      await this.#wait(verdict.retryAfterMs, signal);
-    }
+      if (own > maxWaitMs) throw new RateLimitedError(own, ownBucket, workflowId);
+      this.#queue.enqueue({
+        workflowId,
+        deadline: now + maxWaitMs,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      });
+    });
   }
 
   /**
@@ -213,9 +224,13 @@ export class RateLimiter {
    *   the two (at most `maxBlockMs` from now);
    * - `"primary"` with neither: the global bucket is emptied and refills at its
    *   normal rate;
-   * - `"secondary"` with neither: blocked for `secondaryDefaultWaitMs` (60 s).
+   * - `"secondary"` with neither: blocked for `secondaryDefaultWaitMs` (60 s),
+   *   twice as long on each repeat (one recorded before the last block ended
+   *   plus as long again, with no request let through in between), up to
+   *   `maxBlockMs`.
    *
-   * A block never shortens an earlier, longer one.
+   * A block never shortens an earlier, longer one. Waiters that the block
+   * pushes past their `maxWaitMs` are rejected at once.
    * @param workflowId - the workflow whose request was refused (for the log).
    * @param kind - `"primary"` (hourly quota used up) or `"secondary"` (burst limit).
    * @param retryAfterSec - the `retry-after` header, in seconds.
@@ -238,25 +253,143 @@ export class RateLimiter {
     assertSeconds(retryAfterSec, "retryAfterSec");
     assertSeconds(resetAtEpochSec, "resetAtEpochSec");
     const now = this.#now();
-    let until = Number.NEGATIVE_INFINITY;
-    if (retryAfterSec !== undefined) until = now + retryAfterSec * 1000;
-    if (resetAtEpochSec !== undefined) until = Math.max(until, resetAtEpochSec * 1000);
-    const told = retryAfterSec !== undefined || resetAtEpochSec !== undefined;
-    if (!told && kind === "secondary") until = now + this.#options.secondaryDefaultWaitMs;
-    if (!told && kind === "primary") {
+    if (this.#github.record(workflowId, kind, retryAfterSec, resetAtEpochSec, now)) {
       refill(this.#global, this.#globalRate, now);
       this.#global.credit = 0;
       this.#global.readyAt = 0;
     }
-    until = Math.min(until, now + this.#options.maxBlockMs);
-    if (until > this.#blockedUntil) this.#blockedUntil = until;
-    this.#options.logger.warn("API rate limit recorded; holding requests back", {
-      workflowId,
-      kind,
-      retryAfterSec,
-      resetAtEpochSec,
-      blockedForMs: Math.max(0, this.#blockedUntil - now),
-    });
+    if (this.#queue.size > 0) this.#queue.drain(now);
+  }
+
+  /**
+   * Records the rate limit stated by whatever a request threw or returned: an
+   * Octokit `RequestError`, a fetch `Response`, an axios-like error, any
+   * `{ status, headers }`, or an error whose `cause` is one of those (read by
+   * core's `readHttpFailure`). The rules are {@link parseGitHubRateLimit}'s;
+   * the effect is {@link RateLimiter.recordRateLimit}'s, so a secondary limit
+   * blocks every request for `retry-after` seconds, until `x-ratelimit-reset`
+   * when none is left, else for a minute that doubles on repeats. The quota
+   * headers are taken in as by {@link RateLimiter.observeResponse}. An HTTP
+   * answer that is not a rate limit ends a streak of secondary limits.
+   * Call it once per failed request: each call counts as a repeat.
+   * @param value - what the request threw or returned.
+   * @param workflowId - the workflow whose request it was, for the log. @default "unknown"
+   * @returns the limit and how long requests are now held back, or `null`
+   *   when `value` is not a rate-limit answer (nothing recorded).
+   * @example
+   * ```ts
+   * try {
+   *   await octokit.rest.issues.addLabels({ owner, repo, issue_number, labels });
+   * } catch (error) {
+   *   const limit = limiter.recordRateLimitFailure(error, "triage");
+   *   if (limit === null) throw error;
+   * }
+   * ```
+   */
+  recordRateLimitFailure(value: unknown, workflowId = "unknown"): RecordedRateLimit | null {
+    const found = findHttpAnswer(value);
+    if (found === undefined) return null;
+    const now = this.#now();
+    this.#github.observe(found.failure.headers, now);
+    const limit = rateLimitOf(found, undefined);
+    if (limit === null) {
+      this.#github.endStreak(now);
+      if (this.#queue.size > 0) this.#queue.drain(now);
+      return null;
+    }
+    this.recordRateLimit(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
+    const blockWait = Math.max(0, Math.ceil(this.#blocks.until - now));
+    const tokenWait = waitForToken(this.#global, this.#globalRate, now);
+    return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };
+  }
+
+  /**
+   * Takes in the quota GitHub reports on a response (`x-ratelimit-remaining`,
+   * `x-ratelimit-reset`, `x-ratelimit-limit`, `x-ratelimit-resource`), so the
+   * limiter slows down before GitHub says no: with none left, nothing goes
+   * until the reset (a primary block, kept by `exportBlocks()`); with
+   * `githubQuota.paceBelowFraction` of the limit or less left, the requests
+   * left are spread evenly over the time until the reset. Between responses
+   * the limiter counts its own requests down. A response whose status is not
+   * 403/429 ends a streak of secondary limits. It never records a refusal:
+   * give failures to {@link RateLimiter.recordRateLimitFailure}. Responses of
+   * resources not in `githubQuota.resources` (default `core`) are ignored.
+   * @param value - a response (fetch, Octokit's `{ status, headers }`, …), or anything.
+   * @returns the quota read, or `null` when there is none to follow.
+   * @example
+   * ```ts
+   * const response = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
+   * limiter.observeResponse(response);
+   * ```
+   */
+  observeResponse(value: unknown): GitHubQuota | null {
+    const found = findHttpAnswer(value);
+    if (found === undefined) return null;
+    const now = this.#now();
+    const { status, headers } = found.failure;
+    if (status !== 403 && status !== 429) this.#github.endStreak(now);
+    const quota = this.#github.observe(headers, now);
+    if (this.#queue.size > 0) this.#queue.drain(now);
+    return quota;
+  }
+
+  /**
+   * The blocks GitHub imposed that are still running, as plain JSON with
+   * absolute epoch times, to keep in a store and hand to
+   * {@link RateLimiter.restoreBlocks} after a restart. Token counts are not in
+   * it: a restarted limiter starts with full buckets.
+   * @returns a {@link RateLimitBlocksSnapshot} (version 1).
+   * @example
+   * ```ts
+   * limiter.on("blocksChange", ({ snapshot }) => void store.set(snapshot));
+   * ```
+   */
+  exportBlocks(): RateLimitBlocksSnapshot {
+    return this.#github.blocks.toSnapshot(this.#now());
+  }
+
+  /**
+   * Adds the blocks of a snapshot from {@link RateLimiter.exportBlocks}:
+   * those already over are dropped, the rest capped at `maxBlockMs` from now,
+   * and none shortens a block already recorded. The snapshot is checked whole
+   * first, so a bad one changes nothing.
+   * @param snapshot - what `exportBlocks()` returned, read back from storage.
+   * @throws {@link RateLimitSnapshotError} naming the field, for a malformed snapshot.
+   * @example
+   * ```ts
+   * const saved = await store.get();
+   * if (saved) limiter.restoreBlocks(saved);
+   * ```
+   */
+  restoreBlocks(snapshot: unknown): void {
+    const now = this.#now();
+    this.#github.restore(snapshot, now);
+    if (this.#queue.size > 0) this.#queue.drain(now);
+  }
+
+  /**
+   * Subscribes to an event: `blocksChange`, whenever the blocks that
+   * `exportBlocks()` returns change (a block set or lengthened, a streak grown
+   * or ended, blocks restored), with the new snapshot. A block running out by
+   * itself fires nothing. A listener that throws is logged and changes nothing.
+   * @param event - `"blocksChange"`.
+   * @param listener - receives `{ reason, at, snapshot }`.
+   * @returns a function that unsubscribes.
+   * @throws TypeError for an unknown event or a listener that is not a function.
+   * @example
+   * ```ts
+   * const stop = limiter.on("blocksChange", ({ snapshot }) => persist(snapshot));
+   * ```
+   */
+  on<Name extends keyof RateLimiterEvents>(
+    event: Name,
+    listener: (payload: RateLimiterEvents[Name]) => void,
+  ): () => void {
+    if (event !== "blocksChange") {
+      throw new TypeError(`unknown event ${JSON.stringify(event)}; use "blocksChange"`);
+    }
+    if (typeof listener !== "function") throw new TypeError("listener must be a function");
+    return this.#github.on(listener as (payload: BlocksChangeEvent) => void);
   }
 
   /**
@@ -270,7 +403,7 @@ export class RateLimiter {
    * ```
    */
   recordSuccess(workflowId: string): void {
-    const entry = this.#workflows.get(workflowId);
+    const entry = this.#workflows.lookUp(workflowId);
     if (entry !== undefined) entry.attempts = 0;
   }
 
@@ -291,13 +424,13 @@ export class RateLimiter {
   getBackoffMs(workflowId: string): number {
     if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
     const now = this.#now();
-    const entry = this.#workflows.get(workflowId) ?? this.#createEntry(workflowId, now);
+    const entry = this.#workflows.lookUp(workflowId) ?? this.#workflows.create(workflowId, now);
     entry.lastActiveAt = now;
     const { baseMs, maxMs } = this.#options.backoff;
     const exponential = Math.min(maxMs, baseMs * 2 ** entry.attempts);
     if (entry.attempts < MAX_EXPONENT) entry.attempts++;
     const jittered = Math.round(exponential * (0.75 + this.#options.random() * 0.5));
-    return Math.max(jittered, Math.ceil(this.#blockedUntil - now));
+    return Math.max(jittered, Math.ceil(this.#blocks.until - now));
   }
 
   /**
@@ -311,26 +444,7 @@ export class RateLimiter {
    * ```
    */
   cleanup(): number {
-    const now = this.#now();
-    const { idleEvictionMs } = this.#options;
-    let evicted = 0;
-    for (const [workflowId, entry] of this.#workflows) {
-      if (now - entry.lastActiveAt >= idleEvictionMs && isFullAt(entry, this.#workflowRate, now)) {
-        this.#workflows.delete(workflowId);
-        evicted++;
-        if (workflowId === this.#lastWorkflowId) {
-          this.#lastWorkflowId = undefined;
-          this.#lastEntry = undefined;
-        }
-      }
-    }
-    if (evicted > 0) {
-      this.#options.logger.debug("Evicted idle workflow buckets", {
-        evicted,
-        remaining: this.#workflows.size,
-      });
-    }
-    return evicted;
+    return this.#workflows.cleanup();
   }
 
   /**
@@ -345,16 +459,8 @@ export class RateLimiter {
    */
   shutdown(): void {
     this.#shutDown = true;
-    if (this.#cleanupTimer !== undefined) {
-      this.#options.clock.clearTimeout(this.#cleanupTimer);
-      this.#cleanupTimer = undefined;
-    }
-    const error = new RateLimiterShutDownError();
-    for (const waiter of this.#waiters) {
-      this.#options.clock.clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-    this.#waiters.clear();
+    this.#workflows.stop();
+    this.#queue.rejectAll(new RateLimiterShutDownError());
   }
 
   /**
@@ -368,7 +474,7 @@ export class RateLimiter {
    */
   getRemainingTokens(workflowId?: string): RemainingTokens {
     const now = this.#now();
-    const entry = workflowId === undefined ? undefined : this.#workflows.get(workflowId);
+    const entry = workflowId === undefined ? undefined : this.#workflows.lookUp(workflowId);
     return {
       global: tokensAt(this.#global, this.#globalRate, now),
       workflow:
@@ -380,22 +486,13 @@ export class RateLimiter {
 
   /** Epoch milliseconds at which the current rate-limit block ends, or `null` when none is active. */
   get blockedUntil(): number | null {
-    return this.#blockedUntil > this.#now() ? this.#blockedUntil : null;
+    const until = this.#blocks.until;
+    return until > this.#now() ? until : null;
   }
 
   /** Number of workflow buckets held in memory. */
   get trackedWorkflows(): number {
     return this.#workflows.size;
-  }
-
-  #lookUp(workflowId: string): WorkflowEntry | undefined {
-    if (workflowId === this.#lastWorkflowId) return this.#lastEntry;
-    const entry = this.#workflows.get(workflowId);
-    if (entry !== undefined) {
-      this.#lastWorkflowId = workflowId;
-      this.#lastEntry = entry;
-    }
-    return entry;
   }
 
   /** Refusals at the same millisecond share one frozen answer instead of allocating each. */
@@ -406,53 +503,72 @@ export class RateLimiter {
     return this.#lastDenied;
   }
 
-  #createEntry(workflowId: string, now: number): WorkflowEntry {
-    const entry: WorkflowEntry = {
+  /**
+   * The wait before `entry`'s workflow may send at `now`: the latest of the
+   * two buckets' refill, the recorded block and the quota pacing. Sets
+   * `#shortBucket` to the bucket that decides it, so the hot path allocates nothing.
+   */
+  #waitFor(entry: WorkflowEntry | undefined, now: number): number {
+    const tokenWait = waitForToken(this.#global, this.#globalRate, now);
+    const workflowWait = entry === undefined ? 0 : waitForToken(entry, this.#workflowRate, now);
+    const blockedUntil = this.#blocks.until;
+    let globalWait = blockedUntil > now ? Math.ceil(blockedUntil - now) : 0;
+    if (tokenWait > globalWait) globalWait = tokenWait;
+    const pacer = this.#pacer;
+    if (pacer.active) {
+      const paceWait = pacer.waitAt(now);
+      if (paceWait > globalWait) globalWait = paceWait;
+    }
+    if (workflowWait > globalWait) {
+      this.#shortBucket = "workflow";
+      return workflowWait;
+    }
+    this.#shortBucket = "global";
+    return globalWait;
+  }
+
+  #take(workflowId: string, entry: WorkflowEntry | undefined, now: number): void {
+    this.#global.credit -= TOKEN;
+    const taken = entry ?? this.#workflows.create(workflowId, now);
+    taken.credit -= TOKEN;
+    taken.lastActiveAt = now;
+    if (this.#pacer.active) this.#pacer.taken(now);
+  }
+
+  /**
+   * When a new waiter's turn would come if every waiter ahead takes its token
+   * first: the global bucket must hand out one token per waiter ahead, the
+   * workflow's one per waiter of the same workflow ahead. `Infinity` when the
+   * waiters ahead would empty a bucket that never refills (they may yet give up).
+   */
+  #projectedWait(
+    workflowId: string,
+    entry: WorkflowEntry | undefined,
+    now: number,
+    own: number,
+    ownBucket: RateLimitBucket,
+  ): { wait: number; bucket: RateLimitBucket } {
+    if (this.#queue.size === 0) return { wait: own, bucket: ownBucket };
+    const ahead = this.#queue.countAhead(workflowId);
+    const globalTokens = msUntilTokens(this.#global, this.#globalRate, now, ahead.all + 1);
+    const workflowState = entry ?? {
       credit: this.#workflowRate.capacityUnits,
       updatedAt: now,
       readyAt: 0,
-      lastActiveAt: now,
-      attempts: 0,
     };
-    this.#workflows.set(workflowId, entry);
-    if (this.#cleanupTimer === undefined) this.#armCleanup();
-    return entry;
-  }
-
-  /** The timer exists only while there are buckets to evict, and never holds the process open. */
-  #armCleanup(): void {
-    const { cleanupIntervalMs, clock } = this.#options;
-    if (this.#shutDown || cleanupIntervalMs === Number.POSITIVE_INFINITY) return;
-    this.#cleanupTimer = clock.setTimeout(() => {
-      this.#cleanupTimer = undefined;
-      this.cleanup();
-      if (this.#workflows.size > 0) this.#armCleanup();
-    }, cleanupIntervalMs);
-    this.#cleanupTimer.unref?.();
-  }
-
-  #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    const { clock } = this.#options;
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        clock.clearTimeout(waiter.timer);
-        this.#waiters.delete(waiter);
-        reject(signal?.reason);
-      };
-      const waiter: Waiter = {
-        timer: clock.setTimeout(() => {
-          this.#waiters.delete(waiter);
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        }, ms),
-        reject: (reason) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(reason);
-        },
-      };
-      this.#waiters.add(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    const workflowTokens = msUntilTokens(
+      workflowState,
+      this.#workflowRate,
+      now,
+      ahead.sameWorkflow + 1,
+    );
+    const globalWait = Math.max(own, globalTokens);
+    return workflowTokens > globalWait
+      ? { wait: workflowTokens, bucket: "workflow" }
+      : {
+          wait: globalWait,
+          bucket: ownBucket === "workflow" && own >= globalTokens ? "workflow" : "global",
+        };
   }
 }
 

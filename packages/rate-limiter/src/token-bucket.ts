@@ -92,3 +92,23 @@ export function isFullAt(state: BucketState, rate: BucketRate, now: number): boo
   const elapsed = now > state.updatedAt ? now - state.updatedAt : 0;
   return state.credit + elapsed * rate.unitsPerMs >= rate.capacityUnits;
 }
+
+/**
+ * @returns how long after `now` the bucket will have handed out `count` more
+ * tokens, taken one by one as they come: 0 when `count` tokens are there now,
+ * `Infinity` when the bucket never refills and holds fewer. An estimate for
+ * a queue of waiters, rounded up to the millisecond.
+ */
+export function msUntilTokens(
+  state: BucketState,
+  rate: BucketRate,
+  now: number,
+  count: number,
+): number {
+  const elapsed = now > state.updatedAt ? now - state.updatedAt : 0;
+  const credit = Math.min(rate.capacityUnits, state.credit + elapsed * rate.unitsPerMs);
+  const missing = count * TOKEN - credit;
+  if (missing <= 0) return 0;
+  if (rate.unitsPerMs === 0) return Number.POSITIVE_INFINITY;
+  return Math.ceil(missing / rate.unitsPerMs);
+}

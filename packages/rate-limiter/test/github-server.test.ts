@@ -10,7 +10,7 @@ import {
   githubAnswers,
   RESET_AT_EPOCH_SEC,
 } from "../src/__fixtures__/github-responses.js";
-import { RateLimiter, recordGitHubRateLimit } from "../src/index.js";
+import { RateLimiter, readGitHubRateLimit, recordGitHubRateLimit } from "../src/index.js";
 
 type AnswerName = keyof typeof githubAnswers;
 
@@ -19,6 +19,9 @@ let baseUrl: string;
 /** Answers the crawler route gives, in order; 200 once they run out. */
 let crawlScript: (GitHubAnswer | undefined)[] = [];
 let crawlRequests: { at: number; path: string }[] = [];
+/** Answers of the step route, made when asked (reset times depend on the clock). */
+let stepScript: (() => GitHubAnswer)[] = [];
+let stepRequests: number[] = [];
 
 beforeAll(async () => {
   server = createServer((request, response) => {
@@ -29,6 +32,10 @@ beforeAll(async () => {
       return;
     }
     let answer: GitHubAnswer | undefined;
+    if (route === "step") {
+      stepRequests.push(Date.now());
+      answer = stepScript.shift()?.();
+    }
     if (route === "answer") answer = githubAnswers[name as AnswerName];
     if (route === "crawl") {
       crawlRequests.push({ at: Date.now(), path: url.pathname });
@@ -201,5 +208,121 @@ describe("a crawler on the real clock", () => {
     const retried = crawlRequests[3]!.at;
     // The block starts when the answer is recorded, after the server stamped the request.
     expect(retried - limited).toBeGreaterThanOrEqual(1_000);
+  });
+});
+
+describe("a step loop with no rate-limit code but the limiter's own (real clock)", () => {
+  const quota = (remaining: number, resetAtEpochSec: number) => ({
+    "content-type": "application/json",
+    "x-ratelimit-limit": "5000",
+    "x-ratelimit-remaining": String(remaining),
+    "x-ratelimit-reset": String(resetAtEpochSec),
+    "x-ratelimit-resource": "core",
+  });
+  const later = () => Math.floor(Date.now() / 1000) + 3_600;
+  const ok = () => ({ status: 200, headers: quota(4_000, later()), body: { message: "ok" } });
+  const secondaryWithoutRetryAfter = () => ({
+    status: 403,
+    headers: quota(3_999, later()),
+    body: githubAnswers.secondaryMessage.body,
+  });
+
+  it("waits what the server asked for: retry-after, a doubling minute without it, the reset", async () => {
+    const primaryResetAt = { value: 0 };
+    stepRequests = [];
+    stepScript = [
+      ok,
+      secondaryWithoutRetryAfter,
+      secondaryWithoutRetryAfter,
+      ok,
+      () => ({
+        ...githubAnswers.tooManyRequests,
+        headers: { ...quota(3_998, later()), "retry-after": "1" },
+      }),
+      () => {
+        primaryResetAt.value = Math.floor(Date.now() / 1000) + 2;
+        return { ...githubAnswers.primaryLimit, headers: quota(0, primaryResetAt.value) };
+      },
+      ok,
+    ];
+    // "At least one minute" scaled down to 150 ms, so the test runs in seconds.
+    const limiter = new RateLimiter({ secondaryDefaultWaitMs: 150 });
+    const outcomes: string[] = [];
+    try {
+      while (outcomes.filter((outcome) => outcome === "ok").length < 3) {
+        await limiter.consume("step", { signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(`${baseUrl}/step/1`);
+        // Only the body tells a secondary limit without retry-after apart from a plain 403.
+        const limit = response.ok ? null : await readGitHubRateLimit(response);
+        if (response.ok) {
+          limiter.observeResponse(response);
+          outcomes.push("ok");
+        } else if (limit) {
+          limiter.recordRateLimit("step", limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
+          limiter.observeResponse(response);
+          outcomes.push(`${response.status} ${limit.kind}`);
+        } else {
+          throw new Error(`unexpected ${response.status}`);
+        }
+        await response.body?.cancel();
+      }
+    } finally {
+      limiter.shutdown();
+    }
+    expect(outcomes).toEqual([
+      "ok",
+      "403 secondary",
+      "403 secondary",
+      "ok",
+      "429 secondary",
+      "403 primary",
+      "ok",
+    ]);
+    const gaps = stepRequests.slice(1).map((at, index) => at - stepRequests[index]!);
+    expect(gaps[1]).toBeGreaterThanOrEqual(150 - 5); // the first secondary limit: the base wait
+    expect(gaps[2]).toBeGreaterThanOrEqual(300 - 5); // a repeat: twice as long
+    expect(gaps[4]).toBeGreaterThanOrEqual(1_000 - 5); // retry-after: 1
+    expect(stepRequests[6]!).toBeGreaterThanOrEqual(primaryResetAt.value * 1000 - 5); // x-ratelimit-reset
+  });
+
+  it("feeds thrown Octokit-shaped errors and returned responses to the limiter", async () => {
+    stepRequests = [];
+    stepScript = [
+      () => ({
+        ...githubAnswers.tooManyRequests,
+        headers: { ...quota(4_000, later()), "retry-after": "1" },
+      }),
+      ok,
+    ];
+    const limiter = new RateLimiter();
+    const results: string[] = [];
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await limiter.consume("step", { maxWaitMs: 5_000 });
+        try {
+          const response = await fetch(`${baseUrl}/step/2`);
+          const data: unknown = await response.json();
+          if (!response.ok) {
+            throw Object.assign(new Error(String((data as { message: string }).message)), {
+              status: response.status,
+              response: {
+                status: response.status,
+                headers: Object.fromEntries(response.headers),
+                data,
+              },
+            });
+          }
+          limiter.observeResponse(response);
+          results.push("ok");
+        } catch (error) {
+          const limit = limiter.recordRateLimitFailure(error, "step");
+          results.push(`${limit?.kind} for ${limit?.blockedForMs} ms`);
+        }
+      }
+    } finally {
+      limiter.shutdown();
+    }
+    expect(results).toEqual(["secondary for 1000 ms", "ok"]);
+    expect(stepRequests[1]! - stepRequests[0]!).toBeGreaterThanOrEqual(1_000 - 5);
   });
 });
