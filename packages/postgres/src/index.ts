@@ -78,7 +78,7 @@ export type {
 export {
   PostgresRateLimiter,
   type PostgresRateLimiterOptions,
-  type RateLimitBlock,
+  type StoredRateLimitBlock,
 } from "./rate-limiter.js";
 export { assertSchemaUsable, type SchemaState } from "./schema-version.js";
 export {

@@ -134,7 +134,14 @@ describe("blocks GitHub imposes", () => {
       }),
     ).toBe("secondary");
     expect(await limiter!.recordGitHubRateLimit("w", { status: 404, headers: {} })).toBeNull();
-    expect((await limiter!.exportBlocks())[0]).toMatchObject({ kind: "secondary" });
+    const thrown = Object.assign(new Error("API rate limit exceeded"), {
+      status: 403,
+      response: { headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "4102444800" } },
+    });
+    expect(await limiter!.recordRateLimitFailure(thrown, "w")).toMatchObject({ kind: "primary" });
+    expect(await limiter!.recordRateLimitFailure(new Error("ECONNRESET"))).toBeNull();
+    // The later block (the primary limit's reset, capped) wins.
+    expect((await limiter!.exportBlocks())[0]).toMatchObject({ kind: "primary" });
   });
 
   it("names bad options and arguments", async () => {

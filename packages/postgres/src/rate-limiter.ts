@@ -2,12 +2,14 @@ import { delay } from "@beauvoir/core";
 import {
   type ConsumeOptions,
   type ConsumeResult,
+  type GitHubRateLimit,
   type GitHubResponseLike,
   parseGitHubRateLimit,
   RATE_LIMITER_DEFAULTS,
   type RateLimitBucket,
   RateLimitedError,
   type RateLimitKind,
+  readGitHubRateLimit,
   type TokenBucketOptions,
 } from "@beauvoir/rate-limiter";
 import { SYNCHRONOUS_COMMIT } from "./audit-trail.js";
@@ -32,7 +34,7 @@ export interface PostgresRateLimiterOptions {
 }
 
 /** A block GitHub imposed, as stored. */
-export interface RateLimitBlock {
+export interface StoredRateLimitBlock {
   scope: string;
   kind: RateLimitKind;
   /** Until when (database clock). */
@@ -256,6 +258,25 @@ export class PostgresRateLimiter {
     return limit.kind;
   }
 
+  /**
+   * Records the rate limit a failure carries, for every replica of this scope:
+   * a thrown Octokit error, a thrown or returned fetch `Response` (its body is
+   * read for the secondary-limit text), or anything with `status` and
+   * `headers`. Does nothing for other failures.
+   * @param value - what the request threw or returned.
+   * @param workflowId - the workflow refused. @default "unknown"
+   * @returns the limit recorded, or `null`.
+   */
+  async recordRateLimitFailure(
+    value: unknown,
+    workflowId = "unknown",
+  ): Promise<GitHubRateLimit | null> {
+    const limit = await readGitHubRateLimit(value);
+    if (limit === null) return null;
+    await this.recordRateLimit(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec);
+    return limit;
+  }
+
   /** @returns when the current block of this scope ends (database clock), or `null` when there is none. */
   async blockedUntil(): Promise<Date | null> {
     const { rows } = await this.#runner.run<{ blocked_until: Date }>(
@@ -267,7 +288,7 @@ export class PostgresRateLimiter {
   }
 
   /** @returns every stored block of this scope, current or past. */
-  async exportBlocks(): Promise<RateLimitBlock[]> {
+  async exportBlocks(): Promise<StoredRateLimitBlock[]> {
     const { rows } = await this.#runner.run<{
       scope: string;
       kind: RateLimitKind;
