@@ -39,7 +39,7 @@ export class AuditContent {
   }
 
   /**
-   * @throws {@link AuditInvalidEntryError} for a malformed entry, params JSON
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) for a malformed entry, params JSON
    *   cannot represent, or a redactor that fails.
    */
   entry(entry: IntentEntry | DeniedEntry | DryRunEntry): AuditRecordContent {
@@ -76,7 +76,7 @@ export class AuditContent {
    * The result columns. A result JSON cannot represent (a `BigInt`, a cycle)
    * is never a reason to leave a side effect unrecorded: it is written as
    * `{"unrepresentable":"<why>"}` instead.
-   * @throws {@link AuditInvalidEntryError} when the redactor fails.
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) when the redactor fails.
    */
   result(result: unknown, error: string | Error | undefined): AuditResultContent {
     let resultJson: string | null = null;

@@ -76,7 +76,7 @@ export class PostgresAuditTrail {
    * Records that an action is about to run.
    * @param entry - action, target, params (redacted before writing), optional dedupeKey.
    * @returns the record's id, to pass to {@link PostgresAuditTrail.recordResult}.
-   * @throws {@link AuditInvalidEntryError} for a malformed entry; {@link DatabaseUnavailableError}.
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) for a malformed entry; {@link DatabaseUnavailableError}.
    */
   async recordIntent(entry: IntentEntry): Promise<number> {
     return this.#insert("intent", this.#content.entry(entry), null, null, false);
@@ -89,7 +89,7 @@ export class PostgresAuditTrail {
    * @param result - the action's return value (redacted); `undefined` for none.
    * @param error - the failure, if it failed (an `Error` is written as `name: message`, redacted).
    * @returns the result record's id.
-   * @throws {@link AuditUnknownIntentError} when the id is not an intent, or it already has a result.
+   * @throws `AuditUnknownIntentError` (`@beauvoir/audit-trail`) when the id is not an intent, or it already has a result.
    */
   async recordResult(intentId: number, result: unknown, error?: string | Error): Promise<number> {
     if (!Number.isSafeInteger(intentId) || intentId < 1) {

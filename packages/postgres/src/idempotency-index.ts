@@ -251,7 +251,7 @@ export class PostgresIdempotencyIndex {
    * @param input - key, target, params, optional attempt id and strategy.
    * @returns `claimed` (run the side effect), or what holds the key.
    * @throws {@link LeaseLostError} when this instance has no live lease.
-   * @throws {@link AuditInvalidEntryError} for bad params; {@link DatabaseUnavailableError}.
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) for bad params; {@link DatabaseUnavailableError}.
    * @example
    * ```ts
    * const claim = await backend.idempotency.claim({ key, target: "acme/app#12", params });

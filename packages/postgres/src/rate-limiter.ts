@@ -157,7 +157,7 @@ export class PostgresRateLimiter {
    * Waits for a token (and the end of any block) and takes it.
    * @param workflowId - the workflow asking.
    * @param options - `signal`, `maxWaitMs` (default `Infinity`).
-   * @throws {@link RateLimitedError} when the wait would exceed `maxWaitMs`; the signal's reason.
+   * @throws `RateLimitedError` (`@beauvoir/rate-limiter`) when the wait would exceed `maxWaitMs`; the signal's reason.
    */
   async consume(workflowId: string, options: ConsumeOptions = {}): Promise<void> {
     const { signal, maxWaitMs = Number.POSITIVE_INFINITY } = options;

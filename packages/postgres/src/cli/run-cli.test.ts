@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -104,7 +105,25 @@ describe("beauvoir-postgres", () => {
     expect(refused.stderr).toContain("[SCHEMA_TOO_NEW]");
   });
 
-  it("runs as an installed bin through the committed shim", async () => {
+  it("runs as an installed bin through the committed shim", { timeout: 300_000 }, async () => {
+    // The shim imports dist/, which the workspace build makes; on a fresh clone
+    // (`pnpm install` then this package's tests) build it and its dependencies first.
+    const root = fileURLToPath(new URL("../../../../", import.meta.url));
+    const built = [
+      "postgres",
+      "audit-trail",
+      "core",
+      "idempotency",
+      "rate-limiter",
+      "redactor",
+    ].every((name) => existsSync(join(root, "packages", name, "dist", "index.js")));
+    if (!built || !existsSync(join(root, "packages/postgres/dist/cli.js"))) {
+      execFileSync("pnpm", ["turbo", "run", "build", "--filter=@beauvoir/postgres..."], {
+        cwd: root,
+        stdio: "ignore",
+        timeout: 280_000,
+      });
+    }
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [bin, "status", "--schema", "beauvoir"],
