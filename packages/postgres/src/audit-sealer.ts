@@ -109,7 +109,7 @@ export class AuditSealer {
     this.#stopping?.abort();
     await this.#loop;
     this.#loop = undefined;
-    await this.#lock?.release().catch(() => false);
+    await this.#lock?.release({ maxAttempts: 2 }).catch(() => false);
     this.#lock = undefined;
   }
 

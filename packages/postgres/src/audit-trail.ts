@@ -147,20 +147,12 @@ export class PostgresAuditTrail {
    * @param dedupeKey - the key the intent was recorded with.
    * @returns the result, or `null` when no intent with that key has a result.
    */
-  async findResultByDedupeKey(dedupeKey: string): Promise<RecordedResult | null> {
-    const { rows } = await this.#runner.run<{
-      intent_id: string;
-      result: string | null;
-      error: string | null;
-    }>(
+  findResultByDedupeKey(dedupeKey: string): Promise<RecordedResult | null> {
+    return this.#findResult(
       "audit.findResultByDedupeKey",
-      `SELECT intent_id::text, result, error FROM ${this.#schema}.audit_records
-        WHERE dedupe_key = $1 AND phase = 'result' ORDER BY id DESC LIMIT 1`,
-      [dedupeKey],
+      "dedupe_key = $1 AND phase = 'result' ORDER BY id DESC LIMIT 1",
+      dedupeKey,
     );
-    const row = rows[0];
-    if (row === undefined) return null;
-    return toRecordedResult(row);
   }
 
   /**
@@ -168,19 +160,12 @@ export class PostgresAuditTrail {
    * @param intentId - the intent's id.
    * @returns the result, or `null`.
    */
-  async findResultByIntent(intentId: number): Promise<RecordedResult | null> {
-    const { rows } = await this.#runner.run<{
-      intent_id: string;
-      result: string | null;
-      error: string | null;
-    }>(
+  findResultByIntent(intentId: number): Promise<RecordedResult | null> {
+    return this.#findResult(
       "audit.findResultByIntent",
-      `SELECT intent_id::text, result, error FROM ${this.#schema}.audit_records
-        WHERE intent_id = $1 AND phase = 'result'`,
-      [intentId],
+      "intent_id = $1 AND phase = 'result'",
+      intentId,
     );
-    const row = rows[0];
-    return row === undefined ? null : toRecordedResult(row);
   }
 
   /**
@@ -265,6 +250,28 @@ export class PostgresAuditTrail {
     }
   }
 
+  async #findResult(
+    operation: string,
+    where: string,
+    value: unknown,
+  ): Promise<RecordedResult | null> {
+    const { rows } = await this.#runner.run<{
+      intent_id: string;
+      result: string | null;
+      error: string | null;
+    }>(
+      operation,
+      `SELECT intent_id::text, result, error FROM ${this.#schema}.audit_records WHERE ${where}`,
+      [value],
+    );
+    const row = rows[0];
+    if (row === undefined) return null;
+    const recorded: RecordedResult = { intentId: Number(row.intent_id) };
+    if (row.result !== null) recorded.result = JSON.parse(row.result);
+    if (row.error !== null) recorded.error = row.error;
+    return recorded;
+  }
+
   async #whyNoResult(intentId: number): Promise<"not_open" | "already_resolved" | "retry"> {
     const s = this.#schema;
     const { rows } = await this.#runner.run<{ phase: string; resolved: boolean }>(
@@ -277,15 +284,4 @@ export class PostgresAuditTrail {
     if (row === undefined || row.phase !== "intent") return "not_open";
     return row.resolved ? "already_resolved" : "retry";
   }
-}
-
-function toRecordedResult(row: {
-  intent_id: string;
-  result: string | null;
-  error: string | null;
-}): RecordedResult {
-  const recorded: RecordedResult = { intentId: Number(row.intent_id) };
-  if (row.result !== null) recorded.result = JSON.parse(row.result);
-  if (row.error !== null) recorded.error = row.error;
-  return recorded;
 }

@@ -186,6 +186,7 @@ export class InstanceLease {
            SET stopped_at = COALESCE(stopped_at, now()), lease_expires_at = LEAST(lease_expires_at, now())
          WHERE id = $1`,
         [this.id],
+        { maxAttempts: 2 },
       );
     } catch (error) {
       // The lease then simply runs out; takeover waits for it.

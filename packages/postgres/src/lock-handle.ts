@@ -107,9 +107,11 @@ export class PostgresLockHandle {
   /**
    * Ends the lease now (the row's `expires_at` becomes the database's now), if
    * this grant still holds it. Releasing twice is harmless.
+   * @param options - `maxAttempts`: sends at most (default: the runner's retry
+   *   policy); a lease that is not released runs out by itself.
    * @returns true when this call ended a lease this grant held.
    */
-  async release(): Promise<boolean> {
+  async release(options: { maxAttempts?: number } = {}): Promise<boolean> {
     const wasHeld = !this.#ended;
     this.#end(new LockLostError(this.name, this.fence));
     if (!wasHeld) return false;
@@ -120,6 +122,7 @@ export class PostgresLockHandle {
         WHERE name = $1 AND holder_id = $2 AND fence = $3
         RETURNING true AS held`,
       [name, holderId, this.fence],
+      options,
     );
     return rows.length > 0;
   }

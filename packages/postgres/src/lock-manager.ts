@@ -149,11 +149,15 @@ export class PostgresLockManager {
   }
 
   /**
-   * Releases every lock this manager still holds.
+   * Releases every lock this manager still holds; one that cannot be released
+   * runs out by itself.
+   * @param options - `maxAttempts` per release.
    * @returns how many were released.
    */
-  async releaseAll(): Promise<number> {
-    const released = await Promise.all([...this.#held].map((handle) => handle.release()));
+  async releaseAll(options: { maxAttempts?: number } = {}): Promise<number> {
+    const released = await Promise.all(
+      [...this.#held].map((handle) => handle.release(options).catch(() => false)),
+    );
     return released.filter(Boolean).length;
   }
 

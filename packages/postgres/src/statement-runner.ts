@@ -32,6 +32,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Client-side limit on this send; the runner's `queryTimeoutMs` when absent. */
   timeoutMs?: number;
+  /** Sends at most this many times (for best-effort statements on the way out). */
+  maxAttempts?: number;
 }
 
 /**
@@ -76,9 +78,7 @@ export class StatementRunner {
     values: unknown[],
     options: SendOptions = {},
   ): Promise<QueryResultLike<Row>> {
-    return this.#withRetries(operation, options.signal, () =>
-      this.send<Row>(text, values, options),
-    );
+    return this.#withRetries(operation, options, () => this.send<Row>(text, values, options));
   }
 
   /**
@@ -92,7 +92,7 @@ export class StatementRunner {
     body: (transaction: Queryable) => Promise<T>,
     options: SendOptions = {},
   ): Promise<T> {
-    return this.#withRetries(operation, options.signal, () => this.#transactionOnce(body, options));
+    return this.#withRetries(operation, options, () => this.#transactionOnce(body, options));
   }
 
   /**
@@ -145,10 +145,12 @@ export class StatementRunner {
 
   async #withRetries<T>(
     operation: string,
-    signal: AbortSignal | undefined,
+    options: SendOptions,
     attempt: () => Promise<T>,
   ): Promise<T> {
-    const { maxAttempts, baseDelayMs, maxDelayMs, budgetMs } = this.settings.retry;
+    const { baseDelayMs, maxDelayMs, budgetMs } = this.settings.retry;
+    const maxAttempts = options.maxAttempts ?? this.settings.retry.maxAttempts;
+    const { signal } = options;
     const { clock } = this.settings;
     const startedAt = clock.now();
     for (let attempts = 1; ; attempts++) {
