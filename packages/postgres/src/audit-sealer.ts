@@ -1,9 +1,12 @@
+import type { KeyObject } from "node:crypto";
 import { delay } from "@beauvoir/core";
 import { buildSealedLine, type SealableRecord } from "./audit-line.js";
+import { signCheckpoint } from "./checkpoint.js";
 import { positive } from "./connection-options.js";
 import { LeaseLostError, LockHeldError, StaleFenceError } from "./errors.js";
 import type { PostgresLockHandle } from "./lock-handle.js";
 import type { PostgresLockManager } from "./lock-manager.js";
+import { MerkleFrontier } from "./merkle-tree.js";
 import type { Queryable } from "./queryable.js";
 import type { StatementRunner } from "./statement-runner.js";
 
@@ -17,6 +20,40 @@ export interface AuditSealerOptions {
   leaseTtlMs?: number;
   /** HMAC-SHA256 key every sealed record is signed with (a string is used as UTF-8). */
   hmacKey?: Uint8Array;
+  /** Signed Merkle checkpoints of the sealed history; see {@link AuditCheckpointOptions}. */
+  checkpoints?: AuditCheckpointOptions;
+}
+
+/**
+ * Signed checkpoints: every `every` sealed records, the sealer signs the RFC
+ * 6962 Merkle root of the whole history so far as a C2SP checkpoint note,
+ * stores it (`audit_checkpoints`) and hands it to `onCheckpoint`, whose job is
+ * to keep a copy outside the database. Give every replica the same options.
+ */
+export interface AuditCheckpointOptions {
+  /** The Ed25519 private key the sealer signs with. */
+  privateKey: KeyObject;
+  /** The log's name in the checkpoint, e.g. `example.com/bot/audit`. */
+  origin: string;
+  /** The signer's name in the signature line. @default origin */
+  keyName?: string;
+  /** Sealed records between two checkpoints. @default 1_000 */
+  every?: number;
+  /**
+   * Receives each checkpoint once it is committed (at least once per sealing
+   * replica; one that fails is handed out again after the next batch).
+   */
+  onCheckpoint?: (checkpoint: SignedCheckpoint) => void | Promise<void>;
+}
+
+/** A checkpoint as stored and handed out. */
+export interface SignedCheckpoint {
+  /** Records covered: seq 1 to `treeSize`. */
+  treeSize: number;
+  /** The Merkle root, lowercase hex. */
+  rootHash: string;
+  /** The signed note (C2SP checkpoint text, blank line, signature line). */
+  note: string;
 }
 
 /**
@@ -39,6 +76,8 @@ interface HeadRow {
   seq: string;
   last_hash: string;
   sealer_fence: string;
+  tree_frontier: string;
+  checkpoint_size: string;
 }
 
 interface UnsealedRow extends SealableRecord {
@@ -61,6 +100,9 @@ export class AuditSealer {
   readonly #idleMs: number;
   readonly #leaseTtlMs: number;
   readonly #hmacKey: Uint8Array | undefined;
+  readonly #checkpoints: (AuditCheckpointOptions & { every: number }) | undefined;
+  /** The last checkpoint handed to `onCheckpoint`. */
+  #delivered: number | undefined;
   #loop: Promise<void> | undefined;
   #stopping: AbortController | undefined;
   #lock: PostgresLockHandle | undefined;
@@ -95,6 +137,29 @@ export class AuditSealer {
       "sealer.leaseTtlMs",
     );
     this.#hmacKey = options.hmacKey;
+    const checkpoints = options.checkpoints;
+    if (checkpoints !== undefined) {
+      const every = checkpoints.every ?? 1_000;
+      if (!Number.isInteger(every) || every < 1) {
+        throw new RangeError(`checkpoints.every must be a positive integer, got ${every}`);
+      }
+      if (checkpoints.privateKey?.asymmetricKeyType !== "ed25519") {
+        throw new TypeError("checkpoints.privateKey must be an Ed25519 private KeyObject");
+      }
+      if (
+        checkpoints.onCheckpoint !== undefined &&
+        typeof checkpoints.onCheckpoint !== "function"
+      ) {
+        throw new TypeError("checkpoints.onCheckpoint must be a function");
+      }
+      // Fails now, not in the first batch, on a bad origin or key name.
+      signCheckpoint(
+        { origin: checkpoints.origin, treeSize: 0, rootHash: new MerkleFrontier().root() },
+        checkpoints.privateKey,
+        checkpoints.keyName,
+      );
+      this.#checkpoints = { ...checkpoints, every };
+    }
   }
 
   /** Starts competing for the sealer lock and sealing while holding it. Calling it again does nothing. */
@@ -177,19 +242,63 @@ export class AuditSealer {
    * @returns how many records were sealed.
    * @throws {@link StaleFenceError} when a sealer with a higher fence has sealed since.
    */
-  sealBatch(lock: PostgresLockHandle): Promise<number> {
-    return this.#runner.transaction(
+  async sealBatch(lock: PostgresLockHandle): Promise<number> {
+    const delivering = this.#checkpoints?.onCheckpoint !== undefined;
+    if (delivering && this.#delivered === undefined) {
+      this.#delivered = (await this.checkpoints()).at(-1)?.treeSize ?? 0;
+    }
+    const sealed = await this.#runner.transaction(
       "audit.seal",
       (transaction) => this.#sealIn(transaction, lock.fence),
       { signal: lock.signal },
     );
+    if (delivering) await this.#deliver();
+    return sealed;
+  }
+
+  /**
+   * The stored checkpoints, oldest first.
+   * @param afterSize - only those covering more records than this. @default 0
+   */
+  async checkpoints(afterSize = 0): Promise<SignedCheckpoint[]> {
+    const { rows } = await this.#runner.run<{ tree_size: string; root_hash: string; note: string }>(
+      "audit.checkpoints",
+      `SELECT c.tree_size::text AS tree_size, c.root_hash, c.note FROM ${this.#schema}.audit_checkpoints c
+        WHERE c.tree_size > $1 ORDER BY c.tree_size`,
+      [afterSize],
+    );
+    return rows.map((row) => ({
+      treeSize: Number(row.tree_size),
+      rootHash: row.root_hash,
+      note: row.note,
+    }));
+  }
+
+  async #deliver(): Promise<void> {
+    const { onCheckpoint } = this.#checkpoints!;
+    for (const checkpoint of await this.checkpoints(this.#delivered)) {
+      try {
+        await onCheckpoint!(checkpoint);
+      } catch (error) {
+        this.#runner.settings.logger.warn(
+          "onCheckpoint failed; the checkpoint is handed out again later",
+          {
+            treeSize: checkpoint.treeSize,
+            error,
+          },
+        );
+        return;
+      }
+      this.#delivered = checkpoint.treeSize;
+    }
   }
 
   async #sealIn(transaction: Queryable, fence: number): Promise<number> {
     const s = this.#schema;
     const head = (
       await transaction.query<HeadRow>({
-        text: `SELECT seq::text, last_hash, sealer_fence::text FROM ${s}.audit_head FOR UPDATE`,
+        text: `SELECT seq::text, last_hash, sealer_fence::text, tree_frontier, checkpoint_size::text
+                 FROM ${s}.audit_head FOR UPDATE`,
       })
     ).rows[0]!;
     const highest = Number(head.sealer_fence);
@@ -203,6 +312,7 @@ export class AuditSealer {
     });
     let seq = Number(head.seq);
     let prevHash = head.last_hash;
+    const frontier = MerkleFrontier.fromJSON(seq, JSON.parse(head.tree_frontier) as string[]);
     const sealedSeqs = new Map<string, number>();
     const ids: string[] = [];
     const seqs: number[] = [];
@@ -224,6 +334,7 @@ export class AuditSealer {
       seqs.push(seq);
       hashes.push(sealed.hash);
       lines.push(sealed.line);
+      frontier.append(Buffer.from(sealed.line, "utf8"));
       prevHash = sealed.hash;
     }
     if (ids.length === 0) return 0;
@@ -233,9 +344,26 @@ export class AuditSealer {
               WHERE r.id = u.id AND r.seq IS NULL`,
       values: [ids, seqs, hashes, lines],
     });
+    let checkpointSize = Number(head.checkpoint_size);
+    const checkpoints = this.#checkpoints;
+    if (checkpoints !== undefined && seq - checkpointSize >= checkpoints.every) {
+      const rootHash = frontier.root();
+      const note = signCheckpoint(
+        { origin: checkpoints.origin, treeSize: seq, rootHash },
+        checkpoints.privateKey,
+        checkpoints.keyName,
+      );
+      await transaction.query({
+        text: `INSERT INTO ${s}.audit_checkpoints (tree_size, root_hash, note, created_at)
+               VALUES ($1, $2, $3, now())`,
+        values: [seq, rootHash.toString("hex"), note],
+      });
+      checkpointSize = seq;
+    }
     await transaction.query({
-      text: `UPDATE ${s}.audit_head SET seq = $1, last_hash = $2, sealer_fence = $3, updated_at = now()`,
-      values: [seq, prevHash, fence],
+      text: `UPDATE ${s}.audit_head SET seq = $1, last_hash = $2, sealer_fence = $3,
+               tree_frontier = $4, checkpoint_size = $5, updated_at = now()`,
+      values: [seq, prevHash, fence, JSON.stringify(frontier.toJSON()), checkpointSize],
     });
     return ids.length;
   }

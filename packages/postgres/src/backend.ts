@@ -1,7 +1,11 @@
 import type { AuditRedactor } from "@beauvoir/audit-trail";
 import { SecretRedactor } from "@beauvoir/redactor";
 import { AuditContent } from "./audit-content.js";
-import { AuditSealer, type AuditSealerOptions } from "./audit-sealer.js";
+import {
+  type AuditCheckpointOptions,
+  AuditSealer,
+  type AuditSealerOptions,
+} from "./audit-sealer.js";
 import { PostgresAuditTrail } from "./audit-trail.js";
 import { type ConnectionOptions, createStatementRunner } from "./connection-options.js";
 import { advanceFence } from "./fence-marks.js";
@@ -30,9 +34,11 @@ export interface PostgresBackendOptions extends ConnectionOptions {
   /** Key TTL, compensation table, key rule. */
   idempotency?: PostgresIdempotencyOptions;
   /** The audit sealer; `enabled: false` leaves sealing to other replicas. */
-  sealer?: Omit<AuditSealerOptions, "hmacKey"> & { enabled?: boolean };
+  sealer?: Omit<AuditSealerOptions, "hmacKey" | "checkpoints"> & { enabled?: boolean };
   /** Signs every sealed audit record with HMAC-SHA256 (a string is used as UTF-8). Give every replica the same key. */
   hmacKey?: string | Uint8Array;
+  /** Signed Merkle checkpoints of the audit history, kept outside the database by `onCheckpoint`. */
+  checkpoints?: AuditCheckpointOptions;
   /** Removes secrets from audit params, results, errors and from keys. @default new SecretRedactor() */
   redactor?: AuditRedactor & KeyRedactor;
   /**
@@ -98,6 +104,7 @@ export class PostgresBackend {
     this.sealer = new AuditSealer(this.#runner, this.#quoted, this.locks, {
       ...sealer,
       hmacKey: toKeyBytes(options.hmacKey),
+      ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
     });
     this.stores = new PostgresStoreFactory(this.#runner, this.#quoted, this.instance.id);
     this.#requireSessionTimeouts = options.requireSessionTimeouts ?? true;

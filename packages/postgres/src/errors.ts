@@ -11,7 +11,8 @@ export type PostgresErrorCode =
   | "LOCK_HELD"
   | "LOCK_LOST"
   | "FENCE_STALE"
-  | "STORE_CONFLICT";
+  | "STORE_CONFLICT"
+  | "CHECKPOINT_INVALID";
 
 /** Why a schema cannot be used by this version of the package. */
 export type SchemaProblem = "missing" | "outdated" | "too_new";
@@ -305,6 +306,38 @@ export class StoreConflictError extends BeauvoirError<"STORE_CONFLICT"> {
   /** @returns true for a {@link StoreConflictError} from any copy of the package. */
   static override isInstance(value: unknown): value is StoreConflictError {
     return isBeauvoirErrorWithCode(value, "STORE_CONFLICT");
+  }
+}
+
+/** Why a checkpoint was refused. */
+export type CheckpointProblem =
+  | "malformed"
+  | "unsigned"
+  | "bad_signature"
+  | "root_mismatch"
+  | "history_too_short";
+
+/**
+ * A signed audit checkpoint does not hold: the note is malformed or not signed
+ * by the expected key, or the history it is checked against does not have the
+ * root it states (the history was rewritten, or is shorter than the checkpoint).
+ */
+export class CheckpointError extends BeauvoirError<"CHECKPOINT_INVALID"> {
+  /** What is wrong. */
+  readonly problem: CheckpointProblem;
+
+  /**
+   * @param problem - what is wrong.
+   * @param detail - the explanation.
+   */
+  constructor(problem: CheckpointProblem, detail: string) {
+    super("CHECKPOINT_INVALID", `Audit checkpoint refused (${problem}): ${detail}`);
+    this.problem = problem;
+  }
+
+  /** @returns true for a {@link CheckpointError} from any copy of the package. */
+  static override isInstance(value: unknown): value is CheckpointError {
+    return isBeauvoirErrorWithCode(value, "CHECKPOINT_INVALID");
   }
 }
 

@@ -6,8 +6,10 @@ export {
 export {
   AUDIT_SEALER_DEFAULTS,
   AUDIT_SEALER_LOCK,
+  type AuditCheckpointOptions,
   AuditSealer,
   type AuditSealerOptions,
+  type SignedCheckpoint,
 } from "./audit-sealer.js";
 export { type OpenIntent, PostgresAuditTrail, type RecordedResult } from "./audit-trail.js";
 export {
@@ -15,8 +17,18 @@ export {
   PostgresBackend,
   type PostgresBackendOptions,
 } from "./backend.js";
+export {
+  type Checkpoint,
+  checkpointKeyId,
+  checkpointVerifierKey,
+  signCheckpoint,
+  verifyCheckpoint,
+  verifyHistoryAgainstCheckpoint,
+} from "./checkpoint.js";
 export { CONNECTION_DEFAULTS, type ConnectionOptions } from "./connection-options.js";
 export {
+  CheckpointError,
+  type CheckpointProblem,
   DatabaseUnavailableError,
   LeaseLostError,
   type LeaseLostReason,
@@ -66,6 +78,7 @@ export {
   PostgresLockManager,
   type PostgresLockManagerOptions,
 } from "./lock-manager.js";
+export { MerkleFrontier, merkleLeafHash, merkleNodeHash } from "./merkle-tree.js";
 export { type MigrateOptions, type MigrateReport, migrate } from "./migrate.js";
 export { MIGRATIONS, type Migration, SCHEMA_VERSION } from "./migrations.js";
 export type {

@@ -17,7 +17,7 @@ export interface Migration {
 
 const initialSchema: Migration = {
   version: 1,
-  name: "instances, locks, fences, idempotency keys, audit records, rate limits, stores",
+  name: "instances, locks, fences, idempotency keys, audit records and checkpoints, rate limits, stores",
   compatibleFrom: 1,
   statements: (s) => [
     `CREATE SEQUENCE ${s}.fence_seq AS bigint`,
@@ -77,9 +77,17 @@ const initialSchema: Migration = {
       seq bigint NOT NULL,
       last_hash text NOT NULL,
       sealer_fence bigint NOT NULL,
+      tree_frontier text NOT NULL DEFAULT '[]',
+      checkpoint_size bigint NOT NULL DEFAULT 0,
       updated_at timestamptz NOT NULL
     )`,
     `INSERT INTO ${s}.audit_head (seq, last_hash, sealer_fence, updated_at) VALUES (0, 'genesis', 0, now())`,
+    `CREATE TABLE ${s}.audit_checkpoints (
+      tree_size bigint PRIMARY KEY,
+      root_hash text NOT NULL,
+      note text NOT NULL,
+      created_at timestamptz NOT NULL
+    )`,
     `CREATE TABLE ${s}.idempotency_keys (
       key text PRIMARY KEY,
       status text NOT NULL CHECK (status IN ('pending', 'completed', 'failed', 'released')),
