@@ -239,10 +239,11 @@ export class AuditSealer {
    * Seals one batch (the oldest unsealed records by id) in one transaction.
    * Safe to repeat after an unknown outcome: it rereads the head.
    * @param lock - the held sealer lock.
+   * @param signal - stops resending (the batch may still have committed: it is rechecked next time).
    * @returns how many records were sealed.
    * @throws {@link StaleFenceError} when a sealer with a higher fence has sealed since.
    */
-  async sealBatch(lock: PostgresLockHandle): Promise<number> {
+  async sealBatch(lock: PostgresLockHandle, signal?: AbortSignal): Promise<number> {
     const delivering = this.#checkpoints?.onCheckpoint !== undefined;
     if (delivering && this.#delivered === undefined) {
       this.#delivered = (await this.checkpoints()).at(-1)?.treeSize ?? 0;
@@ -250,7 +251,7 @@ export class AuditSealer {
     const sealed = await this.#runner.transaction(
       "audit.seal",
       (transaction) => this.#sealIn(transaction, lock.fence),
-      { signal: lock.signal },
+      { signal: signal === undefined ? lock.signal : AbortSignal.any([lock.signal, signal]) },
     );
     if (delivering) await this.#deliver();
     return sealed;
@@ -374,9 +375,12 @@ export class AuditSealer {
       try {
         if (!this.#lock?.held) {
           this.#lock = undefined;
-          this.#lock = await this.#locks.acquire(AUDIT_SEALER_LOCK, { ttlMs: this.#leaseTtlMs });
+          this.#lock = await this.#locks.acquire(AUDIT_SEALER_LOCK, {
+            ttlMs: this.#leaseTtlMs,
+            signal: stopping,
+          });
         }
-        const sealed = await this.sealBatch(this.#lock);
+        const sealed = await this.sealBatch(this.#lock, stopping);
         if (sealed < this.#batchSize) {
           await delay(this.#idleMs, { signal: stopping, clock, unref: true });
         }

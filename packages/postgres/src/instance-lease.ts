@@ -222,6 +222,7 @@ export class InstanceLease {
       else if (this.#state === "live") this.#confirmed(sentAt, row.lease_expires_at);
     } catch (error) {
       this.#dropConnection?.(error instanceof Error ? error : new Error(String(error)));
+      if (this.#state !== "live") return;
       logger.warn("Instance heartbeat failed; retrying until the local deadline", {
         instanceId: this.id,
         msLeft: this.#deadline - monotonicNow(),
@@ -235,6 +236,11 @@ export class InstanceLease {
   async #heartbeatConnection(timeoutMs: number): Promise<PoolClientLike> {
     if (this.#connection !== undefined) return this.#connection;
     const connection = await this.#runner.checkout({ timeoutMs });
+    if (this.#state !== "live") {
+      // Lost or stopped while waiting for it: hand it straight back, or pool.end() would wait forever.
+      connection.release();
+      throw this.#controller.signal.reason;
+    }
     let dropped = false;
     const drop = (error?: Error) => {
       if (dropped) return;
