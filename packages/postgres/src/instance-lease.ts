@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import type { TimerHandle } from "@beauvoir/core";
 import { positive } from "./connection-options.js";
@@ -90,6 +91,8 @@ export class InstanceLease {
         "instance.heartbeatIntervalMs + instance.safetyMarginMs must be less than instance.ttlMs",
       );
     }
+    // Every in-flight statement of the replica listens to it.
+    setMaxListeners(0, this.#controller.signal);
     this.id = options.instanceId ?? randomUUID();
     this.name = options.name ?? `${hostname()}:${process.pid}`;
   }

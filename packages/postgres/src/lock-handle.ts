@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { TimerHandle } from "@beauvoir/core";
 import { LockLostError } from "./errors.js";
 import type { InstanceLease } from "./instance-lease.js";
@@ -47,6 +48,7 @@ export class PostgresLockHandle {
 
   /** @internal Made by the backend. @param grant - the granted row and where it came from. */
   constructor(grant: LockGrant) {
+    setMaxListeners(0, this.#controller.signal);
     this.#grant = grant;
     this.name = grant.name;
     this.fence = grant.fence;
