@@ -41,7 +41,8 @@ try {
     const tarball = packed.trim().split("\n").pop();
     tarballs.push(tarball);
     const contents = run("tar", ["-tzf", tarball]).split("\n");
-    if (!contents.includes("package/LICENSE")) fail(`LICENSE missing from ${manifest.name}'s tarball`);
+    if (!contents.includes("package/LICENSE"))
+      fail(`LICENSE missing from ${manifest.name}'s tarball`);
     if (manifest.engines?.node !== ">=20.3.0") {
       // AbortSignal.any, which the packages call, arrived in Node.js 20.3.
       fail(`${manifest.name}: engines.node must be ">=20.3.0", got ${manifest.engines?.node}`);

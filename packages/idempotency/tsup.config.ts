@@ -1,3 +1,5 @@
 import { definePackageBuild } from "../../tsup.shared.js";
 
-export default definePackageBuild();
+// Two entries: the library, and the `beauvoir-index` command that the committed
+// launcher `bin/beauvoir-index.js` loads.
+export default definePackageBuild({ entry: ["src/index.ts", "src/cli.ts"] });

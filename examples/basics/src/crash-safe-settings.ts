@@ -4,7 +4,7 @@
 // settings. Old files are upgraded by migrations when the shape changes.
 //
 // expect: saved: {"channel":"#alerts","muted":false}
-// expect: crash after 5 filesystem calls: STORE_WRITE_FAILED
+// expect: crash after 5 filesystem calls: FAIL_STOPPED
 // expect: after the crash: {"channel":"#alerts","muted":false}
 // expect: damaged primary, recovered: {"channel":"#ops","muted":true}
 // expect: v1 file migrated to v2: {"channels":["#legacy"],"muted":false}
@@ -32,14 +32,19 @@ try {
   console.log(`saved: ${JSON.stringify(await settings.get())}`);
 
   // Simulate the process dying in the middle of a write: the faulty filesystem
-  // lets 5 calls through (tmp written and fsynced, the old file moved to bak),
-  // then every call fails, as if the process had been killed right there.
+  // lets 5 of set()'s calls through, then every call fails, as if the process
+  // had been killed right there. The crash lands on an fsync, and a store whose
+  // fsync failed stops taking writes (FAIL_STOPPED) until it is reopened.
   const path = join(baseDir, "settings.json");
+  let callsInSet: number | undefined;
   const dying = new ResilientJsonStore<SettingsV1>({
     path,
-    fs: createFaultyFileSystem({ crashAfterCalls: 5 }),
+    fs: createFaultyFileSystem({
+      inject: () => (callsInSet !== undefined && ++callsInSet > 5 ? { crash: true } : undefined),
+    }),
   });
   await dying.get(); // load first, so the 5 calls all belong to set()
+  callsInSet = 0;
   try {
     await dying.set({ channel: "#never-saved", muted: true });
   } catch (error) {

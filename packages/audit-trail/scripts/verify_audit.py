@@ -3,25 +3,34 @@
 import hashlib, hmac, json, os, sys
 
 def verify(files, key=None):
-    seq, last_hash, signed = 0, None, False
-    for path in files:
-        prev = "genesis"
-        for number, line in enumerate(open(path, "rb").read().split(b"\n")[:-1], 1):
+    seq, last_hash, uncovered = 0, None, None
+    for index, path in enumerate(files):
+        prev, lines = "genesis", open(path, "rb").read().split(b"\n")
+        if lines[-1] != b"":
+            sys.exit(f"BROKEN at seq {seq + 1}: {path} line {len(lines)} has no newline (a torn write)")
+        if len(lines) == 1 and index < len(files) - 1:
+            sys.exit(f"BROKEN at seq {seq + 1}: {path} is a rotated file with no record")
+        for number, line in enumerate(lines[:-1], 1):
             try:
                 rec = json.loads(line)
                 tail = b',"hash":"' + rec["hash"].encode() + b'"' + (b',"hmac":"' + rec["hmac"].encode() + b'"' if "hmac" in rec else b"") + b"}"
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 sys.exit(f"BROKEN at seq {seq + 1}: {path} line {number} is not a record")
             body = line[: -len(tail)] + b"}" if line.endswith(tail) else None
             ok = body is not None and hashlib.sha256(body).hexdigest() == rec["hash"] and rec.get("prevHash") == prev and rec.get("seq") == seq + 1
             ok = ok and rec.get("previousSegmentHash") == (last_hash if prev == "genesis" else None)
+            switch = rec.get("phase") == "signing_started"
+            ok = ok and (rec.get("signedFromSeq") == rec.get("seq") and "hmac" in rec if switch else "signedFromSeq" not in rec)
             if key and "hmac" in rec:
-                ok, signed = ok and hmac.compare_digest(hmac.new(key, body or b"", "sha256").hexdigest(), rec["hmac"]), True
-            elif key and signed:
-                ok = False  # an unsigned record after signed ones: the chain was rewritten without the key
+                ok = ok and hmac.compare_digest(hmac.new(key, body or b"", "sha256").hexdigest(), rec["hmac"])
+                uncovered = None if switch else uncovered
+            elif key and uncovered is None:
+                uncovered = f"{seq + 1}: {path} line {number}"  # unsigned: fine only if a signing_started record follows
             if not ok:
                 sys.exit(f"BROKEN at seq {seq + 1}: {path} line {number}")
             seq, prev, last_hash = rec["seq"], rec["hash"], rec["hash"]
+    if uncovered:
+        sys.exit(f"BROKEN at seq {uncovered} is unsigned and no signing_started record covers it")
     print(f"OK: {seq} records")
 
 args = sys.argv[1:]

@@ -1,5 +1,9 @@
-/** What a record says happened: before (`intent`), after (`result`), refused (`denied`), simulated (`dry_run`). */
-export type AuditPhase = "intent" | "result" | "denied" | "dry_run";
+/**
+ * What a record says happened: before (`intent`), after (`result`), refused
+ * (`denied`), simulated (`dry_run`); or, for the history itself, that every
+ * record from this one on is signed (`signing_started`).
+ */
+export type AuditPhase = "intent" | "result" | "denied" | "dry_run" | "signing_started";
 
 /**
  * The phases, in the order the README lists them.
@@ -13,6 +17,7 @@ export const AUDIT_PHASES: readonly AuditPhase[] = Object.freeze([
   "result",
   "denied",
   "dry_run",
+  "signing_started",
 ]);
 
 /**
@@ -52,6 +57,13 @@ export interface AuditRecord {
   /** True for `dry_run` records. */
   dryRun: boolean;
   /**
+   * Only on `signing_started` records, equal to their own `seq`: from this
+   * record on, every record of the history is signed. Unsigned records before
+   * it were written before a key was configured, and are covered by the
+   * chain up to this signed record.
+   */
+  signedFromSeq?: number;
+  /**
    * Only on the first record of a file that continues a rotated one: the
    * `hash` of the last record of the previous file, which links the files into
    * one history.
@@ -67,7 +79,7 @@ export interface IntentEntry {
   target: string;
   /** The call's parameters; redacted before they are written. */
   params: Record<string, unknown>;
-  /** A key the caller uses to recognise a repeated call; stored as given. */
+  /** A key the caller uses to recognise a repeated call; stored redacted. */
   dedupeKey?: string;
 }
 
@@ -101,4 +113,18 @@ export interface IntentResult {
   error?: string;
   /** The recorded (redacted) return value, when there was one. */
   result?: unknown;
+}
+
+/** What {@link AuditTrail.findResultByDedupeKey} answers: the latest result for a dedupeKey. */
+export interface DedupeKeyResult {
+  /** The intent that carried the key. */
+  intentSeq: number;
+  /** The result record's seq. */
+  resultSeq: number;
+  /** When the result was recorded (the result record's `ts`). */
+  ts: string;
+  /** The recorded (redacted) return value, when there was one. */
+  result?: unknown;
+  /** The recorded failure, when the action failed. */
+  error?: string;
 }

@@ -328,10 +328,12 @@ describe("write failures", () => {
     const logger = recordingLogger();
     const fs = instrumentedFs({ write: () => ({ bytesWritten: 3 }), truncate: () => errno("EIO") });
     const trail = await openTrail({ fs, logger });
-    await expect(trail.recordIntent(comment())).rejects.toMatchObject({ operation: "short-write" });
     await expect(trail.recordIntent(comment())).rejects.toMatchObject({
-      code: "AUDIT_NOT_READY",
-      state: "failed",
+      code: "FAIL_STOPPED",
+      cause: { operation: "truncate" },
+    });
+    await expect(trail.recordIntent(comment())).rejects.toMatchObject({
+      code: "FAIL_STOPPED",
       cause: { operation: "truncate" },
     });
     expect(logger.entries.some((entry) => entry.level === "error")).toBe(true);
@@ -349,9 +351,12 @@ describe("write failures", () => {
     const first = trail.recordIntent(comment()).catch((error: unknown) => error);
     await settle(5);
     const queued = trail.recordIntent(comment()).catch((error: unknown) => error);
-    expect(await first).toMatchObject({ code: "AUDIT_WRITE", operation: "fsync" });
-    expect(await queued).toMatchObject({ code: "AUDIT_NOT_READY", state: "failed" });
-    await expect(trail.recordDenied(comment())).rejects.toBeInstanceOf(AuditNotReadyError);
+    expect(await first).toMatchObject({
+      code: "FAIL_STOPPED",
+      cause: { code: "AUDIT_WRITE", operation: "fsync" },
+    });
+    expect(await queued).toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(trail.recordDenied(comment())).rejects.toMatchObject({ code: "FAIL_STOPPED" });
     await trail.close();
 
     // A new trail recovers: the line that reached the file is kept (it is whole and chained).
@@ -370,7 +375,7 @@ describe("write failures", () => {
     await vi.waitFor(() =>
       expect(logger.entries.some((entry) => entry.level === "error")).toBe(true),
     );
-    await expect(trail.recordDryRun(comment())).rejects.toMatchObject({ state: "failed" });
+    await expect(trail.recordDryRun(comment())).rejects.toMatchObject({ code: "FAIL_STOPPED" });
     expect(logger.entries.find((entry) => entry.level === "error")?.data?.error).toMatchObject({
       operation: "fsync",
     });
@@ -383,7 +388,10 @@ describe("write failures", () => {
     const trail = await openTrail({ fs, clock });
     await trail.recordDryRun(comment());
     failSync = true;
-    await expect(trail.close()).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "fsync" });
+    await expect(trail.close()).rejects.toMatchObject({
+      code: "FAIL_STOPPED",
+      cause: { code: "AUDIT_WRITE", operation: "fsync" },
+    });
     expect(fs.log[fs.log.length - 1]).toBe("close");
     await expect(trail.recordIntent(comment())).rejects.toMatchObject({ state: "closed" });
   });

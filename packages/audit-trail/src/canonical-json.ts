@@ -2,6 +2,14 @@
 export class CanonicalJsonError extends TypeError {}
 
 /**
+ * How deep {@link canonicalJson} goes into nested objects and arrays. Deeper
+ * values are refused: other verifiers must parse every record (Python's
+ * `json` module stops near 1,000 levels), and recursion must not reach the
+ * stack limit.
+ */
+export const CANONICAL_JSON_MAX_DEPTH = 256;
+
+/**
  * Serializes `value` the way the audit trail hashes it: like `JSON.stringify`
  * (same escaping, same number formatting, `toJSON` honoured, `undefined`,
  * functions and symbols dropped from objects and turned into `null` in arrays,
@@ -15,7 +23,8 @@ export class CanonicalJsonError extends TypeError {}
  * @param value - anything JSON can represent.
  * @returns the canonical JSON text, or `undefined` when `value` itself is not
  *   representable at the top level (`undefined`, a function, a symbol).
- * @throws {@link CanonicalJsonError} on a `BigInt` or a cycle.
+ * @throws {@link CanonicalJsonError} on a `BigInt`, a cycle, or nesting deeper
+ *   than {@link CANONICAL_JSON_MAX_DEPTH} levels.
  * @example
  * ```ts
  * canonicalJson({ b: 1, a: { d: [1, undefined], c: "x" } }); // '{"a":{"c":"x","d":[1,null]},"b":1}'
@@ -60,6 +69,11 @@ function serialize(
 function serializeContainer(value: object, ancestors: object[], path: string): string {
   if (ancestors.includes(value))
     throw new CanonicalJsonError(`Cannot serialize a cycle at ${path}`);
+  if (ancestors.length >= CANONICAL_JSON_MAX_DEPTH) {
+    throw new CanonicalJsonError(
+      `Cannot serialize values nested deeper than ${CANONICAL_JSON_MAX_DEPTH} levels (at ${path.slice(0, 80)}…)`,
+    );
+  }
   ancestors.push(value);
   try {
     if (Array.isArray(value)) {

@@ -218,23 +218,41 @@ describe("scanChain", () => {
       });
     });
 
-    it("accepts unsigned records written before a key was used, not after", () => {
+    it("checks signed records under the key and leaves unsigned ones to the history, unless requireHmac", () => {
       const firstUnsigned = buildChain([{}]);
       const mixed =
         firstUnsigned.lines[0]! + forgeLine(recordObject(2, firstUnsigned.hashes[0]!), key);
+      // Whether an unsigned record is allowed depends on a signing switch later in the history (scanHistory).
       expect(scan(mixed, { hmacKey: key }).break).toBeUndefined();
       expect(scan(mixed, { hmacKey: key, requireHmac: true }).break).toMatchObject({
         reason: "hmac_missing",
         seq: 1,
       });
-      const firstSigned = buildChain([{}], { key });
-      const stripped = firstSigned.lines[0]! + forgeLine(recordObject(2, firstSigned.hashes[0]!));
-      expect(scan(stripped, { hmacKey: key }).break).toMatchObject({
-        reason: "hmac_missing",
+      expect(scan(unsigned.text, { requireHmac: true }).break?.reason).toBe("hmac_missing");
+    });
+
+    it("requires a signing_started record to be signed and to start signing at its own seq", () => {
+      const head = buildChain([{}]);
+      const switchRecord = (extra: Record<string, unknown>) =>
+        recordObject(2, head.hashes[0]!, { phase: "signing_started", signedFromSeq: 2, ...extra });
+      expect(
+        scan(head.lines[0]! + forgeLine(switchRecord({}), key), { hmacKey: key }).break,
+      ).toBeUndefined();
+      expect(
+        scan(head.lines[0]! + forgeLine(switchRecord({})), { hmacKey: key }).break,
+      ).toMatchObject({
+        reason: "invalid_record",
         seq: 2,
       });
-      expect(scan(stripped, { hmacKey: key, hmacPolicy: "collect" }).break).toBeUndefined();
-      expect(scan(unsigned.text, { requireHmac: true }).break?.reason).toBe("hmac_missing");
+      expect(
+        scan(head.lines[0]! + forgeLine(switchRecord({ signedFromSeq: 1 }), key)).break,
+      ).toMatchObject({ reason: "invalid_record" });
+      expect(
+        scan(forgeLine(recordObject(1, GENESIS, { signedFromSeq: 1 }), key)).break,
+      ).toMatchObject({
+        reason: "invalid_record",
+        detail: expect.stringContaining("signedFromSeq"),
+      });
     });
 
     it("catches a chain rewritten without the key, hashes recomputed", () => {
@@ -248,15 +266,14 @@ describe("scanChain", () => {
       });
     });
 
-    it("in collect mode notes the first mismatch and every verified record", () => {
-      const tampered =
-        signed.lines[0]! +
-        forgeLine(JSON.parse(signed.lines[1]!), Buffer.from("x")) +
-        signed.lines[2]!;
-      const result = scan(tampered, { hmacKey: key, hmacPolicy: "collect" });
-      expect(result.break).toBeUndefined();
-      expect(result.firstHmacMismatch).toMatchObject({ seq: 2, index: 1, line: 2 });
-      expect(result.hmacVerified).toEqual([0, 2]);
+    it("marks a last line without newline as torn, and nothing else", () => {
+      const { text, lines } = buildChain([{}, {}]);
+      expect(scan(text.slice(0, -10)).break).toMatchObject({
+        reason: "malformed_line",
+        torn: true,
+        line: 2,
+      });
+      expect(scan(lines[0]! + "not json\n").break).not.toHaveProperty("torn");
     });
   });
 

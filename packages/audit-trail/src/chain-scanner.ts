@@ -25,9 +25,12 @@ import {
  *   record of the file before it (a rotated file deleted, reordered or edited);
  * - `history_head_missing`: the oldest file present continues an older one that
  *   is gone;
+ * - `empty_segment`: a rotated file holds no record (rotation never leaves one
+ *   empty: it was truncated);
  * - `orphan_result`: a result for an intent that is not open before it;
  * - `hmac_mismatch`: the HMAC does not match under the key;
- * - `hmac_missing`: an unsigned record after a signed one (or anywhere, with
+ * - `hmac_missing`: under a key, an unsigned record that no later
+ *   `signing_started` record covers (or any unsigned record, with
  *   `requireHmac`), as left by someone who rewrote the chain without the key;
  * - `tail_mismatch`: the file ends before the last record this process wrote.
  */
@@ -39,6 +42,7 @@ export type ChainBreakReason =
   | "prev_hash_mismatch"
   | "segment_link_mismatch"
   | "history_head_missing"
+  | "empty_segment"
   | "orphan_result"
   | "hmac_mismatch"
   | "hmac_missing"
@@ -55,6 +59,11 @@ export interface ChainBreak {
   offset: number;
   /** The seq the bad record should have had, when it can be told. */
   seq?: number;
+  /**
+   * True when the bad line is the last one and has no newline: the one shape a
+   * write that did not finish leaves (every record is written with its `\n`).
+   */
+  torn?: true;
 }
 
 /** What a file's first record must link to. */
@@ -68,20 +77,27 @@ export type FirstRecordExpectation =
 
 /** Options of {@link scanChain}. */
 export interface ScanOptions {
-  /** Verify HMACs under this key. */
-  hmacKey?: Uint8Array;
   /**
-   * `break`: an HMAC problem stops the scan (verification). `collect`: HMAC
-   * mismatches are noted and the scan goes on, unsigned records are accepted
-   * (recovery decides what to do with them).
+   * Verify HMACs under this key. Signed records must verify; whether unsigned
+   * ones are allowed is the history's question (see `scanHistory`), except
+   * with `requireHmac`.
    */
-  hmacPolicy?: "break" | "collect";
+  hmacKey?: Uint8Array;
   /** Every record must be signed. Needs `hmacKey`. */
   requireHmac?: boolean;
   /** @default standalone */
   first?: FirstRecordExpectation;
-  /** Called for each record that passes, in order. */
-  onRecord?: (record: AuditRecord, line: number) => void;
+  /**
+   * Called for each record that passes, in order, with its 1-based line and
+   * the byte offset of the line's start. `closedIntent` is, for a result, the
+   * intent record it closes.
+   */
+  onRecord?: (
+    record: AuditRecord,
+    line: number,
+    offset: number,
+    closedIntent: AuditRecord | undefined,
+  ) => void;
   /** Called now and then with the number of bytes scanned so far. */
   onProgress?: (bytes: number) => void;
 }
@@ -102,10 +118,6 @@ export interface ScanResult {
   /** Intents of the valid part with no result after them, by seq. */
   openIntents: Map<number, AuditRecord>;
   break?: ChainBreak;
-  /** With `hmacPolicy: "collect"`: the first record whose HMAC did not match. */
-  firstHmacMismatch?: { line: number; offset: number; seq: number; index: number };
-  /** With `hmacPolicy: "collect"`: index (0-based) of each record whose HMAC matched. */
-  hmacVerified: number[];
 }
 
 const PROGRESS_EVERY_LINES = 2_048;
@@ -124,7 +136,6 @@ const HMAC_MEMBER = '","hmac":"';
  */
 export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult {
   const { hmacKey, requireHmac = false, onRecord, onProgress } = options;
-  const collect = options.hmacPolicy === "collect";
   const first = options.first ?? { kind: "standalone" };
   const result: ScanResult = {
     records: 0,
@@ -132,11 +143,9 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     linesAfterBreak: 0,
     signedRecords: 0,
     openIntents: new Map(),
-    hmacVerified: [],
   };
   let previousHash: string | undefined;
   let previousSeq: number | undefined;
-  let signedSeen = false;
   let offset = 0;
   let line = 0;
 
@@ -148,12 +157,15 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
   };
 
   while (offset < buffer.length) {
+    const lineStart = offset;
     line++;
     if (onProgress && line % PROGRESS_EVERY_LINES === 0) onProgress(offset);
     const end = buffer.indexOf(10, offset);
     const expectedSeq = previousSeq === undefined ? firstSeqOf(first) : previousSeq + 1;
     if (end === -1) {
-      return stop("malformed_line", "the last line has no newline (a torn write)", expectedSeq);
+      stop("malformed_line", "the last line has no newline (a torn write)", expectedSeq);
+      result.break!.torn = true;
+      return result;
     }
     const text = buffer.toString("utf8", offset, end);
     let parsed: unknown;
@@ -233,31 +245,26 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     if (hmacKey) {
       if (hmac === undefined) {
         if (requireHmac) return stop("hmac_missing", "the record is not signed", claimedSeq);
-        if (signedSeen && !collect) {
-          return stop("hmac_missing", "an unsigned record follows signed ones", claimedSeq);
-        }
-      } else if (hmacMatches) {
-        signedSeen = true;
-        if (collect) result.hmacVerified.push(result.records);
-      } else if (collect) {
-        result.firstHmacMismatch ??= { line, offset, seq: record.seq, index: result.records };
-      } else {
+      } else if (!hmacMatches) {
         return stop("hmac_mismatch", "the HMAC does not match under the key", claimedSeq);
       }
     } else if (requireHmac) {
       return stop("hmac_missing", "requireHmac needs a key", claimedSeq);
     }
 
+    let closedIntent: AuditRecord | undefined;
     if (record.phase === "intent") {
       result.openIntents.set(record.seq, record);
     } else if (record.phase === "result") {
-      if (!result.openIntents.delete(record.intentSeq!)) {
+      closedIntent = result.openIntents.get(record.intentSeq!);
+      if (!closedIntent) {
         return stop(
           "orphan_result",
           `no open intent ${record.intentSeq} before this result`,
           claimedSeq,
         );
       }
+      result.openIntents.delete(record.intentSeq!);
     }
 
     result.records++;
@@ -268,7 +275,7 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     previousHash = hash;
     offset = end + 1;
     result.validBytes = offset;
-    onRecord?.(record, line);
+    onRecord?.(record, line, lineStart, closedIntent);
   }
   onProgress?.(buffer.length);
   return result;
@@ -378,6 +385,13 @@ function describeShapeProblem(record: AuditRecord): string | undefined {
     }
   } else if (record.intentSeq !== undefined) {
     return `intentSeq on a ${record.phase} record`;
+  }
+  if (record.phase === "signing_started") {
+    if (record.signedFromSeq !== record.seq)
+      return "a signing_started record's signedFromSeq is not its own seq";
+    if (record.hmac === undefined) return "a signing_started record is not signed";
+  } else if (record.signedFromSeq !== undefined) {
+    return `signedFromSeq on a ${record.phase} record`;
   }
   return undefined;
 }

@@ -1,13 +1,15 @@
 import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
+import type { ChainBreakReason } from "./chain-scanner.js";
 
 /** Error codes thrown by `@beauvoir/audit-trail`. */
 export type AuditTrailErrorCode =
   | "AUDIT_WRITE"
   | "AUDIT_READ"
+  | "AUDIT_CORRUPT"
+  | "AUDIT_FILE_IN_USE"
   | "AUDIT_NOT_READY"
   | "AUDIT_UNKNOWN_INTENT"
-  | "AUDIT_INVALID_ENTRY"
-  | "AUDIT_HMAC_MISMATCH";
+  | "AUDIT_INVALID_ENTRY";
 
 /** The file operation that failed inside an {@link AuditWriteError}. */
 export type AuditWriteOperation =
@@ -18,6 +20,8 @@ export type AuditWriteOperation =
   | "fsync"
   | "truncate"
   | "rename"
+  | "link"
+  | "unlink"
   | "close";
 
 /**
@@ -89,18 +93,17 @@ export class AuditReadError extends BeauvoirError<"AUDIT_READ"> {
 }
 
 /** Why an {@link AuditTrail} cannot take records right now. */
-export type AuditTrailState = "uninitialized" | "closed" | "failed";
+export type AuditTrailState = "uninitialized" | "closed";
 
 /**
- * The trail is not open: `initialize()` was not awaited yet, `close()` was
- * called, or an earlier fsync failed (after which nothing written since the last
- * good fsync can be trusted, so the trail refuses to go on; open a new one, whose
- * recovery checks the file).
+ * The trail is not open: `initialize()` was not awaited yet (or failed), or
+ * `close()` was called. (A trail stopped by a failed write or fsync throws
+ * `FailStoppedError` from `@beauvoir/core` instead.)
  *
  * @example
  * ```ts
  * catch (error) {
- *   if (AuditNotReadyError.isInstance(error) && error.state === "failed") audit = await reopen();
+ *   if (AuditNotReadyError.isInstance(error) && error.state === "uninitialized") await audit.initialize();
  * }
  * ```
  */
@@ -110,15 +113,13 @@ export class AuditNotReadyError extends BeauvoirError<"AUDIT_NOT_READY"> {
 
   /**
    * @param state - why the trail is not usable.
-   * @param cause - for `"failed"`, the error that broke the trail.
    */
-  constructor(state: AuditTrailState, cause?: unknown) {
+  constructor(state: AuditTrailState) {
     const messages: Record<AuditTrailState, string> = {
       uninitialized: "The audit trail is not initialized; await initialize() first",
       closed: "The audit trail is closed",
-      failed: "The audit trail stopped after a failed fsync; open a new one to recover",
     };
-    super("AUDIT_NOT_READY", messages[state], cause === undefined ? {} : { cause });
+    super("AUDIT_NOT_READY", messages[state]);
     this.state = state;
   }
 
@@ -197,42 +198,93 @@ export class AuditInvalidEntryError extends BeauvoirError<"AUDIT_INVALID_ENTRY">
 }
 
 /**
- * `initialize()` found records whose hashes are consistent but whose HMAC does
- * not match the configured key, somewhere other than the tail: the key changed,
- * or someone without the key rewrote part of the file. Recovery only cuts
- * mismatches at the tail (appended after the last record the key verifies);
- * anything else would throw away valid history, so the file is left untouched
- * for an operator to look at.
+ * The audit history is damaged somewhere a crash cannot explain: a record that
+ * does not match its hash, a missing, reordered or truncated record or file, an
+ * HMAC that does not verify, or an unsigned record under a key. Nothing was cut
+ * or changed: the files are exactly as they were found. Only a torn last line
+ * of the current file (a write that provably did not finish) is ever cut by
+ * `initialize()`; everything else waits for an operator, who can look at the
+ * files and run `beauvoir-audit repair` (or {@link repairAuditHistory}) to move
+ * the damaged part aside.
  *
  * @example
  * ```ts
  * try {
  *   await audit.initialize();
  * } catch (error) {
- *   if (AuditHmacMismatchError.isInstance(error)) console.error(`audit file fails the key check at seq ${error.seq}`);
+ *   if (AuditCorruptError.isInstance(error)) console.error(`${error.file} line ${error.line}: ${error.reason}`);
  *   throw error;
  * }
  * ```
  */
-export class AuditHmacMismatchError extends BeauvoirError<"AUDIT_HMAC_MISMATCH"> {
-  /** The first record whose HMAC did not match. */
-  readonly seq: number;
-  /** The file it is in. */
+export class AuditCorruptError extends BeauvoirError<"AUDIT_CORRUPT"> {
+  /** The file holding the first bad record. */
+  readonly file: string;
+  /** 1-based line of the first bad record in `file`. */
+  readonly line: number;
+  /** The seq the first bad record has or should have, when it can be told. */
+  readonly seq: number | undefined;
+  /** What is wrong; see {@link ChainBreakReason}. */
+  readonly reason: ChainBreakReason;
+  /** Human-readable detail of the problem. */
+  readonly detail: string;
+
+  /**
+   * @param damage - where and why the history is broken.
+   * @param message - the diagnosis, when it says more than `detail`.
+   */
+  constructor(
+    damage: { file: string; line: number; seq?: number; reason: ChainBreakReason; detail: string },
+    message?: string,
+  ) {
+    const at = damage.seq === undefined ? "" : ` (seq ${damage.seq})`;
+    super(
+      "AUDIT_CORRUPT",
+      message ??
+        `The audit history is damaged at ${damage.file} line ${damage.line}${at}: ${damage.reason}, ${damage.detail}. The files were left as they are; see beauvoir-audit repair`,
+    );
+    this.file = damage.file;
+    this.line = damage.line;
+    this.seq = damage.seq;
+    this.reason = damage.reason;
+    this.detail = damage.detail;
+  }
+
+  /** @returns true for an {@link AuditCorruptError} from any copy of the package. */
+  static override isInstance(value: unknown): value is AuditCorruptError {
+    return isBeauvoirErrorWithCode(value, "AUDIT_CORRUPT");
+  }
+}
+
+/**
+ * Another {@link AuditTrail} of this process already writes this file (or a
+ * repair is running on it). One file has one writer: two would each chain
+ * their records onto the same last hash and break the history. The other one
+ * releases the file in `close()`.
+ *
+ * @example
+ * ```ts
+ * await first.close();
+ * await second.initialize(); // now it may write
+ * ```
+ */
+export class AuditFileInUseError extends BeauvoirError<"AUDIT_FILE_IN_USE"> {
+  /** The file, as the refused caller named it. */
   readonly path: string;
 
   /**
-   * @param seq - first mismatching record.
    * @param path - the audit file.
-   * @param message - the diagnosis.
    */
-  constructor(seq: number, path: string, message: string) {
-    super("AUDIT_HMAC_MISMATCH", message);
-    this.seq = seq;
+  constructor(path: string) {
+    super(
+      "AUDIT_FILE_IN_USE",
+      `${path} is already open for writing in this process; close() the other AuditTrail first`,
+    );
     this.path = path;
   }
 
-  /** @returns true for an {@link AuditHmacMismatchError} from any copy of the package. */
-  static override isInstance(value: unknown): value is AuditHmacMismatchError {
-    return isBeauvoirErrorWithCode(value, "AUDIT_HMAC_MISMATCH");
+  /** @returns true for an {@link AuditFileInUseError} from any copy of the package. */
+  static override isInstance(value: unknown): value is AuditFileInUseError {
+    return isBeauvoirErrorWithCode(value, "AUDIT_FILE_IN_USE");
   }
 }

@@ -57,11 +57,15 @@ describe("HMAC signing", () => {
     });
   });
 
-  it("writes no hmac without a key, and such files verify with or without one", async () => {
+  it("writes no hmac without a key; such files verify without a key, and under one only after a signing switch", async () => {
     await writeSigned(null);
     expect((await readRecordsOf(path)).every((record) => !("hmac" in record))).toBe(true);
     expect(await verifyAuditFile(path)).toMatchObject({ valid: true, signedRecords: 0 });
-    expect(await verifyAuditFile(path, { hmacKey: key })).toMatchObject({ valid: true });
+    expect(await verifyAuditFile(path, { hmacKey: key })).toMatchObject({
+      valid: false,
+      brokenAt: 1,
+      reason: "hmac_missing",
+    });
     expect(await verifyAuditFile(path, { hmacKey: key, requireHmac: true })).toMatchObject({
       valid: false,
       reason: "hmac_missing",

@@ -2,16 +2,18 @@ export {
   AUDIT_PHASES,
   type AuditPhase,
   type AuditRecord,
+  type DedupeKeyResult,
   type DeniedEntry,
   type DryRunEntry,
   type IntentEntry,
   type IntentResult,
 } from "./audit-record.js";
 export { AuditTrail } from "./audit-trail.js";
-export { CanonicalJsonError, canonicalJson } from "./canonical-json.js";
+export { CANONICAL_JSON_MAX_DEPTH, CanonicalJsonError, canonicalJson } from "./canonical-json.js";
 export type { ChainBreakReason } from "./chain-scanner.js";
 export {
-  AuditHmacMismatchError,
+  AuditCorruptError,
+  AuditFileInUseError,
   AuditInvalidEntryError,
   AuditNotReadyError,
   AuditReadError,
@@ -23,6 +25,18 @@ export {
 } from "./errors.js";
 export { AUDIT_TRAIL_DEFAULTS, type AuditRedactor, type AuditTrailOptions } from "./options.js";
 export type { RecoveryReport } from "./recovery.js";
+export {
+  type AuditDamage,
+  type AuditRepairReport,
+  type QuarantinedFile,
+  type RepairAuditHistoryOptions,
+  repairAuditHistory,
+} from "./repair.js";
+export {
+  type StartSigningOptions,
+  type StartSigningReport,
+  startSigning,
+} from "./start-signing.js";
 export {
   type ChainVerification,
   type SegmentVerification,

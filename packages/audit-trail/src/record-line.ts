@@ -54,6 +54,8 @@ export interface RecordContent {
   resultJson?: string;
   error?: string;
   dryRun: boolean;
+  /** For `signing_started`: the record carries `signedFromSeq` equal to its own seq. */
+  startsSigning?: true;
 }
 
 /** Where a record sits in the chain. */
@@ -91,7 +93,9 @@ export function buildRecordLine(
     body += `,"previousSegmentHash":"${position.previousSegmentHash}"`;
   }
   if (content.resultJson !== undefined) body += `,"result":${content.resultJson}`;
-  body += `,"seq":${position.seq},"target":${JSON.stringify(content.target)},"ts":${JSON.stringify(content.ts)}}`;
+  body += `,"seq":${position.seq}`;
+  if (content.startsSigning) body += `,"signedFromSeq":${position.seq}`;
+  body += `,"target":${JSON.stringify(content.target)},"ts":${JSON.stringify(content.ts)}}`;
   const hash = sha256Hex(body);
   const head = body.slice(0, -1);
   if (!hmacKey) return { line: `${head},"hash":"${hash}"}\n`, hash };

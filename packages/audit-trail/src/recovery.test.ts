@@ -7,11 +7,13 @@ import {
   instrumentedFs,
   keepEverything,
   makeTempDir,
+  opensForAppend,
   recordingLogger,
 } from "./__fixtures__/helpers.js";
 import { AuditTrail } from "./audit-trail.js";
-import { AuditHmacMismatchError, AuditReadError } from "./errors.js";
+import { AuditCorruptError, AuditReadError } from "./errors.js";
 import type { AuditTrailOptions } from "./options.js";
+import { startSigning } from "./start-signing.js";
 
 let dir: string;
 let path: string;
@@ -58,6 +60,7 @@ describe("initialize() recovery", () => {
     const { trail, report, logger } = await expectRecoveredTo(4);
     expect(report).toEqual({
       records: 4,
+      historyRecords: 4,
       recordsLost: 0,
       truncatedBytes: 0,
       lastSeq: 4,
@@ -103,58 +106,24 @@ describe("initialize() recovery", () => {
     expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 4 });
   });
 
-  it("cuts a last line that is valid JSON but has the wrong prevHash", async () => {
-    const { lines } = buildChain(specs);
-    const wrong = forgeLine({ ...JSON.parse(lines[3]!), prevHash: "f".repeat(64) });
-    await writeFile(path, lines.slice(0, 3).join("") + wrong);
-    const { report } = await expectRecoveredTo(3);
-    expect(report).toMatchObject({ recordsLost: 1, reason: "prev_hash_mismatch" });
-  });
-
-  it("cuts from a corrupted record in the middle, counting every line after it", async () => {
-    const { lines } = buildChain(specs);
-    const corrupted = lines[1]!.replace('"ok":true', '"ok":null');
-    await writeFile(path, [lines[0], corrupted, lines[2], lines[3]].join(""));
-    const { trail, report } = await expectRecoveredTo(1);
-    expect(report).toMatchObject({
-      recordsLost: 3,
-      reason: "hash_mismatch",
-      brokenAtLine: 2,
-      pendingIntents: 1,
-    });
-    // The result was cut, so intent 1 is open again and has no result.
-    expect(trail.getPendingIntents().map((record) => record.seq)).toEqual([1]);
-    expect(await trail.findResultByIntentSeq(1)).toBeNull();
-  });
-
-  it("cuts everything from an all-corrupt file", async () => {
-    await writeFile(path, 'garbage\n{"seq":1}\nmore garbage');
-    const { trail, report } = await expectRecoveredTo(0);
-    expect(report).toMatchObject({
-      recordsLost: 3,
-      truncatedBytes: Buffer.byteLength('garbage\n{"seq":1}\nmore garbage'),
-      lastSeq: 0,
-    });
-    expect(await readFile(path, "utf8")).toBe("");
-    expect(await trail.recordIntent({ action: "a", target: "t", params: {} })).toBe(1);
-  });
+  // Damage anywhere but a torn last line is refused, never cut: see damage-recovery.test.ts.
 
   describe("with an HMAC key", () => {
-    it("cuts records at the tail that do not verify under the key", async () => {
+    it("refuses records at the tail that do not verify under the key, instead of cutting them", async () => {
       const { lines } = buildChain(specs, { key });
       const forged = forgeLine(JSON.parse(lines[3]!), Buffer.from("not the key"));
-      const unsignedAfter = forgeLine({
-        ...JSON.parse(lines[3]!),
-        seq: 5,
-        prevHash: JSON.parse(forged).hash,
+      const text = lines.slice(0, 3).join("") + forged;
+      await writeFile(path, text);
+      await expect(trailFor({ hmacKey: key }).initialize()).rejects.toMatchObject({
+        code: "AUDIT_CORRUPT",
+        reason: "hmac_mismatch",
+        line: 4,
+        seq: 4,
       });
-      await writeFile(path, lines.slice(0, 3).join("") + forged + unsignedAfter + "torn");
-      const { report } = await expectRecoveredTo(3, { hmacKey: key });
-      expect(report).toMatchObject({ recordsLost: 3, reason: "hmac_mismatch", brokenAtLine: 4 });
-      expect(await readFile(path, "utf8")).toBe(lines.slice(0, 3).join(""));
+      expect(await readFile(path, "utf8")).toBe(text);
     });
 
-    it("refuses to cut when records after the mismatch verify, leaving the file untouched", async () => {
+    it("refuses a mismatch in the middle, leaving the file untouched", async () => {
       const { lines } = buildChain(specs, { key });
       const forged = forgeLine(JSON.parse(lines[1]!), Buffer.from("not the key"));
       const text = lines[0]! + forged + lines[2]! + lines[3]!;
@@ -162,12 +131,12 @@ describe("initialize() recovery", () => {
       const error = await trailFor({ hmacKey: key })
         .initialize()
         .catch((caught: unknown) => caught);
-      expect(AuditHmacMismatchError.isInstance(error)).toBe(true);
+      expect(AuditCorruptError.isInstance(error)).toBe(true);
       expect(error).toMatchObject({
-        code: "AUDIT_HMAC_MISMATCH",
+        code: "AUDIT_CORRUPT",
         seq: 2,
-        path,
-        message: expect.stringContaining("later records do"),
+        file: path,
+        reason: "hmac_mismatch",
       });
       expect(await readFile(path, "utf8")).toBe(text);
     });
@@ -176,23 +145,29 @@ describe("initialize() recovery", () => {
       const { text } = buildChain(specs, { key });
       await writeFile(path, text);
       await expect(trailFor({ hmacKey: "another key" }).initialize()).rejects.toMatchObject({
-        code: "AUDIT_HMAC_MISMATCH",
+        code: "AUDIT_CORRUPT",
+        reason: "hmac_mismatch",
         seq: 1,
-        message: expect.stringContaining("right key"),
       });
       expect(await readFile(path, "utf8")).toBe(text);
     });
 
-    it("keeps unsigned records written before the key was set, and signs from then on", async () => {
+    it("keeps unsigned records written before the key was set once the switch is recorded, and signs from then on", async () => {
       await writeFile(path, buildChain(specs).text);
-      const { trail } = await expectRecoveredTo(4, { hmacKey: key });
+      await expect(trailFor({ hmacKey: key }).initialize()).rejects.toMatchObject({
+        code: "AUDIT_CORRUPT",
+        reason: "hmac_missing",
+        seq: 1,
+      });
+      await startSigning({ path, hmacKey: key });
+      const { trail } = await expectRecoveredTo(5, { hmacKey: key });
       await trail.recordResult(3, "done");
       const last = JSON.parse((await readFile(path, "utf8")).trim().split("\n").pop()!);
       expect(last.hmac).toMatch(/^[0-9a-f]{64}$/);
       expect(await trail.verifyChain()).toMatchObject({
         valid: true,
-        records: 5,
-        signedRecords: 1,
+        records: 6,
+        signedRecords: 2,
       });
     });
   });
@@ -200,16 +175,31 @@ describe("initialize() recovery", () => {
   describe("filesystem failures", () => {
     it("reports an unreadable file as AUDIT_READ and a failed mkdir, open or truncate as AUDIT_WRITE", async () => {
       await writeFile(path, "torn");
-      const readError = await trailFor({ fs: instrumentedFs({ readFile: () => errno("EACCES") }) })
+      const readError = await trailFor({
+        fs: instrumentedFs({
+          open: (opened, flags) =>
+            opened === path && !opensForAppend(flags) ? errno("EACCES") : undefined,
+        }),
+      })
         .initialize()
         .catch((caught: unknown) => caught);
       expect(AuditReadError.isInstance(readError)).toBe(true);
       expect(readError).toMatchObject({ code: "AUDIT_READ", path, cause: { code: "EACCES" } });
+      const missingDirectory = new AuditTrail({
+        path: join(dir, "missing", "audit.jsonl"),
+        fs: instrumentedFs({ mkdir: () => errno("EACCES") }),
+        redactor: keepEverything,
+      });
+      await expect(missingDirectory.initialize()).rejects.toMatchObject({
+        code: "AUDIT_WRITE",
+        operation: "mkdir",
+      });
       await expect(
-        trailFor({ fs: instrumentedFs({ mkdir: () => errno("EACCES") }) }).initialize(),
-      ).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "mkdir" });
-      await expect(
-        trailFor({ fs: instrumentedFs({ open: () => errno("EMFILE") }) }).initialize(),
+        trailFor({
+          fs: instrumentedFs({
+            open: (_opened, flags) => (opensForAppend(flags) ? errno("EMFILE") : undefined),
+          }),
+        }).initialize(),
       ).rejects.toMatchObject({ code: "AUDIT_WRITE", operation: "open" });
       await expect(
         trailFor({ fs: instrumentedFs({ truncate: () => errno("EIO") }) }).initialize(),
@@ -229,7 +219,9 @@ describe("initialize() recovery", () => {
       const other = join(dir, "other.jsonl");
       const failing = new AuditTrail({
         path: other,
-        fs: instrumentedFs({ fsyncDirectory: () => errno("EIO") }),
+        fs: instrumentedFs({
+          fsyncDirectory: (synced) => (synced === dir ? errno("EIO") : undefined),
+        }),
         redactor: keepEverything,
       });
       await expect(failing.initialize()).rejects.toMatchObject({

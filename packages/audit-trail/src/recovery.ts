@@ -1,20 +1,32 @@
-import { type FileHandleLike, type FileSystem, isErrnoError, type Logger } from "@beauvoir/core";
-import type { AuditRecord, IntentResult } from "./audit-record.js";
-import { type ChainBreakReason, type ScanResult, scanChain } from "./chain-scanner.js";
-import { AuditHmacMismatchError, AuditReadError, AuditWriteError } from "./errors.js";
+import { basename } from "node:path";
+import {
+  ensureDurableDirectory,
+  type FileHandleLike,
+  type FileSystem,
+  type Logger,
+} from "@beauvoir/core";
+import type { AuditRecord } from "./audit-record.js";
+import type { ChainBreakReason } from "./chain-scanner.js";
+import { openCurrentFile } from "./current-file.js";
+import { AuditCorruptError, AuditWriteError } from "./errors.js";
+import { readHistoryFile } from "./history-file-reader.js";
+import { type HistoryScan, scanHistory } from "./history-scan.js";
+import { type StoredResult, storedResultOf } from "./result-index.js";
 import { type HistoryLayout, listSegments } from "./segments.js";
 
 /** What `initialize()` found and repaired. */
 export interface RecoveryReport {
-  /** Valid records kept in the current file. */
+  /** Valid records in the current file (after a torn last line was cut). */
   records: number;
-  /** Records cut from the end of the current file (torn, unparsable, or breaking the chain). */
+  /** Records in the whole history: every rotated file and the current one, all verified. */
+  historyRecords: number;
+  /** Records cut from the end of the current file: 1 when its last line was torn, else 0. */
   recordsLost: number;
   /** Bytes cut from the end of the current file. */
   truncatedBytes: number;
-  /** Why records were cut, when they were. */
+  /** Why something was cut, when it was: `malformed_line` (a torn last line). */
   reason?: ChainBreakReason;
-  /** 1-based line where the cut starts, when records were cut. */
+  /** 1-based line where the cut starts, when something was cut. */
   brokenAtLine?: number;
   /** Seq of the last record of the history (0 when there is none). */
   lastSeq: number;
@@ -26,22 +38,27 @@ export interface RecoveryReport {
   created: boolean;
 }
 
-/** @internal The in-memory tail rebuilt from disk. */
-export interface RecoveredTail {
+/** @internal The state rebuilt from disk. */
+export interface RecoveredHistory {
   report: RecoveryReport;
   handle: FileHandleLike;
   fileSize: number;
-  /** Seq of the last record in the history (0 when none). */
   lastSeq: number;
-  /** Hash of the last record of the current file; undefined when the file is empty. */
+  /** Hash of the current file's last record; undefined when it is empty. */
   lastHash: string | undefined;
-  /** For an empty current file that follows rotated ones: the link its first record carries. */
+  /** For an empty current file after rotated ones: the link its first record carries. */
   pendingLink: string | undefined;
   /** Seq the current file's first record has (or will have). */
   currentFirstSeq: number;
   openIntents: Map<number, AuditRecord>;
-  results: Map<number, IntentResult>;
-  segments: string[];
+  /** Results of the current file, by intent seq. */
+  results: Map<number, StoredResult>;
+  /** The intent seq of the latest result of each dedupeKey, over the whole history. */
+  byDedupeKey: Map<string, number>;
+  /** Rotated files, oldest first, with their first seq. */
+  segments: { name: string; firstSeq: number }[];
+  /** Under a key, with `allowUncoveredUnsigned`: unsigned records no switch covers yet. */
+  uncoveredUnsigned: number;
 }
 
 /** @internal What recovery needs. */
@@ -50,189 +67,121 @@ export interface RecoveryContext {
   layout: HistoryLayout;
   hmacKey: Uint8Array | undefined;
   logger: Logger;
+  /** Accept unsigned records no switch covers (only to write the switch). */
+  allowUncoveredUnsigned?: boolean;
 }
 
 /**
- * Reads the current file, keeps the longest prefix whose chain holds, cuts the
- * rest, and rebuilds the tail: last seq and hash, open intents, the
- * intent→result index. HMAC mismatches are cut only at the tail (after the last
- * record the key verifies); elsewhere they throw, leaving the file untouched.
+ * Makes the directory durable, verifies the whole history (every rotated
+ * file, then the current file, as one chain, with HMACs under a key), and
+ * rebuilds the in-memory state. The one thing it repairs is a torn last line
+ * of the current file (no newline: a write that did not finish, whose record
+ * was never acknowledged), which it cuts. Any other damage throws
+ * {@link AuditCorruptError} before anything is written, leaving every file
+ * exactly as it was.
  */
-export async function recoverTail(context: RecoveryContext): Promise<RecoveredTail> {
+export async function recoverHistory(context: RecoveryContext): Promise<RecoveredHistory> {
   const { fs, layout, hmacKey, logger } = context;
   try {
-    await fs.mkdir(layout.directory, { recursive: true, mode: 0o700 });
+    await ensureDurableDirectory(fs, layout.directory);
   } catch (error) {
     throw new AuditWriteError(
       "mkdir",
       layout.directory,
-      `Could not create ${layout.directory}`,
+      `Could not create ${layout.directory} durably`,
       error,
     );
   }
-  let buffer: Buffer;
+  const segmentNames = await listSegments(fs, layout);
+  const files = [...segmentNames.map((name) => `${layout.directory}/${name}`), layout.current];
+  const currentIndex = files.length - 1;
+
+  const results = new Map<number, StoredResult>();
+  const byDedupeKey: RecoveredHistory["byDedupeKey"] = new Map();
   let existed = true;
-  try {
-    buffer = await fs.readFile(layout.current);
-  } catch (error) {
-    if (!isErrnoError(error, "ENOENT")) throw new AuditReadError(layout.current, error);
-    buffer = Buffer.alloc(0);
-    existed = false;
-  }
-  const segments = await listSegments(fs, layout);
+  const scan: HistoryScan = await scanHistory(files, {
+    mode: "history",
+    hmacKey,
+    allowTornTail: true,
+    allowUncoveredUnsigned: context.allowUncoveredUnsigned ?? false,
+    read: async (file) => {
+      const buffer = await readHistoryFile(fs, file);
+      if (buffer === undefined && file === layout.current) existed = false;
+      return buffer;
+    },
+    onRecord: (record, fileIndex, closedIntent) => {
+      if (record.phase !== "result") return;
+      if (fileIndex === currentIndex) results.set(record.intentSeq!, storedResultOf(record));
+      const dedupeKey = closedIntent?.dedupeKey;
+      if (dedupeKey !== undefined) byDedupeKey.set(dedupeKey, record.intentSeq!);
+    },
+  });
+  if (scan.break) throw new AuditCorruptError(scan.break, describeDamage(scan));
 
-  const results = new Map<number, IntentResult>();
-  const indexResults = (record: AuditRecord) => {
-    if (record.phase !== "result") return;
-    const entry: IntentResult = { hasResult: true };
-    if (record.error !== undefined) entry.error = record.error;
-    if (record.result !== undefined) entry.result = record.result;
-    results.set(record.intentSeq!, entry);
-  };
-  let scan = scanChain(buffer, { hmacKey, hmacPolicy: "collect", onRecord: indexResults });
-  let keepBytes = scan.break ? scan.validBytes : buffer.length;
-  let lost = scan.linesAfterBreak;
-  let reason = scan.break?.reason;
-  let brokenAtLine = scan.break?.line;
-
-  const mismatch = scan.firstHmacMismatch;
-  if (mismatch) {
-    const verifiedBefore = scan.hmacVerified.some((index) => index < mismatch.index);
-    const verifiedAfter = scan.hmacVerified.some((index) => index > mismatch.index);
-    if (verifiedAfter || !verifiedBefore) {
-      throw new AuditHmacMismatchError(
-        mismatch.seq,
-        layout.current,
-        verifiedBefore || verifiedAfter
-          ? `Record ${mismatch.seq} does not verify under the HMAC key but later records do: the file was rewritten in the middle or the key changed; the file is left as it is`
-          : `No record verifies under the HMAC key from record ${mismatch.seq} on: is it the right key? The file is left as it is`,
-      );
-    }
-    // Records after the last one the key verifies were appended without the key: cut them.
-    const prefix = buffer.subarray(0, mismatch.offset);
-    results.clear();
-    const rescan: ScanResult = scanChain(prefix, {
-      hmacKey,
-      hmacPolicy: "collect",
-      onRecord: indexResults,
-    });
-    lost = scan.records - rescan.records + scan.linesAfterBreak;
-    keepBytes = mismatch.offset;
-    reason = "hmac_mismatch";
-    brokenAtLine = mismatch.line;
-    scan = rescan;
-  }
-
-  const handle = await openForAppend(fs, layout, existed);
-  const truncatedBytes = buffer.length - keepBytes;
-  if (truncatedBytes > 0) {
+  const current = scan.files[currentIndex]!;
+  const handle = await openCurrentFile(fs, layout, existed);
+  const torn = scan.tornTail;
+  if (torn) {
     try {
-      await handle.truncate(keepBytes);
+      await handle.truncate(torn.offset);
       await handle.sync();
     } catch (error) {
       await handle.close().catch(() => {});
       throw new AuditWriteError(
         "truncate",
         layout.current,
-        `Could not cut the damaged tail of ${layout.current}`,
+        `Could not cut the torn last line of ${layout.current}`,
         error,
       );
     }
+    logger.warn(
+      "Audit trail recovery cut 1 record(s): a torn last line, from a write that did not finish",
+      {
+        path: layout.current,
+        recordsLost: 1,
+        truncatedBytes: torn.bytes,
+        line: torn.line,
+      },
+    );
   }
 
-  let lastSeq = scan.lastSeq ?? 0;
-  let pendingLink: string | undefined;
-  if (scan.lastSeq === undefined && segments.length > 0) {
-    const newest = await readSegmentTail(fs, layout, segments[segments.length - 1]!, logger);
-    lastSeq = newest.lastSeq;
-    pendingLink = newest.lastHash;
-  }
-
+  const lastSeq = scan.lastSeq ?? 0;
+  const segments = segmentNames.map((name, index) => ({
+    name,
+    firstSeq: scan.files[index]!.firstSeq!,
+  }));
   const report: RecoveryReport = {
-    records: scan.records,
-    recordsLost: lost,
-    truncatedBytes,
+    records: current.records,
+    historyRecords: scan.records,
+    recordsLost: torn ? 1 : 0,
+    truncatedBytes: torn?.bytes ?? 0,
     lastSeq,
-    pendingIntents: scan.openIntents.size,
-    segments: segments.length,
+    pendingIntents: current.records > 0 ? scan.openIntents.size : 0,
+    segments: segmentNames.length,
     created: !existed,
   };
-  if (truncatedBytes > 0) {
-    report.reason = reason!;
-    report.brokenAtLine = brokenAtLine!;
-    logger.warn(`Audit trail recovery cut ${lost} record(s) from the end of the file`, {
-      path: layout.current,
-      recordsLost: lost,
-      truncatedBytes,
-      reason,
-      line: brokenAtLine,
-    });
+  if (torn) {
+    report.reason = "malformed_line";
+    report.brokenAtLine = torn.line;
   }
   return {
     report,
     handle,
-    fileSize: keepBytes,
+    fileSize: torn ? torn.offset : current.bytes,
     lastSeq,
-    lastHash: scan.lastHash,
-    pendingLink,
-    currentFirstSeq: scan.firstSeq ?? lastSeq + 1,
-    openIntents: scan.openIntents,
+    lastHash: current.lastHash,
+    pendingLink: current.lastHash === undefined ? scan.lastHash : undefined,
+    currentFirstSeq: current.firstSeq ?? lastSeq + 1,
+    openIntents: current.records > 0 ? scan.openIntents : new Map(),
     results,
+    byDedupeKey,
     segments,
+    uncoveredUnsigned: scan.uncovered?.count ?? 0,
   };
 }
 
-/** Opens the current file for appending, creating it with mode 0600 and making its name durable. */
-export async function openForAppend(
-  fs: FileSystem,
-  layout: HistoryLayout,
-  existed: boolean,
-): Promise<FileHandleLike> {
-  let handle: FileHandleLike;
-  try {
-    handle = await fs.open(layout.current, "a", 0o600);
-  } catch (error) {
-    throw new AuditWriteError("open", layout.current, `Could not open ${layout.current}`, error);
-  }
-  if (!existed) {
-    try {
-      await fs.fsyncDirectory(layout.directory);
-    } catch (error) {
-      await handle.close().catch(() => {});
-      throw new AuditWriteError(
-        "fsync",
-        layout.directory,
-        `Could not fsync ${layout.directory}`,
-        error,
-      );
-    }
-  }
-  return handle;
-}
-
-/** Seq and hash of the last valid record of a rotated file, for the link of the next file. */
-async function readSegmentTail(
-  fs: FileSystem,
-  layout: HistoryLayout,
-  name: string,
-  logger: Logger,
-): Promise<{ lastSeq: number; lastHash: string | undefined }> {
-  const path = `${layout.directory}/${name}`;
-  let buffer: Buffer;
-  try {
-    buffer = await fs.readFile(path);
-  } catch (error) {
-    throw new AuditReadError(path, error);
-  }
-  const scan = scanChain(buffer);
-  if (scan.break) {
-    // Rotated files are fsynced before they are renamed; damage here is for
-    // verifyChain() to report, not for recovery to repair.
-    logger.warn("The newest rotated audit file does not verify; linking to its last valid record", {
-      path,
-      reason: scan.break.reason,
-      line: scan.break.line,
-    });
-  }
-  return { lastSeq: scan.lastSeq ?? 0, lastHash: scan.lastHash };
+function describeDamage(scan: HistoryScan): string {
+  const problem = scan.break!;
+  const at = problem.seq === undefined ? "" : ` (seq ${problem.seq})`;
+  return `The audit history is damaged at ${problem.file} line ${problem.line}${at}: ${problem.reason}: ${problem.detail}. Nothing was cut or changed; ${scan.records} record(s) before it verify. Look at ${basename(problem.file)}, then run beauvoir-audit repair to move the damaged part aside`;
 }

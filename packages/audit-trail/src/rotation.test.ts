@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Clock, ManualClock, systemClock } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -57,25 +57,30 @@ async function segmentNames(): Promise<string[]> {
 }
 
 describe("rotation", () => {
-  it("renames a full file, fsyncs the directory, and links the new file to the old one", async () => {
+  it("renames a full file before the next write, fsyncs the directory, and links the new file to the old one", async () => {
     const fs = instrumentedFs();
     const clock = new ManualClock(Date.UTC(2026, 1, 8, 10, 15, 0, 123));
     const trail = await openTrail({ fs, clock });
-    await fillUntil(trail, 2);
+    for (let index = 0; (await stat(path)).size < 1_000; index++) {
+      await trail.recordDenied(entry(index));
+    }
+    expect(await segmentNames()).toEqual([]);
+    fs.log.length = 0;
+    const next = await trail.recordDenied(entry(99));
     const [segment] = await segmentNames();
     expect(segment).toBe("audit.20260208T101500123Z.jsonl");
-    const renameAt = fs.log.findIndex((line) => line.startsWith("rename:"));
-    expect(fs.log.slice(renameAt)).toEqual([
+    expect(fs.log).toEqual([
       `rename:${path}->${join(dir, segment!)}`,
       `fsyncDirectory:${dir}`,
       `open:${path}`,
       `fsyncDirectory:${dir}`,
       "close",
+      expect.stringMatching(/^write:/),
+      "sync",
     ]);
     const rotated = await readRecordsOf(join(dir, segment!));
     expect(Buffer.byteLength(await readFile(join(dir, segment!)))).toBeGreaterThanOrEqual(1_000);
 
-    const next = await trail.recordDenied(entry(99));
     const [first] = await readRecordsOf(path);
     const last = rotated[rotated.length - 1]!;
     expect(next).toBe((last.seq as number) + 1);
@@ -96,8 +101,10 @@ describe("rotation", () => {
     expect(await segmentNames()).toEqual([]);
     expect(logger.entries.filter((line) => line.message.includes("deferred"))).toHaveLength(1);
     await trail.recordResult(open, "done");
+    expect(await segmentNames()).toEqual([]);
+    const after = await trail.recordDenied(entry(3));
     expect(await segmentNames()).toHaveLength(1);
-    expect(await readFile(path, "utf8")).toBe("");
+    expect((await readRecordsOf(path)).map((record) => record.seq)).toEqual([after]);
     const rotated = await readRecordsOf(join(dir, (await segmentNames())[0]!));
     expect(rotated.map((record) => record.phase)).toEqual([
       "intent",
@@ -111,7 +118,9 @@ describe("rotation", () => {
     const fs = instrumentedFs();
     const trail = await openTrail({ fs, clock: new ManualClock(1) });
     await trail.recordDryRun({ ...entry(0), params: { padding: "x".repeat(1_200) } });
+    await trail.recordDryRun(entry(1));
     const renameAt = fs.log.findIndex((line) => line.startsWith("rename:"));
+    expect(renameAt).toBeGreaterThan(0);
     expect(fs.log[renameAt - 1]).toBe("sync");
   });
 
@@ -141,27 +150,30 @@ describe("rotation", () => {
     const fs = instrumentedFs({ rename: () => (refuse ? errno("EBUSY") : undefined) });
     const trail = await openTrail({ fs, logger });
     await trail.recordDenied({ ...entry(0), params: { padding: "x".repeat(1_200) } });
+    await trail.recordDenied(entry(1));
     expect(await segmentNames()).toEqual([]);
     expect(logger.entries.find((line) => line.level === "error")?.message).toContain(
       "rotation failed",
     );
     refuse = false;
-    await trail.recordDenied(entry(1));
+    await trail.recordDenied(entry(2));
     expect(await segmentNames()).toHaveLength(1);
-    expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 2 });
+    expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 3 });
   });
 
   it("stops if the new file cannot be opened after the rename, and a new trail picks up the history", async () => {
-    let opens = 0;
-    const fs = instrumentedFs({ open: () => (++opens > 1 ? errno("EMFILE") : undefined) });
+    let failOpens = false;
+    const fs = instrumentedFs({ open: () => (failOpens ? errno("EMFILE") : undefined) });
     const trail = await openTrail({ fs });
     await trail.recordDenied({ ...entry(0), params: { padding: "x".repeat(1_200) } });
+    failOpens = true;
     await expect(trail.recordDenied(entry(1))).rejects.toMatchObject({
-      code: "AUDIT_NOT_READY",
-      state: "failed",
+      code: "FAIL_STOPPED",
       cause: { operation: "open" },
     });
+    await expect(trail.recordDenied(entry(1))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
     await trail.close();
+    expect(await segmentNames()).toHaveLength(1);
 
     const next = await openTrail();
     expect((await next.initialize()).lastSeq).toBe(1);
@@ -172,15 +184,17 @@ describe("rotation", () => {
   it("links to the newest rotated file when the current file is missing or empty after a restart", async () => {
     const trail = await openTrail();
     await fillUntil(trail, 2);
-    const lastSeq = trail.lastSeq;
     await trail.close();
-    await unlink(path);
+    // A crash right after a rotation's rename, before the new file was created.
+    const crashedRename = join(dir, "audit.20990101T000000000Z.jsonl");
+    await rename(path, crashedRename);
+    const lastSeq = (await readRecordsOf(crashedRename)).pop()!.seq as number;
 
     const restarted = await openTrail();
     expect(await restarted.initialize()).toMatchObject({
       records: 0,
       lastSeq,
-      segments: 1,
+      segments: 2,
       created: true,
     });
     expect(await restarted.recordIntent(entry(7))).toBe(lastSeq + 1);
@@ -203,6 +217,10 @@ describe("rotation", () => {
 
     const fs = instrumentedFs();
     const restarted = await openTrail({ fs });
+    const segmentOpens = () =>
+      fs.log.filter((line) => line.startsWith("open:") && line !== `open:${path}`);
+    // initialize() read each rotated file once, to verify it.
+    expect(segmentOpens()).toHaveLength((await segmentNames()).length);
     for (const [index, intent] of intents.entries()) {
       const expected =
         index % 3 === 0
@@ -210,12 +228,11 @@ describe("rotation", () => {
           : { hasResult: true, result: { index } };
       expect(await restarted.findResultByIntentSeq(intent)).toEqual(expected);
     }
-    // Each rotated file is read once for its index (the newest once more, at
-    // initialize(), for the link of the empty current file), not once per query.
-    const reads = fs.log.filter((line) => line.startsWith("readFile:"));
-    expect(reads).toHaveLength(2 + (await segmentNames()).length);
+    // Then each rotated file is read once more for its results, not once per query.
+    const reads = segmentOpens();
+    expect(reads).toHaveLength(2 * (await segmentNames()).length);
     for (const intent of intents) await restarted.findResultByIntentSeq(intent);
-    expect(fs.log.filter((line) => line.startsWith("readFile:"))).toHaveLength(reads.length);
+    expect(segmentOpens()).toHaveLength(reads.length);
     expect(await restarted.findResultByIntentSeq(intents[intents.length - 1]! + 1)).toBeNull();
     expect(await restarted.findResultByIntentSeq(0)).toBeNull();
     expect(await restarted.findResultByIntentSeq(10_000)).toBeNull();
@@ -230,19 +247,23 @@ describe("rotation", () => {
       names = await segmentNames();
       expect(names).toHaveLength(3);
       expect(await trail.verifyChain()).toMatchObject({ valid: true });
+      await trail.close();
     });
 
-    const verifyReopened = async () => {
+    /** Verification reports the break, and initialize() refuses the history with the same diagnosis. */
+    const expectBroken = async (expected: { reason: string; file?: string; line?: number }) => {
+      expect(await verifyAuditFile(dir)).toMatchObject({ valid: false, ...expected });
       const trail = new AuditTrail({ path, redactor: keepEverything, maxSizeBytes: 1_000 });
       opened.push(trail);
-      await trail.initialize();
-      return trail.verifyChain();
+      await expect(trail.initialize()).rejects.toMatchObject({
+        code: "AUDIT_CORRUPT",
+        ...expected,
+      });
     };
 
     it("detects a deleted rotated file in the middle", async () => {
       await rm(join(dir, names[1]!));
-      expect(await verifyReopened()).toMatchObject({
-        valid: false,
+      await expectBroken({
         reason: "segment_link_mismatch",
         file: join(dir, names[2]!),
         line: 1,
@@ -251,8 +272,7 @@ describe("rotation", () => {
 
     it("detects deleted oldest files", async () => {
       await rm(join(dir, names[0]!));
-      expect(await verifyAuditFile(dir)).toMatchObject({
-        valid: false,
+      await expectBroken({
         reason: "history_head_missing",
         file: join(dir, names[1]!),
       });
@@ -262,18 +282,14 @@ describe("rotation", () => {
       await rename(join(dir, names[0]!), join(dir, "tmp"));
       await rename(join(dir, names[1]!), join(dir, names[0]!));
       await rename(join(dir, "tmp"), join(dir, names[1]!));
-      expect(await verifyReopened()).toMatchObject({
-        valid: false,
-        reason: "history_head_missing",
-      });
+      await expectBroken({ reason: "history_head_missing" });
     });
 
     it("detects an edited rotated file", async () => {
       const file = join(dir, names[1]!);
       const text = await readFile(file, "utf8");
       await writeFile(file, text.replace('"index":', '"index" :'));
-      expect(await verifyReopened()).toMatchObject({
-        valid: false,
+      await expectBroken({
         reason: "hash_mismatch",
         file,
         line: 1,

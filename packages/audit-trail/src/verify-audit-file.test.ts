@@ -87,7 +87,10 @@ describe("verifyAuditFile", () => {
     await expect(verifyAuditFile(join(dir, "audit.jsonl"), { fs })).rejects.toMatchObject({
       code: "AUDIT_READ",
     });
-    await expect(verifyAuditFile(dir, { fs })).rejects.toMatchObject({ code: "AUDIT_READ" });
+    const denied = instrumentedFs({ open: () => errno("EACCES") });
+    await expect(verifyAuditFile(dir, { fs: denied })).rejects.toMatchObject({
+      code: "AUDIT_READ",
+    });
   });
 
   it("rejects requireHmac without a key", async () => {

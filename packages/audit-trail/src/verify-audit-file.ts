@@ -1,14 +1,10 @@
 import { type FileSystem, isErrnoError, nodeFileSystem } from "@beauvoir/core";
-import type { AuditRecord } from "./audit-record.js";
-import {
-  type ChainBreakReason,
-  type FirstRecordExpectation,
-  type ScanResult,
-  scanChain,
-} from "./chain-scanner.js";
+import type { ChainBreakReason } from "./chain-scanner.js";
 import { AuditReadError } from "./errors.js";
+import { readHistoryFile, readNamedFile } from "./history-file-reader.js";
+import { type FileSummary, scanHistory } from "./history-scan.js";
 import { toKeyBytes } from "./hmac-key.js";
-import { historiesIn, historyFiles } from "./segments.js";
+import { type HistoryLayout, historiesIn, historyFiles } from "./segments.js";
 
 /** One file's part of a {@link ChainVerification}. */
 export interface SegmentVerification {
@@ -54,9 +50,13 @@ export interface ChainVerification {
 
 /** Options of {@link verifyAuditFile}. */
 export interface VerifyAuditFileOptions {
-  /** Check HMACs with this key (a string is used as UTF-8). Unsigned records written before a key was used still pass. */
+  /**
+   * Check HMACs with this key (a string is used as UTF-8). Every record must
+   * then be signed, except unsigned records written before a recorded
+   * `signing_started` switch.
+   */
   hmacKey?: string | Uint8Array;
-  /** Fail on any unsigned record. Needs `hmacKey`. @default false */
+  /** Fail on any unsigned record, switch or not. Needs `hmacKey`. @default false */
   requireHmac?: boolean;
   /** Called as bytes are checked, for progress display. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -71,21 +71,22 @@ export interface VerifyFilesOptions {
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** `history`: the first file starts the history; `standalone`: one file on its own. */
   mode: "history" | "standalone";
-  /** A missing file counts as empty (the current file right after a rotation). */
-  missingIsEmpty?: boolean;
-  onRecord?: (record: AuditRecord, file: string, line: number) => void;
+  /** Reads one file; `undefined` when it does not exist (skipped). @default never through a link; missing files skipped */
+  read?: (file: string) => Promise<Buffer | undefined>;
 }
 
 /**
  * Verifies an audit file, or every history in a directory (rotated files and
  * the current file, walked as one chain: each file's first record must carry
  * the hash of the previous file's last record, and seqs run on across files).
+ * Files inside a directory are never read through a symbolic link.
  *
  * @param path - an audit file (checked on its own), or a directory.
  * @param options - HMAC key, strictness, progress callback, fs.
  * @returns what was found; `valid: false` with `brokenAt`, `reason`, `file` and
  *   `line` on the first problem.
  * @throws {@link AuditReadError} when the path cannot be read.
+ * @throws SymlinkRefusedError (`SYMLINK_REFUSED`) for a link in place of a file of a directory's history.
  * @throws RangeError when `hmacKey` is empty, TypeError when `requireHmac` has no key.
  * @example
  * ```ts
@@ -108,10 +109,16 @@ export async function verifyAuditFile(
   } catch (error) {
     if (!isErrnoError(error, "ENOTDIR")) throw new AuditReadError(path, error);
   }
-  if (names === undefined) return verifyFiles(fs, [path], { ...base, mode: "standalone" });
+  if (names === undefined) {
+    return verifyFiles(fs, [path], {
+      ...base,
+      mode: "standalone",
+      read: (file) => readNamedFile(fs, file),
+    });
+  }
   const layouts = historiesIn(path, names);
   const fileLists = await Promise.all(layouts.map((layout) => historyFiles(fs, layout)));
-  return verifyFiles(fs, fileLists, { ...base, mode: "history", missingIsEmpty: true });
+  return verifyFiles(fs, fileLists, { ...base, mode: "history" });
 }
 
 /**
@@ -124,6 +131,7 @@ export async function verifyFiles(
   options: VerifyFilesOptions,
 ): Promise<ChainVerification> {
   const histories = (files.length > 0 && Array.isArray(files[0]) ? files : [files]) as string[][];
+  const read = options.read ?? ((file: string) => readHistoryFile(fs, file));
   // Files are read one at a time (a directory may hold many 10 MiB segments);
   // their sizes are known up front only for the progress callback.
   const bytesTotal = options.onProgress ? await totalSize(fs, histories.flat()) : 0;
@@ -135,62 +143,94 @@ export async function verifyFiles(
     segments: [],
   };
   for (const history of histories) {
-    let first: FirstRecordExpectation =
-      options.mode === "history" ? { kind: "head" } : { kind: "standalone" };
-    let lastSeq: number | undefined;
-    let lastHash: string | undefined;
-    for (const file of history) {
-      const buffer = await readOrEmpty(fs, file, options);
-      if (buffer === undefined) continue;
-      const bytesBefore = total.bytes;
-      const scan = scanChain(buffer, {
-        hmacKey: options.hmacKey,
-        requireHmac: options.requireHmac,
-        first,
-        onProgress:
-          options.onProgress && ((bytes) => options.onProgress!(bytesBefore + bytes, bytesTotal)),
-        onRecord: options.onRecord && ((record, line) => options.onRecord!(record, file, line)),
-      });
-      total.bytes += buffer.length;
-      total.records += scan.records;
-      total.signedRecords += scan.signedRecords;
-      total.segments.push(segmentOf(file, buffer, scan));
+    const bytesBefore = total.bytes;
+    const fileStarts: number[] = [];
+    let offsetSoFar = bytesBefore;
+    const scan = await scanHistory(history, {
+      read: async (file) => {
+        const buffer = await read(file);
+        fileStarts.push(offsetSoFar);
+        offsetSoFar += buffer?.length ?? 0;
+        return buffer;
+      },
+      mode: options.mode,
+      hmacKey: options.hmacKey,
+      requireHmac: options.requireHmac,
+      onProgress:
+        options.onProgress &&
+        ((fileIndex, bytes) => options.onProgress!(fileStarts[fileIndex]! + bytes, bytesTotal)),
+    });
+    total.bytes += scan.bytes;
+    total.records += scan.records;
+    total.signedRecords += scan.signedRecords;
+    for (const summary of scan.files) if (summary.present) total.segments.push(segmentOf(summary));
+    if (scan.break) {
+      const broken: ChainVerification = {
+        ...total,
+        valid: false,
+        reason: scan.break.reason,
+        detail: scan.break.detail,
+        file: scan.break.file,
+        line: scan.break.line,
+      };
+      if (scan.break.seq !== undefined) broken.brokenAt = scan.break.seq;
       if (scan.lastSeq !== undefined) {
-        lastSeq = scan.lastSeq;
-        lastHash = scan.lastHash;
-        first = { kind: "continues", seq: lastSeq, hash: lastHash! };
+        broken.lastSeq = scan.lastSeq;
+        broken.lastHash = scan.lastHash!;
       }
-      if (scan.break) {
-        return {
-          ...total,
-          valid: false,
-          brokenAt: scan.break.seq,
-          reason: scan.break.reason,
-          detail: scan.break.detail,
-          file,
-          line: scan.break.line,
-          ...(lastSeq === undefined ? {} : { lastSeq, lastHash }),
-        };
-      }
+      return broken;
     }
-    if (lastSeq !== undefined) {
-      total.lastSeq = lastSeq;
-      total.lastHash = lastHash;
+    if (scan.lastSeq !== undefined) {
+      total.lastSeq = scan.lastSeq;
+      total.lastHash = scan.lastHash!;
     }
   }
   return total;
 }
 
-function segmentOf(file: string, buffer: Buffer, scan: ScanResult): SegmentVerification {
+/**
+ * @internal Verifies a history from disk, and that it still ends with the last
+ * record its writer wrote (`tail_mismatch` otherwise: the end was cut behind
+ * the writer's back).
+ */
+export async function verifyWrittenHistory(
+  fs: FileSystem,
+  layout: HistoryLayout,
+  hmacKey: Uint8Array | undefined,
+  written: { lastSeq: number; lastHash: string | undefined },
+): Promise<ChainVerification> {
+  const verification = await verifyFiles(fs, await historyFiles(fs, layout), {
+    hmacKey,
+    mode: "history",
+  });
+  const { lastSeq, lastHash } = written;
+  if (
+    verification.valid &&
+    lastSeq > 0 &&
+    (verification.lastSeq !== lastSeq || verification.lastHash !== lastHash)
+  ) {
+    return {
+      ...verification,
+      valid: false,
+      brokenAt: (verification.lastSeq ?? 0) + 1,
+      reason: "tail_mismatch",
+      detail: `the history ends at seq ${verification.lastSeq ?? 0}, but this trail wrote up to seq ${lastSeq}`,
+      file: layout.current,
+    };
+  }
+  return verification;
+}
+
+function segmentOf(summary: FileSummary): SegmentVerification {
   const segment: SegmentVerification = {
-    file,
-    records: scan.records,
-    bytes: buffer.length,
-    valid: scan.break === undefined,
+    file: summary.file,
+    records: summary.records,
+    bytes: summary.bytes,
+    valid: summary.valid,
   };
-  if (scan.firstSeq !== undefined) {
-    segment.firstSeq = scan.firstSeq;
-    segment.lastSeq = scan.lastSeq;
+  if (summary.firstSeq !== undefined) {
+    segment.firstSeq = summary.firstSeq;
+    segment.lastSeq = summary.lastSeq!;
   }
   return segment;
 }
@@ -205,17 +245,4 @@ async function totalSize(fs: FileSystem, files: string[]): Promise<number> {
     }
   }
   return sum;
-}
-
-async function readOrEmpty(
-  fs: FileSystem,
-  file: string,
-  options: VerifyFilesOptions,
-): Promise<Buffer | undefined> {
-  try {
-    return await fs.readFile(file);
-  } catch (error) {
-    if (options.missingIsEmpty && isErrnoError(error, "ENOENT")) return undefined;
-    throw new AuditReadError(file, error);
-  }
 }

@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { makeTempDir } from "../src/__fixtures__/helpers.js";
-import { AuditTrail } from "../src/index.js";
+import { AuditTrail, canonicalJson, startSigning } from "../src/index.js";
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL("../scripts/verify_audit.py", import.meta.url));
@@ -49,6 +50,8 @@ it("verifies, in Python, a rotated and signed history the package wrote, and cat
     params: { ünïcode: '😀 \u2028 "q"' },
   });
   await unsignedPrefix.close();
+  // The history began unsigned: the switch to signing is recorded once.
+  await startSigning({ path: join(dir, "audit.jsonl"), hmacKey: "py-key" });
   const trail = new AuditTrail({
     path: join(dir, "audit.jsonl"),
     maxSizeBytes: 1_500,
@@ -71,9 +74,9 @@ it("verifies, in Python, a rotated and signed history the package wrote, and cat
   const files = await historyFiles();
   expect(files.length).toBeGreaterThanOrEqual(3);
 
-  expect(await python(files)).toMatchObject({ code: 0, stdout: "OK: 26 records\n" });
+  expect(await python(files)).toMatchObject({ code: 0, stdout: "OK: 27 records\n" });
   expect(await python(["--key-env", "AUDIT_KEY", ...files], { AUDIT_KEY: "py-key" })).toMatchObject(
-    { code: 0, stdout: "OK: 26 records\n" },
+    { code: 0, stdout: "OK: 27 records\n" },
   );
   expect(
     (await python(["--key-env", "AUDIT_KEY", ...files], { AUDIT_KEY: "wrong" })).stderr,
@@ -89,9 +92,53 @@ it("verifies, in Python, a rotated and signed history the package wrote, and cat
   await writeFile(last, text.replace("simulate", "simulat3"));
   const edited = await python(files);
   expect(edited.code).toBe(1);
-  expect(edited.stderr).toBe(`BROKEN at seq 26: ${last} line ${text.trim().split("\n").length}\n`);
+  expect(edited.stderr).toBe(`BROKEN at seq 27: ${last} line ${text.trim().split("\n").length}\n`);
   await writeFile(last, text.replace(/\n$/, "").concat("\nnot json\n"));
-  expect((await python(files)).stderr).toMatch(/^BROKEN at seq 27: .* is not a record/);
+  expect((await python(files)).stderr).toMatch(/^BROKEN at seq 28: .* is not a record/);
+});
+
+it("refuses, in Python, unsigned records no switch covers, a torn last line and an empty rotated file", async () => {
+  const path = join(dir, "audit.jsonl");
+  const signed = new AuditTrail({ path, hmacKey: "py-key", maxSizeBytes: 600 });
+  await signed.initialize();
+  for (let index = 0; index < 6; index++)
+    await signed.recordDenied({ action: "a", target: `t${index}`, params: {} });
+  await signed.close();
+  const files = await historyFiles();
+  expect(files.length).toBeGreaterThanOrEqual(2);
+  const env = { AUDIT_KEY: "py-key" };
+  expect(await python(["--key-env", "AUDIT_KEY", ...files], env)).toMatchObject({ code: 0 });
+
+  // The HMACs stripped and the chain re-hashed (what an attacker without the key can do).
+  const current = files[files.length - 1]!;
+  const original = await readFile(current, "utf8");
+  const stripped = original.replace(/,"hmac":"[0-9a-f]{64}"/g, "");
+  let prevHash = "genesis";
+  const rehashed = stripped
+    .trim()
+    .split("\n")
+    .map((line, index) => {
+      const record = JSON.parse(line);
+      delete record.hash;
+      if (index > 0) record.prevHash = prevHash;
+      const body = canonicalJson(record)!;
+      prevHash = createHash("sha256").update(body).digest("hex");
+      return `${body.slice(0, -1)},"hash":"${prevHash}"}\n`;
+    })
+    .join("");
+  await writeFile(current, rehashed);
+  expect(await python(files)).toMatchObject({ code: 0 });
+  expect((await python(["--key-env", "AUDIT_KEY", ...files], env)).stderr).toMatch(
+    /^BROKEN at seq \d+: .* is unsigned and no signing_started record covers it/,
+  );
+  await writeFile(current, original);
+
+  await writeFile(current, original.slice(0, -5));
+  expect((await python(files)).stderr).toMatch(/has no newline \(a torn write\)/);
+  await writeFile(current, original);
+
+  await writeFile(files[0]!, "");
+  expect((await python(files)).stderr).toMatch(/is a rotated file with no record/);
 });
 
 it("is the script printed in the README", async () => {

@@ -1,3 +1,5 @@
+import { isCompensationStrategy } from "./compensation.js";
+
 /** Where a side effect stands: pending → completed | failed. `failed` is terminal. */
 export type IdempotencyStatus = "pending" | "completed" | "failed";
 
@@ -30,4 +32,27 @@ export interface IdempotencyEntry {
   error?: string;
   /** What the side effect returned (status `completed` only, when given). */
   result?: unknown;
+}
+
+const STATUSES: ReadonlySet<unknown> = new Set(["pending", "completed", "failed"]);
+
+/**
+ * Checks the shape of an entry read back from disk (a snapshot or a journal line).
+ * @param value - parsed JSON.
+ * @returns true when `value` has every field of an {@link IdempotencyEntry} with the right type.
+ */
+export function isIdempotencyEntry(value: unknown): value is IdempotencyEntry {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    typeof entry.key === "string" &&
+    STATUSES.has(entry.status) &&
+    Number.isSafeInteger(entry.intentSeq) &&
+    (entry.intentSeq as number) >= 0 &&
+    isCompensationStrategy(entry.strategy) &&
+    typeof entry.action === "string" &&
+    Number.isFinite(entry.createdAt) &&
+    Number.isFinite(entry.updatedAt) &&
+    (entry.error === undefined || typeof entry.error === "string")
+  );
 }

@@ -1,14 +1,21 @@
 import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
 import type { IdempotencyEntry, IdempotencyStatus } from "./entry.js";
 
-/** Error codes thrown by `@beauvoir/idempotency`. */
+/**
+ * Error codes thrown by `@beauvoir/idempotency`. A failed fsync throws
+ * `@beauvoir/core`'s `FailStoppedError` (`FAIL_STOPPED`), a symbolic link where
+ * a file of the index belongs `SymlinkRefusedError` (`SYMLINK_REFUSED`), and a
+ * held owner lock `@beauvoir/locks`' `LockHeldError` (`LOCK_HELD`).
+ */
 export type IdempotencyErrorCode =
   | "DUPLICATE_EXECUTION"
   | "PENDING_WAIT_TIMEOUT"
   | "INVALID_TRANSITION"
   | "JOURNAL_WRITE_FAILED"
   | "INDEX_NOT_OPEN"
-  | "INDEX_CORRUPT";
+  | "INDEX_CORRUPT"
+  | "INDEX_IO_FAILED"
+  | "KEY_CONTAINS_SECRET";
 
 /**
  * Thrown by `markPending()` in `"fail"` mode when the key is already pending:
@@ -96,9 +103,11 @@ export class InvalidTransitionError extends BeauvoirError<"INVALID_TRANSITION"> 
 }
 
 /**
- * Thrown when a transition could not be made durable (write or fsync failed).
- * The transition is rolled back in memory and the journal is cut back to its
- * last good record, so the index stays consistent with the disk.
+ * Thrown when a transition could not be written (a `write` failed, e.g.
+ * ENOSPC). The transition is rolled back in memory and the journal was cut
+ * back, durably, to its last good record, so the index stays consistent with
+ * the disk and keeps working. (A failed fsync is not retried: it throws
+ * `FailStoppedError` instead.)
  */
 export class JournalWriteError extends BeauvoirError<"JOURNAL_WRITE_FAILED"> {
   /** The journal file. */
@@ -119,23 +128,18 @@ export class JournalWriteError extends BeauvoirError<"JOURNAL_WRITE_FAILED"> {
   }
 }
 
-/** Thrown when the index is used before `initialize()`, after `close()`, or after an unrecoverable write failure. */
+/** Thrown when the index is used before `initialize()` or after `close()`. */
 export class IndexNotOpenError extends BeauvoirError<"INDEX_NOT_OPEN"> {
   /** Why the index is not usable. */
-  readonly reason: "not_initialized" | "closed" | "broken";
+  readonly reason: "not_initialized" | "closed";
 
-  /**
-   * @param reason - why the index is not usable.
-   * @param cause - for `"broken"`, the failure that broke it.
-   */
-  constructor(reason: "not_initialized" | "closed" | "broken", cause?: unknown) {
+  /** @param reason - why the index is not usable. */
+  constructor(reason: "not_initialized" | "closed") {
     const messages = {
       not_initialized: "The idempotency index is not initialized; call initialize() first",
       closed: "The idempotency index is closed",
-      broken:
-        "The idempotency index could not restore its journal after a write failure; reopen it",
     } as const;
-    super("INDEX_NOT_OPEN", messages[reason], cause === undefined ? {} : { cause });
+    super("INDEX_NOT_OPEN", messages[reason]);
     this.reason = reason;
   }
 
@@ -145,22 +149,125 @@ export class IndexNotOpenError extends BeauvoirError<"INDEX_NOT_OPEN"> {
   }
 }
 
+/** The kinds of damage {@link IndexCorruptError} and `verifyIdempotencyIndex()` report. */
+export type IndexProblemKind =
+  /** A line that is not a torn tail fails its checksum, does not parse, or breaks the seq order. */
+  | "damaged-line"
+  /** Sequence numbers prove records are missing (a journal cut short or deleted, a lost snapshot). */
+  | "missing-records"
+  /** A journal the snapshot continues from is missing, or has lost its header. */
+  | "missing-journal"
+  /** The snapshot is readable but is not an idempotency snapshot. */
+  | "invalid-snapshot";
+
+/** One piece of damage found in an index directory. */
+export interface IndexProblem {
+  /** What is wrong. */
+  readonly kind: IndexProblemKind;
+  /** The damaged (or missing) file, as an absolute path. */
+  readonly file: string;
+  /** The first bad line of `file`, from 1; absent when the whole file is concerned. */
+  readonly line?: number | undefined;
+  /** A sentence saying what was found. */
+  readonly detail: string;
+}
+
 /**
- * Thrown by `initialize()` when the snapshot is readable JSON but not an
- * idempotency snapshot. Nothing on disk is changed, so it can be inspected.
+ * Thrown by `initialize()` when the index's files are damaged in a way a crash
+ * cannot explain: a bad line that is not a torn tail, records proven missing by
+ * their sequence numbers, a journal the snapshot continues from gone, or a
+ * snapshot that is not one. Nothing on disk was changed, so the damage can be
+ * inspected; `repairIdempotencyIndex()` (`beauvoir-index repair <dir>`) moves
+ * the damaged part aside.
  */
 export class IndexCorruptError extends BeauvoirError<"INDEX_CORRUPT"> {
-  /** What was wrong with it. */
+  /** The first damaged file, as an absolute path. */
+  readonly file: string;
+  /** Its first bad line, from 1; `undefined` when the whole file is concerned. */
+  readonly line: number | undefined;
+  /** What is wrong with it. */
   readonly detail: string;
+  /** The kind of the first problem. */
+  readonly kind: IndexProblemKind;
+  /** Every problem found, the first one first. */
+  readonly problems: readonly IndexProblem[];
 
-  /** @param detail - what was wrong with the snapshot. */
-  constructor(detail: string) {
-    super("INDEX_CORRUPT", `The idempotency snapshot is not valid: ${detail}`);
-    this.detail = detail;
+  /** @param problems - what was found; at least one. */
+  constructor(problems: readonly [IndexProblem, ...IndexProblem[]]) {
+    const [first] = problems;
+    const where = first.line === undefined ? first.file : `${first.file} line ${first.line}`;
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s))` : "";
+    super(
+      "INDEX_CORRUPT",
+      `The idempotency index is damaged: ${where}: ${first.detail}${more}. Nothing was changed; inspect it with "beauvoir-index verify", move the damage aside with "beauvoir-index repair"`,
+    );
+    this.file = first.file;
+    this.line = first.line;
+    this.detail = first.detail;
+    this.kind = first.kind;
+    this.problems = Object.freeze([...problems]);
   }
 
   /** @returns true for an {@link IndexCorruptError} from any copy of the package. */
   static override isInstance(value: unknown): value is IndexCorruptError {
     return isBeauvoirErrorWithCode(value, "INDEX_CORRUPT");
+  }
+}
+
+/**
+ * Thrown when a file or directory of the index cannot be read or created (EACCES,
+ * EISDIR, EROFS, ENOSPC, EIO…) while opening or repairing it. Nothing was
+ * written through it.
+ */
+export class IndexIoError extends BeauvoirError<"INDEX_IO_FAILED"> {
+  /** The file or directory concerned. */
+  readonly path: string;
+  /** What the index was doing: `"read"`, `"create"`, `"list"`… */
+  readonly operation: string;
+
+  /**
+   * @param operation - what the index was doing.
+   * @param path - the file or directory.
+   * @param cause - the filesystem error.
+   */
+  constructor(operation: string, path: string, cause: unknown) {
+    const code = (cause as { code?: unknown } | null)?.code;
+    super(
+      "INDEX_IO_FAILED",
+      `Could not ${operation} ${path}${typeof code === "string" ? ` (${code})` : ""}`,
+      { cause },
+    );
+    this.path = path;
+    this.operation = operation;
+  }
+
+  /** @returns true for an {@link IndexIoError} from any copy of the package. */
+  static override isInstance(value: unknown): value is IndexIoError {
+    return isBeauvoirErrorWithCode(value, "INDEX_IO_FAILED");
+  }
+}
+
+/**
+ * Thrown by `markPending()`, `settle()` and `reset()` when the key itself
+ * would be changed by the redactor: storing it would put a secret on disk, and
+ * storing its redacted form would make it a different key after a restart.
+ * Keys from `generateKey()` never cause this.
+ */
+export class KeyContainsSecretError extends BeauvoirError<"KEY_CONTAINS_SECRET"> {
+  /** The key as the redactor shows it. */
+  readonly redactedKey: string;
+
+  /** @param redactedKey - the key with its secret replaced. */
+  constructor(redactedKey: string) {
+    super(
+      "KEY_CONTAINS_SECRET",
+      `The key "${redactedKey}" holds text the redactor hides; derive keys with generateKey(), which hashes the secret instead`,
+    );
+    this.redactedKey = redactedKey;
+  }
+
+  /** @returns true for a {@link KeyContainsSecretError} from any copy of the package. */
+  static override isInstance(value: unknown): value is KeyContainsSecretError {
+    return isBeauvoirErrorWithCode(value, "KEY_CONTAINS_SECRET");
   }
 }

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
@@ -165,9 +165,10 @@ describe("IdempotencyIndex: transitions", () => {
     await expect(index.markPending("", 1)).rejects.toThrow(TypeError);
     await expect(index.markPending("k", -1)).rejects.toThrow(/intentSeq/);
     await expect(index.markPending("k", 1.5)).rejects.toThrow(/intentSeq/);
-    await index.markPending("k", 1);
-    await expect(index.markCompleted("k", { big: 1n })).rejects.toThrow(/result must be JSON data/);
-    expect(await index.check("k")).toMatchObject({ status: "pending" });
+    await expect(index.markPending("k", 1, { strategy: "never" as "skip" })).rejects.toThrow(
+      /strategy/,
+    );
+    expect(await index.check("k")).toBeNull();
   });
 
   it("stores a copy of the result, as JSON", async () => {
@@ -505,6 +506,30 @@ describe("IdempotencyIndex: options and lifecycle", () => {
     expect(() => new IdempotencyIndex({ ...base, lockName: "../x" })).toThrow(/name/i);
   });
 
+  it("checks every option before anything touches the disk, naming it", async () => {
+    const missing = join(dir, "never-created");
+    const cases: Array<[Partial<IdempotencyIndexOptions>, RegExp]> = [
+      [{ store: {} as never }, /store\.get must be a function/],
+      [{ store: { get: async () => null } as never }, /store\.set/],
+      [{ locks: { acquire: 1 } as never }, /locks\.acquire/],
+      [{ fs: { open: () => {} } as never }, /fs\.readFile/],
+      [{ clock: { now: () => 0 } as never }, /clock\.setTimeout/],
+      [{ logger: { info() {} } as never }, /logger\.debug/],
+      [{ redactor: { redact: (text: string) => text } as never }, /redactor\.redactAny/],
+      [{ redactor: "none" as never }, /redactor must be an object/],
+      [{ dir: "a\u0000b" }, /dir/],
+      [{ snapshotMaxBytes: 0 }, /snapshotMaxBytes/],
+      [{ lockWaitMs: -1 }, /lockWaitMs/],
+    ];
+    for (const [options, message] of cases) {
+      const build = () => new IdempotencyIndex({ dir: missing, ...options });
+      expect(build, JSON.stringify(Object.keys(options))).toThrow(message);
+    }
+    // Any object with the four methods is a logger.
+    expect(() => new IdempotencyIndex({ dir: missing, logger: console })).not.toThrow();
+    await expect(readdir(missing)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("merges the compensation table over the defaults", () => {
     const index = new IdempotencyIndex({
       dir,
@@ -608,7 +633,8 @@ describe("IdempotencyIndex: journal", () => {
     await Promise.all(Array.from({ length: 40 }, (_, n) => index.markPending(`k${n}`, n)));
     expect(syncs).toBeLessThanOrEqual(2);
     const text = await readFile(join(dir, "journal.0.jsonl"), "utf8");
-    expect(text.trimEnd().split("\n")).toHaveLength(40);
+    // The journal's header, then one line per transition.
+    expect(text.trimEnd().split("\n")).toHaveLength(41);
   });
 
   it("drops a torn tail on open, cuts it off, and appends after the good records", async () => {
@@ -628,7 +654,9 @@ describe("IdempotencyIndex: journal", () => {
     await appendFile(path, good.split("\n")[0]?.slice(0, 40) ?? "");
     const fresh = await open({ logger });
     expect(await fresh.check("a")).toMatchObject({ status: "completed" });
-    expect(warnings[0]).toMatchObject({ file: "journal.0.jsonl", droppedBytes: 40 });
+    expect(warnings).toContainEqual(
+      expect.objectContaining({ file: join(dir, "journal.0.jsonl"), droppedBytes: 40 }),
+    );
     expect(await readFile(path, "utf8")).toBe(good);
     await fresh.markPending("b", 2);
     const third = await reopen(fresh);
@@ -636,22 +664,22 @@ describe("IdempotencyIndex: journal", () => {
     expect(await third.check("a")).toMatchObject({ status: "completed" });
   });
 
-  it("rolls back a transition whose fsync failed, and keeps working", async () => {
-    let failSyncs = 0;
-    const fs = faultyFileSystem((operation) => {
-      if (operation === "sync" && failSyncs > 0) {
-        failSyncs -= 1;
-        throw Object.assign(new Error("EIO: i/o error"), { code: "EIO" });
+  it("rolls back a transition whose write failed, and keeps working", async () => {
+    let failWrites = 0;
+    const fs = faultyFileSystem((operation, path) => {
+      if (operation === "write" && path.endsWith(".jsonl") && failWrites > 0) {
+        failWrites -= 1;
+        throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
       }
       return undefined;
     });
     const index = await open({ fs });
     await index.markPending("a", 1);
-    failSyncs = 1;
+    failWrites = 1;
     const error = await index.markPending("b", 2).catch((caught: unknown) => caught);
     expect(JournalWriteError.isInstance(error)).toBe(true);
     expect(await index.check("b")).toBeNull();
-    failSyncs = 1;
+    failWrites = 1;
     await expect(index.markCompleted("a")).rejects.toBeInstanceOf(JournalWriteError);
     expect(await index.check("a")).toMatchObject({ status: "pending" });
     // Still claimed by this process after the failed completion.
@@ -667,17 +695,17 @@ describe("IdempotencyIndex: journal", () => {
     const first = await open();
     await first.markPending("o", 1);
     await first.close();
-    let failSync = false;
-    const fs = faultyFileSystem((operation) => {
-      if (operation === "sync" && failSync) {
-        failSync = false;
-        throw new Error("EIO");
+    let failWrite = false;
+    const fs = faultyFileSystem((operation, path) => {
+      if (operation === "write" && path.endsWith(".jsonl") && failWrite) {
+        failWrite = false;
+        throw new Error("ENOSPC");
       }
       return undefined;
     });
     const index = await open({ fs, onPendingConflict: "fail" });
     await index.reconcilePending();
-    failSync = true;
+    failWrite = true;
     await expect(index.markPending("o", 2)).rejects.toBeInstanceOf(JournalWriteError);
     expect(await index.check("o")).toMatchObject({ intentSeq: 1 });
     // Still handed out: a retry claims it.
@@ -688,11 +716,11 @@ describe("IdempotencyIndex: journal", () => {
   });
 
   it("rolls back a failed eviction", async () => {
-    let failSync = false;
-    const fs = faultyFileSystem((operation) => {
-      if (operation === "sync" && failSync) {
-        failSync = false;
-        throw new Error("EIO");
+    let failWrite = false;
+    const fs = faultyFileSystem((operation, path) => {
+      if (operation === "write" && path.endsWith(".jsonl") && failWrite) {
+        failWrite = false;
+        throw new Error("ENOSPC");
       }
       return undefined;
     });
@@ -700,13 +728,13 @@ describe("IdempotencyIndex: journal", () => {
     await index.markPending("a", 1);
     await index.markCompleted("a");
     clock.advance(10);
-    failSync = true;
+    failWrite = true;
     await expect(index.evict()).rejects.toBeInstanceOf(JournalWriteError);
     expect(await index.check("a")).toMatchObject({ status: "completed" });
     expect(await index.evict()).toBe(1);
   });
 
-  it("compacts into the snapshot and keeps a single journal", async () => {
+  it("compacts into the snapshot and keeps only the journals the snapshot and its backup need", async () => {
     const index = await open({ compactionThreshold: 10 });
     for (let n = 0; n < 30; n += 1) {
       await index.markPending(`k${n}`, n);
@@ -715,7 +743,13 @@ describe("IdempotencyIndex: journal", () => {
     await index.close();
     expect(store.sets).toBeGreaterThanOrEqual(2);
     expect(store.snapshot?.entries.length).toBeGreaterThanOrEqual(10);
-    expect(await journalFiles()).toHaveLength(1);
+    const journals = await journalFiles();
+    expect(journals.length).toBeLessThanOrEqual(2);
+    // The newest snapshot continues from the newest journal, its backup from the one before.
+    expect(journals.at(-1)).toBe(`journal.${store.snapshot?.generation}.jsonl`);
+    if (journals.length === 2) {
+      expect(journals[0]).toBe(`journal.${store.snapshot?.previous?.generation}.jsonl`);
+    }
     const fresh = await open({ compactionThreshold: 10 });
     expect(fresh.size).toBe(30);
     for (let n = 0; n < 30; n += 1)
@@ -734,7 +768,7 @@ describe("IdempotencyIndex: journal", () => {
     const index = await open({ compactionThreshold: 3, logger });
     for (let n = 0; n < 3; n += 1) await index.markPending(`k${n}`, n);
     await index.markPending("after", 9);
-    expect(warnings.some((message) => message.includes("compaction failed"))).toBe(true);
+    expect(warnings.some((message) => message.includes("could not write the snapshot"))).toBe(true);
     const fresh = await reopen(index);
     expect(fresh.size).toBe(4);
   });
@@ -766,65 +800,64 @@ describe("IdempotencyIndex: journal", () => {
     expect(await third.check("b")).toMatchObject({ status: "completed" });
   });
 
-  it("reports a lost snapshot when the journal starts after seq 1", async () => {
-    const errors: Array<Record<string, unknown> | undefined> = [];
-    const logger = {
-      debug() {},
-      info() {},
-      warn() {},
-      error: (_: string, data?: Record<string, unknown>) => void errors.push(data),
-    };
-    const index = await open({ compactionThreshold: 2 });
-    await index.markPending("a", 1);
-    await index.markPending("b", 2);
-    await index.markPending("c", 3);
+  it("refuses to open when the snapshot is lost and the journals start after seq 1", async () => {
+    const index = await open({ compactionThreshold: 2, ttlMs: 1 });
+    for (let n = 0; n < 12; n += 1) {
+      await index.markPending(`k${n}`, n);
+      await index.markCompleted(`k${n}`);
+      clock.advance(1);
+      await index.evict();
+    }
+    await index.markPending("last", 99);
     await index.close();
-    const healthy = await open({ logger });
-    expect(errors).toEqual([]);
+    expect(await journalFiles()).not.toContain("journal.0.jsonl");
+    const healthy = await open();
+    expect(await healthy.check("last")).toMatchObject({ status: "pending" });
     await healthy.close();
     store.snapshot = null;
-    const fresh = await open({ logger });
-    expect(errors).toEqual([expect.objectContaining({ firstSeq: 3 })]);
-    expect(await fresh.check("c")).toMatchObject({ status: "pending" });
+    const error = await open().catch((caught: unknown) => caught);
+    expect(IndexCorruptError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({
+      kind: "missing-records",
+      detail: expect.stringMatching(/no snapshot/),
+    });
   });
 
-  it("removes journals the snapshot fully covers", async () => {
+  it("rebuilds from the journals alone when the snapshot is lost but nothing else is", async () => {
     const index = await open();
-    await index.markPending("a", 1);
+    for (let n = 0; n < 3; n += 1) await index.markPending(`k${n}`, n);
     await index.close();
-    store.snapshot = {
-      format: 1,
-      generation: 1,
-      lastSeq: 1,
-      entries: [
-        {
-          key: "a",
-          status: "pending",
-          intentSeq: 1,
-          strategy: "skip",
-          action: "a",
-          createdAt: 1,
-          updatedAt: 1,
-        },
-      ],
-    };
-    await writeFile(join(dir, "journal.x.jsonl"), "not ours");
+    store.snapshot = null;
     const fresh = await open();
-    expect(await fresh.check("a")).toMatchObject({ status: "pending" });
-    expect(await journalFiles()).toEqual(["journal.1.jsonl", "journal.x.jsonl"]);
+    expect(fresh.size).toBe(3);
+  });
+
+  it("never removes a journal the store's backup snapshot still needs", async () => {
+    const index = await open({ compactionThreshold: 3 });
+    for (let n = 0; n < 40; n += 1) {
+      await index.markPending(`k${n}`, n);
+      const snapshot = store.snapshot;
+      const names = await journalFiles();
+      const generations = names.map((name) => Number(name.split(".")[1]));
+      // The backup is the snapshot the newest one replaced: its journal is on disk.
+      if (snapshot?.previous) expect(generations).toContain(snapshot.previous.generation);
+      if (snapshot) expect(generations).toContain(snapshot.generation);
+    }
   });
 
   it("fails initialize cleanly when the active journal cannot be repaired", async () => {
     const index = await open();
     await index.markPending("a", 1);
     await index.close();
-    await appendFile(join(dir, "journal.0.jsonl"), "torn");
+    await appendFile(join(dir, "journal.0.jsonl"), '{"sum":"0123');
     const hook: FaultHook = (operation) => {
-      if (operation === "truncate") throw new Error("EROFS");
+      if (operation === "truncate") throw Object.assign(new Error("EROFS"), { code: "EROFS" });
       return undefined;
     };
     const broken = new IdempotencyIndex({ dir, store, locks, fs: faultyFileSystem(hook) });
-    await expect(broken.initialize()).rejects.toThrow("EROFS");
+    const error = await broken.initialize().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "INDEX_IO_FAILED", path: join(dir, "journal.0.jsonl") });
+    expect((error as Error).message).toContain("EROFS");
     expect(locks.held.size).toBe(0);
   });
 });

@@ -1,176 +1,26 @@
 import { join } from "node:path";
-import {
-  assertSafeName,
-  type Clock,
-  type FileSystem,
-  isErrnoError,
-  type Logger,
-  nodeFileSystem,
-  silentLogger,
-  systemClock,
-  type TimerHandle,
-} from "@beauvoir/core";
-import { buildCompensationTable, isCompensationStrategy } from "./compensation.js";
-import { createDefaultLocks, createDefaultStore } from "./default-dependencies.js";
+import { ensureDurableDirectory } from "@beauvoir/core";
+import type { Compactor } from "./compaction.js";
+import { buildCompensationTable } from "./compensation.js";
+import { createDefaultLocks, snapshotStoreFor } from "./default-dependencies.js";
 import type { CompensationStrategy, IdempotencyEntry } from "./entry.js";
-import {
-  DuplicateExecutionError,
-  IndexCorruptError,
-  IndexNotOpenError,
-  InvalidTransitionError,
-  PendingWaitTimeoutError,
-} from "./errors.js";
-import { actionOfKey, generateIdempotencyKey } from "./idempotency-key.js";
-import { decodeJournal, encodeJournalLine, type JournalRecord } from "./journal-format.js";
-import { JournalWriter } from "./journal-writer.js";
-import {
-  type AuditQuery,
-  type AuditResultLookup,
-  IDEMPOTENCY_INDEX_DEFAULTS,
-  type IdempotencyIndexOptions,
-  type IdempotencySnapshot,
-  type MarkPendingOptions,
-  type MarkPendingResult,
-  type OwnerLockHandle,
-  type OwnerLockProvider,
-  type PendingConflictMode,
-  type SnapshotStore,
+import { EntryTable } from "./entry-table.js";
+import { IndexNotOpenError } from "./errors.js";
+import { generateIdempotencyKey } from "./idempotency-key.js";
+import { indexIo } from "./journal-files.js";
+import type { JournalWriter } from "./journal-writer.js";
+import { KeyTransitions } from "./key-transitions.js";
+import { openJournal } from "./open-journal.js";
+import type {
+  IdempotencyIndexOptions,
+  MarkPendingOptions,
+  MarkPendingResult,
+  OwnerLockHandle,
+  OwnerLockProvider,
+  SnapshotStore,
 } from "./options.js";
-
-const JOURNAL_NAME = /^journal\.(\d+)\.jsonl$/;
-
-function journalName(generation: number): string {
-  return `journal.${generation}.jsonl`;
-}
-
-interface ResolvedOptions {
-  readonly dir: string;
-  readonly lockName: string;
-  readonly lockWaitMs: number;
-  readonly ttlMs: number;
-  readonly onPendingConflict: PendingConflictMode;
-  readonly waitTimeoutMs: number;
-  readonly compactionThreshold: number;
-  readonly snapshotMaxBytes: number;
-  readonly auditQuery: AuditQuery | undefined;
-  readonly logger: Logger;
-  readonly clock: Clock;
-  readonly fs: FileSystem;
-}
-
-function requireNumber(name: string, value: unknown, minimum: number, integer = false): number {
-  if (typeof value !== "number" || Number.isNaN(value))
-    throw new TypeError(`${name} must be a number`);
-  if (value < minimum || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new RangeError(
-      `${name} must be a finite ${integer ? "integer" : "number"} >= ${minimum} (got ${value})`,
-    );
-  }
-  return value;
-}
-
-function resolveOptions(options: IdempotencyIndexOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null)
-    throw new TypeError("options must be an object");
-  if (typeof options.dir !== "string" || options.dir.length === 0) {
-    throw new TypeError("dir must be a non-empty path");
-  }
-  const defaults = IDEMPOTENCY_INDEX_DEFAULTS;
-  const mode = options.onPendingConflict ?? defaults.onPendingConflict;
-  if (mode !== "skip" && mode !== "wait" && mode !== "fail") {
-    throw new TypeError(
-      `onPendingConflict must be "skip", "wait" or "fail" (got ${JSON.stringify(mode)})`,
-    );
-  }
-  const auditQuery = options.auditQuery;
-  if (
-    auditQuery !== undefined &&
-    typeof auditQuery !== "function" &&
-    typeof (auditQuery as { findResultByIntentSeq?: unknown })?.findResultByIntentSeq !== "function"
-  ) {
-    throw new TypeError(
-      "auditQuery must be a function or an object with findResultByIntentSeq(intentSeq)",
-    );
-  }
-  const lockName = options.lockName ?? defaults.lockName;
-  assertSafeName(lockName);
-  return Object.freeze({
-    dir: options.dir,
-    lockName,
-    lockWaitMs: requireNumber("lockWaitMs", options.lockWaitMs ?? defaults.lockWaitMs, 0),
-    ttlMs: requireNumber("ttlMs", options.ttlMs ?? defaults.ttlMs, 1),
-    onPendingConflict: mode,
-    waitTimeoutMs: requireNumber(
-      "waitTimeoutMs",
-      options.waitTimeoutMs ?? defaults.waitTimeoutMs,
-      0,
-    ),
-    compactionThreshold: requireNumber(
-      "compactionThreshold",
-      options.compactionThreshold ?? defaults.compactionThreshold,
-      1,
-      true,
-    ),
-    snapshotMaxBytes: requireNumber(
-      "snapshotMaxBytes",
-      options.snapshotMaxBytes ?? defaults.snapshotMaxBytes,
-      1,
-      true,
-    ),
-    auditQuery,
-    logger: options.logger ?? silentLogger,
-    clock: options.clock ?? systemClock,
-    fs: options.fs ?? nodeFileSystem,
-  });
-}
-
-function toJsonData(value: unknown, name: string): unknown {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (error) {
-    throw new TypeError(`${name} must be JSON data: ${(error as Error).message}`);
-  }
-  return text === undefined ? undefined : JSON.parse(text);
-}
-
-function validateSnapshot(value: unknown): IdempotencySnapshot {
-  if (typeof value !== "object" || value === null) throw new IndexCorruptError("not an object");
-  const snapshot = value as Partial<IdempotencySnapshot>;
-  if (snapshot.format !== 1)
-    throw new IndexCorruptError(`unknown format ${JSON.stringify(snapshot.format)}`);
-  if (!Number.isSafeInteger(snapshot.generation) || (snapshot.generation as number) < 0) {
-    throw new IndexCorruptError("generation is not a non-negative integer");
-  }
-  if (!Number.isSafeInteger(snapshot.lastSeq) || (snapshot.lastSeq as number) < 0) {
-    throw new IndexCorruptError("lastSeq is not a non-negative integer");
-  }
-  if (!Array.isArray(snapshot.entries)) throw new IndexCorruptError("entries is not an array");
-  for (const entry of snapshot.entries) {
-    if (
-      typeof entry !== "object" ||
-      entry === null ||
-      typeof entry.key !== "string" ||
-      (entry.status !== "pending" && entry.status !== "completed" && entry.status !== "failed")
-    ) {
-      throw new IndexCorruptError("an entry has no key or an unknown status");
-    }
-  }
-  return snapshot as IdempotencySnapshot;
-}
-
-function applyRecord(map: Map<string, IdempotencyEntry>, record: JournalRecord): void {
-  if (record.type === "put") map.set(record.entry.key, Object.freeze({ ...record.entry }));
-  else for (const key of record.keys) map.delete(key);
-}
-
-interface JournalFile {
-  readonly name: string;
-  readonly generation: number;
-  readonly validBytes: number;
-  readonly droppedBytes: number;
-  readonly maxSeq: number;
-}
+import { type ResolvedOptions, resolveOptions } from "./resolve-options.js";
+import type { Settlement } from "./settlement.js";
 
 /**
  * A durable dedup index for side effects: before a side effect runs its key is
@@ -178,22 +28,18 @@ interface JournalFile {
  * the program knows which side effects may have happened and how to compensate.
  *
  * **Storage.** Every transition is one checksummed line appended to a journal
- * through an `O_APPEND` descriptor and fsynced before the call resolves;
- * concurrent transitions share one fsync (group commit). The cost of a
- * transition does not depend on the number of entries. The journal is folded
- * into a snapshot (a resilient JSON store) once it holds more records than
- * `max(compactionThreshold, entries)`, so compaction is O(1) per transition,
- * amortized. A torn last line (crash mid-write) is detected by its checksum and
- * dropped on open; every record is applied exactly once thanks to its `seq`.
+ * and fsynced before the call resolves; concurrent transitions share one
+ * fsync (group commit). The journal is folded into a snapshot once it holds
+ * more records than `max(compactionThreshold, entries)`. On open, only a torn
+ * last line may be cut; any other damage is reported ({@link IndexCorruptError})
+ * and left as it is. Everything written passes through the redactor.
  *
  * **Ownership.** `initialize()` takes an owner lock through `@beauvoir/locks`
  * and holds it until `close()`: one process at a time owns the index, so the
  * in-memory state is the truth and check-then-mark needs no lock file per call.
- * Inside the process, transitions on one key are serialized and check-then-mark
- * happens without yielding, so two callers can never both claim a key. After a
- * crash the next owner finds the dead owner's `pending` entries; they stay
- * contested until `reconcilePending()` hands them out (or settles them from the
- * audit trail).
+ * After a crash the next owner finds the dead owner's `pending` entries; they
+ * stay contested until `reconcilePending()` hands them out (or settles them
+ * from the audit trail).
  *
  * @example
  * ```ts
@@ -212,52 +58,47 @@ export class IdempotencyIndex {
   readonly #options: ResolvedOptions;
   readonly #compensation: Readonly<Record<string, CompensationStrategy>>;
   readonly #store: SnapshotStore;
+  readonly #snapshotFile: string;
   readonly #locks: OwnerLockProvider;
+  readonly #table = new EntryTable();
+  readonly #transitions: KeyTransitions;
   #state: "new" | "opening" | "open" | "closed" = "new";
   #opening: Promise<void> | null = null;
-  /** What callers see: durable entries plus transitions waiting for their fsync. */
-  readonly #entries = new Map<string, IdempotencyEntry>();
-  /** Only what is on disk; the snapshot is taken from here. */
-  readonly #durable = new Map<string, IdempotencyEntry>();
-  /** Keys marked pending by this process and not yet settled. */
-  readonly #live = new Set<string>();
-  /** Pending keys of a previous owner that reconcilePending() handed out for compensation. */
-  readonly #released = new Set<string>();
-  /** The in-flight transition of each key; the next one on that key waits for it. */
-  readonly #busy = new Map<string, Promise<unknown>>();
-  readonly #waiters = new Map<string, Set<() => void>>();
   #writer: JournalWriter | null = null;
+  #compactor: Compactor | null = null;
   #lock: OwnerLockHandle | null = null;
-  #seq = 0;
-  #durableSeq = 0;
-  #generation = 0;
-  #recordsSinceSnapshot = 0;
-  #compactionQueued = false;
 
   /**
    * @param options - see {@link IdempotencyIndexOptions}; only `dir` is required.
-   * @throws TypeError or RangeError naming the option that is wrong.
+   * @throws TypeError or RangeError naming the option that is wrong (nothing is touched on disk).
    */
   constructor(options: IdempotencyIndexOptions) {
     this.#options = resolveOptions(options);
     this.#compensation = buildCompensationTable(options.compensation);
     const { dir, logger, clock, fs, snapshotMaxBytes } = this.#options;
-    this.#store =
-      options.store ??
-      createDefaultStore({
-        path: join(dir, "snapshot.json"),
-        maxSizeBytes: snapshotMaxBytes,
-        logger,
-        clock,
-        fs,
-      });
+    ({ store: this.#store, snapshotFile: this.#snapshotFile } = snapshotStoreFor({
+      dir,
+      store: this.#options.store,
+      maxSizeBytes: snapshotMaxBytes,
+      logger,
+      clock,
+      fs,
+    }));
     this.#locks =
-      options.locks ?? createDefaultLocks({ lockDir: join(dir, "locks"), logger, clock, fs });
+      this.#options.locks ?? createDefaultLocks({ lockDir: join(dir, "locks"), logger, clock, fs });
+    this.#transitions = new KeyTransitions({
+      options: this.#options,
+      table: this.#table,
+      writer: () => this.#assertOpen(),
+      strategyOf: (action) => this.getStrategy(action),
+      afterWrite: (writer) => this.#maybeCompact(writer),
+    });
   }
 
   /**
-   * Builds an idempotency key: `{action}:{scope}/{resource}:{16 hex of SHA-256 of params}`,
-   * with the keys of `params` sorted at every depth.
+   * Builds an idempotency key, `{action}:{scope}/{resource}:{16 hex}`: the
+   * visible scope and resource are redacted, the hex digits hash the
+   * unredacted scope, resource and params (keys sorted at every depth).
    * @param action - e.g. `add_issue_comment`; non-empty, no `:`.
    * @param scope - e.g. `acme/widgets`.
    * @param resource - e.g. `issue-12`.
@@ -274,7 +115,7 @@ export class IdempotencyIndex {
   }
 
   /**
-   * Same as {@link IdempotencyIndex.generateKey}, on an instance.
+   * Same as {@link IdempotencyIndex.generateKey}, redacting with this index's redactor.
    * @param action - e.g. `add_issue_comment`.
    * @param scope - e.g. `acme/widgets`.
    * @param resource - e.g. `issue-12`.
@@ -287,20 +128,29 @@ export class IdempotencyIndex {
    * ```
    */
   generateKey(action: string, scope: string, resource: string, params: unknown): string {
-    return generateIdempotencyKey(action, scope, resource, params);
+    return generateIdempotencyKey(action, scope, resource, params, this.#options.redactor);
   }
 
   /** Number of entries (all statuses). */
   get size(): number {
-    return this.#entries.size;
+    return this.#table.entries.size;
+  }
+
+  /** How long a settled key is remembered (the resolved `ttlMs` option), in milliseconds. */
+  get ttlMs(): number {
+    return this.#options.ttlMs;
   }
 
   /**
-   * Takes the owner lock, loads the snapshot, replays the journal (dropping a
-   * torn tail) and opens the journal for appending. Calling it again is a no-op.
+   * Creates the directory if missing (0700, durable in its parent), takes the
+   * owner lock, reads the snapshot and every journal, and opens the journal
+   * for appending. Only a torn last line is cut; any other damage rejects and
+   * leaves the files as they are. Calling it again is a no-op.
    * @returns once the index is usable.
    * @throws `LockHeldError` (`LOCK_HELD`) when another live process owns the index.
-   * @throws {@link IndexCorruptError} when the snapshot is not an idempotency snapshot.
+   * @throws {@link IndexCorruptError} when the files are damaged (with the file and line).
+   * @throws `SymlinkRefusedError` when a file of the index is a symbolic link.
+   * @throws {@link IndexIoError} when a file or the directory cannot be read or created.
    * @throws {@link IndexNotOpenError} after `close()`.
    * @example
    * ```ts
@@ -327,116 +177,36 @@ export class IdempotencyIndex {
 
   async #open(): Promise<void> {
     const { dir, fs, logger, lockName, lockWaitMs } = this.#options;
-    await fs.mkdir(dir, { recursive: true });
-    this.#lock = await this.#locks.acquire(lockName, lockWaitMs > 0 ? { waitMs: lockWaitMs } : {});
-    const stored = await this.#store.get();
-    const snapshot = stored === null ? null : validateSnapshot(stored);
-    const coveredSeq = snapshot?.lastSeq ?? 0;
-    for (const entry of snapshot?.entries ?? [])
-      this.#durable.set(entry.key, Object.freeze({ ...entry }));
-    this.#generation = snapshot?.generation ?? 0;
-    let lastSeq = coveredSeq;
-    let replayed = 0;
-    const files: JournalFile[] = [];
-    const names = (await fs.readdir(dir))
-      .map((name) => ({ name, match: JOURNAL_NAME.exec(name) }))
-      .filter((item) => item.match !== null)
-      .map((item) => ({ name: item.name, generation: Number(item.match?.[1]) }))
-      .sort((a, b) => a.generation - b.generation);
-    for (const { name, generation } of names) {
-      const decoded = decodeJournal(await fs.readFile(join(dir, name)));
-      let maxSeq = 0;
-      for (const record of decoded.records) {
-        maxSeq = record.seq;
-        if (record.seq <= lastSeq) continue;
-        if (replayed === 0 && snapshot === null && record.seq > 1) {
-          // Compaction deletes a journal only after a snapshot covers it, so a
-          // missing snapshot with a journal starting late means the snapshot was lost.
-          logger.error(
-            "idempotency: no snapshot, and the journal starts after seq 1; older entries may be lost",
-            {
-              file: name,
-              firstSeq: record.seq,
-            },
-          );
-        }
-        applyRecord(this.#durable, record);
-        lastSeq = record.seq;
-        replayed += 1;
-      }
-      if (decoded.problem !== undefined) {
-        logger.warn("idempotency: dropped the damaged tail of a journal", {
-          file: name,
-          droppedBytes: decoded.droppedBytes,
-          problem: decoded.problem,
-        });
-      }
-      files.push({
-        name,
-        generation,
-        validBytes: decoded.validBytes,
-        droppedBytes: decoded.droppedBytes,
-        maxSeq,
-      });
-    }
-    this.#seq = lastSeq;
-    this.#durableSeq = lastSeq;
-    this.#recordsSinceSnapshot = replayed;
-    for (const [key, entry] of this.#durable) this.#entries.set(key, entry);
-
-    const newest = files.at(-1);
-    const activeGeneration = Math.max(this.#generation, newest?.generation ?? 0);
-    const activeName = journalName(activeGeneration);
-    const active = files.find((file) => file.name === activeName);
-    const activePath = join(dir, activeName);
-    const handle = await fs.open(activePath, "a");
-    try {
-      if (active && active.droppedBytes > 0) {
-        // Later appends must not follow the damaged bytes.
-        await handle.truncate(active.validBytes);
-        await handle.sync();
-      }
-      if (!active) await fs.fsyncDirectory(dir);
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
-    this.#generation = activeGeneration;
-    this.#writer = new JournalWriter(handle, activePath, active?.validBytes ?? 0);
-    // Journals whose every record the snapshot already holds are no longer needed.
-    await this.#removeJournals(
-      files
-        .filter((file) => file.name !== activeName && file.maxSeq <= coveredSeq)
-        .map((file) => file.name),
+    await indexIo("create", dir, () => ensureDurableDirectory(fs, dir));
+    this.#lock = await indexIo(
+      "lock",
+      dir,
+      () => this.#locks.acquire(lockName, lockWaitMs > 0 ? { waitMs: lockWaitMs } : {}),
+      true,
     );
-    const pending = [...this.#durable.values()].filter(
-      (entry) => entry.status === "pending",
-    ).length;
-    logger.info("idempotency: index opened", { entries: this.#durable.size, pending, replayed });
-  }
-
-  async #removeJournals(names: readonly string[]): Promise<void> {
-    if (names.length === 0) return;
-    const { dir, fs, logger } = this.#options;
-    try {
-      for (const name of names) {
-        try {
-          await fs.unlink(join(dir, name));
-        } catch (error) {
-          if (!isErrnoError(error, "ENOENT")) throw error;
-        }
-      }
-      await fs.fsyncDirectory(dir);
-    } catch (error) {
-      // Harmless: a leftover journal is replayed and skipped by seq on the next open.
-      logger.warn("idempotency: could not remove an old journal", { error });
-    }
+    const opened = await openJournal({
+      dir,
+      fs,
+      store: this.#store,
+      logger,
+      snapshotFile: this.#snapshotFile,
+    });
+    this.#table.load(opened.recovered.entries, opened.recovered.replayed);
+    this.#writer = opened.writer;
+    this.#compactor = opened.compactor;
+    const pending = [...this.#table.durable.values()].filter((entry) => entry.status === "pending");
+    logger.info("idempotency: index opened", {
+      entries: this.#table.durable.size,
+      pending: pending.length,
+      replayed: opened.recovered.replayed,
+    });
   }
 
   #assertOpen(): JournalWriter {
     if (this.#state === "closed") throw new IndexNotOpenError("closed");
-    if (this.#state !== "open" || this.#writer === null)
+    if (this.#state !== "open" || this.#writer === null) {
       throw new IndexNotOpenError("not_initialized");
+    }
     return this.#writer;
   }
 
@@ -454,7 +224,7 @@ export class IdempotencyIndex {
    */
   async check(key: string): Promise<IdempotencyEntry | null> {
     this.#assertOpen();
-    return this.#entries.get(key) ?? null;
+    return this.#table.entries.get(key) ?? null;
   }
 
   /**
@@ -492,7 +262,9 @@ export class IdempotencyIndex {
    * @returns what happened, see {@link MarkPendingResult}.
    * @throws {@link DuplicateExecutionError} in `fail` mode when the key is pending.
    * @throws {@link PendingWaitTimeoutError} in `wait` mode after `waitTimeoutMs`.
-   * @throws {@link JournalWriteError} when the entry could not be made durable (nothing changed).
+   * @throws {@link KeyContainsSecretError} when the redactor would change the key.
+   * @throws {@link JournalWriteError} when the entry could not be written (nothing changed).
+   * @throws `FailStoppedError` when an fsync failed (now or earlier): reopen the index.
    * @throws the signal's reason when `signal` aborts a wait.
    * @example
    * ```ts
@@ -506,75 +278,20 @@ export class IdempotencyIndex {
     strategyOrOptions?: CompensationStrategy | string | MarkPendingOptions,
   ): Promise<MarkPendingResult> {
     this.#assertOpen();
-    if (typeof key !== "string" || key.length === 0)
-      throw new TypeError("key must be a non-empty string");
-    if (!Number.isSafeInteger(intentSeq) || intentSeq < 0) {
-      throw new TypeError(`intentSeq must be a non-negative integer (got ${intentSeq})`);
-    }
-    const options: MarkPendingOptions =
-      typeof strategyOrOptions === "string"
-        ? isCompensationStrategy(strategyOrOptions)
-          ? { strategy: strategyOrOptions }
-          : { action: strategyOrOptions }
-        : (strategyOrOptions ?? {});
-    if (options.strategy !== undefined && !isCompensationStrategy(options.strategy)) {
-      throw new TypeError(`strategy must be "safe_retry", "check_then_retry" or "skip"`);
-    }
-    const action = options.action ?? actionOfKey(key);
-    const strategy = options.strategy ?? this.getStrategy(action);
-    const waitUntil = this.#options.clock.now() + this.#options.waitTimeoutMs;
-    for (;;) {
-      await this.#settled(key);
-      const writer = this.#assertOpen();
-      const current = this.#entries.get(key);
-      if (current && current.status !== "pending")
-        return { claimed: false, reason: current.status, entry: current };
-      if (current && !options.takeover && !this.#released.has(key)) {
-        const mode = this.#options.onPendingConflict;
-        if (mode === "skip") return { claimed: false, reason: "pending", entry: current };
-        if (mode === "fail") throw new DuplicateExecutionError(key, current);
-        await this.#waitForChange(key, waitUntil, options.signal);
-        continue;
-      }
-      const now = this.#options.clock.now();
-      const entry: IdempotencyEntry = Object.freeze({
-        key,
-        status: "pending",
-        intentSeq,
-        strategy,
-        action,
-        createdAt: current?.createdAt ?? now,
-        updatedAt: now,
-      });
-      const wasLive = this.#live.has(key);
-      const wasReleased = this.#released.delete(key);
-      this.#live.add(key);
-      await this.#write(writer, { seq: 0, type: "put", entry }, [key], () => {
-        if (!wasLive) this.#live.delete(key);
-        if (wasReleased) this.#released.add(key);
-      });
-      if (current)
-        this.#logger.info("idempotency: pending key re-claimed", {
-          key,
-          intentSeq,
-          previousIntentSeq: current.intentSeq,
-        });
-      return { claimed: true, entry };
-    }
-  }
-
-  get #logger(): Logger {
-    return this.#options.logger;
+    return this.#transitions.claim(key, intentSeq, strategyOrOptions);
   }
 
   /**
-   * Marks a pending key completed, durably. Waiters on the key wake up.
+   * Marks a pending key completed, durably. Waiters on the key wake up. A
+   * result JSON cannot hold never leaves the key pending: it is stored in the
+   * JSON-safe form of `toJsonSafe()` (a `Map` as an object or `[key, value]`
+   * pairs, a `bigint` as a string, a cycle as `"[Circular]"`…), redacted.
    * @param key - a pending key.
-   * @param result - what the side effect returned (JSON data), kept with the entry.
+   * @param result - what the side effect returned, kept with the entry.
    * @returns once the transition is on disk.
    * @throws {@link InvalidTransitionError} when the key is not pending.
-   * @throws {@link JournalWriteError} when it could not be made durable (nothing changed).
-   * @throws TypeError when `result` is not JSON data.
+   * @throws {@link JournalWriteError} when it could not be written (nothing changed).
+   * @throws `FailStoppedError` when an fsync failed (now or earlier).
    * @example
    * ```ts
    * await index.markCompleted(key, { commentId: 991 });
@@ -582,78 +299,84 @@ export class IdempotencyIndex {
    */
   async markCompleted(key: string, result?: unknown): Promise<void> {
     this.#assertOpen();
-    const data = toJsonData(result, "result");
-    await this.#settle(key, "completed", (current, now) => {
-      const { error: _error, result: _result, ...rest } = current;
-      return data === undefined
-        ? { ...rest, status: "completed", updatedAt: now }
-        : { ...rest, status: "completed", updatedAt: now, result: data };
-    });
+    await this.#transitions.complete(key, result);
   }
 
   /**
    * Marks a pending key failed, durably. `failed` is terminal: `markPending()`
    * will not claim the key again, so a failing step is not retried forever.
    * @param key - a pending key.
-   * @param error - why it failed.
+   * @param error - why it failed: a string, an `Error` (its message), an HTTP
+   *   failure (`HTTP <status> <METHOD> <url>: <message>`) or anything else; redacted.
    * @returns once the transition is on disk.
    * @throws {@link InvalidTransitionError} when the key is not pending.
-   * @throws {@link JournalWriteError} when it could not be made durable (nothing changed).
+   * @throws {@link JournalWriteError} when it could not be written (nothing changed).
+   * @throws `FailStoppedError` when an fsync failed (now or earlier).
    * @example
    * ```ts
    * await index.markFailed(key, new Error("422 Validation Failed"));
    * ```
    */
-  async markFailed(key: string, error: string | Error): Promise<void> {
+  async markFailed(key: string, error: unknown): Promise<void> {
     this.#assertOpen();
-    const message = error instanceof Error ? error.message : String(error);
-    await this.#settle(key, "failed", (current, now) => {
-      const { error: _error, result: _result, ...rest } = current;
-      return { ...rest, status: "failed", updatedAt: now, error: message };
-    });
-  }
-
-  async #settle(
-    key: string,
-    to: "completed" | "failed",
-    build: (current: IdempotencyEntry, now: number) => IdempotencyEntry,
-  ): Promise<void> {
-    await this.#settled(key);
-    const writer = this.#assertOpen();
-    const current = this.#entries.get(key);
-    if (current?.status !== "pending")
-      throw new InvalidTransitionError(key, current?.status ?? null, to);
-    const entry = Object.freeze(build(current, this.#options.clock.now()));
-    await this.#write(writer, { seq: 0, type: "put", entry }, [key], undefined, () => {
-      this.#live.delete(key);
-      this.#released.delete(key);
-      this.#notify(key);
-    });
+    await this.#transitions.fail(key, error);
   }
 
   /**
-   * Drops completed and failed entries whose last transition is older than
-   * `ttlMs`. Pending entries are never evicted: they stand for side effects in
-   * doubt. Durable like any transition.
+   * Writes a terminal entry for `key` whatever its state (absent, pending,
+   * failed or completed), in one durable journal line: an operator's decision
+   * ("it was done"), or the index repaired from the audit trail. Waiters on
+   * the key wake up; a caller of this process still running the key's side
+   * effect will find it settled (`INVALID_TRANSITION` on its own settlement).
+   * @param key - the key.
+   * @param settlement - the status and, optionally, action, strategy,
+   *   intentSeq, result (completed) or error (failed).
+   * @returns the entry written.
+   * @throws TypeError for a settlement that is not one (before any write).
+   * @throws {@link KeyContainsSecretError} when the redactor would change the key.
+   * @throws {@link JournalWriteError} or `FailStoppedError` when it could not be made durable.
+   * @example
+   * ```ts
+   * await index.settle(key, { status: "completed", result: { commentId: 991 } });
+   * ```
+   */
+  async settle(key: string, settlement: Settlement): Promise<IdempotencyEntry> {
+    this.#assertOpen();
+    return this.#transitions.settle(key, settlement);
+  }
+
+  /**
+   * Removes the entry of `key` whatever its state, in one durable journal
+   * line, so a later `markPending()` claims it afresh (an operator clearing a
+   * key on purpose). Waiters on the key wake up and may claim it.
+   * @param key - the key.
+   * @returns the entry removed, or `null` when the key was absent (nothing written).
+   * @throws {@link KeyContainsSecretError} when the redactor would change the key.
+   * @throws {@link JournalWriteError} or `FailStoppedError` when it could not be made durable.
+   * @example
+   * ```ts
+   * const removed = await index.reset(key);
+   * ```
+   */
+  async reset(key: string): Promise<IdempotencyEntry | null> {
+    this.#assertOpen();
+    return this.#transitions.reset(key);
+  }
+
+  /**
+   * Drops completed and failed entries whose last transition is at least
+   * `ttlMs` old: their keys become new side effects again. Pending entries are
+   * never evicted: they stand for side effects in doubt. Durable like any transition.
    * @returns how many entries were removed.
-   * @throws {@link JournalWriteError} when it could not be made durable (nothing removed).
+   * @throws {@link JournalWriteError} or `FailStoppedError` when it could not be made durable (nothing removed).
    * @example
    * ```ts
    * const removed = await index.evict();
    * ```
    */
   async evict(): Promise<number> {
-    const writer = this.#assertOpen();
-    const cutoff = this.#options.clock.now() - this.#options.ttlMs;
-    const keys: string[] = [];
-    for (const entry of this.#entries.values()) {
-      if (entry.status !== "pending" && entry.updatedAt <= cutoff && !this.#busy.has(entry.key))
-        keys.push(entry.key);
-    }
-    if (keys.length === 0) return 0;
-    await this.#write(writer, { seq: 0, type: "evict", keys }, keys);
-    this.#logger.info("idempotency: evicted expired entries", { count: keys.length });
-    return keys.length;
+    this.#assertOpen();
+    return this.#transitions.evict();
   }
 
   /**
@@ -667,7 +390,7 @@ export class IdempotencyIndex {
    * `safe_retry` re-run). Failed entries are never returned; keys pending in
    * this process are in flight, not in doubt, and are left alone.
    * @returns the entries still needing compensation, each with its `strategy`.
-   * @throws {@link JournalWriteError} when a promotion could not be made durable.
+   * @throws {@link JournalWriteError} or `FailStoppedError` when a promotion could not be made durable.
    * @example
    * ```ts
    * for (const entry of await index.reconcilePending()) {
@@ -677,55 +400,14 @@ export class IdempotencyIndex {
    */
   async reconcilePending(): Promise<IdempotencyEntry[]> {
     this.#assertOpen();
-    const query = this.#options.auditQuery;
-    const orphans = [...this.#entries.values()].filter(
-      (entry) => entry.status === "pending" && !this.#live.has(entry.key),
-    );
-    const needing: IdempotencyEntry[] = [];
-    for (const orphan of orphans) {
-      let lookup: AuditResultLookup | null | undefined;
-      if (query) {
-        try {
-          lookup =
-            typeof query === "function"
-              ? await query(orphan.intentSeq)
-              : await query.findResultByIntentSeq(orphan.intentSeq);
-        } catch (error) {
-          this.#logger.warn("idempotency: audit lookup failed; the entry needs compensation", {
-            key: orphan.key,
-            error,
-          });
-          lookup = null;
-        }
-      }
-      await this.#settled(orphan.key);
-      const current = this.#entries.get(orphan.key);
-      if (current?.status !== "pending" || this.#live.has(orphan.key)) continue;
-      if (lookup && lookup.hasResult !== false) {
-        if (typeof lookup.error === "string") {
-          await this.markFailed(orphan.key, lookup.error);
-          this.#logger.info("idempotency: pending entry promoted to failed from the audit trail", {
-            key: orphan.key,
-          });
-        } else {
-          await this.markCompleted(orphan.key, lookup.result);
-          this.#logger.info(
-            "idempotency: pending entry promoted to completed from the audit trail",
-            { key: orphan.key },
-          );
-        }
-        continue;
-      }
-      this.#released.add(orphan.key);
-      this.#notify(orphan.key);
-      needing.push(current);
-    }
-    return needing;
+    return this.#transitions.reconcile();
   }
 
   /**
-   * Waits for queued transitions, closes the journal and releases the owner
-   * lock. Waiters in `wait` mode are rejected. Calling it again is a no-op.
+   * Waits for queued transitions, writes a snapshot (so the journal a restart
+   * appends to holds nothing the snapshot lacks, and damage to it after a
+   * clean shutdown costs no entry), closes the journal and releases the owner lock. Waiters in `wait`
+   * mode are rejected. Calling it again is a no-op.
    * @returns once everything is closed.
    * @example
    * ```ts
@@ -737,9 +419,13 @@ export class IdempotencyIndex {
     const opening = this.#opening;
     this.#state = "closed";
     if (opening) await opening.catch(() => {});
-    for (const wake of [...this.#waiters.values()].flatMap((set) => [...set])) wake();
+    this.#transitions.waiters.notifyAll();
+    const writer = this.#writer;
     try {
-      await this.#writer?.close();
+      if (writer && !writer.failure) {
+        await this.#compactor?.run(writer, this.#table, "snapshot").catch(() => {});
+      }
+      await writer?.close();
     } finally {
       this.#writer = null;
       await this.#releaseLock();
@@ -752,139 +438,11 @@ export class IdempotencyIndex {
     if (lock) await lock.release();
   }
 
-  /** Waits until no transition on `key` is in flight. */
-  async #settled(key: string): Promise<void> {
-    for (let busy = this.#busy.get(key); busy; busy = this.#busy.get(key)) {
-      await busy.catch(() => {});
-    }
-  }
-
-  /**
-   * Applies `record` in memory at once (so concurrent callers see it), appends
-   * it, and on failure puts the affected keys back as they are on disk. The
-   * callbacks run before the key stops being busy, so the next transition on
-   * the key sees their effect.
-   */
-  async #write(
-    writer: JournalWriter,
-    draft: JournalRecord,
-    keys: readonly string[],
-    onFailure?: () => void,
-    onSuccess?: () => void,
-  ): Promise<void> {
-    this.#seq += 1;
-    const record: JournalRecord = { ...draft, seq: this.#seq };
-    applyRecord(this.#entries, record);
-    const written = writer.append(encodeJournalLine(record), () => {
-      applyRecord(this.#durable, record);
-      this.#durableSeq = record.seq;
-      this.#recordsSinceSnapshot += 1;
-    });
-    for (const key of keys) this.#busy.set(key, written);
-    try {
-      await written;
-      onSuccess?.();
-    } catch (error) {
-      for (const key of keys) {
-        const durable = this.#durable.get(key);
-        if (durable) this.#entries.set(key, durable);
-        else this.#entries.delete(key);
-      }
-      onFailure?.();
-      throw error;
-    } finally {
-      for (const key of keys) if (this.#busy.get(key) === written) this.#busy.delete(key);
-    }
-    this.#maybeCompact(writer);
-  }
-
   #maybeCompact(writer: JournalWriter): void {
-    if (this.#compactionQueued || this.#state !== "open") return;
-    if (
-      this.#recordsSinceSnapshot < Math.max(this.#options.compactionThreshold, this.#durable.size)
-    )
-      return;
-    this.#compactionQueued = true;
-    writer
-      .exclusive(() => this.#compact(writer))
-      .catch((error: unknown) =>
-        this.#logger.warn("idempotency: compaction failed; the journal keeps growing", { error }),
-      )
-      .finally(() => {
-        this.#compactionQueued = false;
-      });
-  }
-
-  /**
-   * Folds the journal into a new snapshot. Runs between journal batches. The
-   * order makes every crash point safe: the snapshot (covering seq ≤ lastSeq)
-   * is durable before a new journal is started, and old journals are deleted
-   * only after that; a record in both places is skipped by its seq on replay.
-   */
-  async #compact(writer: JournalWriter): Promise<void> {
-    const { dir, fs } = this.#options;
-    const generation = this.#generation + 1;
-    const lastSeq = this.#durableSeq;
-    const replaced = this.#recordsSinceSnapshot;
-    await this.#store.set({ format: 1, generation, lastSeq, entries: [...this.#durable.values()] });
-    this.#recordsSinceSnapshot -= replaced;
-    const path = join(dir, journalName(generation));
-    const handle = await fs.open(path, "a");
-    try {
-      await fs.fsyncDirectory(dir);
-    } catch (error) {
-      await handle.close();
-      throw error;
+    const table = this.#table;
+    const threshold = Math.max(this.#options.compactionThreshold, table.durable.size);
+    if (this.#state === "open" && table.recordsSinceSnapshot >= threshold) {
+      this.#compactor?.schedule(writer, table);
     }
-    const previous = writer.replaceFile(handle, path, 0);
-    this.#generation = generation;
-    await previous.close().catch(() => {});
-    const stale = (await fs.readdir(dir)).filter(
-      (name) => JOURNAL_NAME.test(name) && name !== journalName(generation),
-    );
-    await this.#removeJournals(stale);
-    this.#logger.debug("idempotency: journal compacted", {
-      generation,
-      lastSeq,
-      entries: this.#durable.size,
-    });
-  }
-
-  #waitForChange(key: string, waitUntil: number, signal: AbortSignal | undefined): Promise<void> {
-    const { clock, waitTimeoutMs } = this.#options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const remaining = waitUntil - clock.now();
-    if (remaining <= 0) return Promise.reject(new PendingWaitTimeoutError(key, waitTimeoutMs));
-    return new Promise<void>((resolve, reject) => {
-      let timer: TimerHandle | undefined;
-      const waiters = this.#waiters.get(key) ?? new Set<() => void>();
-      this.#waiters.set(key, waiters);
-      const finish = () => {
-        waiters.delete(wake);
-        if (waiters.size === 0 && this.#waiters.get(key) === waiters) this.#waiters.delete(key);
-        if (timer !== undefined) clock.clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const wake = () => {
-        finish();
-        resolve();
-      };
-      const onAbort = () => {
-        finish();
-        reject(signal?.reason);
-      };
-      waiters.add(wake);
-      timer = clock.setTimeout(() => {
-        finish();
-        reject(new PendingWaitTimeoutError(key, waitTimeoutMs));
-      }, remaining);
-      timer.unref?.();
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  #notify(key: string): void {
-    const waiters = this.#waiters.get(key);
-    if (waiters) for (const wake of [...waiters]) wake();
   }
 }

@@ -28,13 +28,13 @@ function shuffleKeys(value: unknown, seed: number): unknown {
 }
 
 describe("generateIdempotencyKey", () => {
-  it("follows {action}:{scope}/{resource}:{16 hex of SHA-256 of the canonical params}", () => {
+  it("follows {action}:{scope}/{resource}:{16 hex of SHA-256 of the canonical { scope, resource, params }}", () => {
     const key = generateIdempotencyKey("add_labels", "acme/widgets", "issue-12", {
       labels: ["bug"],
       b: 1,
     });
     const digest = createHash("sha256")
-      .update('{"b":1,"labels":["bug"]}')
+      .update('{"params":{"b":1,"labels":["bug"]},"resource":"issue-12","scope":"acme/widgets"}')
       .digest("hex")
       .slice(0, 16);
     expect(key).toBe(`add_labels:acme/widgets/issue-12:${digest}`);

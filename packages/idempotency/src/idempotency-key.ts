@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { defaultRedactor, type IndexRedactor, redactText } from "./redaction.js";
 
 /**
  * Serializes `value` as JSON with the keys of every object sorted, so two
@@ -64,16 +65,28 @@ function serialize(value: unknown, ancestors: Set<object>, path: string): string
   return text;
 }
 
+/** Shown instead of a scope or resource the redactor cannot show safely in a key. */
+const HIDDEN = "[REDACTED]";
+
 /**
  * Builds the idempotency key of a side effect:
- * `{action}:{scope}/{resource}:{first 16 hex digits of SHA-256(canonical params)}`.
+ * `{action}:{scope}/{resource}:{16 hex}`, where the visible scope and resource
+ * are redacted and the 16 hex digits are the start of the SHA-256 of the
+ * canonical JSON of the unredacted `{ scope, resource, params }`.
+ *
+ * So a secret in the resource (`?access_token=…`) never shows in the key, yet
+ * two different secrets never share a key; scope and resource cannot slide
+ * into each other (`acme/widgets` + `issues/12` differs from `acme` +
+ * `widgets/issues/12`); equal inputs always give the same key; and redacting
+ * the key gives the same key back, so it can be written anywhere as is.
  * @param action - what is done, e.g. `add_issue_comment`; must not be empty or contain `:`.
  * @param scope - where, e.g. `acme/widgets`.
  * @param resource - on what, e.g. `issue-12`.
  * @param params - the call's parameters (JSON data); key order never matters.
+ * @param redactor - hides secrets in the visible part. @default a shared `SecretRedactor`
  * @returns the key.
  * @throws TypeError for an empty action, an action containing `:`, non-string parts,
- *   or params JSON cannot represent.
+ *   params JSON cannot represent, or a redactor that changes even `{action}:[REDACTED]:{hex}`.
  * @example
  * ```ts
  * generateIdempotencyKey("add_labels", "acme/widgets", "issue-12", { labels: ["bug"] });
@@ -85,6 +98,7 @@ export function generateIdempotencyKey(
   scope: string,
   resource: string,
   params: unknown,
+  redactor: IndexRedactor = defaultRedactor(),
 ): string {
   if (typeof action !== "string" || action.length === 0 || action.includes(":")) {
     throw new TypeError(
@@ -93,8 +107,30 @@ export function generateIdempotencyKey(
   }
   if (typeof scope !== "string") throw new TypeError("scope must be a string");
   if (typeof resource !== "string") throw new TypeError("resource must be a string");
-  const digest = createHash("sha256").update(canonicalJson(params)).digest("hex").slice(0, 16);
-  return `${action}:${scope}/${resource}:${digest}`;
+  // The canonical JSON of { scope, resource, params } (keys in sorted order):
+  // strings are quoted and escaped, so no two inputs share a hash input.
+  const hashed = `{"params":${canonicalJson(params)},"resource":${JSON.stringify(resource)},"scope":${JSON.stringify(scope)}}`;
+  const digest = createHash("sha256").update(hashed).digest("hex").slice(0, 16);
+  const prefix = `${action}:`;
+  const suffix = `:${digest}`;
+  // A pattern that reads `key=value` may take the digest for part of the value,
+  // so the whole key must come out of the redactor unchanged; when it does not,
+  // less of the scope and resource is shown.
+  const candidates = [
+    () => `${redactText(redactor, `${prefix}${scope}/${resource}`)}${suffix}`,
+    () => redactText(redactor, `${prefix}${scope}/${resource}${suffix}`),
+    () => `${prefix}${redactText(redactor, scope)}/${HIDDEN}${suffix}`,
+    () => `${prefix}${HIDDEN}${suffix}`,
+  ];
+  for (const candidate of candidates) {
+    const key = candidate();
+    if (key.startsWith(prefix) && key.endsWith(suffix) && redactText(redactor, key) === key) {
+      return key;
+    }
+  }
+  throw new TypeError(
+    `the redactor changes every key of action "${action}"; a redactor must leave its own output as it is`,
+  );
 }
 
 /**

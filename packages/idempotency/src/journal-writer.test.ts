@@ -1,9 +1,11 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { FailStoppedError } from "@beauvoir/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type FaultHook, faultyFileSystem } from "./__fixtures__/faulty-file-system.js";
-import { IndexNotOpenError, JournalWriteError } from "./errors.js";
+import { JournalWriteError } from "./errors.js";
+import { decodeJournal, type JournalDraft, type JournalRecord } from "./journal-format.js";
 import { JournalWriter } from "./journal-writer.js";
 
 let dir: string;
@@ -16,91 +18,102 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function openWriter(hook: FaultHook = () => undefined) {
+async function openWriter(hook: FaultHook = () => undefined, lastSeq = 0) {
   const fs = faultyFileSystem(hook);
   const handle = await fs.open(path, "a");
-  return new JournalWriter(handle, path, 0);
+  return new JournalWriter(handle, path, 0, lastSeq);
+}
+
+const draft = (key: string): JournalDraft => ({ type: "reset", key });
+
+async function keysOnDisk(file = path): Promise<Array<[number, string]>> {
+  const decoded = decodeJournal(await readFile(file));
+  return decoded.lines.flatMap((line) =>
+    line.kind === "record" && line.record.type === "reset"
+      ? [[line.record.seq, line.record.key] as [number, string]]
+      : [],
+  );
 }
 
 describe("JournalWriter", () => {
-  it("shares one fsync among lines appended together (group commit)", async () => {
+  it("shares one fsync among records appended together (group commit) and numbers them", async () => {
     let syncs = 0;
     const writer = await openWriter((operation) => {
       if (operation === "sync") syncs += 1;
       return undefined;
-    });
-    await Promise.all(Array.from({ length: 50 }, (_, index) => writer.append(`line ${index}\n`)));
+    }, 10);
+    const first = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => writer.append(draft(`a${n}`))),
+    );
     expect(syncs).toBe(1);
-    await Promise.all(Array.from({ length: 5 }, (_, index) => writer.append(`more ${index}\n`)));
+    expect(first.map((record) => record.seq)).toEqual(Array.from({ length: 50 }, (_, n) => 11 + n));
+    await Promise.all(Array.from({ length: 5 }, (_, n) => writer.append(draft(`b${n}`))));
     expect(syncs).toBe(2);
+    expect(writer.lastSeq).toBe(65);
     await writer.close();
-    const lines = (await readFile(path, "utf8")).trimEnd().split("\n");
-    expect(lines).toHaveLength(55);
-    expect(lines[0]).toBe("line 0");
-    expect(lines[54]).toBe("more 4");
+    const onDisk = await keysOnDisk();
+    expect(onDisk).toHaveLength(55);
+    expect(onDisk[0]).toEqual([11, "a0"]);
+    expect(onDisk[54]).toEqual([65, "b4"]);
   });
 
-  it("runs onDurable before the promise resolves and only on success", async () => {
-    let failSync = true;
+  it("cuts back a batch whose write failed, reuses its seqs and keeps working", async () => {
+    let failWrite = true;
     const writer = await openWriter((operation) => {
-      if (operation === "sync" && failSync) {
-        failSync = false;
-        throw new Error("EIO");
+      if (operation === "write" && failWrite) {
+        failWrite = false;
+        throw Object.assign(new Error("ENOSPC"), { code: "ENOSPC" });
       }
       return undefined;
     });
     const seen: string[] = [];
-    await expect(writer.append("a\n", () => seen.push("a"))).rejects.toBeInstanceOf(
-      JournalWriteError,
-    );
-    await writer.append("b\n", () => seen.push("b"));
-    expect(seen).toEqual(["b"]);
-    await writer.close();
-    // The failed batch was cut off, so the file holds only the durable line.
-    expect(await readFile(path, "utf8")).toBe("b\n");
-  });
-
-  it("loops on short writes", async () => {
-    const writer = await openWriter((operation) => (operation === "write" ? 3 : undefined));
-    await writer.append("0123456789\n");
-    await writer.close();
-    expect(await readFile(path, "utf8")).toBe("0123456789\n");
-  });
-
-  it("gives up after three short writes in a row and cuts the partial bytes", async () => {
-    let limit: number | undefined = 1;
-    const writer = await openWriter((operation) => (operation === "write" ? limit : undefined));
-    const failure = await writer.append("0123456789\n").catch((error: unknown) => error);
+    const failure = await writer
+      .append(draft("a"), () => seen.push("a"))
+      .catch((error: unknown) => error);
     expect(JournalWriteError.isInstance(failure)).toBe(true);
     expect((failure as JournalWriteError).path).toBe(path);
-    expect(String((failure as Error).cause)).toMatch(/short writes/);
-    limit = undefined;
-    await writer.append("ok\n");
+    const record = await writer.append(draft("b"), (durable) => seen.push(`b${durable.seq}`));
+    expect(record.seq).toBe(1);
+    expect(seen).toEqual(["b1"]);
     await writer.close();
-    expect(await readFile(path, "utf8")).toBe("ok\n");
+    expect(await keysOnDisk()).toEqual([[1, "b"]]);
   });
 
-  it("refuses all work once the file cannot be cut back", async () => {
+  it("fails stop on a failed fsync: never fsyncs again, refuses every later call", async () => {
+    let syncs = 0;
     const writer = await openWriter((operation) => {
-      if (operation === "sync" || operation === "truncate") throw new Error("EIO");
+      if (operation === "sync") {
+        syncs += 1;
+        throw Object.assign(new Error("EIO"), { code: "EIO" });
+      }
       return undefined;
     });
-    await expect(writer.append("a\n")).rejects.toBeInstanceOf(JournalWriteError);
-    const refused = await writer.append("b\n").catch((error: unknown) => error);
-    expect(IndexNotOpenError.isInstance(refused)).toBe(true);
-    expect((refused as IndexNotOpenError).reason).toBe("broken");
-    await expect(writer.exclusive(async () => {})).rejects.toMatchObject({
-      code: "INDEX_NOT_OPEN",
-    });
+    const failure = await writer.append(draft("a")).catch((error: unknown) => error);
+    expect(FailStoppedError.isInstance(failure)).toBe(true);
+    expect(failure).toMatchObject({ code: "FAIL_STOPPED", path });
+    expect(writer.failure).toBe(failure);
+    await expect(writer.append(draft("b"))).rejects.toBe(failure);
+    await expect(writer.exclusive(async () => {})).rejects.toBe(failure);
+    expect(syncs).toBe(1);
+    await writer.close();
   });
 
-  it("rejects lines queued behind a batch that broke the writer", async () => {
+  it("fails stop when a failed write cannot be cut back", async () => {
+    const writer = await openWriter((operation) => {
+      if (operation === "write" || operation === "truncate") throw new Error("EIO");
+      return undefined;
+    });
+    await expect(writer.append(draft("a"))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(writer.append(draft("b"))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+  });
+
+  it("rejects records queued behind a batch that stopped the writer", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
     const fs = faultyFileSystem((operation) => {
-      if (operation === "sync" || operation === "truncate") throw new Error("EIO");
+      if (operation === "sync") throw new Error("EIO");
       return undefined;
     });
     const handle = await fs.open(path, "a");
@@ -111,34 +124,70 @@ describe("JournalWriter", () => {
         return handle.write(...args);
       },
     };
-    const writer = new JournalWriter(slow, path, 0);
-    const first = writer.append("a\n");
+    const writer = new JournalWriter(slow, path, 0, 0);
+    const first = writer.append(draft("a"));
     await Promise.resolve();
     await Promise.resolve();
-    const second = writer.append("b\n");
+    const second = writer.append(draft("b"));
+    const task = writer.exclusive(async () => {});
     release();
-    await expect(first).rejects.toBeInstanceOf(JournalWriteError);
-    await expect(second).rejects.toMatchObject({ code: "INDEX_NOT_OPEN", reason: "broken" });
+    await expect(first).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(second).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(task).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+  });
+
+  it("rejects only a record that cannot be encoded", async () => {
+    const writer = await openWriter();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const bad = writer.append({
+      type: "put",
+      entry: { key: "k", result: cyclic } as unknown as Extract<
+        JournalRecord,
+        { type: "put" }
+      >["entry"],
+    });
+    const good = writer.append(draft("ok"));
+    await expect(bad).rejects.toThrow(TypeError);
+    expect((await good).seq).toBe(1);
+    await writer.close();
+  });
+
+  it("loops on short writes, and gives up after three in a row", async () => {
+    let limit: number | undefined = 30;
+    const writer = await openWriter((operation) => (operation === "write" ? limit : undefined));
+    await writer.append(draft("short"));
+    limit = 1;
+    const failure = await writer.append(draft("x".repeat(40))).catch((error: unknown) => error);
+    expect(JournalWriteError.isInstance(failure)).toBe(true);
+    expect(String((failure as Error).cause)).toMatch(/short writes/);
+    limit = undefined;
+    await writer.append(draft("ok"));
+    await writer.close();
+    expect(await keysOnDisk()).toEqual([
+      [1, "short"],
+      [2, "ok"],
+    ]);
   });
 
   it("runs exclusive tasks between batches and can switch files", async () => {
     const writer = await openWriter();
     const order: string[] = [];
-    const first = writer.append("one\n", () => order.push("one"));
+    const next = join(dir, "journal.1.jsonl");
+    const first = writer.append(draft("one"), () => order.push("one"));
     const task = writer.exclusive(async () => {
-      order.push("task");
-      const fs = faultyFileSystem(() => undefined);
-      const next = await fs.open(join(dir, "journal.1.jsonl"), "a");
-      const previous = writer.replaceFile(next, join(dir, "journal.1.jsonl"), 0);
+      order.push(`task after ${writer.lastSeq}`);
+      const handle = await faultyFileSystem(() => undefined).open(next, "a");
+      const previous = writer.replaceFile(handle, next, 0);
       await previous.close();
     });
-    const second = writer.append("two\n", () => order.push("two"));
+    const second = writer.append(draft("two"), () => order.push("two"));
     await Promise.all([first, task, second]);
-    expect(order).toEqual(["one", "task", "two"]);
-    expect(writer.path).toBe(join(dir, "journal.1.jsonl"));
+    expect(order).toEqual(["one", "task after 1", "two"]);
+    expect(writer.path).toBe(next);
     await writer.close();
-    expect(await readFile(path, "utf8")).toBe("one\n");
-    expect(await readFile(join(dir, "journal.1.jsonl"), "utf8")).toBe("two\n");
+    expect(await keysOnDisk()).toEqual([[1, "one"]]);
+    expect(await keysOnDisk(next)).toEqual([[2, "two"]]);
   });
 
   it("passes a failing exclusive task's error to its caller only", async () => {
@@ -146,21 +195,21 @@ describe("JournalWriter", () => {
     await expect(writer.exclusive(async () => Promise.reject(new Error("nope")))).rejects.toThrow(
       "nope",
     );
-    await writer.append("still fine\n");
+    await writer.append(draft("still fine"));
     await writer.close();
-    expect(await readFile(path, "utf8")).toBe("still fine\n");
+    expect(await keysOnDisk()).toEqual([[1, "still fine"]]);
   });
 
-  it("waits for queued lines on close, then refuses", async () => {
+  it("waits for queued records on close, then refuses", async () => {
     const writer = await openWriter();
-    const pending = writer.append("last\n");
+    const pending = writer.append(draft("last"));
     await writer.close();
     await pending;
     await writer.close();
-    await expect(writer.append("late\n")).rejects.toMatchObject({
+    await expect(writer.append(draft("late"))).rejects.toMatchObject({
       code: "INDEX_NOT_OPEN",
       reason: "closed",
     });
-    expect(await readFile(path, "utf8")).toBe("last\n");
+    expect(await keysOnDisk()).toEqual([[1, "last"]]);
   });
 });

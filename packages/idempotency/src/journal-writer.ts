@@ -1,11 +1,12 @@
-import type { FileHandleLike } from "@beauvoir/core";
+import { FailStoppedError, type FileHandleLike } from "@beauvoir/core";
 import { IndexNotOpenError, JournalWriteError } from "./errors.js";
+import { encodeJournalLine, type JournalDraft, type JournalRecord } from "./journal-format.js";
 
-interface QueuedLine {
-  readonly kind: "line";
-  readonly line: string;
-  readonly onDurable: (() => void) | undefined;
-  readonly resolve: () => void;
+interface QueuedRecord {
+  readonly kind: "record";
+  readonly draft: JournalDraft;
+  readonly onDurable: ((record: JournalRecord) => void) | undefined;
+  readonly resolve: (record: JournalRecord) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -19,15 +20,24 @@ interface QueuedTask {
 /** How many short writes in a row are retried before a batch is given up. */
 const MAX_SHORT_WRITES = 3;
 
+/** A failure of the write itself, before any fsync of the batch was tried. */
+class WriteFailure {
+  constructor(readonly cause: unknown) {}
+}
+
 /**
- * Appends lines to the journal through one `O_APPEND` descriptor, with group
- * commit: every line queued while an fsync is running goes out in the next
- * write and shares the next fsync. A line's promise resolves only after an
- * fsync that covers it.
+ * Appends records to the journal through one `O_APPEND` descriptor, with group
+ * commit: every record queued while an fsync is running goes out in the next
+ * write and shares the next fsync. A record's promise resolves only after an
+ * fsync that covers it. The writer gives each record its `seq` when the batch
+ * is formed, so the sequence has no gaps: a missing record is provable.
  *
- * On a failed write or fsync the file is cut back to its last durable length,
- * so a half-written batch never sits in front of later records. If even that
- * fails the writer refuses all further work (`INDEX_NOT_OPEN`, reason `broken`).
+ * On a failed `write` the file is cut back to its last durable length (and
+ * fsynced), the batch is rejected with {@link JournalWriteError} and its seqs
+ * are reused. A failed fsync is never retried: the kernel may have dropped the
+ * dirty pages while the file still reads back as written, so the writer fails
+ * stop (`FailStoppedError`, on that batch and every later call) and the index
+ * must be reopened, which re-reads the file from disk.
  *
  * Exclusive tasks (compaction) run between batches, never during one.
  */
@@ -35,20 +45,23 @@ export class JournalWriter {
   #handle: FileHandleLike;
   #path: string;
   #durableBytes: number;
-  #queue: Array<QueuedLine | QueuedTask> = [];
+  #nextSeq: number;
+  #queue: Array<QueuedRecord | QueuedTask> = [];
   #running: Promise<void> | null = null;
-  #broken: unknown = undefined;
+  #stopped: FailStoppedError | undefined;
   #closed = false;
 
   /**
    * @param handle - descriptor opened for appending.
    * @param path - its path, for error messages.
    * @param durableBytes - the file's current (durable, valid) length.
+   * @param lastSeq - the seq of the last durable record of the history.
    */
-  constructor(handle: FileHandleLike, path: string, durableBytes: number) {
+  constructor(handle: FileHandleLike, path: string, durableBytes: number, lastSeq: number) {
     this.#handle = handle;
     this.#path = path;
     this.#durableBytes = durableBytes;
+    this.#nextSeq = lastSeq + 1;
   }
 
   /** The file currently appended to. */
@@ -56,19 +69,30 @@ export class JournalWriter {
     return this.#path;
   }
 
+  /** The seq of the last durable record. Exact inside {@link exclusive}. */
+  get lastSeq(): number {
+    return this.#nextSeq - 1;
+  }
+
+  /** Why the writer stopped accepting writes, once it has. */
+  get failure(): FailStoppedError | undefined {
+    return this.#stopped;
+  }
+
   /**
-   * Queues `line` and resolves once it is written and fsynced.
-   * @param line - one encoded journal line, newline included.
-   * @param onDurable - runs synchronously once the line is durable, before any
-   *   exclusive task can start (so a snapshot taken by that task sees it).
-   * @returns a promise that resolves when the line is durable.
-   * @throws {@link JournalWriteError} when the write or fsync failed (the line is not in the file).
+   * Queues a record and resolves once it is written and fsynced.
+   * @param draft - the transition, without its seq.
+   * @param onDurable - runs synchronously once the record is durable, before
+   *   any exclusive task can start (so a snapshot taken by that task sees it).
+   * @returns the record as written, with its seq.
+   * @throws {@link JournalWriteError} when the write failed (the record is not in the file).
+   * @throws `FailStoppedError` when an fsync failed, on this batch or an earlier one.
    */
-  append(line: string, onDurable?: () => void): Promise<void> {
+  append(draft: JournalDraft, onDurable?: (record: JournalRecord) => void): Promise<JournalRecord> {
     const refusal = this.#refusal();
     if (refusal) return Promise.reject(refusal);
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ kind: "line", line, onDurable, resolve, reject });
+    return new Promise<JournalRecord>((resolve, reject) => {
+      this.#queue.push({ kind: "record", draft, onDurable, resolve, reject });
       this.#schedule();
     });
   }
@@ -103,6 +127,14 @@ export class JournalWriter {
     return previous;
   }
 
+  /**
+   * Stops accepting writes for good (a rotation left the directory in doubt).
+   * @param cause - why.
+   */
+  stop(cause: unknown): void {
+    this.#stopped ??= new FailStoppedError(this.#path, cause);
+  }
+
   /** Waits for queued work, then closes the descriptor. Later calls are refused. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -113,8 +145,7 @@ export class JournalWriter {
 
   #refusal(): Error | undefined {
     if (this.#closed) return new IndexNotOpenError("closed");
-    if (this.#broken !== undefined) return new IndexNotOpenError("broken", this.#broken);
-    return undefined;
+    return this.#stopped;
   }
 
   #schedule(): void {
@@ -135,34 +166,64 @@ export class JournalWriter {
       }
       if (head.kind === "task") {
         this.#queue.shift();
-        await Promise.resolve().then(head.run).then(head.resolve, head.reject);
+        if (this.#stopped) head.reject(this.#stopped);
+        else await Promise.resolve().then(head.run).then(head.resolve, head.reject);
         continue;
       }
       let count = 0;
-      while (this.#queue[count]?.kind === "line") count += 1;
-      const batch = this.#queue.splice(0, count) as QueuedLine[];
-      if (this.#broken !== undefined) {
-        for (const item of batch) item.reject(new IndexNotOpenError("broken", this.#broken));
+      while (this.#queue[count]?.kind === "record") count += 1;
+      const batch = this.#queue.splice(0, count) as QueuedRecord[];
+      if (this.#stopped) {
+        for (const item of batch) item.reject(this.#stopped);
         continue;
       }
-      try {
-        await this.#writeDurably(Buffer.from(batch.map((item) => item.line).join(""), "utf8"));
-      } catch (error) {
-        const failure = new JournalWriteError(this.#path, error);
-        for (const item of batch) item.reject(failure);
-        continue;
-      }
+      const accepted: Array<{ item: QueuedRecord; record: JournalRecord }> = [];
+      const lines: string[] = [];
       for (const item of batch) {
-        item.onDurable?.();
-        item.resolve();
+        const record = { ...item.draft, seq: this.#nextSeq + accepted.length } as JournalRecord;
+        try {
+          lines.push(encodeJournalLine(record));
+          accepted.push({ item, record });
+        } catch (error) {
+          item.reject(error);
+        }
+      }
+      if (accepted.length === 0) continue;
+      const failure = await this.#writeDurably(Buffer.from(lines.join(""), "utf8"));
+      if (failure) {
+        for (const { item } of accepted) item.reject(failure);
+        continue;
+      }
+      this.#nextSeq += accepted.length;
+      for (const { item, record } of accepted) {
+        item.onDurable?.(record);
+        item.resolve(record);
       }
     }
   }
 
-  async #writeDurably(bytes: Buffer): Promise<void> {
+  /** Writes and fsyncs `bytes`; returns the error to reject the batch with, if any. */
+  async #writeDurably(bytes: Buffer): Promise<Error | undefined> {
     try {
-      let written = 0;
-      let shortWrites = 0;
+      await this.#write(bytes);
+    } catch (error) {
+      if (!(error instanceof WriteFailure)) throw error;
+      return this.#cutBack(error.cause);
+    }
+    try {
+      await this.#handle.sync();
+    } catch (error) {
+      this.stop(error);
+      return this.#stopped;
+    }
+    this.#durableBytes += bytes.length;
+    return undefined;
+  }
+
+  async #write(bytes: Buffer): Promise<void> {
+    let written = 0;
+    let shortWrites = 0;
+    try {
       while (written < bytes.length) {
         const { bytesWritten } = await this.#handle.write(
           bytes,
@@ -177,16 +238,23 @@ export class JournalWriter {
           );
         }
       }
-      await this.#handle.sync();
-      this.#durableBytes += bytes.length;
     } catch (error) {
-      try {
-        await this.#handle.truncate(this.#durableBytes);
-        await this.#handle.sync();
-      } catch (truncateError) {
-        this.#broken = truncateError;
-      }
-      throw error;
+      throw new WriteFailure(error);
     }
+  }
+
+  /**
+   * Removes a batch whose write failed, so it never sits in front of later
+   * records. No fsync of the batch was tried, so fsyncing the cut is not a retry.
+   */
+  async #cutBack(cause: unknown): Promise<Error> {
+    try {
+      await this.#handle.truncate(this.#durableBytes);
+      await this.#handle.sync();
+    } catch (error) {
+      this.stop(error);
+      return this.#stopped as FailStoppedError;
+    }
+    return new JournalWriteError(this.#path, cause);
   }
 }

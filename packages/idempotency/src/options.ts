@@ -1,5 +1,7 @@
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
 import type { CompensationStrategy, IdempotencyEntry } from "./entry.js";
+import type { IndexRedactor } from "./redaction.js";
+import type { IdempotencySnapshot } from "./snapshot.js";
 
 /** How `markPending()` treats a key that is already pending in this process. */
 export type PendingConflictMode = "skip" | "wait" | "fail";
@@ -28,24 +30,20 @@ export type AuditQuery =
       intentSeq: number,
     ) => AuditResultLookup | null | undefined | Promise<AuditResultLookup | null | undefined>);
 
-/** The snapshot compaction writes; what the snapshot store holds. */
-export interface IdempotencySnapshot {
-  /** Snapshot layout version. */
-  format: 1;
-  /** Journal generation that starts after this snapshot. */
-  generation: number;
-  /** Highest journal `seq` whose effect the snapshot contains. */
-  lastSeq: number;
-  /** Every entry at that point. */
-  entries: IdempotencyEntry[];
-}
-
-/** Where compaction keeps its snapshot; `@beauvoir/resilient-store`'s `ResilientJsonStore` fits. */
+/**
+ * Where compaction keeps its snapshot; `@beauvoir/resilient-store`'s
+ * `ResilientJsonStore` fits. The index relies on the store keeping the
+ * snapshot it replaces as a backup and serving it when the newest one is
+ * damaged (the journals that backup needs are kept for it); a store without
+ * a backup works too, with less to fall back on.
+ */
 export interface SnapshotStore {
   /** The last snapshot written, or `null` when there is none. */
   get(): Promise<IdempotencySnapshot | null>;
   /** Replaces the snapshot; resolves once it is durable. */
   set(snapshot: IdempotencySnapshot): Promise<void>;
+  /** Its file, for messages (the resilient store has one). */
+  readonly path?: string;
 }
 
 /** A held lock. */
@@ -62,7 +60,10 @@ export interface OwnerLockProvider {
 
 /** Options of `new IdempotencyIndex(options)`. */
 export interface IdempotencyIndexOptions {
-  /** Directory holding the journal, the snapshot and (without `locks`) the owner lock. Created if missing. */
+  /**
+   * Directory holding the journal, the snapshot and (without `locks`) the
+   * owner lock. Created (0700, durably in its parent) if missing.
+   */
   dir: string;
   /**
    * Snapshot store used by compaction.
@@ -78,7 +79,11 @@ export interface IdempotencyIndexOptions {
   lockName?: string;
   /** How long `initialize()` waits for the owner lock. @default 0 */
   lockWaitMs?: number;
-  /** Age (since the last transition) after which `evict()` drops completed and failed entries. @default 604_800_000 (7 days) */
+  /**
+   * How long a settled key is remembered: `evict()` drops completed and failed
+   * entries whose last transition is at least this old, after which the same
+   * key is a new side effect again. @default 604_800_000 (7 days)
+   */
   ttlMs?: number;
   /** Strategies per action, merged over `DEFAULT_COMPENSATION`. @default {} */
   compensation?: Partial<Record<string, CompensationStrategy>>;
@@ -97,6 +102,12 @@ export interface IdempotencyIndexOptions {
   compactionThreshold?: number;
   /** Largest snapshot the default store accepts. @default 268_435_456 (256 MiB) */
   snapshotMaxBytes?: number;
+  /**
+   * Hides secrets in everything the index writes: results (`redactAny`), error
+   * texts, action names and the visible part of derived keys (`redact`).
+   * @default a `SecretRedactor` from `@beauvoir/redactor`
+   */
+  redactor?: IndexRedactor;
   /** @default silentLogger */
   logger?: Logger;
   /** @default systemClock */

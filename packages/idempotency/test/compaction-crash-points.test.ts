@@ -8,7 +8,7 @@ import { faultyFileSystem } from "../src/__fixtures__/faulty-file-system.js";
 import { MemoryLocks } from "../src/__fixtures__/memory-dependencies.js";
 import type { IdempotencyEntry } from "../src/entry.js";
 import { IdempotencyIndex } from "../src/idempotency-index.js";
-import type { IdempotencySnapshot } from "../src/options.js";
+import type { IdempotencySnapshot } from "../src/snapshot.js";
 
 /**
  * Crash points of compaction, at every filesystem call: the fs "dies" at call

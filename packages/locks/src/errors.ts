@@ -3,9 +3,16 @@ import type { LockOwner } from "./lock-owner.js";
 
 /**
  * Error codes thrown by `@beauvoir/locks`. Invalid lock names throw
- * `@beauvoir/core`'s `InvalidNameError` (`INVALID_NAME`).
+ * `@beauvoir/core`'s `InvalidNameError` (`INVALID_NAME`), a lock file that is
+ * a symbolic link core's `SymlinkRefusedError` (`SYMLINK_REFUSED`), and an
+ * `acquire()` after a failed fsync core's `FailStoppedError` (`FAIL_STOPPED`).
  */
-export type LocksErrorCode = "LOCK_HELD" | "LOCK_CORRUPT";
+export type LocksErrorCode =
+  | "LOCK_HELD"
+  | "LOCK_CORRUPT"
+  | "INVALID_NAME"
+  | "SYMLINK_REFUSED"
+  | "FAIL_STOPPED";
 
 /**
  * Rejects an `acquire()` because a live owner holds the lock. There is no

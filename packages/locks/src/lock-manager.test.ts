@@ -22,6 +22,8 @@ import {
   errnoError,
   faultyFileSystem,
   makeTempDir,
+  opensForUpdate,
+  opensToCreate,
   recordingLogger,
   shiftedClock,
 } from "./__fixtures__/harness.js";
@@ -104,7 +106,10 @@ describe("acquire and release", () => {
       pid: process.pid,
       bootId: "boot-1",
       createdAt: expect.any(Number),
-      lockVersion: 1,
+      lockVersion: 2,
+      checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      renewedAt: record.createdAt,
+      renewal: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
     expect(record.createdAt).toBeGreaterThanOrEqual(before);
     expect((await statFile(lockPath("dedup-index"))).mode & 0o777).toBe(0o600);
@@ -159,7 +164,7 @@ describe("acquire and release", () => {
       fs: {
         ...fs,
         open: (path, flags, mode) => {
-          opened.push(path);
+          if (opensToCreate(flags)) opened.push(path);
           return open(path, flags, mode);
         },
         link: async (from, to) => {
@@ -172,11 +177,13 @@ describe("acquire and release", () => {
         },
       },
     }).acquire("a");
-    // The record is written and fsynced under a temporary name, linked to
-    // a.lock (so it appears whole), and the directory is fsynced last.
+    // The new lock directory is made durable in its parent; the record is
+    // written and fsynced under a temporary name, linked to a.lock (so it
+    // appears whole), and the directory is fsynced last.
     const temp = `a.lock.${lock.id}.tmp`;
     expect(opened).toEqual([join(lockDir, temp)]);
     expect(calls).toEqual([
+      `fsyncDirectory ${dir}`,
       "write",
       "sync",
       "close",
@@ -913,8 +920,20 @@ describe("filesystem faults while acquiring", () => {
   });
 
   it("removes the lock file when the directory fsync fails (EIO), so nothing half-taken remains", async () => {
-    const fs = faultyFileSystem({ fsyncDirectory: async () => Promise.reject(errnoError("EIO")) });
-    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({ code: "EIO" });
+    await mkdir(lockDir, { recursive: true });
+    let fail = false;
+    const fs = faultyFileSystem({
+      fsyncDirectory: async (path) =>
+        fail ? Promise.reject(errnoError("EIO")) : nodeFileSystem.fsyncDirectory(path),
+    });
+    const locks = manager({ fs });
+    await (await locks.acquire("warm")).release();
+    fail = true;
+    // The fsync failure fails stop: FAIL_STOPPED, with the EIO as its cause.
+    await expect(locks.acquire("a")).rejects.toMatchObject({
+      code: "FAIL_STOPPED",
+      cause: expect.objectContaining({ code: "EIO" }),
+    });
     expect(await readdir(lockDir)).toEqual([]);
   });
 
@@ -995,25 +1014,29 @@ describe("atomic lock file creation", () => {
     const { fs: counting, calls } = crashingFileSystem(Number.POSITIVE_INFINITY);
     const baseline = manager({ fs: counting, lockDir: join(dir, "baseline") });
     await (await baseline.acquire("a")).release();
-    const releaseCalls = 2; // read + unlink
+    const releaseCalls = 4; // open, read, close, unlink
     const acquireCalls = calls() - releaseCalls;
-    // mkdir, open temp, write, sync, close, link, unlink temp, fsync directory.
-    expect(acquireCalls).toBe(8);
+    // stat lockDir, stat parent, mkdir, fsync parent, open temp, write, sync,
+    // close, link, unlink temp, fsync directory.
+    expect(acquireCalls).toBe(11);
 
     for (let crashAt = 0; crashAt < acquireCalls; crashAt++) {
       const crashDir = join(dir, `crash-${crashAt}`);
       const { fs } = crashingFileSystem(crashAt);
       const dying = new LockManager({ lockDir: crashDir, fs });
-      await expect(dying.acquire("a"), `crash before call ${crashAt}`).rejects.toThrow(
-        "simulated crash",
+      // A crash at an fsync also trips the fail-stop latch: the crash is its cause.
+      const crash = await dying.acquire("a").then(
+        () => undefined,
+        (error: Error) => (error.cause as Error | undefined) ?? error,
       );
+      expect(crash?.message, `crash before call ${crashAt}`).toBe("simulated crash");
 
       // Whatever is on disk: no lock file, or a complete record.
       const path = join(crashDir, "a.lock");
       if (await exists(path)) {
         expect(JSON.parse(await readFile(path, "utf8")), `crash ${crashAt}`).toMatchObject({
           pid: process.pid,
-          lockVersion: 1,
+          lockVersion: 2,
         });
       }
 
@@ -1070,7 +1093,7 @@ describe("atomic lock file creation", () => {
     const opened: string[] = [];
     const fs = faultyFileSystem({
       async open(path, flags, mode) {
-        opened.push(path);
+        if (opensToCreate(flags)) opened.push(path);
         return nodeFileSystem.open(path, flags, mode);
       },
     });
@@ -1278,7 +1301,7 @@ describe("renewal", () => {
       expect(JSON.parse(await readFile(lockPath("a"), "utf8")).renewedAt).toBe(clock.now());
     });
     const record = JSON.parse(await readFile(lockPath("a"), "utf8"));
-    expect(record).toMatchObject({ id: lock.id, pid: process.pid, lockVersion: 1 });
+    expect(record).toMatchObject({ id: lock.id, pid: process.pid, lockVersion: 2 });
 
     // Five intervals later it is still live for a contender with the same maxAgeMs.
     clock.advance(1_000);
@@ -1326,7 +1349,7 @@ describe("renewal", () => {
     let failOpen = true;
     const fs = faultyFileSystem({
       async open(path, flags, mode) {
-        if (flags === "r+" && failOpen) throw errnoError("EIO");
+        if (opensForUpdate(flags) && failOpen) throw errnoError("EIO");
         return nodeFileSystem.open(path, flags, mode);
       },
     });
@@ -1352,7 +1375,7 @@ describe("renewal", () => {
     let renewalStarted = false;
     const fs = faultyFileSystem({
       async open(path, flags, mode) {
-        if (flags === "r+") {
+        if (opensForUpdate(flags)) {
           renewalStarted = true;
           await new Promise<void>((resolve) => {
             releaseRead = resolve;

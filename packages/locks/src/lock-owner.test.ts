@@ -18,7 +18,7 @@ describe("lock file records", () => {
       ...valid,
       renewedAt: 1_700_000_500_000,
     });
-    expect(LOCK_FILE_VERSION).toBe(1);
+    expect(LOCK_FILE_VERSION).toBe(2);
   });
 
   it("returns a frozen copy holding only the known fields", () => {

@@ -1,28 +1,23 @@
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
+import type { LockOwner } from "./lock-owner.js";
+import type { LockStaleReason } from "./stale-lock-judge.js";
 
 /**
- * The filesystem calls a {@link LockManagerOptions | LockManager} makes: core's
- * `FileSystem` plus an optional `link`. A lock file is written under a temporary
- * name and then hard-linked to `{name}.lock`, so it appears with its whole
- * record at once; `link` fails with EEXIST when the lock exists.
- *
- * When the injected object has no `link` (a wrapper spread from core's
- * `nodeFileSystem`, which lacks it), `link` from `node:fs/promises` is used.
- * An injected filesystem that is not backed by the real disk must provide it.
- * @example
- * ```ts
- * import { link } from "node:fs/promises";
- * const fs: LockFileSystem = { ...nodeFileSystem, link: (from, to) => link(from, to) };
- * ```
+ * The filesystem a {@link LockManagerOptions | LockManager} uses: core's
+ * `FileSystem`, whose `link` creates a lock file with its whole record at once.
+ * @deprecated Use `FileSystem` from `@beauvoir/core`: it has `link` now, and
+ *   every call the manager makes (link included) goes through it. Kept as an
+ *   alias so existing code keeps compiling.
  */
-export type LockFileSystem = FileSystem & {
-  /** Creates `newPath` as a hard link to `existingPath`; rejects with EEXIST when `newPath` exists. */
-  link?(existingPath: string, newPath: string): Promise<void>;
-};
+export type LockFileSystem = FileSystem;
 
 /** Options of `new LockManager(options)`. */
 export interface LockManagerOptions {
-  /** Directory holding the `{name}.lock` files; created (mode 0700) on first use. Relative paths are resolved at construction. */
+  /**
+   * Directory holding the `{name}.lock` files; created (mode 0700, every
+   * missing level, each made durable in its parent) on the first `acquire()`.
+   * Relative paths are resolved at construction.
+   */
   lockDir: string;
   /**
    * Age backstop: a lock whose `renewedAt ?? createdAt` is older than this is
@@ -50,7 +45,10 @@ export interface LockManagerOptions {
   corruptGraceMs?: number;
   /**
    * Fsync the new lock file (before it is linked to its name) and then its
-   * directory before `acquire()` resolves, so a lock survives a power loss.
+   * directory before `acquire()` resolves, so a lock survives a power loss;
+   * and make a lock directory it creates durable in its parent. An fsync that
+   * fails fails stop: that `acquire()` and every later one reject with
+   * `FAIL_STOPPED` (core's `FailStoppedError`).
    * Mutual exclusion between live processes does not depend on it (every
    * holder dies with the machine, and recovery judges the dead pid), so
    * `false` is a fair trade where locks are taken at a high rate, or on tmpfs.
@@ -67,11 +65,12 @@ export interface LockManagerOptions {
   /** Source of time and timers. @default systemClock */
   clock?: Clock;
   /**
-   * Filesystem calls, replaceable to inject faults. `link` is optional: when
-   * absent, `node:fs/promises` `link` is used (see {@link LockFileSystem}).
+   * Filesystem calls, replaceable to inject faults. Every call the manager
+   * makes goes through it, `link` included (the lock file is written under a
+   * temporary name, then hard-linked to `{name}.lock`).
    * @default nodeFileSystem
    */
-  fs?: LockFileSystem;
+  fs?: FileSystem;
   /**
    * Tells whether a pid is alive.
    * @default `process.kill(pid, 0)`: ESRCH dead, success or EPERM alive
@@ -135,3 +134,50 @@ export const LOCK_MANAGER_DEFAULTS = Object.freeze({
   retryBaseMs: 10,
   retryMaxMs: 250,
 });
+
+/** A lock file as {@link LockManager.listLocks} found it, without taking or changing it. */
+export interface LockStatus {
+  /** The lock's name. */
+  readonly name: string;
+  /** Its file, `{lockDir}/{name}.lock`. */
+  readonly path: string;
+  /**
+   * The holder's record (pid, bootId, createdAt, renewedAt); undefined when
+   * the file is not a readable, intact record (empty, torn, a damaged byte,
+   * a symbolic link, a directory).
+   */
+  readonly owner: LockOwner | undefined;
+  /**
+   * Milliseconds since `renewedAt ?? createdAt` for a record, since the
+   * file's mtime otherwise; NaN when not even that can be read.
+   */
+  readonly ageMs: number;
+  /**
+   * `live`: the holder may be alive, `acquire()` would wait or fail with
+   * `LOCK_HELD`; `stale`: `acquire()`, `recoverStaleLocks()` and
+   * `breakLock()` would remove it (see `staleReason`); `unreadable`: not a
+   * record and younger than `corruptGraceMs`, or a file the manager refuses
+   * to read (see `problem`).
+   */
+  readonly status: "live" | "stale" | "unreadable";
+  /** Why it is stale, for `status: "stale"`. */
+  readonly staleReason: LockStaleReason | undefined;
+  /** Whether this manager holds it. */
+  readonly heldByThisManager: boolean;
+  /** The error code that kept the file from being read (`SYMLINK_REFUSED`, `EISDIR`, `EACCES`…), when one did. */
+  readonly problem?: string;
+}
+
+/** What {@link LockManager.breakLock} did. */
+export type BreakLockResult =
+  /** The holder was dead (or the file stale by the other rules): the lock file was removed. */
+  | {
+      readonly outcome: "broken";
+      readonly reason: LockStaleReason;
+      /** The record that was removed; undefined for an unreadable file. */
+      readonly owner: LockOwner | undefined;
+    }
+  /** There was no such lock. */
+  | { readonly outcome: "missing" }
+  /** The file kept changing while it was judged (someone is taking it): nothing was removed. */
+  | { readonly outcome: "changed" };

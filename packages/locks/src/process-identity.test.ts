@@ -62,11 +62,14 @@ describe("process facts", () => {
     expect(processStartedAt).toBeGreaterThan(Date.now() - 3_600_000);
   });
 
-  it("shares one registry of held lock ids per process, across module copies", () => {
-    const ids = processHeldLockIds();
-    expect(processHeldLockIds()).toBe(ids);
-    expect(
-      (globalThis as unknown as Record<symbol, unknown>)[Symbol.for("beauvoir.locks.heldIds")],
-    ).toBe(ids);
+  it("shares one registry of held lock ids per process and filesystem, across module copies", () => {
+    const disk = {};
+    const ids = processHeldLockIds(disk);
+    expect(processHeldLockIds(disk)).toBe(ids);
+    expect(processHeldLockIds({})).not.toBe(ids);
+    const registry = (globalThis as unknown as Record<symbol, WeakMap<object, Set<string>>>)[
+      Symbol.for("beauvoir.locks.heldIdsByFileSystem")
+    ];
+    expect(registry?.get(disk)).toBe(ids);
   });
 });

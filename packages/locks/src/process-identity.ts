@@ -49,17 +49,27 @@ export function forgetSystemBootId(): void {
 export const processStartedAt: number = performance.timeOrigin;
 
 /**
- * Ids of the locks held by any `LockManager` in this process. Kept on
- * `globalThis` under a registered symbol so that two copies of the package
- * (ESM and CJS) loaded into one process share it.
+ * Ids of the locks held by any `LockManager` of this process through the
+ * filesystem `fs`: a manager never judges such a lock stale, whatever its
+ * clock or liveness check says. Kept per filesystem object, so a lock read
+ * through another one (a crash image of a simulated disk, say) is judged by
+ * the ordinary rules. Kept on `globalThis` under a registered symbol so that
+ * two copies of the package (ESM and CJS) loaded into one process share it.
+ * @param fs - the filesystem object the managers use.
+ * @returns the live set of ids for `fs`.
  */
-export function processHeldLockIds(): Set<string> {
-  const key = Symbol.for("beauvoir.locks.heldIds");
-  const holder = globalThis as unknown as Record<symbol, Set<string> | undefined>;
-  let ids = holder[key];
+export function processHeldLockIds(fs: object): Set<string> {
+  const key = Symbol.for("beauvoir.locks.heldIdsByFileSystem");
+  const holder = globalThis as unknown as Record<symbol, WeakMap<object, Set<string>> | undefined>;
+  let byFileSystem = holder[key];
+  if (!byFileSystem) {
+    byFileSystem = new WeakMap();
+    holder[key] = byFileSystem;
+  }
+  let ids = byFileSystem.get(fs);
   if (!ids) {
     ids = new Set<string>();
-    holder[key] = ids;
+    byFileSystem.set(fs, ids);
   }
   return ids;
 }

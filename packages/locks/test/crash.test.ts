@@ -78,7 +78,7 @@ describe("holders that die or live", () => {
 
     const immediate = await contender.acquire("instance").catch((error: unknown) => error);
     expect(LockHeldError.isInstance(immediate)).toBe(true);
-    expect((immediate as LockHeldError).owner).toMatchObject({ pid, id, lockVersion: 1 });
+    expect((immediate as LockHeldError).owner).toMatchObject({ pid, id, lockVersion: 2 });
     expect((immediate as LockHeldError).waitedMs).toBe(0);
 
     const waited = await contender

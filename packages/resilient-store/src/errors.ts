@@ -1,4 +1,9 @@
-import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
+import {
+  BeauvoirError,
+  FailStoppedError,
+  isBeauvoirErrorWithCode,
+  SymlinkRefusedError,
+} from "@beauvoir/core";
 
 const ANY_STORE_ERROR = Symbol.for("beauvoir.error.resilient-store");
 
@@ -11,7 +16,9 @@ export type ResilientStoreErrorCode =
   | "STORE_MIGRATION_FAILED"
   | "STORE_SCHEMA_TOO_NEW"
   | "STORE_READ_FAILED"
-  | "STORE_WRITE_FAILED";
+  | "STORE_WRITE_FAILED"
+  | "SYMLINK_REFUSED"
+  | "FAIL_STOPPED";
 
 /**
  * The base of every error a store throws on purpose. Each carries the path of
@@ -46,8 +53,14 @@ export class StoreError<
     Object.defineProperty(this, ANY_STORE_ERROR, { value: true });
   }
 
-  /** @returns true for any error of this package, from any copy of it. */
-  static override isInstance(value: unknown): value is StoreError {
+  /**
+   * @returns true for any error of this package, from any copy of it,
+   *   {@link StoreSymlinkError} and {@link StoreFailStoppedError} included
+   *   (which are core's `SymlinkRefusedError` and `FailStoppedError`).
+   */
+  static override isInstance(
+    value: unknown,
+  ): value is StoreError | StoreSymlinkError | StoreFailStoppedError {
     return (
       typeof value === "object" &&
       value !== null &&
@@ -97,9 +110,15 @@ export class StoreSerializeError extends StoreError<"STORE_SERIALIZE_FAILED"> {
    * @param storePath - the store's primary file.
    * @param valuePath - JSONPath of the offending value.
    * @param reason - what is wrong with it.
+   * @param cause - what a getter, `toJSON` or proxy trap of the state threw, if that is the reason.
    */
-  constructor(storePath: string, valuePath: string, reason: string) {
-    super("STORE_SERIALIZE_FAILED", storePath, `Cannot store ${valuePath}: ${reason}`);
+  constructor(storePath: string, valuePath: string, reason: string, cause?: unknown) {
+    super(
+      "STORE_SERIALIZE_FAILED",
+      storePath,
+      `Cannot store ${valuePath}: ${reason}`,
+      cause === undefined ? {} : { cause },
+    );
     this.valuePath = valuePath;
   }
 
@@ -247,7 +266,9 @@ export class StoreReadError extends StoreError<"STORE_READ_FAILED"> {
    * @param cause - the filesystem error.
    */
   constructor(storePath: string, file: string, cause: unknown) {
-    super("STORE_READ_FAILED", storePath, `Could not read ${file}: ${describe(cause)}`, { cause });
+    super("STORE_READ_FAILED", storePath, `Could not read ${file}: ${describeThrown(cause)}`, {
+      cause,
+    });
     this.file = file;
   }
 
@@ -266,6 +287,7 @@ export type StoreWriteStep =
   | "fsync-directory"
   | "quarantine"
   | "promote-tmp"
+  | "private-copy"
   | "remove";
 
 /**
@@ -292,7 +314,7 @@ export class StoreWriteError extends StoreError<"STORE_WRITE_FAILED"> {
     super(
       "STORE_WRITE_FAILED",
       storePath,
-      `Writing ${storePath} failed at ${step}: ${describe(cause)}` +
+      `Writing ${storePath} failed at ${step}: ${describeThrown(cause)}` +
         (rolledBack
           ? "; the previous files were left as they were"
           : "; the files may be partly changed, the store reloads them on its next call"),
@@ -308,6 +330,70 @@ export class StoreWriteError extends StoreError<"STORE_WRITE_FAILED"> {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * A file of the store (primary, bak, tmp) is a symbolic link. The store
+ * never reads or writes through one, so it refuses to load: nothing was read
+ * from the link's target, nothing was written, nothing was changed. Remove
+ * the link (after checking who planted it) to use the store again.
+ *
+ * It is core's `SymlinkRefusedError` (`SYMLINK_REFUSED`, `path`), and also
+ * answers {@link StoreError.isInstance} with the store's `storePath`.
+ */
+export class StoreSymlinkError extends SymlinkRefusedError {
+  /** The store's primary file. */
+  readonly storePath: string;
+
+  /**
+   * @param storePath - the store's primary file.
+   * @param file - the file of the store that is a link.
+   * @param cause - the `ELOOP` error of the open.
+   */
+  constructor(storePath: string, file: string, cause?: unknown) {
+    super(file, cause);
+    this.storePath = storePath;
+    Object.defineProperty(this, ANY_STORE_ERROR, { value: true });
+  }
+}
+
+/**
+ * The store stopped accepting writes after an `fsync` (of a file or of the
+ * directory) failed: the kernel may have dropped the pages it could not
+ * write while they still read back, so the store does not retry into a
+ * success that is not one. This call and every later `set()` and `clear()` of
+ * this instance throw it (reads keep serving the last state this instance
+ * knew, when it had loaded one). Open a new instance, which re-reads the files
+ * from disk, once the disk is fixed.
+ *
+ * It is core's `FailStoppedError` (`FAIL_STOPPED`, `path`, `cause`: the first
+ * failure), and also answers {@link StoreError.isInstance}.
+ */
+export class StoreFailStoppedError extends FailStoppedError {
+  /** The store's primary file. */
+  readonly storePath: string;
+  /** The step at which the first fsync failed. */
+  readonly step: StoreWriteStep;
+
+  /**
+   * @param storePath - the store's primary file.
+   * @param step - the step whose fsync failed.
+   * @param cause - the first fsync error; every later call carries the same one.
+   */
+  constructor(storePath: string, step: StoreWriteStep, cause: unknown) {
+    super(storePath, cause);
+    this.storePath = storePath;
+    this.step = step;
+    Object.defineProperty(this, ANY_STORE_ERROR, { value: true });
+  }
+}
+
+/**
+ * @internal A message for something thrown, without trusting it: its
+ * `message` may be a getter that throws too.
+ */
+export function describeThrown(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return "an error that cannot be described";
+  }
 }

@@ -1,4 +1,5 @@
 import { basename, dirname, join } from "node:path";
+import { assertSafeName } from "@beauvoir/core";
 
 const escapeForRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -67,4 +68,18 @@ const ANY_STORE_QUARANTINE = new RegExp(`^.+\\.json${QUARANTINE_SUFFIX}$`);
 export function anyStoreQuarantineTimestamp(entry: string): number | undefined {
   const match = ANY_STORE_QUARANTINE.exec(entry);
   return match ? Number(match[1]) : undefined;
+}
+
+/** `{name}.json`, `{name}.json.bak` or `{name}.json.{pid}.tmp`. */
+const STORE_ENTRY = /^(.+)\.json(?:\.bak|\.\d+\.tmp)?$/;
+
+/** @internal The store name of a factory directory's entry (primary, bak or tmp file), or undefined. */
+export function storeNameOfEntry(entry: string): string | undefined {
+  const name = STORE_ENTRY.exec(entry)?.[1];
+  if (name === undefined) return undefined;
+  try {
+    return assertSafeName(name);
+  } catch {
+    return undefined;
+  }
 }

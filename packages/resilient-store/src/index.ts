@@ -1,12 +1,14 @@
 export {
   type ResilientStoreErrorCode,
   StoreError,
+  StoreFailStoppedError,
   StoreInvalidStateError,
   StoreMigrationFailedError,
   StoreMigrationMissingError,
   StoreReadError,
   StoreSchemaTooNewError,
   StoreSerializeError,
+  StoreSymlinkError,
   StoreTooLargeError,
   StoreWriteError,
   type StoreWriteStep,
@@ -18,3 +20,11 @@ export {
   ResilientStoreFactory,
   type ResilientStoreFactoryOptions,
 } from "./resilient-store-factory.js";
+export { MAX_STATE_DEPTH } from "./state-normalizer.js";
+export {
+  inspectStore,
+  type StoreFileHealth,
+  type StoreFileReport,
+  type StoreInspection,
+  type StoreInspectionOptions,
+} from "./store-inspection.js";

@@ -47,7 +47,12 @@ describe("schema migrations", () => {
     await writeStoreFile(path, { name: "Ada" }, { schemaVersion: 1, writeEpoch: 4 });
     const store = new ResilientJsonStore<V2>({ path, schemaVersion: 2, migrations: { 1: v1ToV2 } });
     expect(await store.get()).toEqual({ firstName: "Ada" });
-    expect(await readJson(path)).toEqual({ _schemaVersion: 2, _writeEpoch: 5, firstName: "Ada" });
+    expect(await readJson(path)).toEqual({
+      _checksum: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      _schemaVersion: 2,
+      _writeEpoch: 5,
+      firstName: "Ada",
+    });
     // The v1 file is the bak now, as after any write.
     expect(await readJson(`${path}.bak`)).toMatchObject({ _schemaVersion: 1, name: "Ada" });
   });
@@ -184,7 +189,8 @@ describe("schema migrations", () => {
     await writeStoreFile(path, { name: "Ada" }, { schemaVersion: 1, writeEpoch: 1 });
     const logger = new RecordingLogger();
     const fs = createFaultyFileSystem({
-      inject: (call) => (call.operation === "open" ? { error: "EROFS" } : undefined),
+      inject: (call) =>
+        call.operation === "open" && call.path.endsWith(".tmp") ? { error: "EROFS" } : undefined,
     });
     const store = new ResilientJsonStore<V2>({
       path,

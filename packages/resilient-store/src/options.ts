@@ -109,8 +109,8 @@ export function resolveStoreOptions<T extends object>(
     maxSizeBytes,
     validate: options.validate,
     logger: assertLogger(options.logger ?? silentLogger),
-    clock: options.clock ?? systemClock,
-    fs: options.fs ?? nodeFileSystem,
+    clock: assertClock(options.clock ?? systemClock),
+    fs: assertFileSystem(options.fs ?? nodeFileSystem),
     quarantineRetentionMs,
   };
 }
@@ -161,4 +161,36 @@ export function assertLogger(logger: Logger): Logger {
     throw new TypeError("logger must have debug, info, warn and error methods");
   }
   return logger;
+}
+
+/** @internal */
+export function assertClock(clock: Clock): Clock {
+  if (typeof clock !== "object" || clock === null || typeof clock.now !== "function") {
+    throw new TypeError("clock must have a now() method returning epoch milliseconds");
+  }
+  return clock;
+}
+
+/** The calls the store makes on its `fs`. */
+const FILE_SYSTEM_CALLS = [
+  "open",
+  "rename",
+  "unlink",
+  "readdir",
+  "stat",
+  "mkdir",
+  "fsyncDirectory",
+] as const satisfies ReadonlyArray<keyof FileSystem>;
+
+/** @internal Checks that `fs` has every call the store makes, so none fails half-way through a write. */
+export function assertFileSystem(fs: FileSystem): FileSystem {
+  if (typeof fs !== "object" || fs === null) {
+    throw new TypeError("fs must be a FileSystem object (see @beauvoir/core)");
+  }
+  for (const call of FILE_SYSTEM_CALLS) {
+    if (typeof fs[call] !== "function") {
+      throw new TypeError(`fs.${call} must be a function (see FileSystem in @beauvoir/core)`);
+    }
+  }
+  return fs;
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, ManualClock } from "@beauvoir/core";
@@ -44,10 +45,12 @@ describe("write protocol", () => {
     await store.set({ volume: 3, theme: "dark", tags: ["b", "a"] });
     expect(await store.get()).toEqual({ theme: "dark", volume: 3, tags: ["b", "a"] });
     const text = (await readOrNull(path))!.toString();
-    expect(text).toBe(
+    const rest =
       '{\n  "_schemaVersion": 1,\n  "_writeEpoch": 1,\n  "tags": [\n    "b",\n    "a"\n  ],\n' +
-        '  "theme": "dark",\n  "volume": 3\n}',
-    );
+      '  "theme": "dark",\n  "volume": 3\n}';
+    // The checksum line first: SHA-256 of the rest of the file.
+    const digest = createHash("sha256").update(rest).digest("hex");
+    expect(text).toBe(`{\n  "_checksum": "sha256:${digest}",${rest.slice(1)}`);
   });
 
   it("keeps the previous file as bak, grows the epoch by one per write, and leaves no tmp file", async () => {
@@ -140,7 +143,9 @@ describe("write protocol", () => {
     expect(await readJson(path)).toMatchObject({ n: 19, _writeEpoch: 20 });
     expect(await readJson(`${path}.bak`)).toMatchObject({ n: 18, _writeEpoch: 19 });
     // Never two protocols at once: every open of the tmp is followed by its renames before the next open.
-    const opens = fs.calls.filter((call) => call.operation === "open").map((call) => call.index);
+    const opens = fs.calls
+      .filter((call) => call.operation === "open" && call.path.endsWith(".tmp"))
+      .map((call) => call.index);
     const finalRenames = fs.calls
       .filter((call) => call.operation === "rename" && call.destination === path)
       .map((call) => call.index);
@@ -235,15 +240,16 @@ describe("epoch across restarts", () => {
   });
 
   it("never reuses an epoch after a failed write", async () => {
-    let failNextSync = false;
+    let failNextWrite = false;
     const fs = createFaultyFileSystem({
-      inject: (call) => (failNextSync && call.operation === "sync" ? { error: "EIO" } : undefined),
+      inject: (call) =>
+        failNextWrite && call.operation === "write" ? { error: "ENOSPC" } : undefined,
     });
     const store = new ResilientJsonStore<{ n: number }>({ path, fs });
     await store.set({ n: 1 });
-    failNextSync = true;
+    failNextWrite = true;
     await expect(store.set({ n: 2 })).rejects.toMatchObject({ code: "STORE_WRITE_FAILED" });
-    failNextSync = false;
+    failNextWrite = false;
     await store.set({ n: 3 });
     expect(await readJson(path)).toMatchObject({ n: 3, _writeEpoch: 3 });
   });
@@ -385,7 +391,7 @@ describe("read fallback", () => {
   it("reports a file it cannot read instead of treating it as corrupt, and changes nothing", async () => {
     await writeStoreFile(path, { theme: "a", volume: 1 }, { writeEpoch: 1 });
     const fs = createFaultyFileSystem({
-      inject: (call) => (call.operation === "readFile" ? { error: "EACCES" } : undefined),
+      inject: (call) => (call.operation === "handleReadFile" ? { error: "EACCES" } : undefined),
     });
     const store = new ResilientJsonStore<Settings>({ path, fs });
     const error = await store.get().catch((caught) => caught);

@@ -8,8 +8,10 @@ import {
   silentLogger,
   systemClock,
 } from "@beauvoir/core";
-import { anyStoreQuarantineTimestamp } from "./file-names.js";
+import { anyStoreQuarantineTimestamp, storeNameOfEntry } from "./file-names.js";
 import {
+  assertClock,
+  assertFileSystem,
   assertLogger,
   assertRetention,
   RESILIENT_STORE_DEFAULTS,
@@ -17,6 +19,8 @@ import {
 } from "./options.js";
 import { removeExpiredQuarantine } from "./quarantine-cleanup.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
+import { listStoreDirectory } from "./store-file-reader.js";
+import { inspectStore, type StoreInspection } from "./store-inspection.js";
 
 /** Options of {@link ResilientStoreFactory}. */
 export interface ResilientStoreFactoryOptions {
@@ -70,8 +74,8 @@ export class ResilientStoreFactory {
     }
     this.#baseDir = options.baseDir;
     this.#logger = assertLogger(options.logger ?? silentLogger);
-    this.#clock = options.clock ?? systemClock;
-    this.#fs = options.fs ?? nodeFileSystem;
+    this.#clock = assertClock(options.clock ?? systemClock);
+    this.#fs = assertFileSystem(options.fs ?? nodeFileSystem);
     this.#quarantineRetentionMs =
       options.quarantineRetentionMs ?? RESILIENT_STORE_DEFAULTS.quarantineRetentionMs;
     assertRetention(this.#quarantineRetentionMs);
@@ -108,6 +112,43 @@ export class ResilientStoreFactory {
       clock: this.#clock,
       fs: this.#fs,
     });
+  }
+
+  /**
+   * Reports the files of the store `{baseDir}/{name}.json` and their health,
+   * read-only (see `inspectStore`): nothing is written, renamed or cleaned
+   * up, so it is safe while the program that owns the stores runs.
+   * @param name - the store's name, checked like in {@link ResilientStoreFactory.create}.
+   * @returns the primary, the bak, tmp and quarantine files, and which one would serve.
+   * @throws `InvalidNameError` (`INVALID_NAME`) for an unsafe name.
+   * @example
+   * ```ts
+   * const { primary, bak } = await stores.inspect("cursor");
+   * ```
+   */
+  async inspect(name: string): Promise<StoreInspection> {
+    assertSafeName(name);
+    return inspectStore({ path: join(this.#baseDir, `${name}.json`), fs: this.#fs });
+  }
+
+  /**
+   * Lists the names of the stores in `baseDir`: every `{name}.json` with a
+   * primary, a bak or a tmp file (quarantine files alone do not count), read-only.
+   * @returns the names, sorted; none when `baseDir` does not exist.
+   * @throws `StoreReadError` when `baseDir` exists but cannot be listed.
+   * @example
+   * ```ts
+   * for (const name of await stores.listStoreNames()) console.log(name, (await stores.inspect(name)).current);
+   * ```
+   */
+  async listStoreNames(): Promise<string[]> {
+    const entries = await listStoreDirectory(this.#fs, this.#baseDir, this.#baseDir);
+    const names = new Set<string>();
+    for (const entry of entries) {
+      const name = storeNameOfEntry(entry);
+      if (name !== undefined) names.add(name);
+    }
+    return [...names].sort();
   }
 
   /**

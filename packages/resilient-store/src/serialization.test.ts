@@ -1,7 +1,14 @@
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { StoreSerializeError } from "./errors.js";
-import { callerStateOf, composeFileText, parseFileText, serializeState } from "./serialization.js";
+import { callerStateOf, composeFileText, parseStoreFile, serializeState } from "./serialization.js";
+
+const parseFileText = (text: string) => parseStoreFile(Buffer.from(text, "utf8"));
+
+/** What the previous version wrote, with the checksum line this version puts first. */
+const withChecksum = (legacy: string): string =>
+  `{\n  "_checksum": "sha256:${createHash("sha256").update(legacy).digest("hex")}",${legacy.slice(1)}`;
 
 /** The reference: JSON.stringify of a deep copy whose keys were inserted in sorted order. */
 function sortDeep(value: unknown): unknown {
@@ -38,7 +45,7 @@ const fileText = (state: Record<string, unknown>): string =>
   composeFileText(serializeState(state, 1, "/s.json"), 7);
 
 describe("serializeState", () => {
-  it("writes exactly what JSON.stringify writes for the sorted state with its metadata, 2-space indented", () => {
+  it("writes what JSON.stringify writes for the sorted state with its metadata, 2-space indented, after a checksum line", () => {
     fc.assert(
       fc.property(
         jsonState,
@@ -47,10 +54,12 @@ describe("serializeState", () => {
         (state, epoch, version) => {
           const text = composeFileText(serializeState(state, version, "/s.json"), epoch);
           expect(text).toBe(
-            JSON.stringify(
-              sortDeep({ ...state, _schemaVersion: version, _writeEpoch: epoch }),
-              null,
-              2,
+            withChecksum(
+              JSON.stringify(
+                sortDeep({ ...state, _schemaVersion: version, _writeEpoch: epoch }),
+                null,
+                2,
+              ),
             ),
           );
           expect(callerStateOf(text)).toEqual(JSON.parse(JSON.stringify(state)));
@@ -60,6 +69,7 @@ describe("serializeState", () => {
             schemaVersion: version,
             writeEpoch: epoch,
             droppedProtoKeys: 0,
+            checksum: "verified",
           });
         },
       ),
@@ -80,8 +90,10 @@ describe("serializeState", () => {
 
   it("sorts keys at every depth; integer-like keys come first, in numeric order", () => {
     expect(fileText({ b: { "10": 1, "9": 2, a: 3, Z: 4 }, a: 1, B: 2 })).toBe(
-      '{\n  "B": 2,\n  "_schemaVersion": 1,\n  "_writeEpoch": 7,\n  "a": 1,\n  "b": {\n' +
-        '    "9": 2,\n    "10": 1,\n    "Z": 4,\n    "a": 3\n  }\n}',
+      withChecksum(
+        '{\n  "B": 2,\n  "_schemaVersion": 1,\n  "_writeEpoch": 7,\n  "a": 1,\n  "b": {\n' +
+          '    "9": 2,\n    "10": 1,\n    "Z": 4,\n    "a": 3\n  }\n}',
+      ),
     );
   });
 
@@ -94,13 +106,13 @@ describe("serializeState", () => {
     });
   });
 
-  it("reports the UTF-8 size without the epoch's digits", () => {
+  it("reports the UTF-8 size of the file (checksum line included) without the epoch's digits", () => {
     const serialized = serializeState({ text: "héllo €" }, 1, "/s.json");
     expect(serialized.byteLength + 2).toBe(Buffer.byteLength(composeFileText(serialized, 42)));
   });
 
   it("writes an empty state with only its metadata", () => {
-    expect(fileText({})).toBe('{\n  "_schemaVersion": 1,\n  "_writeEpoch": 7\n}');
+    expect(fileText({})).toBe(withChecksum('{\n  "_schemaVersion": 1,\n  "_writeEpoch": 7\n}'));
   });
 
   it("skips undefined properties and applies toJSON, as JSON does", () => {
@@ -197,6 +209,7 @@ describe("parseFileText", () => {
       schemaVersion: 1,
       writeEpoch: 0,
       droppedProtoKeys: 0,
+      checksum: "absent",
     });
   });
 

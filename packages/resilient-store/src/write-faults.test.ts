@@ -80,6 +80,10 @@ const situations: Array<{
   },
 ];
 
+/** An fsync that really ran and failed: the store fails stop. EACCES means the directory could not be opened. */
+const stopsTheStore = (operation: string, code: string) =>
+  (operation === "sync" || operation === "fsyncDirectory") && code !== "EACCES";
+
 describe("a rejected set() leaves primary and bak exactly as they were", () => {
   for (const situation of situations) {
     for (const code of ["ENOSPC", "EIO", "EACCES"]) {
@@ -102,16 +106,35 @@ describe("a rejected set() leaves primary and bak exactly as they were", () => {
           counting = true;
           const error = await store.set(stateOf(100)).catch((caught) => caught);
           counting = false;
-          const label = `${code} at call ${failing} (${calls[failing - 1]!.operation})`;
+          const call = calls[failing - 1]!;
+          const label = `${code} at call ${failing} (${call.operation} ${call.path})`;
+          if (call.operation === "close" && !call.path.endsWith(".tmp")) {
+            // Closing a file the load only read changes nothing: the write goes on.
+            expect(error, label).toBeUndefined();
+            expect(await new ResilientJsonStore<State>({ path }).get(), label).toEqual(
+              stateOf(100),
+            );
+            continue;
+          }
           expect(StoreError.isInstance(error), label).toBe(true);
+          const stopped = stopsTheStore(call.operation, code);
+          expect(error.code, label).toBe(stopped ? "FAIL_STOPPED" : error.code);
+          if (!stopped) expect(error.code, label).not.toBe("FAIL_STOPPED");
           if (StoreWriteError.isInstance(error)) expect(error.rolledBack, label).toBe(true);
           expect(await snapshot(), label).toEqual(before);
-          // The store still works, and a fresh reader sees the old state.
+          // A fresh reader sees the old state; the store still works (a stopped one refuses).
           const expected = before.primary ? JSON.parse(before.primary.toString()).n : null;
           expect((await new ResilientJsonStore<State>({ path }).get())?.n ?? null, label).toBe(
             expected,
           );
-          await store.set(stateOf(101));
+          if (stopped) {
+            await expect(store.set(stateOf(101)), label).rejects.toMatchObject({
+              code: "FAIL_STOPPED",
+            });
+            await new ResilientJsonStore<State>({ path }).set(stateOf(101));
+          } else {
+            await store.set(stateOf(101));
+          }
           expect(await new ResilientJsonStore<State>({ path }).get(), label).toEqual(stateOf(101));
         }
       });
@@ -119,6 +142,39 @@ describe("a rejected set() leaves primary and bak exactly as they were", () => {
   }
 
   it("when the rollback fails too, the previous state stays readable and the store reloads", async () => {
+    const seed = new ResilientJsonStore<State>({ path });
+    await seed.set(stateOf(1));
+    await seed.set(stateOf(2));
+    let failing = false;
+    const fs = createFaultyFileSystem({
+      // The rename of the tmp into place fails, then so does the rename back.
+      inject: (call) =>
+        failing && call.operation === "rename" && call.destination === path
+          ? { error: "EIO" }
+          : undefined,
+    });
+    const logger = new RecordingLogger();
+    const store = new ResilientJsonStore<State>({ path, fs, logger });
+    await store.get();
+    failing = true;
+    const error = await store.set(stateOf(3)).catch((caught) => caught);
+    failing = false;
+    expect(error).toMatchObject({
+      code: "STORE_WRITE_FAILED",
+      step: "rename-tmp-to-primary",
+      rolledBack: false,
+    });
+    expect(logger.messages("error")).toEqual([
+      "Could not roll back a failed write; will reload from disk",
+    ]);
+    expect(await new ResilientJsonStore<State>({ path }).get()).toEqual(stateOf(2));
+    // The failed instance reloads from disk, recovering from bak.
+    expect(await store.get()).toEqual(stateOf(2));
+    await store.set(stateOf(4));
+    expect(await new ResilientJsonStore<State>({ path }).get()).toEqual(stateOf(4));
+  });
+
+  it("when an fsync fails and the rollback fails too, the store stops and a new instance recovers", async () => {
     const seed = new ResilientJsonStore<State>({ path });
     await seed.set(stateOf(1));
     await seed.set(stateOf(2));
@@ -138,18 +194,14 @@ describe("a rejected set() leaves primary and bak exactly as they were", () => {
     failing = true;
     const error = await store.set(stateOf(3)).catch((caught) => caught);
     failing = false;
-    expect(error).toMatchObject({
-      code: "STORE_WRITE_FAILED",
-      step: "fsync-directory",
-      rolledBack: false,
-    });
+    expect(error).toMatchObject({ code: "FAIL_STOPPED", step: "fsync-directory" });
     expect(logger.messages("error")).toEqual([
       "Could not roll back a failed write; will reload from disk",
     ]);
-    expect(await new ResilientJsonStore<State>({ path }).get()).toEqual(stateOf(2));
-    // The failed instance reloads from disk, recovering from bak.
-    expect(await store.get()).toEqual(stateOf(2));
-    await store.set(stateOf(4));
+    await expect(store.get()).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    const reopened = new ResilientJsonStore<State>({ path });
+    expect(await reopened.get()).toEqual(stateOf(2));
+    await reopened.set(stateOf(4));
     expect(await new ResilientJsonStore<State>({ path }).get()).toEqual(stateOf(4));
   });
 });
@@ -220,14 +272,31 @@ describe("stale tmp files", () => {
     const { writeFile } = await import("node:fs/promises");
     await writeFile(path, "corrupt");
     await writeFile(`${path}.5.tmp`, JSON.stringify({ ...stateOf(5), _writeEpoch: 5 }));
-    const renameFails = createFaultyFileSystem({
-      inject: (call) => (call.operation === "rename" ? { error: "EACCES" } : undefined),
+    const quarantineFails = createFaultyFileSystem({
+      inject: (call) =>
+        call.operation === "open" && call.path.includes(".quarantine.")
+          ? { error: "EACCES" }
+          : undefined,
     });
+    const untouched = await snapshot();
     await expect(
-      new ResilientJsonStore<State>({ path, fs: renameFails }).get(),
+      new ResilientJsonStore<State>({ path, fs: quarantineFails }).get(),
     ).rejects.toMatchObject({
       code: "STORE_WRITE_FAILED",
       step: "quarantine",
+      rolledBack: true,
+    });
+    expect(await snapshot()).toEqual(untouched);
+    const unlinkFails = createFaultyFileSystem({
+      inject: (call) =>
+        call.operation === "unlink" && call.path === path ? { error: "EACCES" } : undefined,
+    });
+    await expect(
+      new ResilientJsonStore<State>({ path, fs: unlinkFails }).get(),
+    ).rejects.toMatchObject({ code: "STORE_WRITE_FAILED", step: "quarantine", rolledBack: true });
+    expect(await snapshot()).toEqual(untouched);
+    const renameFails = createFaultyFileSystem({
+      inject: (call) => (call.operation === "rename" ? { error: "EACCES" } : undefined),
     });
     await writeFile(`${path}.bak`, JSON.stringify({ ...stateOf(1), _writeEpoch: 1 }));
     await new ResilientJsonStore<State>({ path }).get(); // quarantines the corrupt primary

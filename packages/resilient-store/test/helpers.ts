@@ -69,3 +69,26 @@ export async function writeStoreFile(
 export async function readJson(file: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
 }
+
+/**
+ * Mounts a fresh tmpfs of `sizeKiB` at a new directory, runs `body` with it,
+ * and unmounts it whatever happens (the tests run as root). `remountReadOnly`
+ * turns it read-only for real: root ignores a chmod of the directory.
+ */
+export async function withTmpfs<T>(
+  sizeKiB: number,
+  body: (mount: { dir: string; remountReadOnly: () => void }) => Promise<T>,
+): Promise<T> {
+  const { execFileSync } = await import("node:child_process");
+  const dir = await mkdtemp(join(tmpdir(), "beauvoir-store-tmpfs-"));
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeKiB}k,mode=0700`, "tmpfs", dir]);
+  try {
+    return await body({
+      dir,
+      remountReadOnly: () => execFileSync("mount", ["-o", "remount,ro", dir]),
+    });
+  } finally {
+    execFileSync("umount", [dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

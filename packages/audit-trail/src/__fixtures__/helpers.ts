@@ -1,7 +1,14 @@
+import { constants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FileHandleLike, type FileSystem, type Logger, nodeFileSystem } from "@beauvoir/core";
+
+/** Whether `open` flags (string or numeric) open for appending. */
+export function opensForAppend(flags: string | number): boolean {
+  return typeof flags === "number" ? (flags & constants.O_APPEND) !== 0 : flags.startsWith("a");
+}
+
 import type { AuditRedactor } from "../options.js";
 
 /** A redactor that changes nothing, for tests about something else. */
@@ -31,10 +38,12 @@ export interface FsHooks {
   truncate?: (length: number) => Error | undefined;
   rename?: (from: string, to: string) => Error | undefined;
   fsyncDirectory?: (path: string) => Error | undefined;
-  open?: (path: string) => Error | undefined;
+  open?: (path: string, flags: string | number) => Error | undefined;
   readFile?: (path: string) => Error | undefined;
   readdir?: (path: string) => Error | undefined;
   mkdir?: (path: string) => Error | undefined;
+  link?: (existingPath: string, newPath: string) => Error | undefined;
+  unlink?: (path: string) => Error | undefined;
   /** Delay each sync, to let callers pile up behind it. */
   syncDelayMs?: number;
 }
@@ -81,7 +90,7 @@ export function instrumentedFs(hooks: FsHooks = {}): FileSystem & { log: string[
   return {
     log,
     async open(path, flags, mode) {
-      fail(hooks.open?.(path));
+      fail(hooks.open?.(path, flags));
       log.push(`open:${path}`);
       return wrap(await nodeFileSystem.open(path, flags, mode));
     },
@@ -95,8 +104,16 @@ export function instrumentedFs(hooks: FsHooks = {}): FileSystem & { log: string[
       log.push(`rename:${from}->${to}`);
       return nodeFileSystem.rename(from, to);
     },
-    link: (existingPath, newPath) => nodeFileSystem.link(existingPath, newPath),
-    unlink: (path) => nodeFileSystem.unlink(path),
+    async link(existingPath, newPath) {
+      fail(hooks.link?.(existingPath, newPath));
+      log.push(`link:${existingPath}->${newPath}`);
+      return nodeFileSystem.link(existingPath, newPath);
+    },
+    async unlink(path) {
+      fail(hooks.unlink?.(path));
+      log.push(`unlink:${path}`);
+      return nodeFileSystem.unlink(path);
+    },
     async readdir(path) {
       fail(hooks.readdir?.(path));
       return nodeFileSystem.readdir(path);
@@ -104,6 +121,7 @@ export function instrumentedFs(hooks: FsHooks = {}): FileSystem & { log: string[
     stat: (path) => nodeFileSystem.stat(path),
     async mkdir(path, options) {
       fail(hooks.mkdir?.(path));
+      log.push(`mkdir:${path}`);
       return nodeFileSystem.mkdir(path, options);
     },
     async fsyncDirectory(path) {

@@ -2,6 +2,7 @@ import { type FileSystem, isErrnoError } from "@beauvoir/core";
 import type { AuditRecord } from "../audit-record.js";
 import { AuditReadError } from "../errors.js";
 import { historiesIn, historyFiles } from "../segments.js";
+import { printable } from "./terminal-text.js";
 
 /** Thrown for a path the tool cannot work with; the message is shown as is, exit code 2. */
 export class UsageError extends Error {}
@@ -73,10 +74,14 @@ export function parseLines(text: string): Omit<FileRecords, "completeBytes"> {
   return result;
 }
 
-/** One line per record, for people: seq, time, phase, action, target, link, error. */
+/**
+ * One line per record, for people: seq, time, phase, action, target, link,
+ * error. Every field read from the file is escaped: a record cannot add a
+ * line or send a terminal sequence.
+ */
 export function formatRecord(record: AuditRecord): string {
-  let text = `#${record.seq} ${record.ts} ${String(record.phase).padEnd(7)} ${record.action} ${record.target}`;
-  if (record.intentSeq !== undefined) text += ` (intent #${record.intentSeq})`;
-  if (record.error !== undefined) text += ` error: ${record.error}`;
+  let text = `#${printable(record.seq)} ${printable(record.ts)} ${printable(record.phase).padEnd(7)} ${printable(record.action)} ${printable(record.target)}`;
+  if (record.intentSeq !== undefined) text += ` (intent #${printable(record.intentSeq)})`;
+  if (record.error !== undefined) text += ` error: ${printable(record.error)}`;
   return text;
 }

@@ -1,9 +1,5 @@
-import type {
-  IdempotencySnapshot,
-  OwnerLockHandle,
-  OwnerLockProvider,
-  SnapshotStore,
-} from "../options.js";
+import type { OwnerLockHandle, OwnerLockProvider, SnapshotStore } from "../options.js";
+import type { IdempotencySnapshot } from "../snapshot.js";
 
 /** A snapshot store in memory; `sets` counts writes. */
 export class MemorySnapshotStore implements SnapshotStore {

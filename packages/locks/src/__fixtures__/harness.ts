@@ -1,3 +1,4 @@
+import { constants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,9 @@ import {
   nodeFileSystem,
   systemClock,
 } from "@beauvoir/core";
+
+/** The bits of `open` flags that say read-only, write-only or both (O_ACCMODE, which node does not export). */
+const ACCESS_MODE = 0b11;
 
 /** A fresh directory under the OS tmpdir, and a way to remove it. */
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -43,7 +47,39 @@ export function errnoError(code: string, message = code): NodeJS.ErrnoException 
   return Object.assign(new Error(message), { code });
 }
 
-/** The real filesystem with some calls replaced. */
+/**
+ * The real filesystem with some calls replaced. The manager reads whole files
+ * by opening them read-only (never through a link) and reading the handle; a
+ * `readFile` override is called for those reads too, after the real open.
+ */
 export function faultyFileSystem(overrides: Partial<FileSystem>): FileSystem {
-  return { ...nodeFileSystem, ...overrides };
+  const fs: FileSystem = { ...nodeFileSystem, ...overrides };
+  const { readFile } = overrides;
+  if (!readFile) return fs;
+  return {
+    ...fs,
+    async open(path, flags, mode) {
+      const handle = await fs.open(path, flags, mode);
+      const readOnly = typeof flags === "number" && (flags & ACCESS_MODE) === constants.O_RDONLY;
+      if (!readOnly) return handle;
+      return {
+        write: (...args) => handle.write(...args),
+        sync: () => handle.sync(),
+        truncate: (length) => handle.truncate(length),
+        stat: () => handle.stat(),
+        readFile: () => readFile(path),
+        close: () => handle.close(),
+      };
+    },
+  };
+}
+
+/** Whether `open` flags open a file for reading and writing (what renewal does). */
+export function opensForUpdate(flags: string | number): boolean {
+  return typeof flags === "number" && (flags & ACCESS_MODE) === constants.O_RDWR;
+}
+
+/** Whether `open` flags create a file (what an acquisition does with its record). */
+export function opensToCreate(flags: string | number): boolean {
+  return typeof flags === "number" && (flags & constants.O_CREAT) !== 0;
 }
