@@ -1,12 +1,12 @@
 import {
   AuditInvalidEntryError,
   type AuditRedactor,
-  CanonicalJsonError,
   canonicalJson,
   type DeniedEntry,
   type DryRunEntry,
   type IntentEntry,
 } from "@beauvoir/audit-trail";
+import { toJsonSafe } from "@beauvoir/idempotency";
 
 /** The columns of an audit record its writer fills in: redacted, serialized, validated. */
 export interface AuditRecordContent {
@@ -73,22 +73,16 @@ export class AuditContent {
   }
 
   /**
-   * The result columns. A result JSON cannot represent (a `BigInt`, a cycle)
-   * is never a reason to leave a side effect unrecorded: it is written as
-   * `{"unrepresentable":"<why>"}` instead.
+   * The result columns. A result JSON cannot represent (a `BigInt`, a `Map`, a
+   * cycle) is never a reason to leave a side effect unrecorded: it is stored in
+   * the idempotency index's JSON-safe form (`toJsonSafe` of
+   * `@beauvoir/idempotency`), redacted; `undefined` is "no result", every time.
    * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) when the redactor fails.
    */
   result(result: unknown, error: string | Error | undefined): AuditResultContent {
-    let resultJson: string | null = null;
-    if (result !== undefined) {
-      const redacted = this.#redact("result", result);
-      try {
-        resultJson = canonicalJson(redacted) ?? null;
-      } catch (problem) {
-        const why = problem instanceof CanonicalJsonError ? problem.message : String(problem);
-        resultJson = canonicalJson({ unrepresentable: why })!;
-      }
-    }
+    const safe = toJsonSafe(result);
+    const resultJson =
+      safe === undefined ? null : (canonicalJson(toJsonSafe(this.#redact("result", safe))) ?? null);
     return { result: resultJson, error: error === undefined ? null : this.error(error) };
   }
 

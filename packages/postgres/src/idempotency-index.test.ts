@@ -1,3 +1,4 @@
+import { generateIdempotencyKey } from "@beauvoir/idempotency";
 import { SecretRedactor } from "@beauvoir/redactor";
 import { describe, expect, it } from "vitest";
 import { useTestDatabase } from "../test/support/test-database.js";
@@ -194,10 +195,11 @@ describe("claim and settle: the two statements of a durable step", () => {
       key,
       attemptId: claim.attemptId,
       status: "completed",
-      result: { id: 10n },
+      result: { id: 10n, seen: new Set(["a"]) },
     });
     expect(outcome).toMatchObject({ status: "settled", entry: { status: "completed" } });
-    expect(outcome.entry?.result).toEqual({ unrepresentable: expect.stringMatching(/BigInt/) });
+    // The index's JSON-safe form, the same as the file backend stores.
+    expect(outcome.entry?.result).toEqual({ id: "10", seen: ["a"] });
   });
 });
 
@@ -355,6 +357,9 @@ describe("keys", () => {
     expect(() => generate("a", 1 as never, "r", {})).toThrow(TypeError);
     expect(() => generate("a", "s", 1 as never, {})).toThrow(TypeError);
     expect(() => generate("a", "s", "r", { n: 1n })).toThrow(TypeError);
+    expect(generate("add_labels", "acme/widgets", "issue-12", { labels: ["bug"] })).toBe(
+      generateIdempotencyKey("add_labels", "acme/widgets", "issue-12", { labels: ["bug"] }),
+    );
   });
 
   it("uses the caller's key rule and compensation table", async () => {

@@ -1,11 +1,7 @@
-import { createHash } from "node:crypto";
-import { canonicalJson } from "@beauvoir/idempotency";
+import { generateIdempotencyKey, type IndexRedactor } from "@beauvoir/idempotency";
 
-/** The part of `@beauvoir/redactor`'s `SecretRedactor` used on key text. */
-export interface KeyRedactor {
-  /** Returns `text` with secrets replaced. */
-  redact(text: string): string;
-}
+/** What the default key rule needs from a redactor; `SecretRedactor` fits. */
+export type KeyRedactor = IndexRedactor;
 
 /** Builds an idempotency key; `IdempotencyIndex.generateKey` of the file backend fits. */
 export type GenerateKey = (
@@ -16,15 +12,14 @@ export type GenerateKey = (
 ) => string;
 
 /**
- * The file index's key rule, for a backend that is not given one:
- * `{action}:{redacted scope}/{redacted resource}:{16 hex}`, the hex being the
- * first 16 digits of SHA-256 over the canonical JSON of
- * `{ params, resource, scope }` *before* redaction, so two calls that differ
- * only in a secret still get different keys while no secret appears in a key.
- * @param redactor - what removes secrets from scope and resource.
+ * The file index's key rule (`generateIdempotencyKey` of `@beauvoir/idempotency`)
+ * with the backend's redactor: `{action}:{redacted scope}/{redacted resource}:{16 hex}`,
+ * the hex being the start of SHA-256 over the canonical JSON of the
+ * *unredacted* `{ params, resource, scope }`. No secret appears in a key, calls
+ * that differ only in a secret get different keys, and both backends give a
+ * call the same key.
+ * @param redactor - what hides secrets in the visible part.
  * @returns the key function.
- * @throws TypeError (from the key function) for an empty action, an action with `:`,
- *   non-string parts, or params JSON cannot represent.
  * @example
  * ```ts
  * const generateKey = createKeyGenerator(new SecretRedactor());
@@ -32,20 +27,8 @@ export type GenerateKey = (
  * ```
  */
 export function createKeyGenerator(redactor: KeyRedactor): GenerateKey {
-  return (action, scope, resource, params) => {
-    if (typeof action !== "string" || action.length === 0 || action.includes(":")) {
-      throw new TypeError(
-        `action must be a non-empty string without ":" (got ${JSON.stringify(action)})`,
-      );
-    }
-    if (typeof scope !== "string") throw new TypeError("scope must be a string");
-    if (typeof resource !== "string") throw new TypeError("resource must be a string");
-    const digest = createHash("sha256")
-      .update(canonicalJson({ params, resource, scope }))
-      .digest("hex")
-      .slice(0, 16);
-    return `${action}:${redactor.redact(scope)}/${redactor.redact(resource)}:${digest}`;
-  };
+  return (action, scope, resource, params) =>
+    generateIdempotencyKey(action, scope, resource, params, redactor);
 }
 
 /**
