@@ -1,0 +1,115 @@
+import {
+  AuditInvalidEntryError,
+  type AuditRedactor,
+  canonicalJson,
+  type DeniedEntry,
+  type DryRunEntry,
+  type IntentEntry,
+} from "@beauvoir/audit-trail";
+import { toJsonSafe } from "@beauvoir/idempotency";
+
+/** The columns of an audit record its writer fills in: redacted, serialized, validated. */
+export interface AuditRecordContent {
+  action: string;
+  target: string;
+  /** Canonical JSON of the redacted params object. */
+  params: string;
+  dedupeKey: string | null;
+}
+
+/** The result columns of a result record. */
+export interface AuditResultContent {
+  /** Canonical JSON of the redacted result; `null` for none (`undefined`). */
+  result: string | null;
+  /** The redacted error text; `null` for none. */
+  error: string | null;
+}
+
+/**
+ * @internal Turns what callers pass into audit columns exactly as
+ * `@beauvoir/audit-trail` would write them: `params`, `result` and `error`
+ * redacted first, JSON in the canonical form the hash is computed over, an
+ * `Error` written as `name: message`.
+ */
+export class AuditContent {
+  readonly #redactor: AuditRedactor;
+
+  constructor(redactor: AuditRedactor) {
+    this.#redactor = redactor;
+  }
+
+  /**
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) for a malformed entry, params JSON
+   *   cannot represent, or a redactor that fails.
+   */
+  entry(entry: IntentEntry | DeniedEntry | DryRunEntry): AuditRecordContent {
+    if (typeof entry !== "object" || entry === null) {
+      throw new AuditInvalidEntryError("entry", "entry must be an object");
+    }
+    if (typeof entry.action !== "string" || entry.action.length === 0) {
+      throw new AuditInvalidEntryError("action", "action must be a non-empty string");
+    }
+    if (typeof entry.target !== "string") {
+      throw new AuditInvalidEntryError("target", "target must be a string");
+    }
+    const { params } = entry;
+    if (typeof params !== "object" || params === null || Array.isArray(params)) {
+      throw new AuditInvalidEntryError("params", "params must be a plain object");
+    }
+    const serialized = this.#serialize("params", this.#redact("params", params));
+    if (serialized === undefined || !serialized.startsWith("{")) {
+      throw new AuditInvalidEntryError("params", "params did not redact to an object");
+    }
+    const dedupeKey = (entry as IntentEntry).dedupeKey;
+    if (dedupeKey !== undefined && typeof dedupeKey !== "string") {
+      throw new AuditInvalidEntryError("dedupeKey", "dedupeKey must be a string");
+    }
+    return {
+      action: entry.action,
+      target: entry.target,
+      params: serialized,
+      dedupeKey: dedupeKey ?? null,
+    };
+  }
+
+  /**
+   * The result columns. A result JSON cannot represent (a `BigInt`, a `Map`, a
+   * cycle) is never a reason to leave a side effect unrecorded: it is stored in
+   * the idempotency index's JSON-safe form (`toJsonSafe` of
+   * `@beauvoir/idempotency`), redacted; `undefined` is "no result", every time.
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) when the redactor fails.
+   */
+  result(result: unknown, error: string | Error | undefined): AuditResultContent {
+    const safe = toJsonSafe(result);
+    const resultJson =
+      safe === undefined ? null : (canonicalJson(toJsonSafe(this.#redact("result", safe))) ?? null);
+    return { result: resultJson, error: error === undefined ? null : this.error(error) };
+  }
+
+  /** The redacted text of an error. */
+  error(error: string | Error): string {
+    const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const redacted = this.#redact("error", text);
+    return typeof redacted === "string" ? redacted : String(redacted);
+  }
+
+  #redact(field: string, value: unknown): unknown {
+    try {
+      return this.#redactor.redactAny(value);
+    } catch (error) {
+      throw new AuditInvalidEntryError(field, `Redacting ${field} failed`, error);
+    }
+  }
+
+  #serialize(field: string, value: unknown): string | undefined {
+    try {
+      return canonicalJson(value);
+    } catch (error) {
+      throw new AuditInvalidEntryError(
+        field,
+        `${field} cannot be written as JSON: ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+}
