@@ -128,6 +128,7 @@ describe("boot: the seven steps", () => {
       rerun: [],
       failed: [],
       unresolved: [],
+      awaitingHook: [],
       closedIntents: [],
     });
     expect(f.lines.some((line) => line.message === "boot: done")).toBe(true);

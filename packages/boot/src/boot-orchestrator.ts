@@ -227,11 +227,19 @@ export class BootOrchestrator {
     let reconciliation: ReconcileReport | undefined;
     if (idempotencyIndex && context.auditTrail) {
       try {
-        reconciliation = await executor.reconcilePending();
-        subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
+        // A check_then_retry key whose hook an integration registers after boot
+        // (e.g. @beauvoir/octokit) waits for it instead of being failed here.
+        reconciliation = await executor.reconcilePending({ waitForHooks: true });
+        const undecided = reconciliation.unresolved.length + reconciliation.awaitingHook.length;
+        subsystems.reconciliation = undecided > 0 ? "degraded" : "ok";
         if (reconciliation.unresolved.length > 0) {
           warnings.push(
             `reconciliation: ${reconciliation.unresolved.length} pending step(s) left in doubt`,
+          );
+        }
+        if (reconciliation.awaitingHook.length > 0) {
+          warnings.push(
+            `reconciliation: ${reconciliation.awaitingHook.length} pending step(s) wait for a reconcile hook (executor.registerReconcilers); executed again without one, they fail (outcome unknown)`,
           );
         }
         if (reconciliation.failed.length > 0) {

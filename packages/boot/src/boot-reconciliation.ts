@@ -1,6 +1,7 @@
 import type { ExecutorContext } from "./executor-context.js";
 import { resolvePendingEntry } from "./pending-resolution.js";
 import { RECORDED_ERROR_CODES } from "./recorded-verdict.js";
+import { actionOfKey } from "./step-identity.js";
 
 /** What `reconcilePending()` did. */
 export interface ReconcileReport {
@@ -12,8 +13,22 @@ export interface ReconcileReport {
   failed: string[];
   /** Keys left pending because their hook threw; tried again at the next boot or execute. */
   unresolved: string[];
+  /**
+   * `check_then_retry` keys left pending because their action had no hook
+   * yet; settled when one is registered (`registerReconcilers`), or by
+   * their next `execute()` (failed, outcome unknown, if there is still none).
+   */
+  awaitingHook: string[];
   /** Audit intents closed because no step refers to them any more. */
   closedIntents: number[];
+}
+
+/** Which pending entries a reconciliation pass looks at, and how. */
+export interface ReconcilePassOptions {
+  /** Leave `check_then_retry` keys without a hook pending (see {@link ReconcileReport.awaitingHook}). @default false */
+  waitForHooks?: boolean | undefined;
+  /** Only entries of these actions; orphan intents are then left alone. @default every entry */
+  actions?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -22,28 +37,34 @@ export interface ReconcileReport {
  * step refers to any more.
  * @param context - the executor's services.
  * @param isRunning - whether a key's step is running in this process (left alone).
+ * @param options - see {@link ReconcilePassOptions}.
  */
 export async function reconcileAfterCrash(
   context: ExecutorContext,
   isRunning: (key: string) => boolean,
+  options: ReconcilePassOptions = {},
 ): Promise<ReconcileReport> {
   const report: ReconcileReport = {
     promoted: [],
     rerun: [],
     failed: [],
     unresolved: [],
+    awaitingHook: [],
     closedIntents: [],
   };
   const { index, audit } = context;
   if (!index || !audit) return report;
-  const entries = await index.reconcilePending();
+  const { actions, waitForHooks = false } = options;
+  const entries = (await index.reconcilePending()).filter(
+    (entry) => actions === undefined || actions.has(entry.action ?? actionOfKey(entry.key)),
+  );
   const intents = new Map(audit.getPendingIntents().map((intent) => [intent.seq, intent]));
   const referenced = new Set<number>();
   for (const entry of entries) {
     if (entry.intentSeq !== undefined) referenced.add(entry.intentSeq);
     if (isRunning(entry.key)) continue;
     const intent = entry.intentSeq === undefined ? undefined : intents.get(entry.intentSeq);
-    const resolved = await resolvePendingEntry(context, entry, intent);
+    const resolved = await resolvePendingEntry(context, entry, intent, undefined, waitForHooks);
     if (resolved.verdict === "completed" || resolved.verdict === "reconciled") {
       report.promoted.push(entry.key);
     } else if (resolved.verdict === "rerun") {
@@ -54,10 +75,14 @@ export async function reconcileAfterCrash(
         key: entry.key,
         error: resolved.error,
       });
+    } else if (resolved.verdict === "awaiting_hook") {
+      report.awaitingHook.push(entry.key);
     } else {
       report.unresolved.push(entry.key);
     }
   }
+  // A pass for some actions only leaves other steps' intents to boot's own pass.
+  if (actions !== undefined) return report;
   for (const intent of audit.getPendingIntents()) {
     // Steps running now (when called after boot) own their intents.
     if (referenced.has(intent.seq) || (intent.dedupeKey && isRunning(intent.dedupeKey))) continue;

@@ -57,7 +57,8 @@ export interface ExecutorContext {
   readonly policy: ActionPolicyPort | undefined;
   readonly mode: OperatingMode;
   readonly failedSubsystems: readonly string[];
-  readonly reconcilers: Readonly<Record<string, ReconcileHook>>;
+  /** The executor's own copy: `registerReconcilers()` adds to it. */
+  readonly reconcilers: Record<string, ReconcileHook>;
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: () => number;

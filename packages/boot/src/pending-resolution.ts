@@ -17,7 +17,9 @@ export type PendingVerdict =
   /** It may run again, superseding the pending intent. */
   | { verdict: "rerun"; intentSeq: number | undefined }
   /** Nothing could decide (its hook threw); it stays pending. */
-  | { verdict: "in_doubt" };
+  | { verdict: "in_doubt" }
+  /** `check_then_retry` with no hook registered yet, and asked to wait for one: it stays pending. */
+  | { verdict: "awaiting_hook" };
 
 /**
  * Applies a pending entry's compensation strategy (the same rules at boot
@@ -31,12 +33,16 @@ export type PendingVerdict =
  * @param entry - a pending entry.
  * @param intent - its open intent record, for the hook.
  * @param stepSignal - the calling step's signal, if any.
+ * @param waitForHooks - leave a `check_then_retry` entry whose action has no
+ *   hook pending (`awaiting_hook`) instead of failing it: a hook may be
+ *   registered later (`registerReconcilers`).
  */
 export async function resolvePendingEntry(
   context: ExecutorContext,
   entry: IdempotencyEntryView,
   intent: AuditPendingIntent | undefined,
   stepSignal?: AbortSignal,
+  waitForHooks = false,
 ): Promise<PendingVerdict> {
   const index = context.index;
   const key = entry.key;
@@ -78,6 +84,7 @@ export async function resolvePendingEntry(
     await index.markCompleted(key, marker);
     return { verdict: "reconciled" };
   }
+  if (strategy === "check_then_retry" && waitForHooks) return { verdict: "awaiting_hook" };
   const error =
     strategy === "skip"
       ? `${RECORDED_ERROR_CODES.outcomeUnknown}: the outcome of "${action}" is unknown (it was cut off while running) and its strategy is skip`

@@ -492,6 +492,7 @@ describe("DurableStepExecutor.reconcilePending", () => {
       rerun: [],
       failed: [],
       unresolved: [],
+      awaitingHook: [],
       closedIntents: [],
     });
   });

@@ -1,7 +1,11 @@
 import type { FailureClass } from "@beauvoir/breaker";
 import { type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import { runAttempts } from "./attempt-loop.js";
-import { type ReconcileReport, reconcileAfterCrash } from "./boot-reconciliation.js";
+import {
+  type ReconcilePassOptions,
+  type ReconcileReport,
+  reconcileAfterCrash,
+} from "./boot-reconciliation.js";
 import { checkKey, recordedOutcome } from "./dedup-check.js";
 import {
   DegradedModeError,
@@ -126,11 +130,8 @@ export class DurableStepExecutor {
     if (!["autonomous", "degraded", "dev"].includes(mode)) {
       throw new RangeError(`mode must be "autonomous", "degraded" or "dev", got ${String(mode)}`);
     }
-    const reconcilers = options.reconcilers ?? {};
-    for (const [action, hook] of Object.entries(reconcilers)) {
-      if (typeof hook !== "function")
-        throw new TypeError(`reconcilers.${action} must be a function`);
-    }
+    const reconcilers = { ...options.reconcilers };
+    assertHooks(reconcilers, "reconcilers");
     const maxWaitMs = options.maxWaitMs ?? STEP_EXECUTOR_DEFAULTS.maxWaitMs;
     assertWait(maxWaitMs, "maxWaitMs");
     const reconcileTimeoutMs =
@@ -235,8 +236,50 @@ export class DurableStepExecutor {
    * console.log(report.promoted, report.rerun);
    * ```
    */
-  reconcilePending(): Promise<ReconcileReport> {
-    return reconcileAfterCrash(this.#context, (key) => this.#inFlightByKey.has(key));
+  reconcilePending(
+    options: Pick<ReconcilePassOptions, "waitForHooks"> = {},
+  ): Promise<ReconcileReport> {
+    return reconcileAfterCrash(this.#context, (key) => this.#inFlightByKey.has(key), {
+      waitForHooks: options.waitForHooks,
+    });
+  }
+
+  /**
+   * Adds reconcile hooks after construction, for integrations that can only
+   * check once they exist (e.g. `@beauvoir/octokit`, built from what `boot()`
+   * returned). A hook already registered for an action is kept (the
+   * caller's own wins). Keys of the newly hooked actions left pending by a
+   * crash (boot leaves them `awaitingHook`) are reconciled now; await the
+   * promise before running steps of those actions.
+   * @param hooks - one hook per action.
+   * @returns what the pass did, and which actions were added.
+   * @throws TypeError (synchronously) when a hook is not a function.
+   * @example
+   * ```ts
+   * await app.executor.registerReconcilers({ add_issue_comment: findCommentByMarker });
+   * ```
+   */
+  registerReconcilers(
+    hooks: Readonly<Record<string, ReconcileHook>>,
+  ): Promise<ReconcileReport & { registered: string[] }> {
+    if (typeof hooks !== "object" || hooks === null) throw new TypeError("hooks must be an object");
+    assertHooks(hooks, "hooks");
+    const context = this.#context;
+    const registered = Object.keys(hooks).filter(
+      (action) => !Object.hasOwn(context.reconcilers, action),
+    );
+    for (const action of registered) context.reconcilers[action] = hooks[action] as ReconcileHook;
+    if (registered.length === 0) {
+      return Promise.resolve({ ...emptyReport(), registered });
+    }
+    return reconcileAfterCrash(context, (key) => this.#inFlightByKey.has(key), {
+      actions: new Set(registered),
+    }).then((report) => ({ ...report, registered }));
+  }
+
+  /** Whether a reconcile hook is registered for `action`. */
+  hasReconciler(action: string): boolean {
+    return Object.hasOwn(this.#context.reconcilers, action);
   }
 
   /**
@@ -451,6 +494,23 @@ export class DurableStepExecutor {
     if (this.#inFlightByKey.has(key)) throw new KeyInFlightError(key);
     return applyOperatorDecision(this.#context, key, decision, reason);
   }
+}
+
+function assertHooks(hooks: Readonly<Record<string, unknown>>, name: string): void {
+  for (const [action, hook] of Object.entries(hooks)) {
+    if (typeof hook !== "function") throw new TypeError(`${name}.${action} must be a function`);
+  }
+}
+
+function emptyReport(): ReconcileReport {
+  return {
+    promoted: [],
+    rerun: [],
+    failed: [],
+    unresolved: [],
+    awaitingHook: [],
+    closedIntents: [],
+  };
 }
 
 /** A step that shared another's run is deduplicated; its result is the recorded form. */
