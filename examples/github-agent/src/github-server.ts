@@ -83,7 +83,7 @@ export interface FaultSchedule {
 
 /** Options of {@link startGitHubServer}. */
 export interface GitHubServerOptions {
-  /** The only token accepted in `Authorization: Bearer …`. */
+  /** The only token accepted in `Authorization: Bearer …` (or `token …`, as Octokit sends it). */
   token: string;
   owner: string;
   repo: string;
@@ -202,7 +202,9 @@ export async function startGitHubServer(
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://localhost");
-    if (request.headers.authorization !== `Bearer ${options.token}`) {
+    // Octokit sends `token <token>`; other clients `Bearer <token>`. GitHub takes both.
+    const authorization = request.headers.authorization;
+    if (authorization !== `Bearer ${options.token}` && authorization !== `token ${options.token}`) {
       stats.unauthorized++;
       return send(response, 401, { message: "Bad credentials" });
     }

@@ -18,8 +18,8 @@ export const DEMO_ISSUES: SeedIssue[] = [
 ];
 
 /** The label the agent gives an issue, from words in its title and body. */
-export function labelFor(issue: Pick<SeedIssue, "title" | "body">): string {
-  const text = `${issue.title} ${issue.body}`.toLowerCase();
+export function labelFor(issue: { title: string; body?: string | null | undefined }): string {
+  const text = `${issue.title} ${issue.body ?? ""}`.toLowerCase();
   if (/crash|error|leak|broken|fails/.test(text)) return "bug";
   if (/docs|typo|readme/.test(text)) return "documentation";
   if (/feature|support|add /.test(text)) return "enhancement";

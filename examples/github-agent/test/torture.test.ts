@@ -157,7 +157,12 @@ it(`keeps every side effect exactly once over at least ${MIN_KILLS} SIGKILLs, wi
     const app = await boot({ dataDir, log: { level: "silent" } });
     try {
       expect(app.services.auditTrail?.getPendingIntents()).toEqual([]);
-      expect(app.reconciliation).toMatchObject({ rerun: [], failed: [], unresolved: [] });
+      expect(app.reconciliation).toMatchObject({
+        rerun: [],
+        failed: [],
+        unresolved: [],
+        awaitingHook: [],
+      });
     } finally {
       await app.shutdown();
     }
