@@ -57,7 +57,11 @@ export interface BootInitializers {
   lockManager(context: BootContext): LockManagerPort | Promise<LockManagerPort>;
   /** Step 3a. */
   redactor(context: BootContext): RedactorPort | Promise<RedactorPort>;
-  /** Step 3b. One without `child()` is wrapped in the redacting logger. */
+  /**
+   * Step 3b. Any logger that `createLogger`/`fromPino` did not make (pino,
+   * winston, console…) is wrapped in the redacting logger: every record is
+   * redacted, and pino is called data first, as it expects.
+   */
   logger(context: BootContext): Logger | Promise<Logger>;
   /** Step 3c: opens the audit trail and runs its recovery; returns records lost. */
   auditTrail(context: BootContext): Promise<{ auditTrail: AuditTrailPort; recordsLost: number }>;

@@ -1,7 +1,14 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
-import { type BeauvoirLogger, createLogger, loggerSink, SecretRedactor } from "@beauvoir/redactor";
+import {
+  type BeauvoirLogger,
+  createLogger,
+  isBeauvoirLogger,
+  loggerSink,
+  looksLikePino,
+  SecretRedactor,
+} from "@beauvoir/redactor";
 import {
   BOOT_DEFAULTS,
   type BootConfig,
@@ -365,16 +372,17 @@ async function releaseQuietly(
 }
 
 /**
- * The logger boot hands out: the initializer's own when it is a redacting
- * one (it has `child()`), else that logger behind a redacting one.
+ * The logger boot hands out: the initializer's own when `createLogger` (or
+ * `fromPino`) made it, else that logger behind a redacting one, called the
+ * way it expects: pino data first (`pino.info({ ...data }, msg)`), the
+ * others message first.
  */
 function redactingLogger(logger: Logger, redactor: RedactorPort | undefined): BeauvoirLogger {
-  const candidate = logger as Partial<BeauvoirLogger>;
-  if (typeof candidate.child === "function" && typeof candidate.isLevelEnabled === "function") {
-    return logger as BeauvoirLogger;
-  }
+  if (isBeauvoirLogger(logger)) return logger;
   return createLogger(redactor instanceof SecretRedactor ? redactor : new SecretRedactor(), {
     level: "debug",
-    sink: loggerSink(logger, { argumentOrder: "message-first" }),
+    sink: loggerSink(logger, {
+      argumentOrder: looksLikePino(logger) ? "data-first" : "message-first",
+    }),
   });
 }

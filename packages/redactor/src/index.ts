@@ -1,3 +1,4 @@
+export { type FromPinoOptions, fromPino, type PinoLike } from "./from-pino.js";
 export {
   type ConsoleLike,
   consoleSink,
@@ -10,13 +11,16 @@ export {
   type LogRecord,
   type LogSink,
   loggerSink,
+  looksLikePino,
   type WritableLike,
 } from "./log-sinks.js";
 export {
   type BeauvoirLogger,
   createLogger,
+  isBeauvoirLogger,
   LOG_LEVEL_ENVIRONMENT_VARIABLE,
   LOGGER_DEFAULTS,
+  type LogData,
   type LoggerOptions,
   type LogThreshold,
 } from "./logger.js";

@@ -106,7 +106,7 @@ export function jsonLinesSink(stream: WritableLike): LogSink {
 
 /**
  * Formats one record for people: `time LEVEL [prefix] message {data}`, with
- * the stack of `data.error` on the lines after.
+ * the stack of `data.err` (or `data.error`) on the lines after.
  *
  * @param record - a record from the logger.
  * @returns the text, without a final newline.
@@ -122,15 +122,18 @@ export function formatConsoleLine(record: LogRecord): string {
   line += ` ${record.msg}`;
   const data: Record<string, unknown> = { ...record.data };
   let stack: string | undefined;
-  const error = data.error;
-  if (
-    typeof error === "object" &&
-    error !== null &&
-    typeof (error as { stack?: unknown }).stack === "string"
-  ) {
-    const { stack: errorStack, ...rest } = error as Record<string, unknown>;
-    stack = errorStack as string;
-    data.error = rest;
+  for (const field of ["err", "error"]) {
+    const error = data[field];
+    if (
+      stack === undefined &&
+      typeof error === "object" &&
+      error !== null &&
+      typeof (error as { stack?: unknown }).stack === "string"
+    ) {
+      const { stack: errorStack, ...rest } = error as Record<string, unknown>;
+      stack = errorStack as string;
+      data[field] = rest;
+    }
   }
   if (Object.keys(data).length > 0) {
     try {
@@ -159,6 +162,22 @@ export function consoleSink(target: ConsoleLike = console): LogSink {
   return (record) => {
     target[record.level](formatConsoleLine(record));
   };
+}
+
+/**
+ * Tells whether `target` looks like a pino (or bunyan-like) logger, whose
+ * methods take the data first: it has `child()`, `bindings()` and `levels`.
+ * @param target - any logger.
+ */
+export function looksLikePino(target: unknown): boolean {
+  if (typeof target !== "object" || target === null) return false;
+  const candidate = target as Record<string, unknown>;
+  return (
+    typeof candidate.child === "function" &&
+    typeof candidate.bindings === "function" &&
+    typeof candidate.levels === "object" &&
+    candidate.levels !== null
+  );
 }
 
 /** Options of {@link loggerSink}. */

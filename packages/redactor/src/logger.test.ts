@@ -96,25 +96,27 @@ describe("createLogger: redaction before output", () => {
     );
   });
 
-  it("puts an Error passed as the data itself under error, and non-objects under data", () => {
+  it("puts an Error passed as the data itself under err (as pino does), and non-objects under data", () => {
     const { records, sink } = capture();
     const logger = createLogger(redactor, { sink });
-    logger.error("failed", new Error("token=abc") as never);
+    logger.error("failed", new Error("token=abc"));
     logger.info("list", ["token=abc"] as never);
     logger.info("text", "password=p" as never);
     logger.info("nothing", null as never);
-    expect(records[0]?.data).toMatchObject({ error: { message: "token=[REDACTED:token]" } });
+    expect(records[0]?.data).toMatchObject({ err: { message: "token=[REDACTED:token]" } });
     expect(records[1]?.data).toEqual({ data: ["token=[REDACTED:token]"] });
     expect(records[2]?.data).toEqual({ data: "password=[REDACTED:password]" });
     expect(records[3]?.data).toEqual({});
   });
 
-  it("turns a non-string message into text (for untyped callers)", () => {
+  it("takes an object first as pino's data, and turns other non-strings into text (for untyped callers)", () => {
     const { records, sink } = capture();
-    createLogger(redactor, { sink }).info({ token: "abc" } as never);
+    createLogger(redactor, { sink }).info({ token: "abc" });
     createLogger(redactor, { sink }).info(undefined as never);
-    expect(records[0]?.msg).toBe('{"token":"[REDACTED:token]"}');
+    createLogger(redactor, { sink }).info(42 as never, { n: 1 });
+    expect(records[0]).toMatchObject({ msg: "", data: { token: "[REDACTED:token]" } });
     expect(records[1]?.msg).toBe("undefined");
+    expect(records[2]).toMatchObject({ msg: "42", data: { n: 1 } });
   });
 
   it("stamps records with the injected clock", () => {

@@ -29,10 +29,29 @@ export const LOGGER_DEFAULTS = Object.freeze({ level: "info" as LogThreshold });
 export const LOG_LEVEL_ENVIRONMENT_VARIABLE = "BEAUVOIR_LOG_LEVEL";
 
 /**
+ * What a log call carries besides its message: fields, or an Error (which
+ * lands under `err`, where pino puts it).
+ */
+export type LogData = Record<string, unknown> | Error;
+
+/** Marks the loggers {@link createLogger} makes, across copies of this package. */
+const BEAUVOIR_LOGGER = Symbol.for("@beauvoir/redactor:logger");
+
+/**
  * The logger every Beauvoir package writes to: core's `Logger` with
  * redaction of the message, the data and any error before a sink sees them.
+ * Each level takes our argument order, `(message, data?)`, and pino's,
+ * `(data, message?)`: `logger.error(err, "push failed")` works as in pino.
  */
 export interface BeauvoirLogger extends Logger {
+  debug(message: string, data?: LogData): void;
+  debug(data: LogData, message?: string): void;
+  info(message: string, data?: LogData): void;
+  info(data: LogData, message?: string): void;
+  warn(message: string, data?: LogData): void;
+  warn(data: LogData, message?: string): void;
+  error(message: string, data?: LogData): void;
+  error(data: LogData, message?: string): void;
   /** The level filter in force. */
   readonly level: LogThreshold;
   /** @returns whether a record of `level` would be emitted (to skip costly data). */
@@ -62,6 +81,7 @@ interface LoggerState {
 class RedactingLogger implements BeauvoirLogger {
   readonly #state: LoggerState;
   readonly #rank: number;
+  readonly [BEAUVOIR_LOGGER] = true;
 
   constructor(state: LoggerState) {
     this.#state = state;
@@ -76,20 +96,20 @@ class RedactingLogger implements BeauvoirLogger {
     return RANK[level] >= this.#rank;
   }
 
-  debug(message: string, data?: Record<string, unknown>): void {
-    this.#emit("debug", message, data);
+  debug(first: string | LogData, second?: LogData | string): void {
+    this.#emit("debug", first, second);
   }
 
-  info(message: string, data?: Record<string, unknown>): void {
-    this.#emit("info", message, data);
+  info(first: string | LogData, second?: LogData | string): void {
+    this.#emit("info", first, second);
   }
 
-  warn(message: string, data?: Record<string, unknown>): void {
-    this.#emit("warn", message, data);
+  warn(first: string | LogData, second?: LogData | string): void {
+    this.#emit("warn", first, second);
   }
 
-  error(message: string, data?: Record<string, unknown>): void {
-    this.#emit("error", message, data);
+  error(first: string | LogData, second?: LogData | string): void {
+    this.#emit("error", first, second);
   }
 
   child(prefixOrBindings: string | Record<string, unknown>): BeauvoirLogger {
@@ -115,8 +135,18 @@ class RedactingLogger implements BeauvoirLogger {
     return new RedactingLogger({ ...state, bindings: { ...state.bindings, ...added } });
   }
 
-  #emit(level: LogLevel, message: unknown, data: unknown): void {
+  #emit(level: LogLevel, first: unknown, second: unknown): void {
     if (RANK[level] < this.#rank) return;
+    // pino's order: the data first, then the message (an error's own by default).
+    const dataFirst = typeof first === "object" && first !== null;
+    const message = dataFirst
+      ? typeof second === "string"
+        ? second
+        : isErrorLike(first)
+          ? first.message
+          : ""
+      : first;
+    const data = dataFirst ? first : second;
     const state = this.#state;
     let record: LogRecord;
     try {
@@ -146,9 +176,9 @@ class RedactingLogger implements BeauvoirLogger {
   }
 }
 
-/** Data that is not a record still gets logged: an Error under `error`, anything else under `data`. */
+/** Data that is not a record still gets logged: an Error under `err` (as pino), anything else under `data`. */
 function wrap(data: unknown): unknown {
-  if (isErrorLike(data)) return { error: data };
+  if (isErrorLike(data)) return { err: data };
   if (typeof data !== "object" || Array.isArray(data)) return { data };
   return data;
 }
@@ -162,6 +192,18 @@ function asFields(redacted: unknown): Record<string, unknown> {
 /** Text for a message that was not a string; `redactAny` output is JSON-safe, so this cannot throw. */
 function describe(redacted: unknown): string {
   return typeof redacted === "string" ? redacted : (JSON.stringify(redacted) ?? String(redacted));
+}
+
+/**
+ * Tells whether `value` is a logger made by {@link createLogger} (by this
+ * or another copy of the package): one that redacts by itself.
+ */
+export function isBeauvoirLogger(value: unknown): value is BeauvoirLogger {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BEAUVOIR_LOGGER] === true
+  );
 }
 
 function levelFromEnvironment(): { level: LogThreshold; invalid?: string } {
