@@ -65,6 +65,24 @@ describe("ensureDurableDirectory", () => {
     ).rejects.toBeDefined();
   });
 
+  it("leaves alone a found level whose parent it may not open, but not one it created", async () => {
+    const refusing = (parent: string) =>
+      createFaultyFileSystem({
+        inject: (call) =>
+          call.operation === "fsyncDirectory" && call.path === parent
+            ? { error: "EACCES" }
+            : undefined,
+      });
+    // dir exists: its parent (tmpdir) refusing an open is not this call's business.
+    await expect(ensureDurableDirectory(refusing(tmpdir()), join(dir, "x"))).resolves.toEqual([
+      join(dir, "x"),
+    ]);
+    // dir/y is created here: its parent must be fsynced, or the call fails.
+    await expect(ensureDurableDirectory(refusing(dir), join(dir, "y"))).rejects.toMatchObject({
+      code: "EACCES",
+    });
+  });
+
   it("passes on a failed fsync", async () => {
     const fs = createFaultyFileSystem({
       inject: (call) => (call.operation === "fsyncDirectory" ? { error: "EIO" } : undefined),

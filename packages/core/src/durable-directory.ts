@@ -12,8 +12,11 @@ import { PRIVATE_DIRECTORY_MODE } from "./private-files.js";
  * Each missing level is created with mode `0700`, and the parent of every
  * level of the path is fsynced, top down, whether this call created the level
  * or found it: a process killed between its `mkdir` and that fsync leaves a
- * level that looks like any other but is not durable yet. Initialisation is
- * the only caller, so the few directory fsyncs are paid once per open.
+ * level that looks like any other but is not durable yet. A level it found
+ * whose parent cannot be opened (`EACCES`, `EPERM`, `EROFS`: a parent the
+ * process may only traverse, a read-only mount) is left as it is, since it
+ * could not be made durable by this process anyway. Initialisation is the
+ * only caller, so the few directory fsyncs are paid once per open.
  * @param fs - the filesystem.
  * @param path - the directory.
  * @param mode - the mode of the directories created. @default 0o700
@@ -46,7 +49,14 @@ export async function ensureDurableDirectory(
         if (!isErrnoError(error, "EEXIST")) throw error;
       }
     }
-    await fs.fsyncDirectory(dirname(level));
+    try {
+      await fs.fsyncDirectory(dirname(level));
+    } catch (error) {
+      // A level we found, under a parent we may only traverse (mode 0711, a
+      // read-only mount): it is not ours to make durable, and we could not.
+      const ours = created.includes(level);
+      if (ours || !isErrnoError(error, "EACCES", "EPERM", "EROFS")) throw error;
+    }
   }
   return created;
 }
