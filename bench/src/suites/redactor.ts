@@ -111,8 +111,12 @@ function interleavedMedians(
 ): [number, number] {
   const oursTimes: number[] = [];
   const peerTimes: number[] = [];
-  ours();
-  peer();
+  // Warm-up: let the JIT compile both sides (and the regular expressions
+  // tier up to native code) before anything is timed.
+  for (let round = 0; round < 3; round++) {
+    ours();
+    peer();
+  }
   for (let run = 0; run < runs; run++) {
     let started = performance.now();
     ours();
@@ -150,7 +154,7 @@ export default async function redactorSuite(): Promise<BenchRow[]> {
   const [oursMs, planMs] = interleavedMedians(
     () => use(redactor.redact(text)),
     () => use(planRedact(text)),
-    9,
+    15,
   );
   const versusPlan = measured({
     suite: "redactor",
@@ -172,7 +176,7 @@ export default async function redactorSuite(): Promise<BenchRow[]> {
     () => {
       for (const line of lines) use(planRedact(line));
     },
-    7,
+    9,
   );
   const versusPlanPerLine = measured({
     suite: "redactor",

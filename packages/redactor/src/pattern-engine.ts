@@ -166,6 +166,9 @@ export class BuiltInPatternSet {
         return this.#plainPass(text, this.#names.length, testedUpTo, output);
       }
       const match = this.#windowMatch(text, hit.index, hit, testedUpTo);
+      // A hit may consume a few characters of a token prefix; the next
+      // anchor may start inside them.
+      scan.lastIndex = hit.index + 1;
       if (typeof match === "number") {
         testedUpTo = match;
         continue;
@@ -190,7 +193,8 @@ export class BuiltInPatternSet {
    */
   #changesWithin(text: string, from: number, to: number): boolean {
     const offset = Math.max(0, from - PREFILTER_CONTEXT);
-    const subject = text.slice(offset, to + REGION_CONTEXT);
+    // Hits up to an anchor's reach past `to` can open a window starting in the region.
+    const subject = text.slice(offset, to + PREFILTER_CONTEXT);
     const scan = this.#prefilter.regex;
     scan.lastIndex = from - offset;
     let testedUpTo = from;
@@ -198,7 +202,7 @@ export class BuiltInPatternSet {
     for (let hit = scan.exec(subject); hit !== null; hit = scan.exec(subject)) {
       if (++hits > DENSE_AFTER_HITS && hits * DENSE_SPACING > hit.index + offset - from) {
         const rest = this.#plainPass(
-          subject,
+          text.slice(offset, to + REGION_CONTEXT),
           this.#names.length,
           testedUpTo - offset,
           undefined,
@@ -207,6 +211,7 @@ export class BuiltInPatternSet {
         return rest !== undefined;
       }
       const match = this.#windowMatch(text, hit.index + offset, hit, testedUpTo);
+      scan.lastIndex = hit.index + 1;
       if (typeof match === "number") {
         testedUpTo = match;
         continue;
@@ -427,7 +432,9 @@ function regionStart(text: string, from: number): number {
 /** The redacted copy of a text, built from left to right. */
 class Rewrite {
   readonly #text: string;
-  #result = "";
+  /** Pieces of the output; joined once, which costs less than flattening a chain of concatenations. */
+  readonly #parts: string[] = [];
+  #length = 0;
   #copiedUpTo = 0;
   /** Start and end, in the output, of every replacement to check again around, in pairs. */
   readonly placed: number[] = [];
@@ -441,14 +448,21 @@ class Rewrite {
    * whether the text around it must be checked again.
    */
   replace(start: number, end: number, replacement: string, settle: boolean): void {
-    this.#result += this.#text.slice(this.#copiedUpTo, start);
-    if (settle) this.placed.push(this.#result.length, this.#result.length + replacement.length);
-    this.#result += replacement;
+    if (start > this.#copiedUpTo) {
+      this.#parts.push(this.#text.slice(this.#copiedUpTo, start));
+      this.#length += start - this.#copiedUpTo;
+    }
+    if (settle) this.placed.push(this.#length, this.#length + replacement.length);
+    this.#parts.push(replacement);
+    this.#length += replacement.length;
     this.#copiedUpTo = end;
   }
 
   /** The redacted text. */
   finish(): string {
-    return this.#result + this.#text.slice(this.#copiedUpTo);
+    const { length } = this.#text;
+    if (this.#copiedUpTo < length) this.#parts.push(this.#text.slice(this.#copiedUpTo));
+    this.#copiedUpTo = length;
+    return this.#parts.join("");
   }
 }

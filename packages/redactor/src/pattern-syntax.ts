@@ -180,9 +180,10 @@ export const schemeCredential = (scheme: string, characters: string, minimum: nu
 
 /**
  * Where the prefilter looks for a pattern: a character `at` that every match
- * holds at most `back` characters after its start, and `check`, lookarounds
- * tried right after that character (a lookbehind there sees the character).
- * A check may let through more than the pattern matches, never less.
+ * holds at most `back` characters after its start, and `check`, what must
+ * follow it: literal characters (which the regular expression engine checks
+ * several at a time) and lookarounds (a lookbehind there sees what was
+ * consumed). A check may let through more than the pattern matches, never less.
  */
 export interface Anchor {
   readonly at: string;
@@ -206,16 +207,23 @@ export function signAnchors(lastWords: readonly string[], longest: number): Anch
   const endings = [
     ...new Set(lastWords.flatMap((word) => [word, capitalize(word), word.toUpperCase()])),
   ];
-  const before = `(?:${endings.join("|")})${QUOTE}?[ \\t]{0,${BLANKS}}`;
-  // Most signs follow a digit or a letter no key ends with (`10:00`, `a=b`):
-  // one look at the character before rejects them before the full lookbehind.
-  const lastCharacters = [...new Set(endings.map((ending) => ending.slice(-1)))].join("");
-  const quick = (sign: string) => `(?<=[${lastCharacters}"'\`27 \\t]${sign})`;
+  // Grouped by their last character, which a lookbehind matches first: most
+  // signs follow a digit or a letter no key ends with (`10:00`, `a=b`) and
+  // fail there, after one comparison.
+  const byLastCharacter = new Map<string, string[]>();
+  for (const ending of endings) {
+    const last = ending.slice(-1);
+    byLastCharacter.set(last, [...(byLastCharacter.get(last) ?? []), ending.slice(0, -1)]);
+  }
+  const names = [...byLastCharacter]
+    .map(([last, heads]) => `(?:${heads.join("|")})${last}`)
+    .join("|");
+  const before = `(?:${names})${QUOTE}?[ \\t]{0,${BLANKS}}`;
   const back = longest + QUOTE_LENGTH + BLANKS;
   return [
-    { at: ":", check: `${quick(":")}(?<=${before}:)`, back, afterKey: true },
-    { at: "=", check: `${quick("=")}(?<=${before}=)`, back, afterKey: true },
-    { at: "%", check: `(?=3[DdAa])(?<=${before}%)`, back, afterKey: true },
+    { at: ":", check: `(?<=${before}:)`, back, afterKey: true },
+    { at: "=", check: `(?<=${before}=)`, back, afterKey: true },
+    { at: "%", check: `3[DdAa](?<=${before}%3[DdAa])`, back, afterKey: true },
   ];
 }
 
