@@ -28,9 +28,6 @@ const SETTLE_REACH = 320;
 const PREFILTER_CONTEXT = 64;
 /** Characters after a region a check sees, so the matches that start in it are seldom cut. */
 const REGION_CONTEXT = 4096;
-/** How many results of redacting a value are kept, and up to what length of value. */
-const CACHED_VALUES = 256;
-const CACHED_VALUE_LENGTH = 256;
 /** Passes before giving up; each pass that changes the text replaces at least one secret. */
 const MAXIMUM_PASSES = 16;
 /**
@@ -68,8 +65,6 @@ export class BuiltInPatternSet {
   /** Sticky expressions trying every pattern at each of `back + 1` positions, by `back`. */
   readonly #windows = new Map<number, RegExp>();
   readonly #prefilter: Prefilter;
-  /** Recent results of {@link #inner}, by pattern count and text. */
-  readonly #innerResults = new Map<string, string>();
 
   /** @param disabled - names of built-in patterns to leave out. */
   constructor(disabled: ReadonlySet<string>) {
@@ -283,21 +278,12 @@ export class BuiltInPatternSet {
   /**
    * `text` (a value or a user name) with the secrets of the first `count`
    * patterns replaced, in one pass. Most values hold no candidate at all,
-   * which the prefilter tells at a glance; values repeat (the same
-   * credential logged again and again), so recent results are kept.
+   * which the prefilter tells at a glance. (Nothing is cached: the redactor
+   * keeps no secret it saw.)
    */
   #inner(text: string, count: number): string {
-    if (text.length < SHORTEST_MATCH) return text;
-    if (!this.#prefilter.mayHoldSecret(text)) return text;
-    const key = `${count}:${text}`;
-    const known = this.#innerResults.get(key);
-    if (known !== undefined) return known;
-    const result = this.#plainPass(text, count)?.finish() ?? text;
-    if (text.length <= CACHED_VALUE_LENGTH) {
-      if (this.#innerResults.size >= CACHED_VALUES) this.#innerResults.clear();
-      this.#innerResults.set(key, result);
-    }
-    return result;
+    if (text.length < SHORTEST_MATCH || !this.#prefilter.mayHoldSecret(text)) return text;
+    return this.#plainPass(text, count)?.finish() ?? text;
   }
 
   /**
