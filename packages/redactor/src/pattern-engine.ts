@@ -10,6 +10,8 @@ const PLACEHOLDER = /\[REDACTED:[A-Za-z0-9._-]{1,64}\]/g;
  */
 const INSIGNIFICANT =
   /^\s*(?:(?:bearer|basic|token|bot|digest|negotiate|oauth|apikey|key|aws4-hmac-sha256)\s+)?$/i;
+/** `://` percent-encoded, at the start of a URL-password match. */
+const ENCODED_SCHEME_SEPARATOR = /^%3[Aa]%2[Ff]%2[Ff]/;
 /** Values that are data, not credentials, even after `token=`. */
 const LITERAL_VALUES = new Set(["null", "undefined", "true", "false", "None", "nil"]);
 /** Values that are a mask someone already put in place of a secret. */
@@ -287,6 +289,17 @@ export class BuiltInPatternSet {
   }
 
   /**
+   * The part of a URL-password match before the password, `://user:` (or
+   * percent-encoded), with the user name redacted: it may be a token. The
+   * scheme separator is left out of the check, or it would always look like
+   * a candidate.
+   */
+  #redactUser(before: string): string {
+    const start = before.startsWith("://") ? 3 : ENCODED_SCHEME_SEPARATOR.test(before) ? 9 : 0;
+    return before.slice(0, start) + this.#inner(before.slice(start), this.#names.length);
+  }
+
+  /**
    * Whether `replacement` replaced a whole match (a token by its shape), as
    * opposed to the value after a key name, which always keeps the key. Only
    * whole matches change what their neighbours look like: a value ends where
@@ -313,7 +326,7 @@ export class BuiltInPatternSet {
       replacement = this.#placeholders[index]!;
     } else {
       const before = whole.slice(0, whole.length - secret.length);
-      const kept = this.#redactsPrefix[index] ? this.#inner(before, this.#names.length) : before;
+      const kept = this.#redactsPrefix[index] ? this.#redactUser(before) : before;
       replacement = kept + this.#redactValue(secret, index);
     }
     return replacement === whole ? undefined : replacement;
