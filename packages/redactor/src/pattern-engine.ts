@@ -1,5 +1,7 @@
 import { Prefilter } from "./prefilter.js";
+import { Rewrite } from "./rewrite.js";
 import { BUILT_IN_SOURCES, placeholder } from "./secret-patterns.js";
+import { keyStart, regionStart, windowSize } from "./text-positions.js";
 
 /** A placeholder already in the text, from an earlier pattern or an earlier call. */
 const PLACEHOLDER = /\[REDACTED:[A-Za-z0-9._-]{1,64}\]/g;
@@ -364,104 +366,5 @@ export class BuiltInPatternSet {
       this.#windows.set(back, regex);
     }
     return regex;
-  }
-}
-
-/**
- * The earliest position where a key name ending before the sign at `sign`
- * may start: back over blanks, a quote (`"`, `\\"`, `%22`) and the run of
- * key-name characters, at most `reach` characters.
- */
-function keyStart(text: string, sign: number, reach: number): number {
-  const limit = Math.max(0, sign - reach);
-  let index = sign;
-  while (index > limit && isBlank(text.charCodeAt(index - 1))) index--;
-  while (index > limit && isQuote(text, index - 1))
-    index -= text.charCodeAt(index - 1) === 0x37 || text.charCodeAt(index - 1) === 0x32 ? 3 : 1;
-  while (index > limit && isKeyCharacter(text.charCodeAt(index - 1))) index--;
-  return Math.max(index, limit);
-}
-
-const isBlank = (code: number): boolean => code === 0x20 || code === 0x09;
-
-/** A quote character, a backslash escaping one, or the end of `%22` / `%27`. */
-function isQuote(text: string, index: number): boolean {
-  const code = text.charCodeAt(index);
-  if (code === 0x22 || code === 0x27 || code === 0x60 || code === 0x5c) return true;
-  return (
-    (code === 0x32 || code === 0x37) &&
-    text.charCodeAt(index - 1) === 0x32 &&
-    text.charCodeAt(index - 2) === 0x25
-  );
-}
-
-/** Letters, digits and the separators key names are spelled with. */
-function isKeyCharacter(code: number): boolean {
-  return (
-    (code >= 0x61 && code <= 0x7a) ||
-    (code >= 0x41 && code <= 0x5a) ||
-    (code >= 0x30 && code <= 0x39) ||
-    code === 0x5f ||
-    code === 0x2d ||
-    code === 0x2e
-  );
-}
-
-/** Window sizes in use: a window of the next size up tries a few positions more, never fewer. */
-const WINDOW_SIZES = [0, 1, 2, 3, 5, 6, 8, 12, 16, 24, 32, 48, 64];
-function windowSize(distance: number): number {
-  for (const size of WINDOW_SIZES) if (size >= distance) return size;
-  return distance;
-}
-
-/**
- * Where to start checking a text again around a placeholder: `from`, moved
- * back to just after a blank when one is near, so the check does not start
- * in the middle of a word.
- */
-function regionStart(text: string, from: number): number {
-  if (from <= 0) return 0;
-  for (let index = from; index > 0 && index > from - 64; index--) {
-    const code = text.charCodeAt(index - 1);
-    if (code === 0x20 || code === 0x0a || code === 0x09 || code === 0x0d) return index;
-  }
-  return from;
-}
-
-/** The redacted copy of a text, built from left to right. */
-class Rewrite {
-  readonly #text: string;
-  /** Pieces of the output; joined once, which costs less than flattening a chain of concatenations. */
-  readonly #parts: string[] = [];
-  #length = 0;
-  #copiedUpTo = 0;
-  /** Start and end, in the output, of every replacement to check again around, in pairs. */
-  readonly placed: number[] = [];
-
-  constructor(text: string) {
-    this.#text = text;
-  }
-
-  /**
-   * Puts `replacement` in place of `[start, end)` of the text; `settle` says
-   * whether the text around it must be checked again.
-   */
-  replace(start: number, end: number, replacement: string, settle: boolean): void {
-    if (start > this.#copiedUpTo) {
-      this.#parts.push(this.#text.slice(this.#copiedUpTo, start));
-      this.#length += start - this.#copiedUpTo;
-    }
-    if (settle) this.placed.push(this.#length, this.#length + replacement.length);
-    this.#parts.push(replacement);
-    this.#length += replacement.length;
-    this.#copiedUpTo = end;
-  }
-
-  /** The redacted text. */
-  finish(): string {
-    const { length } = this.#text;
-    if (this.#copiedUpTo < length) this.#parts.push(this.#text.slice(this.#copiedUpTo));
-    this.#copiedUpTo = length;
-    return this.#parts.join("");
   }
 }
