@@ -18,6 +18,7 @@ const ENCODED_SCHEME_SEPARATOR = /^%3[Aa]%2[Ff]%2[Ff]/;
 const LITERAL_VALUES = new Set(["null", "undefined", "true", "false", "None", "nil"]);
 /** Values that are a mask someone already put in place of a secret. */
 const MASK = /^(?:\*{3,}|x{3,}|X{3,}|•{3,})$/;
+const MASK_START = /^[*xX•]/;
 /** No built-in pattern matches fewer characters than this (`?key=x`, `://:p@`). */
 export const SHORTEST_MATCH = 6;
 /**
@@ -63,7 +64,14 @@ export class BuiltInPatternSet {
   readonly #redactsPrefix: boolean[] = [];
   /** `[REDACTED:<name>]` of each pattern. */
   readonly #placeholders: string[];
-  readonly #placeholderSet: ReadonlySet<string>;
+  /**
+   * Whether the last replacement {@link #replacementOf} gave replaced a whole
+   * match (a token by its shape), as opposed to the value after a key name,
+   * which always keeps the key. Only whole matches change what their
+   * neighbours look like: a value ends where the text after it begins anew
+   * (a blank, a quote, `&`, the end of a line).
+   */
+  #lastWasWhole = false;
   /** Combined expressions of the first `k` patterns, built on first use. */
   readonly #prefixes: (RegExp | undefined)[] = [];
   /** Sticky expressions trying every pattern at each of `back + 1` positions, by `back`. */
@@ -75,7 +83,6 @@ export class BuiltInPatternSet {
     const enabled = BUILT_IN_SOURCES.filter((source) => !disabled.has(source.name));
     this.#names = enabled.map((source) => source.name);
     this.#placeholders = this.#names.map(placeholder);
-    this.#placeholderSet = new Set(this.#placeholders);
     let group = 1;
     this.#sources = enabled.map(({ name, source, redactsPrefix }) => {
       const numbered = source.replaceAll("(?<secret>", "(");
@@ -176,7 +183,7 @@ export class BuiltInPatternSet {
       const replacement = this.#replacementOf(match.match, 1);
       if (replacement !== undefined) {
         output ??= new Rewrite(text);
-        output.replace(match.start, end, replacement, this.#isWholeMatch(replacement));
+        output.replace(match.start, end, replacement, this.#lastWasWhole);
       }
       testedUpTo = end;
       if (scan.lastIndex < end) scan.lastIndex = end;
@@ -271,7 +278,7 @@ export class BuiltInPatternSet {
       const replacement = this.#replacementOf(match, 0);
       if (replacement !== undefined) {
         output ??= new Rewrite(text);
-        output.replace(match.index, end, replacement, this.#isWholeMatch(replacement));
+        output.replace(match.index, end, replacement, this.#lastWasWhole);
       }
       // Redacting a key name or a value inside may have used this expression.
       regex.lastIndex = end;
@@ -302,16 +309,6 @@ export class BuiltInPatternSet {
   }
 
   /**
-   * Whether `replacement` replaced a whole match (a token by its shape), as
-   * opposed to the value after a key name, which always keeps the key. Only
-   * whole matches change what their neighbours look like: a value ends where
-   * the text after it begins anew (a blank, a quote, `&`, the end of a line).
-   */
-  #isWholeMatch(replacement: string): boolean {
-    return this.#placeholderSet.has(replacement);
-  }
-
-  /**
    * What the match `match` of the combined patterns (its groups shifted by
    * `offset`) is replaced with; `undefined` when that is the match itself
    * (`token=null`, a value that already is a placeholder).
@@ -323,14 +320,15 @@ export class BuiltInPatternSet {
     const group = groups[index]! + offset;
     const whole = match[group]!;
     const secret = this.#hasSecret[index] ? match[group + 1] : undefined;
-    let replacement: string;
     if (secret === undefined) {
-      replacement = this.#placeholders[index]!;
-    } else {
-      const before = whole.slice(0, whole.length - secret.length);
-      const kept = this.#redactsPrefix[index] ? this.#redactUser(before) : before;
-      replacement = kept + this.#redactValue(secret, index);
+      this.#lastWasWhole = true;
+      return this.#placeholders[index];
     }
+    const before = whole.slice(0, whole.length - secret.length);
+    const kept = this.#redactsPrefix[index] ? this.#redactUser(before) : before;
+    const replacement = kept + this.#redactValue(secret, index);
+    // Set after the value: redacting it may have replaced whole tokens inside.
+    this.#lastWasWhole = false;
     return replacement === whole ? undefined : replacement;
   }
 
@@ -340,9 +338,12 @@ export class BuiltInPatternSet {
    * left becomes this pattern's placeholder.
    */
   #redactValue(value: string, index: number): string {
-    if (LITERAL_VALUES.has(value) || MASK.test(value)) return value;
+    if (LITERAL_VALUES.has(value) || (MASK_START.test(value) && MASK.test(value))) return value;
     const inner = index > 0 ? this.#inner(value, index) : value;
-    const left = inner.includes("[REDACTED:") ? inner.replace(PLACEHOLDER, "") : inner;
+    // Nothing inside was a secret of its own, and nothing was redacted before:
+    // the whole value is this pattern's secret (a value never is blank alone).
+    if (inner === value && !value.includes("[REDACTED:")) return this.#placeholders[index]!;
+    const left = inner.replace(PLACEHOLDER, "");
     return INSIGNIFICANT.test(left) ? inner : this.#placeholders[index]!;
   }
 

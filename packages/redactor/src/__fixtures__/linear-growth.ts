@@ -1,13 +1,21 @@
-import { performance } from "node:perf_hooks";
+/**
+ * Milliseconds of CPU this process has used. Timing with it leaves out the
+ * moments the process waited for a core on a shared machine, which would
+ * otherwise land on whichever side happened to run.
+ */
+export function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
 
 /** Linear work gives about 4; quadratic about 16. Between them, with room for noise. */
 export const LINEAR_GROWTH_LIMIT = 10;
 
 /**
  * How much longer `run` takes on an input four times as large: about 4 for
- * linear work, about 16 for quadratic work. Both sizes run interleaved and
- * the fastest of each is kept, so load from other processes touches both
- * alike. A measurement at or above {@link LINEAR_GROWTH_LIMIT} is repeated
+ * linear work, about 16 for quadratic work. Both sizes run interleaved, in
+ * CPU time, and the fastest of each is kept, so load from other processes
+ * touches both alike. A measurement at or above {@link LINEAR_GROWTH_LIMIT} is repeated
  * (up to three times in all) before it counts: a burst of load can slow one
  * measurement, while quadratic work is slow every time.
  */
@@ -24,12 +32,12 @@ export function growthRatio<T>(
     let fastestSmall = Number.POSITIVE_INFINITY;
     let fastestLarge = Number.POSITIVE_INFINITY;
     for (let round = 0; round < rounds; round++) {
-      let started = performance.now();
+      let started = cpuMs();
       run(small);
-      fastestSmall = Math.min(fastestSmall, performance.now() - started);
-      started = performance.now();
+      fastestSmall = Math.min(fastestSmall, cpuMs() - started);
+      started = cpuMs();
       run(large);
-      fastestLarge = Math.min(fastestLarge, performance.now() - started);
+      fastestLarge = Math.min(fastestLarge, cpuMs() - started);
     }
     // Below two milliseconds the timer, the JIT and the collector dominate;
     // quadratic work at the sizes the tests use takes far longer than that.
