@@ -5,8 +5,7 @@
 // resolved intent, result, denial and signing switch is in the history,
 // nothing else is, initialize() never throws (no crash image is damage: none
 // may raise AUDIT_CORRUPT), verifyChain() is valid, pending intents and the
-// dedupeKey index are right, and the trail goes on. Failures caused by known
-// gaps are in power-loss-findings.test.ts.
+// dedupeKey index are right, and the trail goes on.
 //
 // Limits (AUDIT_LIMITS): 32 subsets per crash point, 4 sector tears and 1
 // random tear per pending write, 20,000 states per run; every run here stays
@@ -226,4 +225,25 @@ describe("fsync failures fail stop, as Linux fails an fsync (its pages never rea
     "fsync of %s fails, close() and a new AuditTrail",
     (failed) => checkFailStop(failed, "close() and a new AuditTrail"),
   );
+});
+
+describe("a directory level created by a process killed before fsyncing its parent", () => {
+  // Was a finding (fixed in core's ensureDurableDirectory, which now fsyncs
+  // the parent of every level): only /srv exists (durable); the trail's path is
+  // /srv/agent/audit/audit.jsonl. A first process's initialize() mkdirs
+  // /srv/agent and is SIGKILLed before fsyncing /srv. The next process's
+  // initialize() calls ensureDurableDirectory(/srv/agent/audit) from core,
+  // which sees /srv/agent, creates only /srv/agent/audit and fsyncs
+  // /srv/agent, never /srv: its resolved records are lost with /srv/agent
+  // by a power cut.
+  it("keeps every resolved record when the first process was killed after any of its calls (two missing levels)", async () => {
+    const layout: AuditLayout = {
+      path: "/srv/agent/audit/audit.jsonl",
+      existingDirectories: ["/srv"],
+    };
+    const report = await exploreKilledFirstProcess(layout, pairs(1));
+    console.info(`killed first process, two missing levels: ${report.summary}`);
+    expect(report.failures).toEqual([]);
+    expect(report.runs).toBeGreaterThan(5);
+  });
 });

@@ -87,7 +87,7 @@ describe("pino's argument order on our own logger", () => {
     expect(records[0]?.data).toMatchObject({ err: { message: "password=[REDACTED:password]" } });
     expect(records[1]?.data).toEqual({ status: 502 });
     expect(records[3]?.data).toMatchObject({ err: { name: "Error" } });
-    expect(formatConsoleLine(records[0]!)).toContain("\nError: password=[REDACTED:password]");
+    expect(formatConsoleLine(records[0]!)).toContain("\n  Error: password=[REDACTED:password]");
   });
 
   it("typechecks an Error as data, in either order", () => {

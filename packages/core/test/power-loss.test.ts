@@ -1,20 +1,15 @@
-// FINDINGS: power-loss checks of core that FAIL on today's code, kept apart so
-// the rest of the suite stays green. Each test states the exact reproducer;
-// they are not to be weakened or skipped.
+// Power-loss checks of core's own helpers, on the crash-state filesystem.
 import { describe, expect, it } from "vitest";
 import { createCrashStateFileSystem, ensureDurableDirectory } from "../src/index.js";
 
-describe("FINDING: ensureDurableDirectory() trusts a level that a killed process created", () => {
-  // Reproducer: /srv exists (durable). A first process mkdirs /srv/agent and
+describe("ensureDurableDirectory() across a power cut, after a killed process created some levels", () => {
+  // Was a finding: /srv exists (durable). A first process mkdirs /srv/agent and
   // is SIGKILLed before fsyncing /srv (the page cache keeps /srv/agent, the
   // disk does not). The next process calls ensureDurableDirectory(fs,
   // "/srv/agent/audit"): /srv/agent exists, so only /srv/agent/audit is made
-  // and /srv/agent fsynced; /srv is never fsynced, and a power cut takes
-  // /srv/agent away with everything fsynced below it. (The function already
-  // fsyncs the parent of an existing target for this reason, but not the
-  // parents of the levels above it.) The audit trail hits it:
-  // audit-trail/test/power-loss-findings.test.ts, "killed … (two missing
-  // levels)".
+  // and /srv/agent fsynced; /srv was never fsynced, and a power cut took
+  // /srv/agent away with everything fsynced below it. The parent of every
+  // level is fsynced now, whoever created the level.
   it("makes every level of the path durable, whoever created it", async () => {
     const fs = createCrashStateFileSystem();
     await fs.mkdir("/srv", { recursive: true });
