@@ -7,6 +7,7 @@ import type {
   IntentEntry,
   IntentResult,
 } from "./audit-record.js";
+import { appendsObserved, publishAppend } from "./diagnostics.js";
 import { EntryContent } from "./entry-content.js";
 import { AuditInvalidEntryError, AuditNotReadyError, AuditUnknownIntentError } from "./errors.js";
 import { noteWritten } from "./intent-ledger.js";
@@ -363,7 +364,14 @@ export class AuditTrail {
           : new AuditInvalidEntryError("entry", "the entry could not be read", error),
       );
     }
-    const written = open.writer.submit(prepared.content, prepared.durable);
+    let written = open.writer.submit(prepared.content, prepared.durable);
+    if (appendsObserved()) {
+      const { content } = prepared;
+      written = written.then((seq) => {
+        publishAppend(this.path, seq, content);
+        return seq;
+      });
+    }
     if (!prepared.settled) return written;
     return written.finally(prepared.settled);
   }

@@ -11,6 +11,7 @@ export {
 export { AuditTrail } from "./audit-trail.js";
 export { CANONICAL_JSON_MAX_DEPTH, CanonicalJsonError, canonicalJson } from "./canonical-json.js";
 export type { ChainBreakReason } from "./chain-scanner.js";
+export { AUDIT_APPEND_CHANNEL, type AuditAppendMessage } from "./diagnostics.js";
 export {
   AuditCorruptError,
   AuditFileInUseError,

@@ -1,6 +1,7 @@
 import { classifyFailure } from "@beauvoir/breaker";
 import { delay } from "@beauvoir/core";
-import type { ExecutorContext } from "./executor-context.js";
+import { publishAttempt } from "./diagnostics.js";
+import { type ExecutorContext, redactedText } from "./executor-context.js";
 import { circuitOpenError } from "./external-errors.js";
 import { type AttemptFailure, classifyAttemptFailure } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
@@ -195,6 +196,16 @@ async function afterFailure<Result>(
     await recordRateLimit(context, failure, request.workflowId ?? "default");
   }
   const told = `attempt ${state.attempt} of ${state.retry.maxAttempts} ${failure.kind.replace("_", " ")}: ${failure.description}`;
+  publishAttempt(() => ({
+    action: request.action,
+    idempotencyKey: plan.key,
+    attempt: state.attempt,
+    maxAttempts: state.retry.maxAttempts,
+    kind: failure.kind,
+    failureClass: failure.failureClass,
+    status: failure.status,
+    description: redactedText(context, failure.description),
+  }));
   context.logger.warn("step: attempt failed", {
     action: request.action,
     key: plan.key,

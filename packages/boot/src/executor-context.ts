@@ -1,5 +1,6 @@
 import type { FailureClass } from "@beauvoir/breaker";
 import type { Clock, Logger } from "@beauvoir/core";
+import { publishDurablePoint } from "./diagnostics.js";
 import type {
   ActionPolicyPort,
   AuditTrailPort,
@@ -97,6 +98,9 @@ export async function reportPoint(
   idempotencyKey: string,
   intentSeq: number | undefined,
 ): Promise<void> {
+  if (intentSeq !== undefined) {
+    publishDurablePoint(() => ({ point, action, idempotencyKey, intentSeq }));
+  }
   if (context.onDurablePoint && intentSeq !== undefined) {
     await context.onDurablePoint({ point, action, idempotencyKey, intentSeq });
   }

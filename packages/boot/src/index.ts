@@ -6,7 +6,7 @@ export {
   type BootPaths,
 } from "./boot-config.js";
 export { BootOrchestrator, boot } from "./boot-orchestrator.js";
-export type { ReconcileReport } from "./boot-reconciliation.js";
+export type { ReconcilePassOptions, ReconcileReport } from "./boot-reconciliation.js";
 export type {
   AutonomousBootResult,
   BootResult,
@@ -21,6 +21,15 @@ export type {
   ShutdownOptions,
 } from "./boot-result.js";
 export { defaultInitializers } from "./default-initializers.js";
+export {
+  BEAUVOIR_CHANNELS,
+  STEP_ATTEMPT_CHANNEL,
+  STEP_CHANNEL,
+  STEP_DURABLE_CHANNEL,
+  type StepAttemptMessage,
+  type StepDurableMessage,
+  type StepTraceContext,
+} from "./diagnostics.js";
 export {
   BootError,
   type BootErrorCode,

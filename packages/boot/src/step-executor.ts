@@ -7,6 +7,7 @@ import {
   reconcileAfterCrash,
 } from "./boot-reconciliation.js";
 import { checkKey, recordedOutcome } from "./dedup-check.js";
+import { traceStep } from "./diagnostics.js";
 import {
   DegradedModeError,
   KeyInFlightError,
@@ -362,7 +363,17 @@ export class DurableStepExecutor {
   ): Promise<StepOutcome<Result>> {
     if (!this.#accepting) return Promise.reject(new ShuttingDownError());
     validateStepRequest(request as StepRequest<unknown>);
-    const promise = this.#execute(request, failure);
+    const promise = traceStep(
+      () => ({
+        action: request.action,
+        scope: request.scope,
+        resource: request.resource,
+        kind: request.kind ?? "write",
+        workflowId: request.workflowId ?? "default",
+        idempotencyKey: request.idempotencyKey,
+      }),
+      () => this.#execute(request, failure),
+    );
     this.#inFlight.add(promise);
     const forget = () => this.#inFlight.delete(promise);
     promise.then(forget, forget);

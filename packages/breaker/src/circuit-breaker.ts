@@ -1,5 +1,6 @@
 import type { TimerHandle } from "@beauvoir/core";
 import type { CircuitState } from "./circuit-state.js";
+import { publishBreakerState } from "./diagnostics.js";
 import { BreakerSnapshotError, CircuitOpenError, CircuitTimeoutError } from "./errors.js";
 import {
   type CircuitBreakerEventName,
@@ -649,13 +650,9 @@ export class CircuitBreaker {
         this.#warn("circuit breaker onStateChange threw", { from, to, error });
       }
     }
-    this.#events.emit(STATE_EVENTS[to], {
-      from,
-      to,
-      reason,
-      at: now,
-      retryAt: to === "OPEN" ? this.#retryAt : null,
-    });
+    const retryAt = to === "OPEN" ? this.#retryAt : null;
+    publishBreakerState(() => ({ name: this.#options.name, from, to, reason, at: now, retryAt }));
+    this.#events.emit(STATE_EVENTS[to], { from, to, reason, at: now, retryAt });
   }
 
   #classify(

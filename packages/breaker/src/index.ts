@@ -16,6 +16,7 @@ export {
 export { type CircuitState, isCircuitState } from "./circuit-state.js";
 export { classifyFailure, classifyGitHubResponse } from "./classify-failure.js";
 export { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
+export { BREAKER_STATE_CHANNEL, type BreakerStateMessage } from "./diagnostics.js";
 export {
   type BreakerErrorCode,
   BreakerSnapshotError,

@@ -4,6 +4,7 @@ import {
   type RateLimitBlocksSnapshot,
   type RateLimitKind,
 } from "./blocks-snapshot.js";
+import { publishBlock } from "./diagnostics.js";
 import { GitHubBlocks } from "./github-blocks.js";
 import { type GitHubQuota, QuotaPacer, readGitHubQuota } from "./github-quota.js";
 
@@ -78,13 +79,23 @@ export class GitHubLimits {
     const told = retryAfterSec !== undefined || resetAtEpochSec !== undefined;
     if (!told && kind === "secondary") until = now + this.blocks.nextSecondaryWait(now);
     const changed = this.blocks.extend(kind, until, now);
+    const blockedForMs = Math.max(0, this.blocks.until - now);
     this.#options.logger.warn("API rate limit recorded; holding requests back", {
       workflowId,
       kind,
       retryAfterSec,
       resetAtEpochSec,
-      blockedForMs: Math.max(0, this.blocks.until - now),
+      blockedForMs,
     });
+    publishBlock(() => ({
+      reason: "recorded",
+      kind,
+      workflowId,
+      retryAfterSec,
+      resetAtEpochSec,
+      blockedUntil: this.blocks.until,
+      blockedForMs,
+    }));
     // A streak that grew is a change even when a longer block hides it.
     if (changed || (!told && kind === "secondary")) this.#emit("recorded", now);
     return !told && kind === "primary";
@@ -99,6 +110,15 @@ export class GitHubLimits {
     if (quota === null || !this.#options.resources.has(quota.resource ?? "core")) return null;
     this.pacer.observe(quota, now);
     if (quota.remaining === 0 && this.blocks.extend("primary", quota.resetAtEpochSec * 1000, now)) {
+      publishBlock(() => ({
+        reason: "quota",
+        kind: "primary",
+        workflowId: undefined,
+        retryAfterSec: undefined,
+        resetAtEpochSec: quota.resetAtEpochSec,
+        blockedUntil: this.blocks.until,
+        blockedForMs: Math.max(0, this.blocks.until - now),
+      }));
       this.#emit("quota", now);
     }
     return quota;

@@ -15,6 +15,12 @@ export type {
   RemainingTokens,
 } from "./consume-result.js";
 export {
+  LIMITER_BLOCK_CHANNEL,
+  LIMITER_WAIT_CHANNEL,
+  type LimiterBlockMessage,
+  type LimiterWaitMessage,
+} from "./diagnostics.js";
+export {
   type RateLimitBucket,
   RateLimitExhaustedError,
   RateLimitedError,

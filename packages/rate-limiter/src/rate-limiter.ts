@@ -7,6 +7,7 @@ import type {
   RecordedRateLimit,
   RemainingTokens,
 } from "./consume-result.js";
+import { type LimiterWaitMessage, publishWait, waitsObserved } from "./diagnostics.js";
 import {
   type RateLimitBucket,
   RateLimitExhaustedError,
@@ -203,11 +204,31 @@ export class RateLimiter {
         throw new RateLimitedError(projected.wait, projected.bucket, workflowId);
       }
       if (own > maxWaitMs) throw new RateLimitedError(own, ownBucket, workflowId);
+      const ended = waitsObserved()
+        ? (outcome: LimiterWaitMessage["outcome"]) =>
+            publishWait({
+              workflowId,
+              startedAt: now,
+              waitedMs: Math.max(0, this.#now() - now),
+              expectedWaitMs: projected.wait,
+              outcome,
+            })
+        : undefined;
       this.#queue.enqueue({
         workflowId,
         deadline: now + maxWaitMs,
-        resolve,
-        reject,
+        resolve: ended
+          ? () => {
+              ended("granted");
+              resolve();
+            }
+          : resolve,
+        reject: ended
+          ? (reason: unknown) => {
+              ended(signal?.aborted && reason === signal.reason ? "aborted" : "refused");
+              reject(reason);
+            }
+          : reject,
         signal,
         onAbort: undefined,
       });
