@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
 import type {
   ConsumeAllowed,
@@ -204,15 +205,18 @@ export class RateLimiter {
         throw new RateLimitedError(projected.wait, projected.bucket, workflowId);
       }
       if (own > maxWaitMs) throw new RateLimitedError(own, ownBucket, workflowId);
+      // Bound to the caller's async context: a subscriber (a tracer) sees the
+      // end of the wait as part of the caller's work, not of the timer's.
       const ended = waitsObserved()
-        ? (outcome: LimiterWaitMessage["outcome"]) =>
+        ? AsyncResource.bind((outcome: LimiterWaitMessage["outcome"]) =>
             publishWait({
               workflowId,
               startedAt: now,
               waitedMs: Math.max(0, this.#now() - now),
               expectedWaitMs: projected.wait,
               outcome,
-            })
+            }),
+          )
         : undefined;
       this.#queue.enqueue({
         workflowId,
