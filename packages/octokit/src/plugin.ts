@@ -39,6 +39,11 @@ export interface BeauvoirOctokitApi {
 
 const NO_OVERRIDE: BeauvoirRequestOptions = Object.freeze({});
 
+/** Octokit's `request`, with the endpoint defaults it carries. */
+interface OctokitRequestWithDefaults {
+  endpoint: { merge(route: string, parameters: Record<string, unknown>): EndpointOptions };
+}
+
 /** An answer the executor must not retry or count as a failure: GitHub said no (304, 404, 422). */
 class AnsweredRefusal {
   readonly error: unknown;
@@ -228,8 +233,11 @@ export function beauvoir(
     beauvoir: {
       ready,
       plan: (route, parameters = {}) => {
+        // With the instance's defaults (its baseUrl above all), as a request would have them.
+        const merge = (octokit.request as Partial<Pick<OctokitRequestWithDefaults, "endpoint">>)
+          .endpoint?.merge;
         const [method = "GET", url = "/"] = route.split(" ");
-        return planner.plan({ ...parameters, method, url }, {});
+        return planner.plan(merge ? merge(route, parameters) : { ...parameters, method, url }, {});
       },
     },
   };
