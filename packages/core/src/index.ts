@@ -38,6 +38,11 @@ export type {
   PendingOperation,
 } from "./crash-state-operations.js";
 export type { CrashStateEntry } from "./crash-state-tree.js";
+export {
+  type Defined,
+  definedFields,
+  type OptionalKeysRejectingUndefined,
+} from "./defined-fields.js";
 export { ensureDurableDirectory } from "./durable-directory.js";
 export { assertDurationOption, type DurationOptionRules } from "./duration-option.js";
 export { isErrnoError } from "./errno.js";
