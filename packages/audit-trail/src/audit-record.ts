@@ -80,7 +80,7 @@ export interface IntentEntry {
   /** The call's parameters; redacted before they are written. */
   params: Record<string, unknown>;
   /** A key the caller uses to recognise a repeated call; stored redacted. */
-  dedupeKey?: string;
+  dedupeKey?: string | undefined;
 }
 
 /** What {@link AuditTrail.recordDenied} takes. */
@@ -92,7 +92,7 @@ export interface DeniedEntry {
   /** The parameters of the refused call; redacted. */
   params: Record<string, unknown>;
   /** Why it was refused; stored, redacted, in the record's `error` field. */
-  reason?: string;
+  reason?: string | undefined;
 }
 
 /** What {@link AuditTrail.recordDryRun} takes. */

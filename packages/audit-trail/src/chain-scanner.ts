@@ -82,24 +82,26 @@ export interface ScanOptions {
    * ones are allowed is the history's question (see `scanHistory`), except
    * with `requireHmac`.
    */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | undefined;
   /** Every record must be signed. Needs `hmacKey`. */
-  requireHmac?: boolean;
+  requireHmac?: boolean | undefined;
   /** @default standalone */
-  first?: FirstRecordExpectation;
+  first?: FirstRecordExpectation | undefined;
   /**
    * Called for each record that passes, in order, with its 1-based line and
    * the byte offset of the line's start. `closedIntent` is, for a result, the
    * intent record it closes.
    */
-  onRecord?: (
-    record: AuditRecord,
-    line: number,
-    offset: number,
-    closedIntent: AuditRecord | undefined,
-  ) => void;
+  onRecord?:
+    | ((
+        record: AuditRecord,
+        line: number,
+        offset: number,
+        closedIntent: AuditRecord | undefined,
+      ) => void)
+    | undefined;
   /** Called now and then with the number of bytes scanned so far. */
-  onProgress?: (bytes: number) => void;
+  onProgress?: ((bytes: number) => void) | undefined;
 }
 
 /** What {@link scanChain} found. */

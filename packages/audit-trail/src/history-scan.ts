@@ -63,25 +63,23 @@ export interface HistoryScanOptions {
    * Check HMACs. Every record must then be signed, except unsigned records
    * that a later (signed) `signing_started` record covers.
    */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | undefined;
   /** Every record must be signed, switch or not. Needs `hmacKey`. */
-  requireHmac?: boolean;
+  requireHmac?: boolean | undefined;
   /** A last line of the last file without its newline is reported as {@link HistoryScan.tornTail}, not as a break. */
-  allowTornTail?: boolean;
+  allowTornTail?: boolean | undefined;
   /** Under a key, unsigned records no switch covers are reported as {@link HistoryScan.uncovered}, not as a break. */
-  allowUncoveredUnsigned?: boolean;
+  allowUncoveredUnsigned?: boolean | undefined;
   /**
    * Called for each record that passes, in history order, with the index of
    * its file and, for a result, the intent it closes. (Positional arguments:
    * this runs once per record of the whole history.)
    */
-  onRecord?: (
-    record: AuditRecord,
-    fileIndex: number,
-    closedIntent: AuditRecord | undefined,
-  ) => void;
+  onRecord?:
+    | ((record: AuditRecord, fileIndex: number, closedIntent: AuditRecord | undefined) => void)
+    | undefined;
   /** Called with bytes scanned so far in the current file. */
-  onProgress?: (fileIndex: number, bytes: number) => void;
+  onProgress?: ((fileIndex: number, bytes: number) => void) | undefined;
 }
 
 /** What {@link scanHistory} found. */

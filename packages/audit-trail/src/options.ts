@@ -34,28 +34,28 @@ export interface AuditTrailOptions {
    * accidents, not against someone who can rewrite the file.
    * @default undefined
    */
-  hmacKey?: string | Uint8Array;
+  hmacKey?: string | Uint8Array | undefined;
   /**
    * Rotate once the current file has reached this size, before the next write
    * that finds no intent waiting for its result. `Infinity` turns rotation off.
    * @default 10 MiB (10_485_760)
    */
-  maxSizeBytes?: number;
+  maxSizeBytes?: number | undefined;
   /**
    * `dry_run` records are not fsynced one by one: one fsync runs this long
    * after the first unsynced one (sooner if a durable record or `close()`
    * comes first). The timer is unref'd.
    * @default 100
    */
-  dryRunFsyncDelayMs?: number;
+  dryRunFsyncDelayMs?: number | undefined;
   /** Redacts every field carrying caller data (`action`, `target`, `dedupeKey`, `params`, `result`, `error`) before it is written. @default new SecretRedactor() */
-  redactor?: AuditRedactor;
+  redactor?: AuditRedactor | undefined;
   /** Receives the recovery warning, rotation notices and write failures. @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Source of time (record `ts`, rotated file names) and of the dry-run timer. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Filesystem calls, for fault injection in tests. @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
 }
 
 /**

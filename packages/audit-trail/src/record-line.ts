@@ -62,7 +62,7 @@ export interface RecordContent {
 export interface ChainPosition {
   seq: number;
   prevHash: string;
-  previousSegmentHash?: string;
+  previousSegmentHash?: string | undefined;
 }
 
 /** A record ready to append. */

@@ -23,11 +23,11 @@ export interface RepairAuditHistoryOptions {
   /** The history's current file, e.g. `/var/lib/agent/audit/audit.jsonl`. */
   path: string;
   /** Check HMACs too: a record that fails under the key, or an unsigned record no switch covers, is damage. */
-  hmacKey?: string | Uint8Array;
+  hmacKey?: string | Uint8Array | undefined;
   /** @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /** Source of the quarantine names' stamps. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** Why a history needed repair: the first bad record, or a file that is not one. */

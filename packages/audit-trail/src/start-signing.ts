@@ -9,9 +9,9 @@ export interface StartSigningOptions {
   /** The key every record is signed with from now on (a string is used as UTF-8). */
   hmacKey: string | Uint8Array;
   /** @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /** @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** What {@link startSigning} did. */

@@ -55,24 +55,24 @@ export interface VerifyAuditFileOptions {
    * then be signed, except unsigned records written before a recorded
    * `signing_started` switch.
    */
-  hmacKey?: string | Uint8Array;
+  hmacKey?: string | Uint8Array | undefined;
   /** Fail on any unsigned record, switch or not. Needs `hmacKey`. @default false */
-  requireHmac?: boolean;
+  requireHmac?: boolean | undefined;
   /** Called as bytes are checked, for progress display. */
-  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  onProgress?: ((bytesDone: number, bytesTotal: number) => void) | undefined;
   /** Injectable filesystem. @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
 }
 
 /** @internal What verifying a list of files in history order needs. */
 export interface VerifyFilesOptions {
-  hmacKey?: Uint8Array;
-  requireHmac?: boolean;
-  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  hmacKey?: Uint8Array | undefined;
+  requireHmac?: boolean | undefined;
+  onProgress?: ((bytesDone: number, bytesTotal: number) => void) | undefined;
   /** `history`: the first file starts the history; `standalone`: one file on its own. */
   mode: "history" | "standalone";
   /** Reads one file; `undefined` when it does not exist (skipped). @default never through a link; missing files skipped */
-  read?: (file: string) => Promise<Buffer | undefined>;
+  read?: ((file: string) => Promise<Buffer | undefined>) | undefined;
 }
 
 /**

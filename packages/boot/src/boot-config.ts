@@ -84,67 +84,77 @@ export interface BootConfig {
    * aborting or degrading. Never for production.
    * @default false
    */
-  allowDev?: boolean;
+  allowDev?: boolean | undefined;
   /** HMAC key for the audit trail's records. @default none (hash chain only) */
-  hmacKey?: string | Uint8Array;
+  hmacKey?: string | Uint8Array | undefined;
   /** Options for `new LockManager(...)`, e.g. `maxAgeMs`, `corruptGraceMs`. @default {} */
-  locks?: Omit<LockManagerOptions, "lockDir" | "logger" | "clock" | "fs">;
+  locks?: Omit<LockManagerOptions, "lockDir" | "logger" | "clock" | "fs"> | undefined;
   /**
    * How long step 2 waits for the single-instance lock: a previous process
    * killed while writing its lock file leaves an unreadable file that the lock
    * manager only treats as stale after its `corruptGraceMs`.
    * @default 0 (fail at once with `LOCK_HELD` or `LOCK_CORRUPT`)
    */
-  instanceLockWaitMs?: number;
+  instanceLockWaitMs?: number | undefined;
   /** Options for `new SecretRedactor(...)` (extra patterns, sensitive keys). @default {} */
-  redactor?: SecretRedactorOptions;
+  redactor?: SecretRedactorOptions | undefined;
   /**
    * Logger settings, passed to `createLogger`.
    * @default level from `BEAUVOIR_LOG_LEVEL` or "info", prefix "beauvoir", the console sink
    */
-  log?: { level?: LogThreshold; prefix?: string; sink?: LogSink };
+  log?:
+    | {
+        level?: LogThreshold | undefined;
+        prefix?: string | undefined;
+        sink?: LogSink | undefined;
+      }
+    | undefined;
   /** Extra options for `new AuditTrail(...)`, e.g. `maxSizeBytes`. @default {} */
-  auditTrail?: Omit<AuditTrailOptions, "path" | "logger" | "clock" | "fs" | "redactor" | "hmacKey">;
+  auditTrail?:
+    | Omit<AuditTrailOptions, "path" | "logger" | "clock" | "fs" | "redactor" | "hmacKey">
+    | undefined;
   /** The action policy to validate at step 4 (with {@link BootConfig.toolNames}). @default none: step 4 is skipped */
-  actionPolicy?: ActionPolicy;
+  actionPolicy?: ActionPolicy | undefined;
   /** The tool names the registry offers, cross-checked against {@link BootConfig.actionPolicy}. */
-  toolNames?: readonly string[];
+  toolNames?: readonly string[] | undefined;
   /** Options for each action's `CircuitBreaker` (`name` is the action). @default the breaker's defaults */
-  circuitBreaker?: Omit<CircuitBreakerGroupOptions, "name">;
+  circuitBreaker?: Omit<CircuitBreakerGroupOptions, "name"> | undefined;
   /** Options for `new RateLimiter(...)`. @default the limiter's defaults */
-  rateLimiter?: RateLimiterOptions;
+  rateLimiter?: RateLimiterOptions | undefined;
   /** Options for `new IdempotencyIndex(...)` (compensation table, onPendingConflict, ttlMs). */
-  idempotency?: Omit<
-    IdempotencyIndexOptions,
-    "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery" | "redactor"
-  >;
+  idempotency?:
+    | Omit<
+        IdempotencyIndexOptions,
+        "dir" | "logger" | "clock" | "fs" | "locks" | "auditQuery" | "redactor"
+      >
+    | undefined;
   /**
    * Per-action checks for `check_then_retry` steps whose outcome is unknown
    * (left pending by a crash, or after an ambiguous failure). @default {}
    */
-  reconcilers?: Readonly<Record<string, ReconcileHook>>;
+  reconcilers?: Readonly<Record<string, ReconcileHook>> | undefined;
   /** How every step retries unless it says otherwise. @default { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 } */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** Longest wait for a rate-limit token or a retry's backoff, for every step. @default 3_600_000 */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** Simulate every write step: `dry_run` records, no side effect. @default false */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** Longest a reconcile hook may take before its signal aborts. @default 60_000 */
-  reconcileTimeoutMs?: number;
+  reconcileTimeoutMs?: number | undefined;
   /** Workflows to register on the engine. @default [] */
-  workflows?: ReadonlyArray<WorkflowDefinition<never>>;
+  workflows?: ReadonlyArray<WorkflowDefinition<never>> | undefined;
   /** Longest wait for in-flight steps at shutdown. @default 10_000 */
-  shutdownTimeoutMs?: number;
+  shutdownTimeoutMs?: number | undefined;
   /** Install SIGTERM/SIGINT handlers that call `shutdown()` then re-raise the signal. @default false */
-  handleSignals?: boolean;
+  handleSignals?: boolean | undefined;
   /** See {@link StepExecutorOptions.onDurablePoint}. */
-  onDurablePoint?: StepExecutorOptions["onDurablePoint"];
+  onDurablePoint?: StepExecutorOptions["onDurablePoint"] | undefined;
   /** @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /** Replacements for the default initializers. @default {} */
-  initializers?: Partial<BootInitializers>;
+  initializers?: Partial<BootInitializers> | undefined;
 }
 
 /** Defaults applied to {@link BootConfig}. */

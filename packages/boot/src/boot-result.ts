@@ -53,9 +53,9 @@ export type DevBootServices = Pick<BootServices, "logger"> & {
 /** Options of {@link BootResultBase.shutdown}. */
 export interface ShutdownOptions {
   /** Longest wait for in-flight steps. @default the config's `shutdownTimeoutMs` (10 000) */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Why, passed to `shutdown` listeners. @default "requested" */
-  reason?: string;
+  reason?: string | undefined;
 }
 
 /** Payload of the `shutdown` event. */

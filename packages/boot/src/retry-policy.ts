@@ -1,13 +1,13 @@
-import { readHeader, readHttpFailure } from "@beauvoir/core";
+import { type Defined, definedFields, readHeader, readHttpFailure } from "@beauvoir/core";
 
 /** How `execute()` retries a failed attempt (see the failure model in the README). */
 export interface RetryOptions {
   /** Attempts in all, the first included; `1` turns retries off. A whole number ≥ 1. @default 3 */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Backoff before the second attempt, before jitter. @default 1_000 */
-  baseDelayMs?: number;
+  baseDelayMs?: number | undefined;
   /** Ceiling of the exponential backoff (a server's `retry-after` may ask for more). @default 60_000 */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
 }
 
 /** Defaults of {@link RetryOptions}. */
@@ -18,7 +18,7 @@ export const RETRY_DEFAULTS = Object.freeze({
 });
 
 /** {@link RetryOptions} with every field set. */
-export type ResolvedRetryOptions = Readonly<Required<RetryOptions>>;
+export type ResolvedRetryOptions = Readonly<Defined<RetryOptions>>;
 
 /**
  * Merges a step's retry options over a default and checks each one.
@@ -36,7 +36,7 @@ export function resolveRetryOptions(
   if (typeof given !== "object" || given === null) {
     throw new TypeError(`${name} must be an object, got ${String(given)}`);
   }
-  const resolved = { ...defaults, ...withoutUndefined(given) };
+  const resolved = { ...defaults, ...definedFields(given) };
   if (!Number.isInteger(resolved.maxAttempts) || resolved.maxAttempts < 1) {
     throw new RangeError(
       `${name}.maxAttempts must be a whole number ≥ 1, got ${String(resolved.maxAttempts)}`,
@@ -104,10 +104,4 @@ export function serverRetryFloorMs(failure: unknown, now: number): number {
     until = Math.max(until, Number(reset) * 1000);
   }
   return until - now;
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, item]) => item !== undefined),
-  ) as Partial<T>;
 }

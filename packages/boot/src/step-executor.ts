@@ -63,32 +63,32 @@ export interface StepExecutorOptions {
   /** Redacts params for reconcile hooks and error text for the index, as the audit trail does. @default none */
   redactor?: RedactorPort | undefined;
   /** @default "autonomous" */
-  mode?: OperatingMode;
+  mode?: OperatingMode | undefined;
   /** Subsystems that failed at boot, quoted in {@link DegradedModeError}. @default [] */
-  failedSubsystems?: readonly string[];
+  failedSubsystems?: readonly string[] | undefined;
   /** Per-action checks for `check_then_retry` steps whose outcome is unknown. @default {} */
-  reconcilers?: Readonly<Record<string, ReconcileHook>>;
+  reconcilers?: Readonly<Record<string, ReconcileHook>> | undefined;
   /** Retries of every step that does not say otherwise. @default { maxAttempts: 3, baseDelayMs: 1_000, maxDelayMs: 60_000 } */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** Longest wait for a token or a backoff, for steps that do not say. @default 3_600_000 (GitHub's primary window) */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** Simulate every write step (a `dry_run` record each, nothing run). @default false */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** Longest a reconcile hook may take before its signal aborts. @default 60_000 */
-  reconcileTimeoutMs?: number;
+  reconcileTimeoutMs?: number | undefined;
   /** Maps a thrown error to a breaker class for steps without their own `classify`. @default the breaker's */
-  classify?: (error: unknown) => FailureClass;
+  classify?: ((error: unknown) => FailureClass) | undefined;
   /** @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Random source in [0, 1) for the backoff jitter. @default Math.random */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /**
    * Awaited after each durable point of a write step. For tracing, and for
    * crash tests that stop the process at an exact point.
    */
-  onDurablePoint?: (event: DurablePointEvent) => unknown;
+  onDurablePoint?: ((event: DurablePointEvent) => unknown) | undefined;
 }
 
 /** Defaults of {@link StepExecutorOptions}. */

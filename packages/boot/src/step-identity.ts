@@ -9,7 +9,11 @@ export interface StepIdentity {
 }
 
 /** The audit target of a step: its own, or `${scope}/${resource}`. */
-export function targetOf(request: { scope: string; resource: string; target?: string }): string {
+export function targetOf(request: {
+  scope: string;
+  resource: string;
+  target?: string | undefined;
+}): string {
   return request.target ?? `${request.scope}/${request.resource}`;
 }
 

@@ -40,11 +40,11 @@ export interface StepRequest<Result = unknown> {
   /** The action's parameters; hashed into the key and recorded (redacted) in the audit trail. */
   params: Record<string, unknown>;
   /** @default "write" */
-  kind?: StepKind;
+  kind?: StepKind | undefined;
   /** The audit record's `target`. @default `${scope}/${resource}` */
-  target?: string;
+  target?: string | undefined;
   /** The rate-limiter bucket. @default "default" */
-  workflowId?: string;
+  workflowId?: string | undefined;
   /** The side effect. A returned fetch `Response` that is not `ok` counts as a failed attempt. */
   run: (context: SideEffectContext) => Promise<Result>;
   /**
@@ -52,31 +52,31 @@ export interface StepRequest<Result = unknown> {
    * two calls with the same key are one side effect, whatever their params.
    * @default the index's key of action, scope, resource and params
    */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
   /** Overrides the action's compensation strategy for this step. @default the index's table */
-  strategy?: CompensationStrategy;
+  strategy?: CompensationStrategy | undefined;
   /** Which circuit breaker guards the step. @default the action */
-  breakerKey?: string;
+  breakerKey?: string | undefined;
   /** How failed attempts are retried. @default the executor's `retry` (3 attempts) */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /**
    * Longest wait for a rate-limit token, or for a retry's backoff, each time;
    * a longer wait ends the step instead. @default the executor's `maxWaitMs` (1 hour)
    */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** Record a `dry_run` instead of running the side effect. @default the executor's `dryRun` (false) */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /**
    * Tells the executor how an attempt failed, where the default (GitHub)
    * rules do not know better; `undefined` falls back to them.
    */
-  failureKind?: (error: unknown) => FailureKind | undefined;
+  failureKind?: ((error: unknown) => FailureKind | undefined) | undefined;
   /** Maps a thrown error to a failure class for the breaker. @default the breaker's own classification */
-  classify?: (error: unknown) => FailureClass;
+  classify?: ((error: unknown) => FailureClass) | undefined;
   /** Time limit for each attempt of the side effect, enforced by the breaker (`Infinity`: none). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Cancels the step (waits, and the side effect through its signal). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 const STRATEGIES: ReadonlySet<string> = new Set(["safe_retry", "check_then_retry", "skip"]);

@@ -6,19 +6,19 @@ import { InvalidToolPolicyError } from "./errors.js";
  */
 export interface ParamConstraint {
   /** The parameter must equal this value exactly (deep equality for objects and arrays). */
-  must_be?: unknown;
+  must_be?: unknown | undefined;
   /** The parameter must be a string matching this regular expression (source text, compiled once). */
-  pattern?: string;
+  pattern?: string | undefined;
   /** Flags for `pattern`, e.g. `"i"`. @default "" */
-  flags?: string;
+  flags?: string | undefined;
   /** The parameter must equal one of these values. */
-  allowlist?: readonly unknown[];
+  allowlist?: readonly unknown[] | undefined;
 }
 
 /** What a policy says about one tool. */
 export interface ToolPolicy {
   /** Per-parameter constraints; parameters not listed are not checked. */
-  constraints?: Readonly<Record<string, ParamConstraint>>;
+  constraints?: Readonly<Record<string, ParamConstraint>> | undefined;
 }
 
 /** The action policy: every tool the app may call, with its parameter constraints. */

@@ -35,9 +35,9 @@ export interface StepIdentity {
   resource: string;
   params: Record<string, unknown>;
   /** The audit record's target. @default `${scope}/${resource}` */
-  target?: string;
+  target?: string | undefined;
   /** Replaces the derived idempotency key (e.g. with a webhook delivery id). */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
 }
 
 /** One named step of a workflow. */
@@ -47,34 +47,34 @@ export interface WorkflowStepDefinition<Input = unknown> {
   /** The action, e.g. `add_issue_comment`; picks the compensation strategy. */
   action: string;
   /** @default "write" */
-  kind?: StepKind;
+  kind?: StepKind | undefined;
   /**
    * The side effect's identity. Two steps with the same identity are the same
    * side effect and run once.
    * @default `{ scope: workflow name, resource: run id, params: { step: name } }`
    */
-  identify?: (context: WorkflowStepContext<Input>) => StepIdentity;
+  identify?: ((context: WorkflowStepContext<Input>) => StepIdentity) | undefined;
   /**
    * The side effect. Its resolved value, in its JSON-safe form (see
    * `toJsonSafe`), becomes the step's output.
    */
   run: (context: WorkflowStepContext<Input> & SideEffectContext) => Promise<unknown>;
   /** Time limit for each attempt of the side effect. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Maps a thrown error to a failure class for the breaker. */
-  classify?: (error: unknown) => FailureClass;
+  classify?: ((error: unknown) => FailureClass) | undefined;
   /** How the executor tells how an attempt failed, where its GitHub defaults do not know better. */
-  failureKind?: (error: unknown) => FailureKind | undefined;
+  failureKind?: ((error: unknown) => FailureKind | undefined) | undefined;
   /** How failed attempts are retried. @default the executor's */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** Longest wait for a token or a backoff. @default the executor's */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** The circuit breaker of the step. @default the action */
-  breakerKey?: string;
+  breakerKey?: string | undefined;
   /** Overrides the action's compensation strategy. */
-  strategy?: CompensationStrategy;
+  strategy?: CompensationStrategy | undefined;
   /** Record a `dry_run` instead of running it. @default the executor's */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
 }
 
 /** A named sequence of steps. */
@@ -119,9 +119,9 @@ export interface WorkflowEngineOptions {
   /** Holds run state; the engine refuses to work without it (degraded mode). */
   storeFactory: StoreFactoryPort | undefined;
   /** @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 interface ActiveRuns {

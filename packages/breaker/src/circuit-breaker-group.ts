@@ -23,7 +23,7 @@ export interface CircuitBreakerGroupOptions
    */
   maxKeys?: number | undefined;
   /** Not accepted for a group: use {@link CircuitBreakerGroup.restore}. */
-  initialState?: never;
+  initialState?: undefined;
 }
 
 /** A state change of one breaker of a group: the breaker's event, with its key. */

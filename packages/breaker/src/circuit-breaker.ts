@@ -32,16 +32,16 @@ export interface ExecuteOptions {
    * function's signal aborts too, and nothing counts as a failure. An already
    * aborted signal rejects without running the function.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Time limit in milliseconds (`Infinity`: none). When it runs out, the
    * function's signal aborts, `execute()` rejects with a `CircuitTimeoutError`,
    * and the failure counts as `external`.
    * @default no limit
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Maps what the function threw to a failure class, for this call. @default the breaker's `classify` */
-  classify?: (error: unknown) => FailureClass;
+  classify?: ((error: unknown) => FailureClass) | undefined;
 }
 
 /** What {@link CircuitBreaker.getStats} reports. */

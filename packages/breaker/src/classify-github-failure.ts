@@ -11,9 +11,9 @@ export interface GitHubFailureContext {
    * the resource is absent.
    * @default false
    */
-  resourceShouldExist?: boolean;
+  resourceShouldExist?: boolean | undefined;
   /** Classes that replace the rules for the given status codes; checked first. */
-  overrides?: Readonly<Partial<Record<number, FailureClass>>>;
+  overrides?: Readonly<Partial<Record<number, FailureClass>>> | undefined;
 }
 
 /**

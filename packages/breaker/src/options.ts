@@ -46,50 +46,50 @@ export interface CommonCircuitBreakerOptions {
    * `failureThreshold` countable failures fall within this window.
    * @default 3_600_000 (1 hour)
    */
-  rollingWindowMs?: number;
+  rollingWindowMs?: number | undefined;
   /**
    * Failure classes that count toward the threshold. `expected` never counts
    * and is refused here.
    * @default ["transient", "external", "rate_limited"]
    */
-  countableClasses?: readonly FailureClass[];
+  countableClasses?: readonly FailureClass[] | undefined;
   /**
    * Forget the counted failures on every success while CLOSED, which turns the
    * window into a consecutive-failure counter (the old breaker's behaviour).
    * @default false (true with the old configuration shape)
    */
-  resetOnSuccess?: boolean;
+  resetOnSuccess?: boolean | undefined;
   /** Called on every state change, before the `open` / `halfOpen` / `close` event. */
-  onStateChange?: (from: CircuitState, to: CircuitState) => void;
+  onStateChange?: ((from: CircuitState, to: CircuitState) => void) | undefined;
   /** Source of time and of the `timeoutMs` timers. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Source of time only (the plan's injectable `now()`); takes precedence over
    * `clock.now` when both are given. Timers still come from `clock`.
    * @default clock.now
    */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /** State saved by `toJSON()`, to resume an open circuit after a restart. */
-  initialState?: CircuitBreakerSnapshot;
+  initialState?: CircuitBreakerSnapshot | undefined;
   /** Names the breaker in errors, stats and log lines. */
-  name?: string;
+  name?: string | undefined;
   /** Maps what a call threw to a failure class, unless `execute()` is given its own. @default classifyFailure */
-  classify?: (error: unknown) => FailureClass;
+  classify?: ((error: unknown) => FailureClass) | undefined;
   /** Receives warnings about listeners and classifiers that threw. @default silentLogger */
-  logger?: Pick<Logger, "warn">;
+  logger?: Pick<Logger, "warn"> | undefined;
 }
 
 /** Options of {@link CircuitBreaker}. */
 export interface CircuitBreakerOptions extends CommonCircuitBreakerOptions {
   /** Countable failures within `rollingWindowMs` that open the circuit (at most 1,000,000). @default 5 */
-  failureThreshold?: number;
+  failureThreshold?: number | undefined;
   /** How long the circuit stays OPEN before letting probes through, in ms. @default 1_800_000 (30 minutes) */
-  openDurationMs?: number;
+  openDurationMs?: number | undefined;
   /**
    * Probes let through at a time while HALF_OPEN, and successes needed to close.
    * @default 2
    */
-  halfOpenProbeCount?: number;
+  halfOpenProbeCount?: number | undefined;
 }
 
 /**
@@ -100,11 +100,11 @@ export interface CircuitBreakerOptions extends CommonCircuitBreakerOptions {
  */
 export interface LegacyCircuitBreakerOptions extends CommonCircuitBreakerOptions {
   /** Old name of `failureThreshold`. */
-  maxFailures?: number;
+  maxFailures?: number | undefined;
   /** Old name of `openDurationMs`. */
-  resetTimeMs?: number;
+  resetTimeMs?: number | undefined;
   /** Old name of `halfOpenProbeCount`. */
-  halfOpenRetries?: number;
+  halfOpenRetries?: number | undefined;
 }
 
 /** Defaults applied to every {@link CircuitBreakerOptions}. */

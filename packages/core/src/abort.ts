@@ -3,11 +3,11 @@ import { type Clock, systemClock } from "./clock.js";
 /** Options for {@link delay}. */
 export interface DelayOptions {
   /** Cancels the wait; the promise rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** The clock whose timers are used. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Let the process exit while waiting. @default false */
-  unref?: boolean;
+  unref?: boolean | undefined;
 }
 
 /**

@@ -7,7 +7,7 @@ function markerFor(code: string): symbol {
 /** Options accepted by every {@link BeauvoirError} constructor. */
 export interface BeauvoirErrorOptions {
   /** The error that led to this one; kept as the standard `cause`. */
-  cause?: unknown;
+  cause?: unknown | undefined;
 }
 
 /**

@@ -17,11 +17,11 @@ import type { FileSystem } from "./file-system.js";
 /** Which crash images to make of a crash state. */
 export interface CrashImageOptions {
   /** The models. @default ["prefix", "subset", "torn"] */
-  models?: readonly CrashModel[];
+  models?: readonly CrashModel[] | undefined;
   /** Bounds on the images per model. @default CRASH_IMAGE_LIMIT_DEFAULTS */
-  limits?: CrashImageLimits;
+  limits?: CrashImageLimits | undefined;
   /** Seeds the sampled subsets and the random tears; mixed with the crash point. @default 1 */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 /** @internal Builds a fresh filesystem whose both layers hold `tree`. */

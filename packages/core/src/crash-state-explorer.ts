@@ -64,9 +64,9 @@ export interface CrashCheckContext<P> {
 /** Bounds of one exploration. */
 export interface CrashExplorationLimits extends CrashImageLimits {
   /** Stops after this many checks; the report then says `truncated`. @default 50_000 */
-  maxStates?: number;
+  maxStates?: number | undefined;
   /** Stops after this many failed checks. @default 5 */
-  maxFailures?: number;
+  maxFailures?: number | undefined;
 }
 
 /** Options of {@link exploreCrashStates}. */
@@ -77,7 +77,7 @@ export interface CrashExplorationOptions<P> {
    * are not crash points.
    * @default nothing (an empty disk)
    */
-  setup?: (fs: CrashStateFileSystem) => unknown;
+  setup?: ((fs: CrashStateFileSystem) => unknown) | undefined;
   /** Runs the code under test once, on `context.fs`, recording what it was promised. */
   scenario: (context: CrashScenarioContext<P>) => Promise<unknown>;
   /**
@@ -86,24 +86,24 @@ export interface CrashExplorationOptions<P> {
    */
   check: (context: CrashCheckContext<P>) => unknown;
   /** @default ["prefix", "subset", "torn"] */
-  models?: readonly CrashModel[];
+  models?: readonly CrashModel[] | undefined;
   /** @default {@link CRASH_EXPLORATION_LIMIT_DEFAULTS} */
-  limits?: CrashExplorationLimits;
+  limits?: CrashExplorationLimits | undefined;
   /** Seeds the sampled subsets and the random tears. @default 1 */
-  seed?: number;
+  seed?: number | undefined;
   /**
    * Options of the filesystem the scenario runs on (and of every image). Its
    * `clock` gives the mtimes and `crashedAt`; pass the clock the code under
    * test uses when time matters to it.
    * @default { clock: a ManualClock frozen at the real time the exploration starts }
    */
-  fileSystem?: CrashFileSystemFactoryOptions;
+  fileSystem?: CrashFileSystemFactoryOptions | undefined;
   /**
    * Checks an image only once per distinct content, promises and `crashedAt`
    * (the same state reached at several crash points or by several models).
    * @default true
    */
-  deduplicate?: boolean;
+  deduplicate?: boolean | undefined;
 }
 
 /** Defaults of {@link CrashExplorationLimits} beyond the image limits. */

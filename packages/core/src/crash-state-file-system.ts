@@ -28,28 +28,28 @@ export interface CrashStateFileSystemOptions {
    * `ManualClock` for a run that is the same every time).
    * @default systemClock
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Directory relative paths are resolved from. @default "/" */
-  cwd?: string;
+  cwd?: string | undefined;
   /**
    * Largest number of bytes one `write` accepts; a longer write is a short
    * write (it reports the bytes it took), as a real disk may give.
    * @default Infinity
    */
-  maxBytesPerWrite?: number;
+  maxBytesPerWrite?: number | undefined;
   /**
    * Lets the first N calls through, then loses power: call N + 1 and every
    * later one fail with code `SIMULATED_CRASH` and change nothing.
    * @default Infinity (never)
    */
-  crashAfterCalls?: number;
+  crashAfterCalls?: number | undefined;
   /**
    * Called after each call took effect, before its promise settles (also
    * for a call that failed), with the call and the filesystem. The crash
    * explorer captures a crash state here.
    * @default none
    */
-  onCall?: (call: FileSystemCall, fileSystem: CrashStateFileSystem) => void;
+  onCall?: ((call: FileSystemCall, fileSystem: CrashStateFileSystem) => void) | undefined;
 }
 
 /** The options of {@link CrashStateFileSystemOptions} an exploration passes on to its filesystems. */

@@ -5,6 +5,7 @@ import {
 } from "./crash-state-operations.js";
 import { mixSeed, seededRandom } from "./crash-state-random.js";
 import type { FileTree } from "./crash-state-tree.js";
+import { type Defined, definedFields } from "./defined-fields.js";
 
 /**
  * How a power cut treats the operations that were not durable yet:
@@ -29,17 +30,17 @@ export interface CrashImageLimits {
    * sampled (the empty and the full set always among them).
    * @default 64
    */
-  maxSubsets?: number;
+  maxSubsets?: number | undefined;
   /**
    * `torn` model: tears at sector boundaries per pending write; a write that
    * spans more boundaries gets this many, evenly spread, first and last included.
    * @default 4
    */
-  sectorTearsPerWrite?: number;
+  sectorTearsPerWrite?: number | undefined;
   /** `torn` model: tears at a random byte (not a sector boundary) per pending write. @default 1 */
-  randomTearsPerWrite?: number;
+  randomTearsPerWrite?: number | undefined;
   /** The sector size of the `torn` model, in bytes. @default 512 */
-  sectorSize?: number;
+  sectorSize?: number | undefined;
 }
 
 /** Defaults of {@link CrashImageLimits}. */
@@ -56,24 +57,26 @@ export interface CrashImagePlan {
   /** Ids of the pending operations applied whole, in the order they were made. */
   readonly applied: readonly number[];
   /** The write applied in part (the `torn` model), after all of `applied`. */
-  readonly torn?: {
-    readonly operation: number;
-    /** Bytes of the write that reached the disk, from its start. */
-    readonly bytesKept: number;
-    /** Of the write's length. */
-    readonly bytesTotal: number;
-    readonly at: "sector" | "random";
-  };
+  readonly torn?:
+    | {
+        readonly operation: number;
+        /** Bytes of the write that reached the disk, from its start. */
+        readonly bytesKept: number;
+        /** Of the write's length. */
+        readonly bytesTotal: number;
+        readonly at: "sector" | "random";
+      }
+    | undefined;
   /** How the image was chosen: `"prefix 2/5"`, `"subset {3,5} of 5"`, `"torn #4 at 512/1300 (sector), after prefix 3/5"`. */
   readonly label: string;
 }
 
 /** @internal Limits with defaults applied and checked. */
-export type ResolvedImageLimits = Readonly<Required<CrashImageLimits>>;
+export type ResolvedImageLimits = Readonly<Defined<CrashImageLimits>>;
 
 /** @internal Applies defaults and throws `RangeError` naming a bad limit. */
 export function resolveImageLimits(limits: CrashImageLimits = {}): ResolvedImageLimits {
-  const resolved = { ...CRASH_IMAGE_LIMIT_DEFAULTS, ...stripUndefined(limits) };
+  const resolved = { ...CRASH_IMAGE_LIMIT_DEFAULTS, ...definedFields(limits) };
   for (const [name, value] of Object.entries(resolved)) {
     const least = name === "maxSubsets" || name === "sectorSize" ? 1 : 0;
     if (!Number.isSafeInteger(value) || value < least) {
@@ -81,12 +84,6 @@ export function resolveImageLimits(limits: CrashImageLimits = {}): ResolvedImage
     }
   }
   return Object.freeze(resolved);
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, entry]) => entry !== undefined),
-  ) as Partial<T>;
 }
 
 /**

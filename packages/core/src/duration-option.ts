@@ -1,7 +1,7 @@
 /** Options of {@link assertDurationOption}. */
 export interface DurationOptionRules {
   /** Whether `Infinity` (no limit) is accepted. @default true */
-  allowInfinity?: boolean;
+  allowInfinity?: boolean | undefined;
 }
 
 /**

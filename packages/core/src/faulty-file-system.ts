@@ -47,15 +47,15 @@ export type Fault =
 /** Options of {@link createFaultyFileSystem}. */
 export interface FaultyFileSystemOptions {
   /** The filesystem that performs the calls that are let through. @default nodeFileSystem */
-  base?: FileSystem;
+  base?: FileSystem | undefined;
   /**
    * Lets the first N calls through, then crashes: call N + 1 and every later
    * one fail with `SIMULATED_CRASH`. `0` crashes on the first call.
    * @default Infinity (never)
    */
-  crashAfterCalls?: number;
+  crashAfterCalls?: number | undefined;
   /** Decides a fault per call; return undefined to let it through. @default no faults */
-  inject?: (call: FileSystemCall) => Fault | undefined;
+  inject?: ((call: FileSystemCall) => Fault | undefined) | undefined;
 }
 
 /** A {@link FileSystem} that records its calls and fails the ones it is told to. */

@@ -69,51 +69,51 @@ export interface IdempotencyIndexOptions {
    * Snapshot store used by compaction.
    * @default a `ResilientJsonStore` at `{dir}/snapshot.json`
    */
-  store?: SnapshotStore;
+  store?: SnapshotStore | undefined;
   /**
    * Lock manager for the owner lock taken at `initialize()` and released at `close()`.
    * @default a `LockManager` on `{dir}/locks`
    */
-  locks?: OwnerLockProvider;
+  locks?: OwnerLockProvider | undefined;
   /** Name of the owner lock. @default "idempotency-index" */
-  lockName?: string;
+  lockName?: string | undefined;
   /** How long `initialize()` waits for the owner lock. @default 0 */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /**
    * How long a settled key is remembered: `evict()` drops completed and failed
    * entries whose last transition is at least this old, after which the same
    * key is a new side effect again. @default 604_800_000 (7 days)
    */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** Strategies per action, merged over `DEFAULT_COMPENSATION`. @default {} */
-  compensation?: Partial<Record<string, CompensationStrategy>>;
+  compensation?: Partial<Record<string, CompensationStrategy>> | undefined;
   /** What `markPending()` does when the key is pending in this process. @default "skip" */
-  onPendingConflict?: PendingConflictMode;
+  onPendingConflict?: PendingConflictMode | undefined;
   /** In `"wait"` mode, how long `markPending()` waits for the key to settle. @default 30_000 */
-  waitTimeoutMs?: number;
+  waitTimeoutMs?: number | undefined;
   /** Lets `reconcilePending()` settle pending entries from the audit trail. @default undefined */
-  auditQuery?: AuditQuery;
+  auditQuery?: AuditQuery | undefined;
   /**
    * Journal records after which the journal is compacted into the snapshot;
    * the effective threshold is the larger of this and the number of entries,
    * so compaction stays O(1) per transition, amortized.
    * @default 1000
    */
-  compactionThreshold?: number;
+  compactionThreshold?: number | undefined;
   /** Largest snapshot the default store accepts. @default 268_435_456 (256 MiB) */
-  snapshotMaxBytes?: number;
+  snapshotMaxBytes?: number | undefined;
   /**
    * Hides secrets in everything the index writes: results (`redactAny`), error
    * texts, action names and the visible part of derived keys (`redact`).
    * @default a `SecretRedactor` from `@beauvoir/redactor`
    */
-  redactor?: IndexRedactor;
+  redactor?: IndexRedactor | undefined;
   /** @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
 }
 
 /** Defaults of {@link IdempotencyIndexOptions}. */
@@ -130,17 +130,17 @@ export const IDEMPOTENCY_INDEX_DEFAULTS = Object.freeze({
 /** Per-call options of `markPending()`. */
 export interface MarkPendingOptions {
   /** Strategy stored with the entry. @default `getStrategy(action)` */
-  strategy?: CompensationStrategy;
+  strategy?: CompensationStrategy | undefined;
   /** Action stored with the entry. @default the key's first segment */
-  action?: string;
+  action?: string | undefined;
   /**
    * Re-claim a key that is pending in this process (e.g. a step whose side
    * effect was refused before it started). The caller asserts nobody is
    * running it. @default false
    */
-  takeover?: boolean;
+  takeover?: boolean | undefined;
   /** Cancels a `"wait"`-mode wait. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What `markPending()` did. */

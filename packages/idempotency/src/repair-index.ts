@@ -15,9 +15,9 @@ export interface RepairIndexOptions extends VerifyIndexOptions {
    * Lock manager for the owner lock: a repair never runs while an index owns the directory.
    * @default a `LockManager` on `{dir}/locks`
    */
-  locks?: OwnerLockProvider;
+  locks?: OwnerLockProvider | undefined;
   /** Name of the owner lock. @default "idempotency-index" */
-  lockName?: string;
+  lockName?: string | undefined;
 }
 
 /** What {@link repairIdempotencyIndex} did. */

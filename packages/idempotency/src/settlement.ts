@@ -6,15 +6,15 @@ export interface Settlement {
   /** The terminal status. */
   status: "completed" | "failed";
   /** The action stored with the entry. @default the entry's, else the key's first segment */
-  action?: string;
+  action?: string | undefined;
   /** The strategy stored with the entry. @default the entry's, else `getStrategy(action)` */
-  strategy?: CompensationStrategy;
+  strategy?: CompensationStrategy | undefined;
   /** The audit intent the settlement belongs to. @default the entry's, else 0 */
-  intentSeq?: number;
+  intentSeq?: number | undefined;
   /** The side effect's result (status `completed` only); stored in its JSON-safe, redacted form. */
-  result?: unknown;
+  result?: unknown | undefined;
   /** Why it failed (status `failed` only); redacted. */
-  error?: string;
+  error?: string | undefined;
 }
 
 /**

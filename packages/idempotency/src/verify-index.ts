@@ -20,15 +20,15 @@ export interface VerifyIndexOptions {
    * inspected (`inspectStore`), so a damaged snapshot is reported, never moved.
    * @default a `ResilientJsonStore` at `{dir}/snapshot.json`
    */
-  store?: SnapshotStore;
+  store?: SnapshotStore | undefined;
   /** Largest snapshot the default store accepts. @default 268_435_456 */
-  snapshotMaxBytes?: number;
+  snapshotMaxBytes?: number | undefined;
   /** @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /** Used by `repairIdempotencyIndex` for the quarantine names. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** What {@link verifyIdempotencyIndex} found. */

@@ -26,14 +26,14 @@ export interface LockManagerOptions {
    * turns the backstop and renewal off.
    * @default 3_600_000 (1 hour)
    */
-  maxAgeMs?: number;
+  maxAgeMs?: number | undefined;
   /**
    * How often a held lock's `renewedAt` is rewritten so a long-lived holder
    * (a single-instance lock) never reaches `maxAgeMs`. Must be below
    * `maxAgeMs`. The timer is unref'd.
    * @default maxAgeMs / 4
    */
-  renewIntervalMs?: number;
+  renewIntervalMs?: number | undefined;
   /**
    * An empty or unreadable lock file (this package never leaves one: it
    * writes under a temporary name and links; but an older version or another
@@ -42,7 +42,7 @@ export interface LockManagerOptions {
    * `recoverStaleLocks()`.
    * @default 10_000
    */
-  corruptGraceMs?: number;
+  corruptGraceMs?: number | undefined;
   /**
    * Fsync the new lock file (before it is linked to its name) and then its
    * directory before `acquire()` resolves, so a lock survives a power loss;
@@ -54,38 +54,38 @@ export interface LockManagerOptions {
    * `false` is a fair trade where locks are taken at a high rate, or on tmpfs.
    * @default true
    */
-  fsync?: boolean;
+  fsync?: boolean | undefined;
   /**
    * Written into lock files for diagnostics; never used to judge staleness.
    * @default the content of /proc/sys/kernel/random/boot_id, or a random id
    */
-  bootId?: string;
+  bootId?: string | undefined;
   /** Receives warnings about stale locks removed and locks lost. @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Source of time and timers. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Filesystem calls, replaceable to inject faults. Every call the manager
    * makes goes through it, `link` included (the lock file is written under a
    * temporary name, then hard-linked to `{name}.lock`).
    * @default nodeFileSystem
    */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /**
    * Tells whether a pid is alive.
    * @default `process.kill(pid, 0)`: ESRCH dead, success or EPERM alive
    */
-  isProcessAlive?: (pid: number) => boolean;
+  isProcessAlive?: ((pid: number) => boolean) | undefined;
   /** First retry delay of a waiting `acquire()`; doubles up to `retryMaxMs`, with jitter. @default 10 */
-  retryBaseMs?: number;
+  retryBaseMs?: number | undefined;
   /** Longest delay between two tries of a waiting `acquire()`. @default 250 */
-  retryMaxMs?: number;
+  retryMaxMs?: number | undefined;
   /**
    * Called when a lock this manager held was found removed or taken over
    * (seen at renewal or release), e.g. after it went stale while the process
    * was suspended.
    */
-  onLockLost?: (event: LockLostEvent) => void;
+  onLockLost?: ((event: LockLostEvent) => void) | undefined;
 }
 
 /** Why a held lock was lost. */
@@ -105,9 +105,9 @@ export interface AcquireOptions {
    * once, `Infinity` waits until the lock frees or `signal` aborts.
    * @default 0
    */
-  waitMs?: number;
+  waitMs?: number | undefined;
   /** Aborts the wait; `acquire()` rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What `recoverStaleLocks()` found. */
@@ -165,7 +165,7 @@ export interface LockStatus {
   /** Whether this manager holds it. */
   readonly heldByThisManager: boolean;
   /** The error code that kept the file from being read (`SYMLINK_REFUSED`, `EISDIR`, `EACCES`…), when one did. */
-  readonly problem?: string;
+  readonly problem?: string | undefined;
 }
 
 /** What {@link LockManager.breakLock} did. */

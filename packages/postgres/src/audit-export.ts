@@ -9,11 +9,11 @@ export interface ExportAuditHistoryOptions extends ConnectionOptions {
   /** The caller's pool. */
   pool: PoolLike;
   /** @default "beauvoir" */
-  schema?: string;
+  schema?: string | undefined;
   /** The file to write: created with mode 0600, never overwritten, never through a symbolic link. */
   path: string;
   /** Records fetched per query. @default 5_000 */
-  pageSize?: number;
+  pageSize?: number | undefined;
 }
 
 /** What {@link exportAuditHistory} wrote. */

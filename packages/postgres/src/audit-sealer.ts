@@ -13,15 +13,15 @@ import type { StatementRunner } from "./statement-runner.js";
 /** Options of the {@link AuditSealer}. */
 export interface AuditSealerOptions {
   /** Records sealed per transaction. @default 1_000 */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** Pause between polls when nothing is waiting to be sealed. @default 50 */
-  idleIntervalMs?: number;
+  idleIntervalMs?: number | undefined;
   /** Lease of the sealer lock; a replica that dies as sealer is replaced after it. @default 10_000 */
-  leaseTtlMs?: number;
+  leaseTtlMs?: number | undefined;
   /** HMAC-SHA256 key every sealed record is signed with (a string is used as UTF-8). */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | undefined;
   /** Signed Merkle checkpoints of the sealed history; see {@link AuditCheckpointOptions}. */
-  checkpoints?: AuditCheckpointOptions;
+  checkpoints?: AuditCheckpointOptions | undefined;
 }
 
 /**
@@ -36,14 +36,14 @@ export interface AuditCheckpointOptions {
   /** The log's name in the checkpoint, e.g. `example.com/bot/audit`. */
   origin: string;
   /** The signer's name in the signature line. @default origin */
-  keyName?: string;
+  keyName?: string | undefined;
   /** Sealed records between two checkpoints. @default 1_000 */
-  every?: number;
+  every?: number | undefined;
   /**
    * Receives each checkpoint once it is committed (at least once per sealing
    * replica; one that fails is handed out again after the next batch).
    */
-  onCheckpoint?: (checkpoint: SignedCheckpoint) => void | Promise<void>;
+  onCheckpoint?: ((checkpoint: SignedCheckpoint) => void | Promise<void>) | undefined;
 }
 
 /** A checkpoint as stored and handed out. */

@@ -26,27 +26,29 @@ export interface PostgresBackendOptions extends ConnectionOptions {
   /** The caller's pool (`pg.Pool`), ideally made with `postgresSessionSettings()`. */
   pool: PoolLike;
   /** The schema holding Beauvoir's tables (see `migrate`). @default "beauvoir" */
-  schema?: string;
+  schema?: string | undefined;
   /** This replica's lease. */
-  instance?: InstanceLeaseOptions;
+  instance?: InstanceLeaseOptions | undefined;
   /** Lock defaults. */
-  locks?: PostgresLockManagerOptions;
+  locks?: PostgresLockManagerOptions | undefined;
   /** Key TTL, compensation table, key rule. */
-  idempotency?: PostgresIdempotencyOptions;
+  idempotency?: PostgresIdempotencyOptions | undefined;
   /** The audit sealer; `enabled: false` leaves sealing to other replicas. */
-  sealer?: Omit<AuditSealerOptions, "hmacKey" | "checkpoints"> & { enabled?: boolean };
+  sealer?:
+    | (Omit<AuditSealerOptions, "hmacKey" | "checkpoints"> & { enabled?: boolean })
+    | undefined;
   /** Signs every sealed audit record with HMAC-SHA256 (a string is used as UTF-8). Give every replica the same key. */
-  hmacKey?: string | Uint8Array;
+  hmacKey?: string | Uint8Array | undefined;
   /** Signed Merkle checkpoints of the audit history, kept outside the database by `onCheckpoint`. */
-  checkpoints?: AuditCheckpointOptions;
+  checkpoints?: AuditCheckpointOptions | undefined;
   /** Removes secrets from audit params, results, errors and from keys. @default new SecretRedactor() */
-  redactor?: AuditRedactor & KeyRedactor;
+  redactor?: (AuditRedactor & KeyRedactor) | undefined;
   /**
    * Refuse to start when the pool's sessions have no statement, lock or
    * idle-in-transaction timeout (`SESSION_TIMEOUTS_UNSET`).
    * @default true
    */
-  requireSessionTimeouts?: boolean;
+  requireSessionTimeouts?: boolean | undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import {
   assertDurationOption,
   type Clock,
+  definedFields,
   type Logger,
   silentLogger,
   systemClock,
@@ -16,22 +17,22 @@ export interface ConnectionOptions {
    * is resent on another connection.
    * @default 6_000
    */
-  queryTimeoutMs?: number;
+  queryTimeoutMs?: number | undefined;
   /** Resending after transient failures; see {@link RetryOptions}. */
-  retry?: RetryOptions;
+  retry?: RetryOptions | undefined;
   /** Receives resend warnings and background failures. @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Local time: only for waits, timers and local deadlines, never compared with the database's. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Monotonic milliseconds, for the local deadlines of leases and locks: a
    * wall clock stepped back by NTP must not make a replica believe it still
    * holds a lease the database has already let go.
    * @default performance.now
    */
-  monotonicNow?: () => number;
+  monotonicNow?: (() => number) | undefined;
   /** Source of jitter. @default Math.random */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 /**
@@ -61,7 +62,7 @@ export function createStatementRunner(
     options.queryTimeoutMs ?? CONNECTION_DEFAULTS.queryTimeoutMs,
     "queryTimeoutMs",
   );
-  const retry = { ...CONNECTION_DEFAULTS.retry, ...options.retry };
+  const retry = { ...CONNECTION_DEFAULTS.retry, ...definedFields(options.retry) };
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
     throw new RangeError(`retry.maxAttempts must be a positive integer, got ${retry.maxAttempts}`);
   }

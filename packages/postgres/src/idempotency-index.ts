@@ -50,19 +50,19 @@ export interface ClaimInput {
   /** The idempotency key. */
   key: string;
   /** The action. @default the key's text before the first `:` */
-  action?: string;
+  action?: string | undefined;
   /** How a crash during the attempt is compensated. @default the compensation table's entry for the action */
-  strategy?: CompensationStrategy;
+  strategy?: CompensationStrategy | undefined;
   /** What the action is done to, for the intent record, e.g. `acme/app#12`. */
   target: string;
   /** The call's parameters, recorded (redacted) in the intent. */
   params: Record<string, unknown>;
   /** The attempt's id; pass the same one again to resolve a claim whose reply was lost. @default a random UUID */
-  attemptId?: string;
+  attemptId?: string | undefined;
   /** The workflow run the step belongs to. */
-  runId?: string;
+  runId?: string | undefined;
   /** Stops waiting (the claim may still have committed: claim again with the same attemptId). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What a claim found. */
@@ -94,11 +94,11 @@ export interface SettleInput {
    */
   status: "completed" | "failed" | "released";
   /** What it returned (redacted before it is stored); `undefined` for none. */
-  result?: unknown;
+  result?: unknown | undefined;
   /** Why it failed or was released (an `Error` is stored as `name: message`, redacted). */
-  error?: string | Error;
+  error?: string | Error | undefined;
   /** Stops waiting (settle again with the same attemptId to learn the outcome). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What a settle did. */
@@ -124,17 +124,17 @@ export interface TakenOverKey {
 /** Options of {@link PostgresIdempotencyIndex.takeOver}. */
 export interface TakeOverOptions {
   /** At most this many keys. @default 100 */
-  limit?: number;
+  limit?: number | undefined;
   /** Only these keys. */
-  keys?: readonly string[];
+  keys?: readonly string[] | undefined;
   /** Only owners whose lease ended at least this long ago. @default 0 */
-  graceMs?: number;
+  graceMs?: number | undefined;
   /**
    * This takeover's id. After a `DATABASE_UNAVAILABLE`, call again with the
    * same id: the keys the lost call took are handed out again, not stranded.
    * @default a random UUID
    */
-  takeoverId?: string;
+  takeoverId?: string | undefined;
 }
 
 /** What an operator call did. */
@@ -150,11 +150,11 @@ export interface OperatorOutcome {
 /** Options of the {@link PostgresIdempotencyIndex}. */
 export interface PostgresIdempotencyOptions {
   /** How long a settled key deduplicates; afterwards it may be claimed again. `Infinity`: forever. @default 7 days */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** Strategy per action, merged over `@beauvoir/idempotency`'s defaults (others `skip`). */
-  compensation?: Partial<Record<string, CompensationStrategy>>;
+  compensation?: Partial<Record<string, CompensationStrategy>> | undefined;
   /** The key rule. @default {@link createKeyGenerator} with the backend's redactor */
-  generateKey?: GenerateKey;
+  generateKey?: GenerateKey | undefined;
 }
 
 interface EntryRow {

@@ -10,20 +10,20 @@ import type { StatementRunner } from "./statement-runner.js";
 /** Options of an {@link InstanceLease}. */
 export interface InstanceLeaseOptions {
   /** How long a renewal keeps the lease, on the database clock. @default 30_000 */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** Time between renewals. @default ttlMs / 3 */
-  heartbeatIntervalMs?: number;
+  heartbeatIntervalMs?: number | undefined;
   /**
    * The instance gives its lease up locally this long before the database
    * could consider it expired (measured from when the last confirmed renewal
    * was sent), so its steps stop before another replica may take over.
    * @default min(ttlMs / 4, 2_000)
    */
-  safetyMarginMs?: number;
+  safetyMarginMs?: number | undefined;
   /** A label for operators, e.g. a pod name. @default `${hostname()}:${process.pid}` */
-  name?: string;
+  name?: string | undefined;
   /** The instance's id. @default a random UUID */
-  instanceId?: string;
+  instanceId?: string | undefined;
 }
 
 /**

@@ -15,12 +15,12 @@ export interface StoreSetOptions {
    * The epoch the new value is based on: `0` for a document that must not exist
    * yet. @default the epoch this store object last read or wrote
    */
-  expectedEpoch?: number;
+  expectedEpoch?: number | undefined;
   /**
    * A lock's fencing token: the write is refused with `FENCE_STALE` when a write
    * with a higher fence has already been made to this document.
    */
-  fence?: number;
+  fence?: number | undefined;
 }
 
 interface WriteRow {

@@ -9,25 +9,25 @@ import type { StatementRunner } from "./statement-runner.js";
 /** Options of {@link PostgresLockManager}. */
 export interface PostgresLockManagerOptions {
   /** Default lease of a lock, on the database clock. @default 30_000 */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** Between two tries while waiting for a held lock. @default 100 */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
 }
 
 /** Per-call options of {@link PostgresLockManager.acquire}. */
 export interface AcquireOptions {
   /** The lease of this grant. @default the manager's ttlMs */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /** How long to wait for a held lock; `0` tries once. @default 0 */
-  waitMs?: number;
+  waitMs?: number | undefined;
   /** Stops waiting; rejects with the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Renew the lease in the background every third of the ttl while held.
    * Without it, call {@link PostgresLockHandle.renew} yourself.
    * @default true
    */
-  autoRenew?: boolean;
+  autoRenew?: boolean | undefined;
 }
 
 /**

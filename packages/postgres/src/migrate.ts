@@ -10,13 +10,13 @@ export interface MigrateOptions extends ConnectionOptions {
   /** The caller's pool (`pg.Pool`). */
   pool: PoolLike;
   /** The schema (PostgreSQL namespace) holding Beauvoir's tables; created if missing. @default "beauvoir" */
-  schema?: string;
+  schema?: string | undefined;
   /** How long to wait for another `migrate` of the same schema to finish. @default 60_000 */
-  lockWaitMs?: number;
+  lockWaitMs?: number | undefined;
   /** Limit on each migration statement. @default 300_000 */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
   /** @internal The migrations to apply, for tests of future versions. */
-  migrations?: readonly Migration[];
+  migrations?: readonly Migration[] | undefined;
 }
 
 /** What {@link migrate} did. */

@@ -1,4 +1,4 @@
-import { delay } from "@beauvoir/core";
+import { type Defined, delay } from "@beauvoir/core";
 import {
   type ConsumeOptions,
   type ConsumeResult,
@@ -24,13 +24,13 @@ export interface PostgresRateLimiterOptions {
    */
   scope: string;
   /** The bucket every workflow draws from. @default { capacity: 500, refillPerHour: 500 } */
-  global?: TokenBucketOptions;
+  global?: TokenBucketOptions | undefined;
   /** Each workflow's own bucket. @default { capacity: 100, refillPerHour: 100 } */
-  perWorkflow?: TokenBucketOptions;
+  perWorkflow?: TokenBucketOptions | undefined;
   /** Block after a secondary limit that gave no time. @default 60_000 */
-  secondaryDefaultWaitMs?: number;
+  secondaryDefaultWaitMs?: number | undefined;
   /** Longest block a recorded limit can impose. @default 3_600_000 */
-  maxBlockMs?: number;
+  maxBlockMs?: number | undefined;
 }
 
 /** A block GitHub imposed, as stored. */
@@ -326,7 +326,7 @@ export class PostgresRateLimiter {
 
 function resolveBucket(
   given: TokenBucketOptions | undefined,
-  defaults: Required<TokenBucketOptions>,
+  defaults: Defined<TokenBucketOptions>,
   name: string,
 ): ResolvedBucket {
   const capacity = given?.capacity ?? defaults.capacity;

@@ -19,6 +19,16 @@ describe("postgresSessionSettings", () => {
     expect(settings.query_timeout).toBeGreaterThan(settings.statement_timeout);
   });
 
+  it("keeps the default of a limit given as undefined", () => {
+    expect(
+      postgresSessionSettings({
+        statementTimeoutMs: undefined,
+        lockTimeoutMs: undefined,
+        queryTimeoutMs: undefined,
+      }),
+    ).toEqual(postgresSessionSettings());
+  });
+
   it("refuses a limit that would disable the timeout", () => {
     expect(() => postgresSessionSettings({ statementTimeoutMs: 0 })).toThrow(/statementTimeoutMs/);
     expect(() => postgresSessionSettings({ lockTimeoutMs: Number.NaN })).toThrow(/lockTimeoutMs/);

@@ -1,24 +1,24 @@
-import { assertDurationOption } from "@beauvoir/core";
+import { assertDurationOption, definedFields } from "@beauvoir/core";
 import { SessionSettingsError } from "./errors.js";
 import type { Queryable } from "./queryable.js";
 
 /** Options of {@link postgresSessionSettings}. */
 export interface SessionSettingsOptions {
   /** Server-side limit on one statement (`statement_timeout`). @default 5_000 */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
   /** Server-side limit on one lock wait (`lock_timeout`). @default 2_000 */
-  lockTimeoutMs?: number;
+  lockTimeoutMs?: number | undefined;
   /** Server-side limit on a transaction left idle (`idle_in_transaction_session_timeout`). @default 10_000 */
-  idleInTransactionSessionTimeoutMs?: number;
+  idleInTransactionSessionTimeoutMs?: number | undefined;
   /**
    * Client-side limit on waiting for one reply (node-postgres `query_timeout`):
    * what ends a wait on a blackholed connection. Keep it above
    * `statementTimeoutMs`, so the server cancels first when it can.
    * @default 6_000
    */
-  queryTimeoutMs?: number;
+  queryTimeoutMs?: number | undefined;
   /** Client-side limit on opening a connection (`connectionTimeoutMillis`). @default 5_000 */
-  connectionTimeoutMs?: number;
+  connectionTimeoutMs?: number | undefined;
 }
 
 /** The node-postgres pool fields {@link postgresSessionSettings} returns. */
@@ -63,7 +63,7 @@ export const SESSION_SETTINGS_DEFAULTS = Object.freeze({
 export function postgresSessionSettings(
   options: SessionSettingsOptions = {},
 ): PostgresSessionSettings {
-  const resolved = { ...SESSION_SETTINGS_DEFAULTS, ...options };
+  const resolved = { ...SESSION_SETTINGS_DEFAULTS, ...definedFields(options) };
   for (const [name, value] of Object.entries(resolved)) {
     assertDurationOption(value, name, { allowInfinity: false });
     if (value < 1) throw new RangeError(`${name} must be at least 1 ms, got ${value}`);

@@ -1,4 +1,4 @@
-import { type Clock, delay, type Logger } from "@beauvoir/core";
+import { type Clock, type Defined, delay, type Logger } from "@beauvoir/core";
 import { DatabaseUnavailableError } from "./errors.js";
 import type { PoolClientLike, PoolLike, Queryable, QueryResultLike } from "./queryable.js";
 import { isTransientFailure, QueryTimeoutError } from "./transient-failure.js";
@@ -6,19 +6,19 @@ import { isTransientFailure, QueryTimeoutError } from "./transient-failure.js";
 /** How statements are resent after a transient failure. */
 export interface RetryOptions {
   /** Sends of one statement, the first included. @default 12 */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** First wait between sends; doubles each time, jittered ±50 %. @default 25 */
-  baseDelayMs?: number;
+  baseDelayMs?: number | undefined;
   /** Longest wait between sends. @default 1_000 */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /** No new send starts this long after the first one. @default 30_000 */
-  budgetMs?: number;
+  budgetMs?: number | undefined;
 }
 
 /** @internal Resolved settings of a {@link StatementRunner}. */
 export interface StatementRunnerSettings {
   queryTimeoutMs: number;
-  retry: Required<RetryOptions>;
+  retry: Defined<RetryOptions>;
   clock: Clock;
   /** Monotonic milliseconds, for local deadlines (a wall clock may be stepped back). */
   monotonicNow: () => number;
@@ -29,11 +29,11 @@ export interface StatementRunnerSettings {
 /** Per-call options of the runner. */
 export interface SendOptions {
   /** Stops waiting (the statement may still commit: resend it to learn its outcome). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Client-side limit on this send; the runner's `queryTimeoutMs` when absent. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Sends at most this many times (for best-effort statements on the way out). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
 }
 
 /**

@@ -1,6 +1,8 @@
 import {
   assertDurationOption,
   type Clock,
+  type Defined,
+  definedFields,
   type Logger,
   silentLogger,
   systemClock,
@@ -13,12 +15,12 @@ export interface TokenBucketOptions {
    * Most tokens the bucket holds: the largest burst it lets through. A whole
    * number, at least 1.
    */
-  capacity?: number;
+  capacity?: number | undefined;
   /**
    * Tokens added per hour, continuously (not in steps). Any finite number from
    * 0; `0` makes a bucket that never refills (a fixed budget).
    */
-  refillPerHour?: number;
+  refillPerHour?: number | undefined;
 }
 
 /** How `observeResponse()` follows the quota GitHub reports on every response. */
@@ -43,27 +45,27 @@ export interface GitHubQuotaOptions {
 /** Shape of the exponential backoff returned by `getBackoffMs()`. */
 export interface BackoffOptions {
   /** Backoff before the first retry, before jitter. @default 1_000 */
-  baseMs?: number;
+  baseMs?: number | undefined;
   /** Ceiling of the exponential part, before jitter (jitter can add up to 25 %). @default 60_000 */
-  maxMs?: number;
+  maxMs?: number | undefined;
 }
 
 /** Options of `new RateLimiter(options)`. */
 export interface RateLimiterOptions {
   /** The bucket every workflow draws from. @default { capacity: 500, refillPerHour: 500 } */
-  global?: TokenBucketOptions;
+  global?: TokenBucketOptions | undefined;
   /** Each workflow's own bucket, made on its first allowed request. @default { capacity: 100, refillPerHour: 100 } */
-  perWorkflow?: TokenBucketOptions;
+  perWorkflow?: TokenBucketOptions | undefined;
   /**
    * A workflow bucket unused for this long, and full again, is forgotten (with
    * its backoff count). `Infinity` keeps every bucket.
    * @default 3_600_000
    */
-  idleEvictionMs?: number;
+  idleEvictionMs?: number | undefined;
   /** How often idle buckets are evicted; `Infinity` turns the timer off (call `cleanup()` yourself). @default 60_000 */
-  cleanupIntervalMs?: number;
+  cleanupIntervalMs?: number | undefined;
   /** Exponential backoff of `getBackoffMs()`. @default { baseMs: 1_000, maxMs: 60_000 } */
-  backoff?: BackoffOptions;
+  backoff?: BackoffOptions | undefined;
   /**
    * How long a secondary limit blocks when the response said neither
    * `retry-after` nor a reset time. GitHub asks for "at least one minute", and
@@ -71,7 +73,7 @@ export interface RateLimiterOptions {
    * repeat waits twice as long as the last, up to `maxBlockMs`.
    * @default 60_000
    */
-  secondaryDefaultWaitMs?: number;
+  secondaryDefaultWaitMs?: number | undefined;
   /** Following the quota headers of responses. @default { paceBelowFraction: 0.1, resources: ["core"] } */
   githubQuota?: GitHubQuotaOptions | undefined;
   /**
@@ -79,21 +81,21 @@ export interface RateLimiterOptions {
    * header cannot stop the program for days. GitHub's primary window is one hour.
    * @default 3_600_000
    */
-  maxBlockMs?: number;
+  maxBlockMs?: number | undefined;
   /**
    * Called whenever the blocks `exportBlocks()` returns change, before the
    * `blocksChange` listeners; the single-consumer form of that event (boot
    * persists the snapshot with it).
    */
-  onBlocksChange?: ((event: BlocksChangeEvent) => void) | undefined;
+  onBlocksChange?: ((event: BlocksChangeEvent) => void) | undefined | undefined;
   /** Source of time and timers. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Replaces `clock.now()` (the plan's form of the option); timers still come from `clock`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /** Random source in [0, 1) for the backoff jitter. @default Math.random */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Receives a warning for each recorded rate limit and each listener that threw. @default silentLogger */
-  logger?: Pick<Logger, "warn" | "debug">;
+  logger?: Pick<Logger, "warn" | "debug"> | undefined;
 }
 
 /** Defaults applied to every {@link RateLimiterOptions}; the design's F5 values. */
@@ -113,11 +115,11 @@ export const RATE_LIMITER_DEFAULTS = Object.freeze({
 
 /** @internal Every option with its default applied and checked. */
 export interface ResolvedRateLimiterOptions {
-  readonly global: Required<TokenBucketOptions>;
-  readonly perWorkflow: Required<TokenBucketOptions>;
+  readonly global: Defined<TokenBucketOptions>;
+  readonly perWorkflow: Defined<TokenBucketOptions>;
   readonly idleEvictionMs: number;
   readonly cleanupIntervalMs: number;
-  readonly backoff: Required<BackoffOptions>;
+  readonly backoff: Defined<BackoffOptions>;
   readonly secondaryDefaultWaitMs: number;
   readonly maxBlockMs: number;
   readonly githubQuota: {
@@ -157,7 +159,7 @@ export function resolveOptions(
   if (typeof logger !== "object" || logger === null) {
     throw new TypeError("logger must be an object with warn() and debug()");
   }
-  const backoff = { ...RATE_LIMITER_DEFAULTS.backoff, ...options.backoff };
+  const backoff = { ...RATE_LIMITER_DEFAULTS.backoff, ...definedFields(options.backoff) };
   assertFinite(backoff.baseMs, "backoff.baseMs");
   assertFinite(backoff.maxMs, "backoff.maxMs");
   if (backoff.maxMs < backoff.baseMs) {
@@ -225,13 +227,13 @@ function resolveGitHubQuota(
 
 function resolveBucket(
   given: TokenBucketOptions | undefined,
-  defaults: Required<TokenBucketOptions>,
+  defaults: Defined<TokenBucketOptions>,
   name: string,
-): Required<TokenBucketOptions> {
+): Defined<TokenBucketOptions> {
   if (given !== undefined && (typeof given !== "object" || given === null)) {
     throw new TypeError(`${name} must be an object, got ${String(given)}`);
   }
-  const bucket = { ...defaults, ...given };
+  const bucket = { ...defaults, ...definedFields(given) };
   const { capacity, refillPerHour } = bucket;
   if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
     throw new RangeError(

@@ -38,6 +38,24 @@ describe("defaults", () => {
     limiter.shutdown();
   });
 
+  it("keeps the default of an option given as undefined (process.env.X, exactOptionalPropertyTypes code)", () => {
+    const { limiter } = setup({
+      global: { capacity: undefined, refillPerHour: undefined },
+      perWorkflow: { capacity: 2, refillPerHour: undefined },
+      backoff: { baseMs: undefined, maxMs: undefined },
+      cleanupIntervalMs: undefined,
+    });
+    expect(limiter.tryConsume("a").allowed).toBe(true);
+    expect(limiter.tryConsume("a").allowed).toBe(true);
+    // Two tokens, refilled at the default 100 per hour: the next one in 36 s.
+    expect(limiter.tryConsume("a")).toEqual({
+      allowed: false,
+      retryAfterMs: 36_000,
+      bucket: "workflow",
+    });
+    limiter.shutdown();
+  });
+
   it("are frozen, with the design's values", () => {
     expect(Object.isFrozen(RATE_LIMITER_DEFAULTS)).toBe(true);
     expect(Object.isFrozen(RATE_LIMITER_DEFAULTS.global)).toBe(true);

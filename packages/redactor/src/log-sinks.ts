@@ -227,7 +227,7 @@ export interface LoggerSinkOptions {
    * as winston and console do.
    * @default "data-first"
    */
-  argumentOrder?: "data-first" | "message-first";
+  argumentOrder?: "data-first" | "message-first" | undefined;
 }
 
 /**

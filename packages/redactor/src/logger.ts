@@ -13,13 +13,13 @@ export interface LoggerOptions {
    * environment is used if it names a level; otherwise `"info"`.
    * @default process.env.BEAUVOIR_LOG_LEVEL ?? "info"
    */
-  level?: LogThreshold;
+  level?: LogThreshold | undefined;
   /** Names the subsystem in every record, e.g. `"audit-trail"`. @default none */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Where records go. @default consoleSink() */
-  sink?: LogSink;
+  sink?: LogSink | undefined;
   /** Source of record times, for tests. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** Defaults applied to every {@link LoggerOptions}. */

@@ -18,26 +18,26 @@ export interface SecretRedactorOptions {
    * placeholders win. A bare RegExp gets the placeholder `[REDACTED:custom]`.
    * @default []
    */
-  extraPatterns?: ReadonlyArray<RegExp | ExtraSecretPattern>;
+  extraPatterns?: ReadonlyArray<RegExp | ExtraSecretPattern> | undefined;
   /**
    * How many levels of objects `redactAny` and `redactError` walk into; a
    * deeper object becomes `"[MaxDepth]"`. An integer from 1 to 1000.
    * @default 10
    */
-  maxDepth?: number;
+  maxDepth?: number | undefined;
   /**
    * Names of built-in patterns to turn off (see `BUILT_IN_SECRET_PATTERNS`),
    * for a format that collides with your data.
    * @default []
    */
-  disabledPatterns?: readonly string[];
+  disabledPatterns?: readonly string[] | undefined;
   /**
    * More object keys whose values are replaced whole, compared in lower case
    * without `-`, `_`, `.` (so `"session-id"` also covers `sessionId`). The
    * placeholder carries the normalised key: `[REDACTED:sessionid]`.
    * @default []
    */
-  sensitiveKeys?: readonly string[];
+  sensitiveKeys?: readonly string[] | undefined;
 }
 
 /** Defaults applied to every {@link SecretRedactorOptions}. */

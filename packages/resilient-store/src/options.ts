@@ -25,36 +25,36 @@ export interface ResilientStoreOptions<T extends object> {
    * migrated on read; files at a newer one are refused.
    * @default 1
    */
-  schemaVersion?: number;
+  schemaVersion?: number | undefined;
   /**
    * Upgrade steps keyed by the version they upgrade from: `{ 1: v1ToV2, 2: v2ToV3 }`.
    * Keys must be whole numbers from 1 to `schemaVersion - 1`.
    * @default {}
    */
-  migrations?: Record<number, Migration>;
+  migrations?: Record<number, Migration> | undefined;
   /**
    * Largest serialized state accepted by `set()`, and largest file read, in bytes.
    * @default 10_485_760 (10 MiB)
    */
-  maxSizeBytes?: number;
+  maxSizeBytes?: number | undefined;
   /**
    * Checks a state: on `set()` (a false result rejects it with
    * `STORE_INVALID_STATE`) and on read, after migration (a false result makes
    * the file count as corrupt, so the read falls back to the next source).
    * @default undefined (every JSON object is accepted)
    */
-  validate?: ((state: unknown) => state is T) | ((state: unknown) => boolean);
+  validate?: ((state: unknown) => state is T) | ((state: unknown) => boolean) | undefined;
   /** Receives warnings (fallbacks, quarantines) and errors (failed rollbacks). @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Source of time for quarantine names and retention. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** The filesystem calls the store makes; inject faults through it in tests. @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /**
    * How long quarantined files are kept before `cleanupQuarantine()` deletes them.
    * @default 604_800_000 (7 days)
    */
-  quarantineRetentionMs?: number;
+  quarantineRetentionMs?: number | undefined;
 }
 
 /** Defaults applied to every {@link ResilientStoreOptions}. */

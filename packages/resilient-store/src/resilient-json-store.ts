@@ -27,7 +27,7 @@ export interface StoreCallOptions {
    * the call holds the mutex it runs to the end, so the files are never left
    * half-changed by an abort.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -27,16 +27,16 @@ export interface ResilientStoreFactoryOptions {
   /** The directory holding every store's files; created (mode 0700) on the first write. */
   baseDir: string;
   /** Shared by every store the factory creates. @default silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Shared by every store. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Shared by every store. @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /**
    * Retention used by the factory's {@link ResilientStoreFactory.cleanupQuarantine}.
    * @default 604_800_000 (7 days)
    */
-  quarantineRetentionMs?: number;
+  quarantineRetentionMs?: number | undefined;
 }
 
 /** What {@link ResilientStoreFactory.create} accepts: a store's options minus what the factory supplies. */

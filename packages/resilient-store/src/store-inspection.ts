@@ -67,9 +67,9 @@ export interface StoreInspectionOptions {
   /** The store's primary file. */
   path: string;
   /** The filesystem to read through. @default nodeFileSystem */
-  fs?: FileSystem;
+  fs?: FileSystem | undefined;
   /** Files over this size are reported `too-large` without being read. @default 10_485_760 (10 MiB) */
-  maxSizeBytes?: number;
+  maxSizeBytes?: number | undefined;
 }
 
 /**
