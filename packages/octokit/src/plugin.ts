@@ -50,7 +50,10 @@ class AnsweredRefusal {
   constructor(error: unknown) {
     this.error = error;
   }
-  /** The answer's headers, for the rate limiter. */
+  /** The answer's status and headers, for the rate limiter: a refusal reports the quota too. */
+  get status(): unknown {
+    return (this.error as { status?: unknown }).status;
+  }
   get headers(): unknown {
     return (this.error as { response?: { headers?: unknown } }).response?.headers;
   }

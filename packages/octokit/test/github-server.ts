@@ -24,6 +24,8 @@ export interface SeenRequest {
   path: string;
   /** Counted over writes only (1-based); 0 for reads. */
   writeNumber: number;
+  /** When it arrived (`Date.now()`). */
+  at: number;
 }
 
 /** Options of {@link startGitHubServer}. */
@@ -47,6 +49,10 @@ export interface GitHubServerOptions {
   onPerformed?: (write: PerformedWrite) => void;
   /** Holds every performed write's answer until this resolves. */
   holdAnswers?: () => Promise<void> | undefined;
+  /** The `x-ratelimit-limit` of the token. @default 5_000 */
+  quotaLimit?: number;
+  /** Seconds from the server's start to `x-ratelimit-reset`. @default 3_600 */
+  quotaResetInSec?: number;
 }
 
 /** A write the server performed. */
@@ -117,8 +123,8 @@ export async function startGitHubServer(
   let nextId = 1_000;
   let writeNumber = 0;
   let used = 0;
-  const limit = 5_000;
-  const resetAt = Math.floor(Date.now() / 1000) + 3_600;
+  const limit = options.quotaLimit ?? 5_000;
+  const resetAt = Math.ceil(Date.now() / 1000) + (options.quotaResetInSec ?? 3_600);
   const log: RunningGitHubServer["log"] = [];
   const effects = Object.fromEntries(
     [
@@ -596,6 +602,7 @@ export async function startGitHubServer(
       method,
       path: url.pathname,
       writeNumber: isWrite ? ++writeNumber : 0,
+      at: Date.now(),
     };
     const entry = { ...seen, answer: 0 as number | Fault };
     log.push(entry);

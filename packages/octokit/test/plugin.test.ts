@@ -107,6 +107,60 @@ describe("GitHub's failures are the plugin's business", () => {
     expect(server.comments(1)).toHaveLength(1);
   });
 
+  it("slows down before GitHub says no: a response with no quota left holds the next request until the reset", async () => {
+    harness = await startHarness({ server: { quotaLimit: 3, quotaResetInSec: 2 } });
+    const { octokit, server } = harness;
+    await octokit.rest.issues.get({ ...repo, issue_number: 1 });
+    await octokit.rest.issues.get({ ...repo, issue_number: 2 });
+    const last = await octokit.rest.issues.get({ ...repo, issue_number: 3 });
+    expect(last.headers["x-ratelimit-remaining"]).toBe("0");
+    const resetAtMs = Number(last.headers["x-ratelimit-reset"]) * 1_000;
+    const next = await octokit.rest.issues.createComment({ ...repo, issue_number: 1, body: "Hi" });
+    expect(next.status).toBe(201);
+    expect(server.log).toHaveLength(4);
+    expect(server.log[3]?.at).toBeGreaterThanOrEqual(resetAtMs);
+    expect(server.log.map((request) => request.answer)).toEqual([200, 200, 200, 201]);
+  });
+
+  it("takes the quota in from a refusal too: a 404 with none left holds the next request", async () => {
+    harness = await startHarness({ server: { quotaLimit: 1, quotaResetInSec: 2 } });
+    const { octokit, server } = harness;
+    const missing = await octokit.rest.issues
+      .get({ ...repo, issue_number: 99 })
+      .catch((caught: unknown) => caught);
+    expect(missing).toMatchObject({ status: 404 });
+    const resetAtMs =
+      Number(
+        (missing as { response: { headers: Record<string, string> } }).response.headers[
+          "x-ratelimit-reset"
+        ],
+      ) * 1_000;
+    await octokit.rest.issues.get({ ...repo, issue_number: 1 });
+    expect(server.log.map((request) => request.answer)).toEqual([404, 200]);
+    expect(server.log[1]?.at).toBeGreaterThanOrEqual(resetAtMs);
+  });
+
+  it("keeps a breaker per route: a route GitHub keeps failing is cut off, the others go on", async () => {
+    harness = await startHarness({
+      boot: { circuitBreaker: { failureThreshold: 2 } },
+      server: { faults: ({ path }) => (path.endsWith("/pulls/100") ? "bad_gateway" : undefined) },
+    });
+    const { octokit, server } = harness;
+    const toPull = () => server.log.filter((request) => request.path.endsWith("/pulls/100")).length;
+    const first = await octokit.rest.pulls
+      .get({ ...repo, pull_number: 100 })
+      .catch((caught: unknown) => caught);
+    expect(first).toBeInstanceOf(Error);
+    const sent = toPull();
+    expect(sent).toBeGreaterThanOrEqual(2);
+    await expect(octokit.rest.pulls.get({ ...repo, pull_number: 100 })).rejects.toMatchObject({
+      code: "CIRCUIT_OPEN",
+    });
+    expect(toPull()).toBe(sent);
+    const issue = await octokit.rest.issues.get({ ...repo, issue_number: 2 });
+    expect(issue.data.number).toBe(2);
+  });
+
   it("looks a comment up after an ambiguous failure instead of posting it twice", async () => {
     let faulted = false;
     harness = await startHarness({
