@@ -9,13 +9,18 @@ import {
   type BootInitializers,
   type BootPaths,
 } from "./boot-config.js";
+import { describeDamage } from "./boot-damage.js";
+import { logReconciliation, recordLastBoot } from "./boot-record.js";
 import type { ReconcileReport } from "./boot-reconciliation.js";
 import { type BootResult, createBootResult, type DevBootServices } from "./boot-result.js";
+import { inspectBootStores } from "./boot-store-health.js";
 import { defaultInitializers } from "./default-initializers.js";
 import { BootError, describeError } from "./errors.js";
 import type { OperatingMode } from "./executor-context.js";
-import type { HealthReport, SubsystemStatus } from "./health-report.js";
+import { FailStopMonitor } from "./fail-stop-monitor.js";
+import type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
 import type { LockHandlePort, RedactorPort } from "./ports.js";
+import { redactingStoreFactory } from "./redacting-store.js";
 import {
   RESILIENCE_STATE_STORE,
   type ResilienceState,
@@ -71,6 +76,7 @@ export class BootOrchestrator {
     const allowDev = config.allowDev ?? BOOT_DEFAULTS.allowDev;
     const subsystems: Record<string, SubsystemStatus> = {};
     const warnings: string[] = [];
+    const damage: DamageReport[] = [];
     const failed: string[] = [];
     let p0Failed = false;
     const paths = resolvePaths(config.dataDir);
@@ -91,13 +97,32 @@ export class BootOrchestrator {
       warn: (message, data) => context.logger.warn(message, data),
       error: (message, data) => context.logger.error(message, data),
     };
+    // Until step 3a builds the configured redactor, texts go through a default one.
+    const fallbackRedactor = new SecretRedactor();
+    const redact = (text: string): string => {
+      const redacted = (context.redactor ?? fallbackRedactor).redactAny(text);
+      return typeof redacted === "string" ? redacted : fallbackRedactor.redact(text);
+    };
     const health = (mode: OperatingMode, success: boolean): HealthReport => ({
       success,
       mode,
       bootTimeMs: performance.now() - startedAt,
       warnings: [...warnings],
       subsystems: { ...subsystems },
+      damage: [...damage],
     });
+    const bootedAt = new Date(context.clock.now()).toISOString();
+    const lastBoot = (
+      report: HealthReport,
+      reconciliation: ReconcileReport | undefined,
+      aborted?: { step: string; error: string },
+    ) =>
+      recordLastBoot(context, context.redactor ?? fallbackRedactor, {
+        bootedAt,
+        health: report,
+        reconciliation,
+        ...(aborted ? { aborted } : {}),
+      });
     let instanceLock: LockHandlePort | undefined;
     const abortOrDegrade = async (
       step: string,
@@ -106,14 +131,31 @@ export class BootOrchestrator {
     ): Promise<void> => {
       subsystems[step] = "failed";
       failed.push(step);
-      warnings.push(`${step} failed: ${describeError(error)}`);
-      context.logger.error(`boot: ${step} failed`, { error, priority });
+      const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
+      const aborts = priority === "P0" && (!allowDev || lockHeld);
+      const found = describeDamage(
+        step,
+        error,
+        aborts ? "aborted" : allowDev ? "dev" : "degraded",
+        paths,
+        redact,
+      );
+      if (found) damage.push(found);
+      const consequence =
+        found?.outcome === "degraded" ? "; write steps are refused, reads run" : "";
+      const repair = found?.repair ? `; to fix it: ${found.repair}` : "";
+      warnings.push(redact(`${step} failed: ${describeError(error)}${consequence}${repair}`));
+      context.logger.error(`boot: ${step} failed`, { error, priority, file: found?.file });
       if (priority === "P0") {
         p0Failed = true;
-        const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
-        if (!allowDev || lockHeld) {
+        if (aborts) {
+          const report = health(allowDev ? "dev" : "degraded", false);
+          // Only the holder of the instance lock writes in the data directory.
+          if (instanceLock) {
+            await lastBoot(report, undefined, { step, error: redact(describeError(error)) });
+          }
           await releaseQuietly(context, instanceLock);
-          throw new BootError(step, health(allowDev ? "dev" : "degraded", false), error);
+          throw new BootError(step, report, error);
         }
       }
     };
@@ -191,20 +233,43 @@ export class BootOrchestrator {
     const anyP1Failed = failed.some((step) => P1_STEPS.has(step));
     const mode: OperatingMode =
       p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
+    // Damaged store files, seen read-only before anything loads (and quarantines) them.
+    if (storeFactory) {
+      const stores = await inspectBootStores(context.fs, paths, redact);
+      warnings.push(...stores.warnings);
+      damage.push(...stores.damage);
+    }
+    // Boot's own state files and every fail stop pass through here.
+    const monitor = new FailStopMonitor(paths, redact);
+    const bootRedactor = context.redactor ?? fallbackRedactor;
+    const watchedStores =
+      storeFactory &&
+      redactingStoreFactory(monitor.watchStoreFactory("stores", storeFactory), bootRedactor);
     // Breakers and GitHub's blocks as the last run left them, before any step runs.
-    const resilienceState = storeFactory
+    const resilienceState = watchedStores
       ? new ResilienceStateKeeper({
-          store: storeFactory.create<ResilienceState>(RESILIENCE_STATE_STORE),
+          store: watchedStores.create<ResilienceState>(RESILIENCE_STATE_STORE),
           breakers: circuitBreakers,
           limiter: rateLimiter,
           logger: context.logger,
         })
       : undefined;
-    await resilienceState?.restore();
+    const restored = await resilienceState?.restore();
+    if (restored && !restored.restored) {
+      subsystems.resilienceState = "degraded";
+      warnings.push(
+        redact(
+          `resilienceState: the saved breaker and rate-limit state could not be read (${restored.problem}); breakers start closed and the limiter unblocked`,
+        ),
+      );
+      const found = describeDamage("resilienceState", restored.error, "warning", paths, redact);
+      if (found) damage.push(found);
+    }
     resilienceState?.watch();
     const executor = new DurableStepExecutor({
-      auditTrail: context.auditTrail,
-      idempotencyIndex,
+      auditTrail:
+        context.auditTrail && monitor.watch("auditTrail", context.auditTrail, ["recordIntent"]),
+      idempotencyIndex: idempotencyIndex && monitor.watch("idempotencyIndex", idempotencyIndex),
       circuitBreakers,
       rateLimiter,
       actionPolicy: toolValidator,
@@ -227,7 +292,9 @@ export class BootOrchestrator {
     let reconciliation: ReconcileReport | undefined;
     if (idempotencyIndex && context.auditTrail) {
       try {
+        const openIntents = context.auditTrail.getPendingIntents();
         reconciliation = await executor.reconcilePending();
+        logReconciliation(context.logger, reconciliation, openIntents);
         subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
         if (reconciliation.unresolved.length > 0) {
           warnings.push(
@@ -277,11 +344,21 @@ export class BootOrchestrator {
       context.logger.warn("boot: degraded mode, write steps are refused", { failed });
     }
     const report = health(mode, !p0Failed);
+    const unwritten = await lastBoot(report, reconciliation);
+    if (unwritten !== undefined) report.warnings.push(unwritten);
+    monitor.attach(report, context.logger);
     context.logger.info("boot: done", { mode, bootTimeMs: Math.round(report.bootTimeMs) });
 
     const workflows = new WorkflowEngine({
       executor,
-      storeFactory,
+      storeFactory: watchedStores,
+      redactor: bootRedactor,
+      ...(idempotencyIndex
+        ? {
+            generateKey: (action: string, scope: string, resource: string, params: unknown) =>
+              idempotencyIndex.generateKey(action, scope, resource, params),
+          }
+        : {}),
       logger: context.logger,
       clock: context.clock,
     });

@@ -1,8 +1,12 @@
-import { constants } from "node:fs";
 import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
 import { CircuitBreakerGroup, type FailureClass } from "@beauvoir/breaker";
-import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
+import {
+  ensureDurableDirectory,
+  type FileHandleLike,
+  isErrnoError,
+  openPrivateFile,
+} from "@beauvoir/core";
 import { IdempotencyIndex } from "@beauvoir/idempotency";
 import { LockManager } from "@beauvoir/locks";
 import { RateLimiter } from "@beauvoir/rate-limiter";
@@ -24,20 +28,22 @@ export const BOOT_BREAKER_COUNTABLE_CLASSES: readonly FailureClass[] = Object.fr
 ]);
 
 async function probeDirectory(context: BootContext, directory: string): Promise<void> {
-  await context.fs.mkdir(directory, { recursive: true, mode: 0o700 });
+  // Each level created 0700 and made durable in its parent: a mkdir whose
+  // parent is not fsynced can vanish in a power cut with every file in it.
+  await ensureDurableDirectory(context.fs, directory);
   // O_EXCL proves we can create files here and that the filesystem honours
-  // exclusive create, which the lock manager and the stores rely on. No
-  // fsync: the probe proves permissions, not durability, and boot time counts.
+  // exclusive create, which the lock manager and the stores rely on; never
+  // through a planted link (O_NOFOLLOW). No fsync of the probe itself: it
+  // proves permissions, not durability, and boot time counts.
   const probe = join(directory, `.boot-probe.${process.pid}`);
-  const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY;
   let handle: FileHandleLike;
   try {
-    handle = await context.fs.open(probe, flags, 0o600);
+    handle = await openPrivateFile(context.fs, probe, "create");
   } catch (error) {
-    // Left by a killed process that had our pid; remove it and try once more.
+    // Left by a killed process that had our pid (unlink removes a link, never its target).
     if (!isErrnoError(error, "EEXIST")) throw error;
     await context.fs.unlink(probe);
-    handle = await context.fs.open(probe, flags, 0o600);
+    handle = await openPrivateFile(context.fs, probe, "create");
   }
   await handle.close();
   await context.fs.unlink(probe);

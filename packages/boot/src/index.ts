@@ -50,7 +50,8 @@ export {
   type FailureKind,
   type FailureModelOverrides,
 } from "./failure-model.js";
-export type { HealthReport, SubsystemStatus } from "./health-report.js";
+export type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
+export { LAST_BOOT_FILE, type LastBootRecord } from "./last-boot.js";
 export { type JsonSafe, type JsonSafeMember, toJsonSafe } from "./json-safe.js";
 export type {
   ActionPolicyPort,
