@@ -79,7 +79,8 @@ function repairCommand(
     if (reason === "hmac_missing") {
       return `check the history (beauvoir-audit verify ${auditDir}), then beauvoir-audit start-signing ${auditDir} --hmac-key-env <NAME>`;
     }
-    if (code === "AUDIT_FILE_IN_USE") return "close the other AuditTrail of this process on that file";
+    if (code === "AUDIT_FILE_IN_USE")
+      return "close the other AuditTrail of this process on that file";
     return `beauvoir-audit repair ${auditDir}`;
   }
   if (subsystem === "idempotencyIndex") {

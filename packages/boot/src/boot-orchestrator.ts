@@ -10,11 +10,11 @@ import {
   type BootPaths,
 } from "./boot-config.js";
 import { describeDamage } from "./boot-damage.js";
-import { logReconciliation, recordLastBoot } from "./boot-record.js";
 import type { ReconcileReport } from "./boot-reconciliation.js";
+import { logReconciliation, recordLastBoot } from "./boot-record.js";
 import { type BootResult, createBootResult, type DevBootServices } from "./boot-result.js";
 import { inspectBootStores } from "./boot-store-health.js";
-import { defaultInitializers } from "./default-initializers.js";
+import { checkDefaultInitializerOptions, defaultInitializers } from "./default-initializers.js";
 import { BootError, describeError } from "./errors.js";
 import type { OperatingMode } from "./executor-context.js";
 import { FailStopMonitor } from "./fail-stop-monitor.js";
@@ -73,7 +73,7 @@ export class BootOrchestrator {
   async boot(): Promise<BootResult> {
     const startedAt = performance.now();
     const config = this.#config;
-    const allowDev = config.allowDev ?? BOOT_DEFAULTS.allowDev;
+    const allowDev = (config.allowDev ?? BOOT_DEFAULTS.allowDev) === true;
     const subsystems: Record<string, SubsystemStatus> = {};
     const warnings: string[] = [];
     const damage: DamageReport[] = [];
@@ -111,7 +111,7 @@ export class BootOrchestrator {
       subsystems: { ...subsystems },
       damage: [...damage],
     });
-    const bootedAt = new Date(context.clock.now()).toISOString();
+    let bootedAt = new Date().toISOString();
     const lastBoot = (
       report: HealthReport,
       reconciliation: ReconcileReport | undefined,
@@ -132,7 +132,8 @@ export class BootOrchestrator {
       subsystems[step] = "failed";
       failed.push(step);
       const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
-      const aborts = priority === "P0" && (!allowDev || lockHeld);
+      // A bad option aborts even with allowDev: nothing may be written before it is fixed.
+      const aborts = priority === "P0" && (!allowDev || lockHeld || step === "config");
       const found = describeDamage(
         step,
         error,
@@ -171,7 +172,11 @@ export class BootOrchestrator {
     };
 
     // 1. Config validation.
-    await attempt("config", "P0", () => validateBootConfig(config));
+    await attempt("config", "P0", async () => {
+      validateBootConfig(config);
+      await checkDefaultInitializerOptions(context);
+    });
+    if (subsystems.config === "ok") bootedAt = new Date(context.clock.now()).toISOString();
     // 2. Filesystem validation, then the single-instance lock.
     await attempt("filesystem", "P0", () => this.#initializers.filesystem(context));
     context.lockManager = await attempt("lockManager", "P0", () =>

@@ -1,6 +1,10 @@
 import { join } from "node:path";
 import type { FileSystem } from "@beauvoir/core";
-import { inspectStore, type StoreFileReport, type StoreInspection } from "@beauvoir/resilient-store";
+import {
+  inspectStore,
+  type StoreFileReport,
+  type StoreInspection,
+} from "@beauvoir/resilient-store";
 import type { BootPaths } from "./boot-config.js";
 import type { DamageReport } from "./health-report.js";
 import { LAST_BOOT_FILE } from "./last-boot.js";
@@ -58,7 +62,9 @@ export async function inspectBootStores(
     for (const name of names.filter((entry) => entry.includes(".quarantine.")).sort()) {
       const file = join(directory, name);
       health.warnings.push(
-        redact(`stores: ${file} is a quarantined copy of a damaged store file, kept for inspection`),
+        redact(
+          `stores: ${file} is a quarantined copy of a damaged store file, kept for inspection`,
+        ),
       );
       health.damage.push({
         subsystem: "stores",
@@ -73,7 +79,11 @@ export async function inspectBootStores(
   return health;
 }
 
-function report(health: StoreHealth, inspection: StoreInspection, redact: (text: string) => string): void {
+function report(
+  health: StoreHealth,
+  inspection: StoreInspection,
+  redact: (text: string) => string,
+): void {
   const damaged = (file: StoreFileReport) => !USABLE.has(file.health);
   for (const file of [inspection.primary, inspection.bak, ...inspection.tmps]) {
     if (!damaged(file)) continue;
@@ -82,20 +92,28 @@ function report(health: StoreHealth, inspection: StoreInspection, redact: (text:
     health.warnings.push(redact(`stores: ${file.file} is damaged (${what}); ${served}`));
     health.damage.push({
       subsystem: "stores",
-      code: inspection.current === "bak" && file === inspection.primary ? "STORE_BAK_SERVED" : "STORE_DAMAGED",
+      code:
+        inspection.current === "bak" && file === inspection.primary
+          ? "STORE_BAK_SERVED"
+          : "STORE_DAMAGED",
       file: redact(file.file),
       detail: redact(what),
       outcome: "warning",
-      repair: "beauvoir store show / store restore, or leave it: the store quarantines it on its next load",
+      repair:
+        "beauvoir store show / store restore, or leave it: the store quarantines it on its next load",
     });
   }
 }
 
 function consequence(inspection: StoreInspection, file: StoreFileReport): string {
-  if (file.health === "symlink") return "the store refuses it (SYMLINK_REFUSED) and nothing is read through it";
-  if (file.health === "unreadable") return "the store cannot load until it is readable (STORE_READ_FAILED)";
-  if (file !== inspection.primary) return "it is not served, and is quarantined or replaced by the next write";
-  if (inspection.current === "bak") return "its .bak (one write older) is served and the damaged file is quarantined";
+  if (file.health === "symlink")
+    return "the store refuses it (SYMLINK_REFUSED) and nothing is read through it";
+  if (file.health === "unreadable")
+    return "the store cannot load until it is readable (STORE_READ_FAILED)";
+  if (file !== inspection.primary)
+    return "it is not served, and is quarantined or replaced by the next write";
+  if (inspection.current === "bak")
+    return "its .bak (one write older) is served and the damaged file is quarantined";
   if (inspection.current === "tmp") return "a newer complete tmp file is served";
   return "no copy is usable: the store starts empty and the damaged files are quarantined";
 }

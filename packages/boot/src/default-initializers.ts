@@ -90,16 +90,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     });
   },
   async auditTrail(context: BootContext) {
-    const { config } = context;
-    const auditTrail = new AuditTrail({
-      ...config.auditTrail,
-      path: context.paths.auditFile,
-      logger: context.logger,
-      clock: context.clock,
-      fs: context.fs,
-      ...(context.redactor ? { redactor: context.redactor } : {}),
-      ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
-    });
+    const auditTrail = buildAuditTrail(context);
     const recovery = await auditTrail.initialize();
     return { auditTrail, recordsLost: recovery.recordsLost };
   },
@@ -130,21 +121,63 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     });
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
-    const audit = context.auditTrail;
-    const redactor = context.redactor;
-    const index = new IdempotencyIndex({
-      ...context.config.idempotency,
-      dir: context.paths.idempotencyDir,
-      logger: context.logger,
-      clock: context.clock,
-      fs: context.fs,
-      ...(context.lockManager ? { locks: context.lockManager } : {}),
-      ...(audit ? { auditQuery: audit } : {}),
-      // The index redacts keys, errors and results with boot's redactor (it
-      // needs one that also redacts plain text, as SecretRedactor does).
-      ...(redactor instanceof SecretRedactor ? { redactor } : {}),
-    });
+    const index = buildIdempotencyIndex(context);
     await index.initialize();
     return index;
   },
 });
+
+function buildAuditTrail(context: BootContext): AuditTrail {
+  const { config } = context;
+  return new AuditTrail({
+    ...config.auditTrail,
+    path: context.paths.auditFile,
+    logger: context.logger,
+    clock: context.clock,
+    fs: context.fs,
+    ...(context.redactor ? { redactor: context.redactor } : {}),
+    ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
+  });
+}
+
+function buildIdempotencyIndex(context: BootContext): IdempotencyIndex {
+  const audit = context.auditTrail;
+  const redactor = context.redactor;
+  return new IdempotencyIndex({
+    ...context.config.idempotency,
+    dir: context.paths.idempotencyDir,
+    logger: context.logger,
+    clock: context.clock,
+    fs: context.fs,
+    ...(context.lockManager ? { locks: context.lockManager } : {}),
+    ...(audit ? { auditQuery: audit } : {}),
+    // The index redacts keys, errors and results with boot's redactor (it
+    // needs one that also redacts plain text, as SecretRedactor does).
+    ...(redactor instanceof SecretRedactor ? { redactor } : {}),
+  });
+}
+
+/**
+ * Boot's step 1 for the default initializers the config did not replace:
+ * builds each subsystem without opening it (their constructors check every
+ * option and touch no disk), so a bad `auditTrail`, `idempotency`, `locks`,
+ * `circuitBreaker`, `rateLimiter`, `redactor` or `log` option is refused
+ * before boot creates anything.
+ * @param context - boot's context before step 2 (nothing built yet).
+ * @throws TypeError or RangeError naming the option.
+ */
+export async function checkDefaultInitializerOptions(context: BootContext): Promise<void> {
+  const replaced = context.config.initializers ?? {};
+  const uses = (name: keyof BootInitializers) => replaced[name] === undefined;
+  const redactor = uses("redactor") ? defaultInitializers.redactor(context) : undefined;
+  const scratch: BootContext = { ...context, redactor: await redactor };
+  if (uses("logger") && uses("redactor")) await defaultInitializers.logger(scratch);
+  if (uses("lockManager")) defaultInitializers.lockManager(scratch);
+  if (uses("auditTrail")) buildAuditTrail(scratch);
+  if (uses("storeFactory")) defaultInitializers.storeFactory(scratch);
+  if (uses("circuitBreakers")) {
+    (await defaultInitializers.circuitBreakers(scratch)).get("boot-options-check");
+  }
+  if (uses("rateLimiter")) (await defaultInitializers.rateLimiter(scratch)).shutdown?.();
+  if (uses("idempotencyIndex")) buildIdempotencyIndex(scratch);
+}

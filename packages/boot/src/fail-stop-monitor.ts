@@ -10,7 +10,9 @@ const WRITE_PATH = new Set(["auditTrail", "idempotencyIndex"]);
 
 function isFailStopped(error: unknown): boolean {
   return (
-    typeof error === "object" && error !== null && (error as { code?: unknown }).code === "FAIL_STOPPED"
+    typeof error === "object" &&
+    error !== null &&
+    (error as { code?: unknown }).code === "FAIL_STOPPED"
   );
 }
 
@@ -106,15 +108,21 @@ export class FailStopMonitor {
   }
 
   #assertWritable(input: unknown): void {
-    const blocking = [...this.#stopped.values()].filter((report) => WRITE_PATH.has(report.subsystem));
+    const blocking = [...this.#stopped.values()].filter((report) =>
+      WRITE_PATH.has(report.subsystem),
+    );
     if (blocking.length === 0) return;
     const action =
-      typeof input === "object" && input !== null && typeof (input as { action?: unknown }).action === "string"
+      typeof input === "object" &&
+      input !== null &&
+      typeof (input as { action?: unknown }).action === "string"
         ? (input as { action: string }).action
         : "write";
     throw new DegradedModeError(
       action,
-      blocking.map((report) => `${report.subsystem} (FAIL_STOPPED${report.file ? ` at ${report.file}` : ""})`),
+      blocking.map(
+        (report) => `${report.subsystem} (FAIL_STOPPED${report.file ? ` at ${report.file}` : ""})`,
+      ),
     );
   }
 
@@ -131,7 +139,9 @@ export class FailStopMonitor {
     if (!health) return;
     if (health.mode === "autonomous") health.mode = "degraded";
     health.subsystems[report.subsystem] = "failed";
-    const refusal = WRITE_PATH.has(report.subsystem) ? "; write steps are refused until restart" : "";
+    const refusal = WRITE_PATH.has(report.subsystem)
+      ? "; write steps are refused until restart"
+      : "";
     const warning = `${report.subsystem} fail-stopped: ${report.detail}${refusal}`;
     health.warnings.push(warning);
     health.damage.push(report);

@@ -51,8 +51,8 @@ export {
   type FailureModelOverrides,
 } from "./failure-model.js";
 export type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
-export { LAST_BOOT_FILE, type LastBootRecord } from "./last-boot.js";
 export { type JsonSafe, type JsonSafeMember, toJsonSafe } from "./json-safe.js";
+export { LAST_BOOT_FILE, type LastBootRecord } from "./last-boot.js";
 export type {
   ActionPolicyPort,
   AuditIntentInput,

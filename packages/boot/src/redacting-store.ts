@@ -9,7 +9,10 @@ import type { JsonStorePort, RedactorPort, StoreFactoryPort } from "./ports.js";
  * @param redactor - applied to each state (`redactAny`, a deep copy).
  * @returns the redacting store.
  */
-export function redactingStore<T>(store: JsonStorePort<T>, redactor: RedactorPort): JsonStorePort<T> {
+export function redactingStore<T>(
+  store: JsonStorePort<T>,
+  redactor: RedactorPort,
+): JsonStorePort<T> {
   return {
     get: () => store.get(),
     set: (value: T) => store.set(redactor.redactAny(value) as T),
