@@ -107,7 +107,7 @@ export class BootOrchestrator {
       success,
       mode,
       bootTimeMs: performance.now() - startedAt,
-      warnings: [...warnings],
+      warnings: warnings.map(redact),
       subsystems: { ...subsystems },
       damage: [...damage],
     });
