@@ -22,7 +22,7 @@ export interface StoreHealth {
 /**
  * Looks, read-only, at the store files boot reads itself (the breaker and
  * rate-limit state, the list of unfinished workflow runs and each of their
- * states, `last-boot.json`) before anything loads them, and at the
+ * states, `last-boot.json`, the index snapshot) before anything loads them, and at the
  * quarantined files under `stores/` and `dataDir`: each damaged file becomes
  * a warning and a {@link DamageReport} (`outcome: "warning"`): the store
  * serves its `.bak` (one write older) and quarantines the damaged file.
@@ -48,11 +48,12 @@ export async function inspectBootStores(
   };
   await inspect(join(paths.storesDir, `${RESILIENCE_STATE_STORE}.json`));
   await inspect(join(paths.dataDir, LAST_BOOT_FILE));
+  await inspect(join(paths.idempotencyDir, "snapshot.json"));
   const active = await inspect(join(paths.storesDir, `${ACTIVE_RUNS_STORE}.json`));
   for (const runId of activeRunIds(active)) {
     await inspect(join(paths.storesDir, `${runStoreName(runId)}.json`));
   }
-  for (const directory of [paths.storesDir, paths.dataDir]) {
+  for (const directory of [paths.storesDir, paths.dataDir, paths.idempotencyDir]) {
     let names: string[];
     try {
       names = await fs.readdir(directory);
@@ -92,10 +93,7 @@ function report(
     health.warnings.push(redact(`stores: ${file.file} is damaged (${what}); ${served}`));
     health.damage.push({
       subsystem: "stores",
-      code:
-        inspection.current === "bak" && file === inspection.primary
-          ? "STORE_BAK_SERVED"
-          : "STORE_DAMAGED",
+      code: damageCode(inspection, file),
       file: redact(file.file),
       detail: redact(what),
       outcome: "warning",
@@ -103,6 +101,13 @@ function report(
         "beauvoir store show / store restore, or leave it: the store quarantines it on its next load",
     });
   }
+}
+
+function damageCode(inspection: StoreInspection, file: StoreFileReport): string {
+  if (file.health === "symlink") return "SYMLINK_REFUSED";
+  if (file.health === "unreadable") return "STORE_READ_FAILED";
+  if (file === inspection.primary && inspection.current === "bak") return "STORE_BAK_SERVED";
+  return "STORE_DAMAGED";
 }
 
 function consequence(inspection: StoreInspection, file: StoreFileReport): string {

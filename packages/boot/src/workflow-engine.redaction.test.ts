@@ -34,11 +34,17 @@ describe("workflow-run state on disk is redacted", () => {
         {
           name: "leaky",
           steps: [
-            { name: "fetch", action: "add_labels", run: async () => ({ token: TOKEN, note: `with ${TOKEN}` }) },
+            {
+              name: "fetch",
+              action: "add_labels",
+              run: async () => ({ token: TOKEN, note: `with ${TOKEN}` }),
+            },
             {
               name: "use",
               action: "add_labels",
-              run: async ({ outputs }) => ({ saw: (outputs.fetch as { token: string }).token === TOKEN }),
+              run: async ({ outputs }) => ({
+                saw: (outputs.fetch as { token: string }).token === TOKEN,
+              }),
             },
             {
               name: "fail",

@@ -269,7 +269,10 @@ describe("FAIL_STOPPED at run time: the live health says degraded, later writes 
         }),
       );
       expect(lines.some((line) => line.includes("fail-stopped"))).toBe(true);
-      const refused = await label("issue-2").catch((error: unknown) => error as Error);
+      const refused = (await label("issue-2").then(
+        () => new Error("not refused"),
+        (error: unknown) => error as Error,
+      )) as Error;
       expect(refused).toMatchObject({ code: "DEGRADED_MODE" });
       expect(refused.message).toContain("idempotencyIndex");
       const read = await app.executor.execute({

@@ -68,8 +68,18 @@ describe("files 0600 and directories 0700, everywhere boot writes", () => {
     const directories = entries.filter((entry) => entry.kind === "directory");
     // Every kind of file boot leaves: rotated audit segments, journals, snapshots, stores, baks, last-boot.
     const names = files.map((entry) => entry.path.slice(dataDir.length + 1));
-    for (const expected of [/^audit\/audit\.\d{8}T/, /^idempotency\/journal\./, /^idempotency\/snapshot\.json$/, /^stores\/workflow-run\./, /\.bak$/, /^last-boot\.json$/]) {
-      expect(names.some((name) => expected.test(name)), String(expected)).toBe(true);
+    for (const expected of [
+      /^audit\/audit\.\d{8}T/,
+      /^idempotency\/journal\./,
+      /^idempotency\/snapshot\.json$/,
+      /^stores\/workflow-run\./,
+      /\.bak$/,
+      /^last-boot\.json$/,
+    ]) {
+      expect(
+        names.some((name) => expected.test(name)),
+        String(expected),
+      ).toBe(true);
     }
     expect(entries.filter((entry) => entry.kind === "other")).toEqual([]);
     expect(files.filter((entry) => entry.mode !== 0o600)).toEqual([]);

@@ -29,7 +29,10 @@ export function fakeSecrets(): FakeSecret[] {
     randomText(43, `${ALPHANUMERIC}-_`),
   ].join(".");
   const pemBody = Array.from({ length: 4 }, () => randomText(64, `${ALPHANUMERIC}+/`)).join("\n");
-  const pem = ["-----BEGIN RSA", "PRIVATE KEY-----\n"].join(" ") + pemBody + ["\n-----END RSA", "PRIVATE KEY-----"].join(" ");
+  const pem =
+    ["-----BEGIN RSA", "PRIVATE KEY-----\n"].join(" ") +
+    pemBody +
+    ["\n-----END RSA", "PRIVATE KEY-----"].join(" ");
   const password = `Pw${randomText(18)}`;
   const accessToken = randomText(40, "abcdef0123456789");
   const bearer = randomText(48, `${ALPHANUMERIC}-._~`);
@@ -38,11 +41,22 @@ export function fakeSecrets(): FakeSecret[] {
     whole("github-fine-grained", `github_pat_${randomText(22)}_${randomText(59)}`),
     whole("github-oauth", `gho_${randomText(36)}`),
     whole("aws-key", `AKIA${randomText(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")}`),
-    whole("slack-token", `xoxb-${randomText(12, "0123456789")}-${randomText(12, "0123456789")}-${randomText(24)}`),
+    whole(
+      "slack-token",
+      `xoxb-${randomText(12, "0123456789")}-${randomText(12, "0123456789")}-${randomText(24)}`,
+    ),
     { family: "private-key", value: pem, secret: pemBody.slice(0, 64) },
     whole("jwt", jwt),
-    { family: "url-password", value: `https://bot:${password}@git.example.com/acme/widgets.git`, secret: password },
-    { family: "access-token-param", value: `https://api.example.com/items?access_token=${accessToken}`, secret: accessToken },
+    {
+      family: "url-password",
+      value: `https://bot:${password}@git.example.com/acme/widgets.git`,
+      secret: password,
+    },
+    {
+      family: "access-token-param",
+      value: `https://api.example.com/items?access_token=${accessToken}`,
+      secret: accessToken,
+    },
     { family: "bearer", value: `Authorization: Bearer ${bearer}`, secret: bearer },
   ];
 }

@@ -51,7 +51,8 @@ function search(secrets: FakeSecret[], where: string, text: string): Hit[] {
 describe("no secret handed to boot, its steps or its workflows reaches a file or a log line", () => {
   it("every family, in every place a caller hands one over: 0 raw or encoded occurrences", async () => {
     const secrets = fakeSecrets();
-    const value = (family: string) => secrets.find((secret) => secret.family === family)?.value as string;
+    const value = (family: string) =>
+      secrets.find((secret) => secret.family === family)?.value as string;
     const dataDir = join(root, "data");
     const { lines, sink } = captureSink();
     const config = {
@@ -60,7 +61,12 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
       retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
       // A tool outside the policy: the health warning quotes its name.
       actionPolicy: { tools: { add_labels: {}, add_issue_comment: {}, create_review: {} } },
-      toolNames: ["add_labels", "add_issue_comment", "create_review", `tool ${value("github-pat")}`],
+      toolNames: [
+        "add_labels",
+        "add_issue_comment",
+        "create_review",
+        `tool ${value("github-pat")}`,
+      ],
     };
     const app = await boot(config);
     let workflowRun = "";
@@ -84,7 +90,11 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
         scope: "acme/widgets",
         resource: "issues/2",
         params: { labels: ["bug"] },
-        run: async () => ({ token: value("github-oauth"), aws: value("aws-key"), slack: value("slack-token") }),
+        run: async () => ({
+          token: value("github-oauth"),
+          aws: value("aws-key"),
+          slack: value("slack-token"),
+        }),
       });
       // A failure whose message holds a URL with a token (retried, then failed).
       await expect(
@@ -94,7 +104,9 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
           resource: "issues/3",
           params: { labels: ["x"] },
           run: async () => {
-            throw new Error(`GET ${value("access-token-param")} failed: socket hang up (${value("bearer")})`);
+            throw new Error(
+              `GET ${value("access-token-param")} failed: socket hang up (${value("bearer")})`,
+            );
           },
         }),
       ).rejects.toThrow();
@@ -126,15 +138,22 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
               name: "review",
               action: "create_review",
               run: async () => {
-                throw Object.assign(new Error(`rejected: ${value("private-key")} ${value("slack-token")}`), {
-                  status: 422,
-                  headers: {},
-                });
+                throw Object.assign(
+                  new Error(`rejected: ${value("private-key")} ${value("slack-token")}`),
+                  {
+                    status: 422,
+                    headers: {},
+                  },
+                );
               },
             },
           ],
         },
-        { token: value("github-fine-grained"), note: value("private-key"), slack: value("slack-token") },
+        {
+          token: value("github-fine-grained"),
+          note: value("private-key"),
+          slack: value("slack-token"),
+        },
       );
       const run = await app.workflows.run(workflowRun);
       expect(run.status).toBe("failed");
@@ -154,9 +173,16 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
     expect(files.length).toBeGreaterThan(5);
     const hits: Hit[] = [];
     for (const file of files) {
-      hits.push(...search(secrets, file.slice(dataDir.length + 1), (await readFile(file)).toString("latin1")));
+      hits.push(
+        ...search(
+          secrets,
+          file.slice(dataDir.length + 1),
+          (await readFile(file)).toString("latin1"),
+        ),
+      );
     }
-    for (const [number, line] of lines.entries()) hits.push(...search(secrets, `log line ${number + 1}`, line));
+    for (const [number, line] of lines.entries())
+      hits.push(...search(secrets, `log line ${number + 1}`, line));
     expect(lines.length).toBeGreaterThan(10);
     expect(hits).toEqual([]);
   });
