@@ -27,26 +27,10 @@ export const BOOT_BREAKER_COUNTABLE_CLASSES: readonly FailureClass[] = Object.fr
   "external",
 ]);
 
-async function isDirectory(context: BootContext, path: string): Promise<boolean> {
-  try {
-    await context.fs.readdir(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function probeDirectory(context: BootContext, directory: string): Promise<void> {
   // Each level created 0700 and made durable in its parent: a mkdir whose
   // parent is not fsynced can vanish in a power cut with every file in it.
-  const existed = directory === context.paths.dataDir && (await isDirectory(context, directory));
-  try {
-    await ensureDurableDirectory(context.fs, directory);
-  } catch (error) {
-    // A service account's existing data directory may sit in a parent it
-    // cannot open (root's 0711): this boot created nothing there to make durable.
-    if (!existed || !(isErrnoError(error, "EACCES") || isErrnoError(error, "EPERM"))) throw error;
-  }
+  await ensureDurableDirectory(context.fs, directory);
   // O_EXCL proves we can create files here and that the filesystem honours
   // exclusive create, which the lock manager and the stores rely on; never
   // through a planted link (O_NOFOLLOW). No fsync of the probe itself: it
