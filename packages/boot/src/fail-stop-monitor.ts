@@ -19,11 +19,13 @@ function isFailStopped(error: unknown): boolean {
 /**
  * Watches the running subsystems for `FAIL_STOPPED` (an fsync failed: the
  * subsystem refuses its writes until it is reopened) and makes the instance
- * say so: the live health report turns `degraded`, the subsystem `failed`,
- * with a warning and a {@link DamageReport}; an error line is logged once;
- * and once the audit trail or the index has stopped, every later write step
- * is refused before its intent with `DEGRADED_MODE` naming the subsystem
- * (reads still run, and so does the dedup check).
+ * say so: the subsystem turns `failed` in the live health report, with a
+ * warning and a {@link DamageReport}; an error line is logged once. Once the
+ * audit trail or the index has stopped, the report's mode turns `degraded`
+ * and every later write step is refused before its intent with
+ * `DEGRADED_MODE` naming the subsystem (reads still run, and so does the
+ * dedup check). A store that stops (`stores`) refuses its own writes, so
+ * workflow runs cannot advance; steps outside workflows still run.
  */
 export class FailStopMonitor {
   readonly #paths: BootPaths;
@@ -137,11 +139,12 @@ export class FailStopMonitor {
   #apply(report: DamageReport): void {
     const health = this.#health;
     if (!health) return;
-    if (health.mode === "autonomous") health.mode = "degraded";
+    const writePath = WRITE_PATH.has(report.subsystem);
+    if (writePath && health.mode === "autonomous") health.mode = "degraded";
     health.subsystems[report.subsystem] = "failed";
-    const refusal = WRITE_PATH.has(report.subsystem)
+    const refusal = writePath
       ? "; write steps are refused until restart"
-      : "";
+      : "; its state is no longer saved (workflow runs cannot advance) until restart";
     const warning = `${report.subsystem} fail-stopped: ${report.detail}${refusal}`;
     health.warnings.push(warning);
     health.damage.push(report);

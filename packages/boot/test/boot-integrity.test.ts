@@ -290,6 +290,63 @@ describe("FAIL_STOPPED at run time: the live health says degraded, later writes 
   });
 });
 
+describe("FAIL_STOPPED of the audit trail or a store at run time", () => {
+  async function bootFailingSync(dataDir: string, pathPart: string) {
+    let failing = false;
+    const fs = createFaultyFileSystem({
+      inject: (call) =>
+        failing && call.operation === "sync" && call.path.includes(pathPart)
+          ? { error: "EIO" }
+          : undefined,
+    });
+    const app = await boot({ dataDir, fs, log: silent });
+    return { app, fail: () => (failing = true) };
+  }
+  const write = (app: Awaited<ReturnType<typeof boot>>, resource: string) =>
+    app.executor.execute({
+      action: "add_labels",
+      scope: "acme/widgets",
+      resource,
+      params: {},
+      run: async () => "done",
+    });
+
+  it("the audit trail's fsync fails: degraded, later writes refused naming the audit trail", async () => {
+    const { app, fail } = await bootFailingSync(freshDir(), "audit.jsonl");
+    try {
+      fail();
+      await expect(write(app, "issue-1")).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+      expect(app.health.mode).toBe("degraded");
+      expect(app.health.subsystems.auditTrail).toBe("failed");
+      await expect(write(app, "issue-2")).rejects.toMatchObject({
+        code: "DEGRADED_MODE",
+        failedSubsystems: [expect.stringContaining("auditTrail (FAIL_STOPPED")],
+      });
+    } finally {
+      await app.shutdown();
+    }
+  });
+
+  it("a store's fsync fails: the stores are failed in the health report, steps still run", async () => {
+    const { app, fail } = await bootFailingSync(freshDir(), `${"/"}stores${"/"}`);
+    try {
+      fail();
+      await expect(
+        app.workflows.start(
+          { name: "w", steps: [{ name: "s", action: "add_labels", run: async () => 1 }] },
+          {},
+        ),
+      ).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+      expect(app.health.subsystems.stores).toBe("failed");
+      expect(app.health.mode).toBe("autonomous");
+      expect(app.health.warnings.some((text) => text.startsWith("stores fail-stopped"))).toBe(true);
+      await expect(write(app, "issue-3")).resolves.toMatchObject({ status: "executed" });
+    } finally {
+      await app.shutdown();
+    }
+  });
+});
+
 describe("boot's directories are durable in their parents, its probe never follows a link", () => {
   it("every directory boot creates is followed by an fsync of its parent", async () => {
     const dataDir = join(freshDir(), "nested", "data");
