@@ -1,5 +1,6 @@
 import { isAbsolute } from "node:path";
-import type { BootConfig } from "./boot-config.js";
+import type { BootConfig, BootInitializers } from "./boot-config.js";
+import { defaultInitializers } from "./default-initializers.js";
 import { resolveRetryOptions } from "./retry-policy.js";
 import { DurableStepExecutor } from "./step-executor.js";
 import { assertTimeout, assertWait } from "./step-request.js";
@@ -19,17 +20,6 @@ const OBJECT_OPTIONS = [
   "retry",
   "initializers",
   "actionPolicy",
-] as const;
-const INITIALIZERS = [
-  "filesystem",
-  "lockManager",
-  "redactor",
-  "logger",
-  "auditTrail",
-  "storeFactory",
-  "circuitBreakers",
-  "rateLimiter",
-  "idempotencyIndex",
 ] as const;
 
 /**
@@ -73,7 +63,7 @@ export function validateBootConfig(config: BootConfig): void {
       throw new TypeError(`${option} must be an object, got ${String(value)}`);
     }
   }
-  for (const name of INITIALIZERS) {
+  for (const name of Object.keys(defaultInitializers) as Array<keyof BootInitializers>) {
     const initializer = config.initializers?.[name];
     if (initializer !== undefined && typeof initializer !== "function") {
       throw new TypeError(`initializers.${name} must be a function`);

@@ -40,6 +40,16 @@ async function bootError(config: Parameters<typeof boot>[0]): Promise<Loose> {
   );
 }
 
+/** A write step on `resource` whose side effect is a no-op. */
+const write = (app: Awaited<ReturnType<typeof boot>>, resource: string) =>
+  app.executor.execute({
+    action: "add_labels",
+    scope: "acme/widgets",
+    resource,
+    params: {},
+    run: async () => "done",
+  });
+
 async function lastBoot(dataDir: string): Promise<Loose> {
   return JSON.parse(await readFile(join(dataDir, "last-boot.json"), "utf8"));
 }
@@ -250,14 +260,7 @@ describe("FAIL_STOPPED at run time: the live health says degraded, later writes 
     try {
       expect(app.health.mode).toBe("autonomous");
       failJournalSync = true;
-      const label = (resource: string) =>
-        app.executor.execute({
-          action: "add_labels",
-          scope: "acme/widgets",
-          resource,
-          params: {},
-          run: async () => "done",
-        });
+      const label = (resource: string) => write(app, resource);
       await expect(label("issue-1")).rejects.toMatchObject({ code: "FAIL_STOPPED" });
       expect(app.health.mode).toBe("degraded");
       expect(app.health.subsystems.idempotencyIndex).toBe("failed");
@@ -302,15 +305,6 @@ describe("FAIL_STOPPED of the audit trail or a store at run time", () => {
     const app = await boot({ dataDir, fs, log: silent });
     return { app, fail: () => (failing = true) };
   }
-  const write = (app: Awaited<ReturnType<typeof boot>>, resource: string) =>
-    app.executor.execute({
-      action: "add_labels",
-      scope: "acme/widgets",
-      resource,
-      params: {},
-      run: async () => "done",
-    });
-
   it("the audit trail's fsync fails: degraded, later writes refused naming the audit trail", async () => {
     const { app, fail } = await bootFailingSync(freshDir(), "audit.jsonl");
     try {
