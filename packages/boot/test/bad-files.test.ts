@@ -283,6 +283,17 @@ async function checkOutcome(
   }
 }
 
+/** Whether `bytes` are still the content of `path`, or of a file beside it (a quarantined copy). */
+async function bytesKept(path: string, bytes: Buffer): Promise<boolean> {
+  const directory = join(path, "..");
+  for (const name of await readdir(directory)) {
+    const candidate = join(directory, name);
+    if (!(await lstat(candidate)).isFile()) continue;
+    if ((await readFile(candidate)).equals(bytes)) return true;
+  }
+  return false;
+}
+
 async function caseDir(): Promise<string> {
   const dataDir = join(root, `case-${++counter}`);
   await cp(template, dataDir, { recursive: true, preserveTimestamps: true });
@@ -306,6 +317,9 @@ describe("boot over damaged files", () => {
         const dataDir = await caseDir();
         const file = target.pick(await filesUnder(dataDir)) as string;
         await damage(join(dataDir, file), kind);
+        const damaged = ["directory", "symlink"].includes(kind)
+          ? undefined
+          : await readFile(join(dataDir, file));
         const outcome = await attempt(dataDir);
         seen[`${target.kind} | ${kind}`] = summary(outcome);
         // chmod 000 means nothing to root except where a subsystem refuses it on purpose.
@@ -323,6 +337,19 @@ describe("boot over damaged files", () => {
           } else expect(outcome.cause).toMatch(/^[A-Z_]+$/);
         } else await checkOutcome(outcome, expected, `${target.kind} ${kind}`);
         await outsideUnchanged();
+        // The damaged bytes are kept: in place, or as a quarantined copy beside
+        // them (only the audit trail's torn-tail cut may drop a torn last line,
+        // and a store's bak is replaced by the next write, as documented).
+        const tornTail = kind === "truncate" && /current file|journal/.test(target.kind);
+        const replacedBak = /bak/.test(target.kind);
+        // A dead holder's lock is removed once it is recovered: it holds no record.
+        const recoveredLock = /lock/.test(target.kind) && outcome.ok;
+        if (damaged && !tornTail && !replacedBak && !recoveredLock) {
+          expect(
+            await bytesKept(join(dataDir, file), damaged),
+            `${target.kind} ${kind}: bytes kept`,
+          ).toBe(true);
+        }
       });
     }
   }
