@@ -29,7 +29,12 @@ describe("power loss during a first boot and its first step", () => {
       },
       check: async ({ fs, promised }) => {
         // After a power cut every process that held a lock is gone.
-        const app = await boot({ dataDir: DATA_DIR, fs, log: silent, locks: { isProcessAlive: () => false } });
+        const app = await boot({
+          dataDir: DATA_DIR,
+          fs,
+          log: silent,
+          locks: { isProcessAlive: () => false },
+        });
         try {
           const outcome = await app.executor.execute(
             step(async () => {

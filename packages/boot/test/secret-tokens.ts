@@ -36,7 +36,48 @@ export function fakeSecrets(): FakeSecret[] {
   const password = `Pw${randomText(18)}`;
   const accessToken = randomText(40, "abcdef0123456789");
   const bearer = randomText(48, `${ALPHANUMERIC}-._~`);
+  // GitHub's stateless installation token: ghs_<app id>_<JWT>, about 520 characters.
+  const statelessJwt = [
+    base64url('{"alg":"RS256","typ":"JWT","kid":"installation"}'),
+    base64url(
+      JSON.stringify({
+        iss: "github.com",
+        sub: `installation:${randomText(8, "0123456789")}`,
+        repositories: ["acme/widgets", "acme/gadgets"],
+        permissions: { contents: "write", issues: "write", pull_requests: "write" },
+        exp: 1_900_000_000,
+      }),
+    ),
+    `${randomText(200, `${ALPHANUMERIC}-_`)}-_${randomText(40)}`,
+  ].join(".");
+  const stateless = `ghs_${randomText(7, "123456789")}_${statelessJwt}`;
+  const envPemBody = Array.from({ length: 3 }, () => randomText(64, `${ALPHANUMERIC}+/`)).join(
+    "\n",
+  );
+  const envPem = `GITHUB_APP_PRIVATE_KEY="${["-----BEGIN RSA", "PRIVATE KEY-----"].join(" ")}\n${envPemBody}\n${["-----END RSA", "PRIVATE KEY-----"].join(" ")}"`;
+  const longPassword = `${randomText(150)}@${randomText(60)}/${randomText(60)}`;
+  const azureKey = `${randomText(86, `${ALPHANUMERIC}+/`)}==`;
+  const npmAuth = Buffer.from(`bot:${randomText(24)}`).toString("base64");
+  const xAuth = randomText(40, `${ALPHANUMERIC}-_`);
+  const gitlab = `glpat-${randomText(20, `${ALPHANUMERIC}-_`)}`;
   return [
+    whole("github-app-stateless", stateless),
+    whole("github-app", `ghs_${randomText(36)}`),
+    whole("github-app-legacy", `v1.${randomText(40, "0123456789abcdef")}`),
+    { family: "private-key-after-env-name", value: envPem, secret: envPemBody.slice(0, 64) },
+    {
+      family: "long-url-password",
+      value: `https://oauth2:${longPassword}@github.com/acme/widgets.git`,
+      secret: longPassword.slice(0, 80),
+    },
+    {
+      family: "azure-account-key",
+      value: `DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=${azureKey};EndpointSuffix=core.windows.net`,
+      secret: azureKey,
+    },
+    { family: "npm-auth", value: `_auth=${npmAuth}`, secret: npmAuth },
+    { family: "x-auth-token", value: `X-Auth-Token: Bearer ${xAuth}`, secret: xAuth },
+    { family: "gitlab-bearer", value: `Authorization: Bearer ${gitlab}`, secret: gitlab },
     whole("github-pat", `ghp_${randomText(36)}`),
     whole("github-fine-grained", `github_pat_${randomText(22)}_${randomText(59)}`),
     whole("github-oauth", `gho_${randomText(36)}`),

@@ -81,6 +81,9 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
           body: secrets.map((secret) => secret.value).join("\n"),
           authorization: `token ${value("github-pat")}`,
           nested: { remote: value("url-password"), jwt: value("jwt") },
+          // A token right after an escaped newline inside JSON text, and percent-encoded.
+          jsonText: JSON.stringify({ log: `line one\n${value("github-app-stateless")}` }),
+          query: `state=%22${encodeURIComponent(value("github-app"))}%22&next=%3D${value("github-oauth")}`,
         },
         run: async () => ({ id: 1 }),
       });
@@ -94,6 +97,11 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
           token: value("github-oauth"),
           aws: value("aws-key"),
           slack: value("slack-token"),
+          installation: {
+            token: value("github-app-stateless"),
+            expires_at: "2026-01-01T00:00:00Z",
+          },
+          env: `${value("private-key-after-env-name")}\n${value("azure-account-key")}\n${value("npm-auth")}`,
         }),
       });
       // A failure whose message holds a URL with a token (retried, then failed).
@@ -105,7 +113,7 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
           params: { labels: ["x"] },
           run: async () => {
             throw new Error(
-              `GET ${value("access-token-param")} failed: socket hang up (${value("bearer")})`,
+              `GET ${value("access-token-param")} failed: socket hang up (${value("bearer")}); remote ${value("long-url-password")}; ${value("x-auth-token")}`,
             );
           },
         }),
@@ -116,6 +124,14 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
         scope: "acme/widgets",
         resource: `issues/4?access_token=${secrets.find((s) => s.family === "access-token-param")?.secret}`,
         params: { labels: ["y"] },
+        run: async () => ({ ok: true }),
+      });
+      // A resource holding the stateless installation token.
+      await app.executor.execute({
+        action: "add_labels",
+        scope: "acme/widgets",
+        resource: `contents/README.md?access_token=${value("github-app-stateless")}`,
+        params: { labels: ["z"] },
         run: async () => ({ ok: true }),
       });
       // A workflow whose input holds tokens, a step keyed on one, a step
@@ -153,6 +169,9 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
           token: value("github-fine-grained"),
           note: value("private-key"),
           slack: value("slack-token"),
+          installation: value("github-app-stateless"),
+          legacy: `installation token ${value("github-app-legacy")}`,
+          headers: [value("gitlab-bearer"), value("x-auth-token")],
         },
       );
       const run = await app.workflows.run(workflowRun);
@@ -161,6 +180,12 @@ describe("no secret handed to boot, its steps or its workflows reaches a file or
       app.services.logger.info(`calling ${value("url-password")} with ${value("bearer")}`, {
         headers: { authorization: value("bearer") },
         token: value("github-pat"),
+        remote: `https://x-access-token:${value("github-app-stateless")}@github.com/acme/widgets.git`,
+      });
+      app.services.logger.warn(`git push failed for ${value("long-url-password")}`, {
+        error: new Error(
+          `clone of https://${value("github-app-stateless")}@github.com/acme/widgets failed`,
+        ),
       });
     } finally {
       await app.shutdown();
