@@ -92,6 +92,7 @@ export function validateBootConfig(config: BootConfig): void {
     const scratch = new WorkflowEngine({
       executor: new DurableStepExecutor(),
       storeFactory: undefined,
+      redactor: { redactAny: (value) => value },
     });
     for (const definition of config.workflows) scratch.register(definition);
   }

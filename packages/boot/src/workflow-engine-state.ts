@@ -70,12 +70,37 @@ export function keyToPin(request: PinRequest): string | undefined {
   return key;
 }
 
+/** What a step's `identify()` is given: the run's input and earlier outputs, among others. */
+export interface IdentityContext {
+  input: unknown;
+  outputs: Readonly<Record<string, unknown>>;
+}
+
 /**
- * The state as it is written: a redacted deep copy (what a resumed run sees).
+ * The identity a run resumed by another process would derive: `identify()`
+ * given the input and outputs as they are written (redacted).
  * @param redactor - the redactor of the run stores.
- * @param state - the state in memory.
- * @returns its redacted form.
+ * @param context - the step's context in this process.
+ * @param identify - the step's `identify()`.
+ * @returns the identity, or `undefined` when `identify()` throws on the redacted state.
  */
-export function redactedRunView<T>(redactor: RedactorPort, state: T): T {
-  return redactor.redactAny(state) as T;
+export function resumedIdentity<Context extends IdentityContext>(
+  redactor: RedactorPort,
+  context: Context,
+  identify: (context: Context) => KeyedIdentity,
+): KeyedIdentity | undefined {
+  const written = redactor.redactAny({
+    input: context.input,
+    outputs: context.outputs,
+  }) as IdentityContext;
+  try {
+    const { scope, resource, params } = identify({
+      ...context,
+      input: written.input,
+      outputs: written.outputs,
+    });
+    return { scope, resource, params };
+  } catch {
+    return undefined;
+  }
 }

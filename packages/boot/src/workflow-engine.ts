@@ -27,7 +27,7 @@ import {
   ACTIVE_RUNS_STORE,
   keyToPin,
   type PinnedStepKey,
-  redactedRunView,
+  resumedIdentity,
   runStoreName,
 } from "./workflow-engine-state.js";
 
@@ -485,25 +485,10 @@ export class WorkflowEngine {
     if (earlier) return { key: earlier.idempotencyKey, state };
     const generateKey = this.#generateKey;
     if (!generateKey || !step.identify) return undefined;
-    const onDisk = redactedRunView(this.#redactor, { input: state.input, outputs: state.outputs });
-    let identityAfterResume: StepIdentity | undefined;
-    try {
-      identityAfterResume = step.identify({
-        ...context,
-        input: onDisk.input as never,
-        outputs: onDisk.outputs,
-      });
-    } catch {
-      identityAfterResume = undefined;
-    }
     const key = keyToPin({
       action: step.action,
       identity: { scope: identity.scope, resource: identity.resource, params: identity.params },
-      identityAfterResume: identityAfterResume && {
-        scope: identityAfterResume.scope,
-        resource: identityAfterResume.resource,
-        params: identityAfterResume.params,
-      },
+      identityAfterResume: resumedIdentity(this.#redactor, context, step.identify),
       generateKey,
     });
     if (key === undefined) return undefined;

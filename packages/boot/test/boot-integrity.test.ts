@@ -411,6 +411,23 @@ describe("issue 15: boot leaves a record of itself", () => {
     expect(await readdir(dataDir)).toContain("last-boot.json.bak");
   });
 
+  it("an aborted boot that does not hold the instance lock leaves the running instance's record alone", async () => {
+    const dataDir = freshDir();
+    const running = await boot({ dataDir, log: silent });
+    try {
+      const before = await readFile(join(dataDir, "last-boot.json"));
+      const second = await bootError({ dataDir, log: silent });
+      expect(second.cause).toMatchObject({ code: "LOCK_HELD" });
+      expect(await readFile(join(dataDir, "last-boot.json"))).toEqual(before);
+    } finally {
+      await running.shutdown();
+    }
+    // A bad option: nothing at all is written.
+    const other = freshDir();
+    await bootError({ dataDir: other, log: silent, shutdownTimeoutMs: -1 });
+    await expect(readdir(other)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("promotions, re-runs and closed intents are logged at info, one line each with key and action", async () => {
     const dataDir = freshDir();
     const stopAt: Record<string, string> = {
