@@ -44,6 +44,15 @@ describe("files 0600 and directories 0700, everywhere boot writes", () => {
       effectsFile,
     });
     expect(crash.exit).toBe("SIGKILL");
+    // What the killed child left (its locks among them), before anything recovers it.
+    const leftByCrash = await walk(dataDir);
+    expect(leftByCrash.some((entry) => entry.path.endsWith("boot-instance.lock"))).toBe(true);
+    expect(leftByCrash.filter((entry) => entry.kind === "file" && entry.mode !== 0o600)).toEqual(
+      [],
+    );
+    expect(
+      leftByCrash.filter((entry) => entry.kind === "directory" && entry.mode !== 0o700),
+    ).toEqual([]);
     // The recovery boot, with its own steps and workflow, rotating the audit file.
     const app = await boot({
       dataDir,
@@ -84,6 +93,8 @@ describe("files 0600 and directories 0700, everywhere boot writes", () => {
     expect(entries.filter((entry) => entry.kind === "other")).toEqual([]);
     expect(files.filter((entry) => entry.mode !== 0o600)).toEqual([]);
     expect(directories.filter((entry) => entry.mode !== 0o700)).toEqual([]);
-    console.info(`file modes: ${files.length} files and ${directories.length} directories walked`);
+    console.info(
+      `file modes: ${leftByCrash.length} entries after the crash, ${files.length} files and ${directories.length} directories after recovery`,
+    );
   });
 });
