@@ -20,7 +20,7 @@ import type { OperatingMode } from "./executor-context.js";
 import { FailStopMonitor } from "./fail-stop-monitor.js";
 import type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
 import type { LockHandlePort, RedactorPort } from "./ports.js";
-import { redactingStoreFactory } from "./redacting-store.js";
+import { redactingStore } from "./redacting-store.js";
 import {
   RESILIENCE_STATE_STORE,
   type ResilienceState,
@@ -247,13 +247,14 @@ export class BootOrchestrator {
     // Boot's own state files and every fail stop pass through here.
     const monitor = new FailStopMonitor(paths, redact);
     const bootRedactor = context.redactor ?? fallbackRedactor;
-    const watchedStores =
-      storeFactory &&
-      redactingStoreFactory(monitor.watchStoreFactory("stores", storeFactory), bootRedactor);
+    const watchedStores = storeFactory && monitor.watchStoreFactory("stores", storeFactory);
     // Breakers and GitHub's blocks as the last run left them, before any step runs.
     const resilienceState = watchedStores
       ? new ResilienceStateKeeper({
-          store: watchedStores.create<ResilienceState>(RESILIENCE_STATE_STORE),
+          store: redactingStore(
+            watchedStores.create<ResilienceState>(RESILIENCE_STATE_STORE),
+            bootRedactor,
+          ),
           breakers: circuitBreakers,
           limiter: rateLimiter,
           logger: context.logger,

@@ -5,8 +5,10 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryAuditTrail, MemoryIdempotencyIndex, MemoryStoreFactory } from "../test/fakes.js";
 import { boot } from "./boot-orchestrator.js";
-import type { WorkflowDefinition } from "./workflow-engine.js";
+import { DurableStepExecutor } from "./step-executor.js";
+import { type WorkflowDefinition, WorkflowEngine } from "./workflow-engine.js";
 
 const TOKEN = ["ghp", "_", "R4nd0mT0k3n".repeat(3), "abc"].join("");
 
@@ -121,5 +123,35 @@ describe("workflow-run state on disk is redacted", () => {
     } finally {
       await second.shutdown();
     }
+  });
+});
+
+describe("the unredacted states the engine keeps in memory", () => {
+  it("are copies, and only for running runs and the last 100 finished ones", async () => {
+    const audit = new MemoryAuditTrail();
+    const executor = new DurableStepExecutor({
+      auditTrail: audit,
+      idempotencyIndex: new MemoryIdempotencyIndex(audit),
+    });
+    const engine = new WorkflowEngine({ executor, storeFactory: new MemoryStoreFactory() });
+    const once: WorkflowDefinition<{ token: string }> = {
+      name: "once",
+      steps: [{ name: "read", action: "get_issue", kind: "read", run: async () => 1 }],
+    };
+    const runIds: string[] = [];
+    for (let run = 0; run < 102; run++) {
+      const runId = await engine.start(once, { token: TOKEN }, { runId: `run-${run}` });
+      await engine.run(runId);
+      runIds.push(runId);
+    }
+    const newest = await engine.getRun(runIds.at(-1) as string);
+    expect((newest?.input as { token: string }).token).toBe(TOKEN);
+    (newest as { outputs: Record<string, unknown> }).outputs.read = "changed by the caller";
+    expect((await engine.getRun(runIds.at(-1) as string))?.outputs.read).toBe(1);
+    // The two oldest finished runs read back as stored: redacted.
+    for (const runId of runIds.slice(0, 2)) {
+      expect(JSON.stringify(await engine.getRun(runId))).not.toContain(TOKEN);
+    }
+    expect((await engine.getRun(runIds[2] as string))?.input).toEqual({ token: TOKEN });
   });
 });

@@ -157,6 +157,9 @@ export interface WorkflowEngineOptions {
   clock?: Clock;
 }
 
+/** Finished runs whose unredacted state the engine keeps in memory (the older ones read back redacted). */
+const LIVE_FINISHED_RUNS = 100;
+
 interface ActiveRuns {
   active: string[];
 }
@@ -190,7 +193,10 @@ export class WorkflowEngine {
   readonly #factory: StoreFactoryPort | undefined;
   readonly #redactor: RedactorPort;
   readonly #generateKey: WorkflowEngineOptions["generateKey"];
-  /** Unredacted states of the runs this process wrote, by run id. */
+  /**
+   * Unredacted states of the runs this process wrote, by run id: every
+   * running one, and the last {@link LIVE_FINISHED_RUNS} finished ones.
+   */
   readonly #live = new Map<string, WorkflowRunState>();
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -345,7 +351,8 @@ export class WorkflowEngine {
    */
   async getRun(runId: string): Promise<WorkflowRunState | null> {
     const live = this.#live.get(assertSafeName(runId));
-    if (live) return live;
+    // A copy, as the store gives: changing it does not change the run.
+    if (live) return { ...live, outputs: { ...live.outputs } };
     return (await this.#runStore(runId).get()) ?? null;
   }
 
@@ -468,7 +475,9 @@ export class WorkflowEngine {
   /** Writes a run's state (redacted by the store) and keeps it, unredacted, in memory. */
   async #save(state: WorkflowRunState): Promise<void> {
     await this.#runStore(state.runId).set(state);
+    this.#live.delete(state.runId);
     this.#live.set(state.runId, state);
+    if (state.status !== "running") this.#forgetOldFinishedRuns();
   }
 
   /**
@@ -499,6 +508,18 @@ export class WorkflowEngine {
     };
     await this.#save(pinnedState);
     return { key, state: pinnedState };
+  }
+
+  #forgetOldFinishedRuns(): void {
+    let finished = 0;
+    for (const state of this.#live.values()) if (state.status !== "running") finished++;
+    // Insertion order is save order: the oldest finished runs come first.
+    for (const [runId, state] of this.#live) {
+      if (finished <= LIVE_FINISHED_RUNS) break;
+      if (state.status === "running") continue;
+      this.#live.delete(runId);
+      finished--;
+    }
   }
 
   async #loadRun(runId: string): Promise<WorkflowRunState> {
