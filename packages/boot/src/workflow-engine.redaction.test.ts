@@ -145,7 +145,7 @@ describe("the unredacted states the engine keeps in memory", () => {
       runIds.push(runId);
     }
     const newest = await engine.getRun(runIds.at(-1) as string);
-    expect((newest?.input as { token: string }).token).toBe(TOKEN);
+    expect((newest?.input as { token?: string } | undefined)?.token).toBe(TOKEN);
     (newest as { outputs: Record<string, unknown> }).outputs.read = "changed by the caller";
     expect((await engine.getRun(runIds.at(-1) as string))?.outputs.read).toBe(1);
     // The two oldest finished runs read back as stored: redacted.
