@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Clock, FileSystem, Logger } from "@beauvoir/core";
-import { ResilientJsonStore } from "@beauvoir/resilient-store";
+import { inspectStore, ResilientJsonStore, type StoreInspection } from "@beauvoir/resilient-store";
 import type { ReconcileReport } from "./boot-reconciliation.js";
 import type { HealthReport } from "./health-report.js";
 import type { RedactorPort } from "./ports.js";
@@ -62,4 +62,59 @@ export async function writeLastBootRecord(
   } catch (error) {
     return error;
   }
+}
+
+/** What {@link readLastBootRecord} found. */
+export interface LastBootReading {
+  /** The record a store opened now would serve (the primary, else its `.bak`), or `null`. */
+  record: LastBootRecord | null;
+  /** Which file it came from. */
+  source: StoreInspection["current"];
+  /** Every file of the record's store, with its health (damaged files are never served). */
+  inspection: StoreInspection;
+}
+
+/**
+ * Reads `{dataDir}/last-boot.json` without changing anything (no lock, no
+ * quarantine, never through a link), so it is safe while the instance runs:
+ * what `beauvoir status` shows.
+ * @param options - the data directory, and the filesystem to read through.
+ * @returns the record (checksum verified), where it came from, and the files' health.
+ * @example
+ * ```ts
+ * const { record } = await readLastBootRecord({ dataDir: "/var/lib/agent" });
+ * console.log(record?.mode, record?.health.warnings);
+ * ```
+ */
+export async function readLastBootRecord(options: {
+  dataDir: string;
+  fs?: FileSystem;
+}): Promise<LastBootReading> {
+  const inspection = await inspectStore({
+    path: join(options.dataDir, LAST_BOOT_FILE),
+    ...(options.fs ? { fs: options.fs } : {}),
+  });
+  const served =
+    inspection.current === "primary"
+      ? inspection.primary
+      : inspection.current === "bak"
+        ? inspection.bak
+        : inspection.current === "tmp"
+          ? newestUsable(inspection.tmps)
+          : undefined;
+  const state = served?.state as LastBootRecord | undefined;
+  return {
+    record: state && state.version === 1 ? state : null,
+    source: inspection.current,
+    inspection,
+  };
+}
+
+function newestUsable(files: StoreInspection["tmps"]): StoreInspection["tmps"][number] | undefined {
+  let newest: StoreInspection["tmps"][number] | undefined;
+  for (const file of files) {
+    if (file.state === undefined) continue;
+    if (!newest || (file.writeEpoch ?? 0) > (newest.writeEpoch ?? 0)) newest = file;
+  }
+  return newest;
 }

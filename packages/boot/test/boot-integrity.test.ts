@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createFaultyFileSystem } from "@beauvoir/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { boot } from "../src/index.js";
+import { boot, readLastBootRecord } from "../src/index.js";
 import {
   auditFile,
   bootAndRun,
@@ -409,6 +409,31 @@ describe("issue 15: boot leaves a record of itself", () => {
     const second = await boot(config);
     await second.shutdown();
     expect(await readdir(dataDir)).toContain("last-boot.json.bak");
+  });
+
+  it("readLastBootRecord reads it without changing anything, also from the bak", async () => {
+    const dataDir = freshDir();
+    expect((await readLastBootRecord({ dataDir })).record).toBeNull();
+    for (const round of [1, 2]) {
+      const app = await boot({
+        dataDir,
+        log: silent,
+        toolNames: round === 2 ? ["x"] : undefined,
+        actionPolicy: round === 2 ? { tools: {} } : undefined,
+      });
+      await app.shutdown();
+    }
+    const fresh = await readLastBootRecord({ dataDir });
+    expect(fresh).toMatchObject({ source: "primary", record: { version: 1, mode: "autonomous" } });
+    expect(fresh.record?.health.warnings).toHaveLength(1);
+    const file = join(dataDir, "last-boot.json");
+    await flipBit(file, -10, 1);
+    const damaged = await readFile(file);
+    const fromBak = await readLastBootRecord({ dataDir });
+    expect(fromBak.source).toBe("bak");
+    expect(fromBak.record?.health.warnings).toHaveLength(0);
+    expect(fromBak.inspection.primary.health).toBe("checksum-mismatch");
+    expect(await readFile(file)).toEqual(damaged);
   });
 
   it("an aborted boot that does not hold the instance lock leaves the running instance's record alone", async () => {
