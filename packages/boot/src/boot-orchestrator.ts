@@ -124,6 +124,8 @@ export class BootOrchestrator {
         ...(aborted ? { aborted } : {}),
       });
     let instanceLock: LockHandlePort | undefined;
+    // What an abort after step 3 closes, so a later boot in this process finds it free.
+    const opened: Array<() => unknown> = [];
     const abortOrDegrade = async (
       step: string,
       error: unknown,
@@ -155,7 +157,7 @@ export class BootOrchestrator {
           if (instanceLock) {
             await lastBoot(report, undefined, { step, error: redact(describeError(error)) });
           }
-          await releaseQuietly(context, instanceLock);
+          await releaseQuietly(context, instanceLock, opened);
           throw new BootError(step, report, error);
         }
       }
@@ -215,11 +217,13 @@ export class BootOrchestrator {
     const rateLimiter = await attempt("rateLimiter", "P1", () =>
       this.#initializers.rateLimiter(context),
     );
+    if (rateLimiter) opened.push(() => rateLimiter.shutdown?.());
     const idempotencyIndex = context.auditTrail
       ? await attempt("idempotencyIndex", "P1", () => this.#initializers.idempotencyIndex(context))
       : await attempt("idempotencyIndex", "P1", () => {
           throw new Error("needs the audit trail, which failed");
         });
+    if (idempotencyIndex) opened.push(() => idempotencyIndex.close());
     // 4. Tool validation.
     let toolValidator: ToolValidator | undefined;
     if (config.actionPolicy) {
@@ -426,16 +430,19 @@ function resolvePaths(dataDir: string): BootPaths {
 async function releaseQuietly(
   context: BootContext,
   instanceLock: LockHandlePort | undefined,
+  opened: ReadonlyArray<() => unknown>,
 ): Promise<void> {
-  try {
-    await context.auditTrail?.close();
-  } catch {
-    // Boot is already failing; the original error is the one to report.
-  }
-  try {
-    await instanceLock?.release();
-  } catch {
-    // As above.
+  for (const close of [
+    ...opened,
+    () => context.auditTrail?.close(),
+    () => instanceLock?.release(),
+    () => context.lockManager?.releaseAll(),
+  ]) {
+    try {
+      await close();
+    } catch {
+      // Boot is already failing; the original error is the one to report.
+    }
   }
 }
 

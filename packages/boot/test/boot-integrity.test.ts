@@ -379,6 +379,26 @@ describe("boot's directories are durable in their parents, its probe never follo
   });
 });
 
+describe("an aborted boot closes what it opened", () => {
+  it("an abort at step 4 (tools): the next boot in the same process is autonomous", async () => {
+    const dataDir = freshDir();
+    const error = await bootError({
+      dataDir,
+      log: silent,
+      actionPolicy: { tools: { add_labels: {} } },
+      toolNames: [],
+    });
+    expect(error.step).toBe("tools");
+    const app = await boot({ dataDir, log: silent });
+    try {
+      expect(app.health.warnings).toEqual([]);
+      expect(app.mode).toBe("autonomous");
+    } finally {
+      await app.shutdown();
+    }
+  });
+});
+
 describe("issue 15: boot leaves a record of itself", () => {
   it("last-boot.json: a checksummed store state with mode, health and reconciliation, redacted", async () => {
     const dataDir = freshDir();
