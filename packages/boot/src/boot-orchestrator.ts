@@ -11,7 +11,7 @@ import {
 } from "./boot-config.js";
 import { describeDamage } from "./boot-damage.js";
 import type { ReconcileReport } from "./boot-reconciliation.js";
-import { logReconciliation, recordLastBoot } from "./boot-record.js";
+import { IndexPromotionWatcher, logReconciliation, recordLastBoot } from "./boot-record.js";
 import { type BootResult, createBootResult, type DevBootServices } from "./boot-result.js";
 import { inspectBootStores } from "./boot-store-health.js";
 import { checkDefaultInitializerOptions, defaultInitializers } from "./default-initializers.js";
@@ -218,8 +218,14 @@ export class BootOrchestrator {
       this.#initializers.rateLimiter(context),
     );
     if (rateLimiter) opened.push(() => rateLimiter.shutdown?.());
+    const promotions = new IndexPromotionWatcher();
     const idempotencyIndex = context.auditTrail
-      ? await attempt("idempotencyIndex", "P1", () => this.#initializers.idempotencyIndex(context))
+      ? await attempt("idempotencyIndex", "P1", () =>
+          this.#initializers.idempotencyIndex({
+            ...context,
+            logger: promotions.logger(context.logger),
+          }),
+        )
       : await attempt("idempotencyIndex", "P1", () => {
           throw new Error("needs the audit trail, which failed");
         });
@@ -303,8 +309,8 @@ export class BootOrchestrator {
     if (idempotencyIndex && context.auditTrail) {
       try {
         const openIntents = context.auditTrail.getPendingIntents();
-        reconciliation = await executor.reconcilePending();
-        logReconciliation(context.logger, reconciliation, openIntents);
+        reconciliation = await promotions.during(() => executor.reconcilePending());
+        logReconciliation(context.logger, reconciliation, openIntents, promotions.settled);
         subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
         if (reconciliation.unresolved.length > 0) {
           warnings.push(

@@ -52,19 +52,77 @@ export async function recordLastBoot(
   return typeof text === "string" ? text : `${LAST_BOOT_FILE} not written`;
 }
 
+/** The index's own line for a pending key it settled from an audit result. */
+const INDEX_PROMOTION =
+  /^idempotency: pending entry promoted to (completed|failed) from the audit trail$/;
+
 /**
- * Logs what step 5 did, one `info` line per key: promoted (completed
- * without running again), re-run (may run again), closed (an open intent
- * closed as abandoned).
+ * Sees the keys the index settles from the audit trail's results while it
+ * reconciles (it says so in one log line each), so that boot can log them
+ * with the others, one line per key with its action.
+ */
+export class IndexPromotionWatcher {
+  /** Keys settled from an audit result during {@link IndexPromotionWatcher.during}, in order. */
+  readonly settled: Array<{ key: string; status: "completed" | "failed" }> = [];
+  #watching = false;
+
+  /**
+   * @param base - the logger the index would get.
+   * @returns a logger for the index: everything goes to `base`, except the
+   *   promotion lines seen while watching, which boot logs itself.
+   */
+  logger(base: Logger): Logger {
+    const info: Logger["info"] = (message, data) => {
+      const key = (data as { key?: unknown } | undefined)?.key;
+      const match =
+        this.#watching && typeof key === "string" ? INDEX_PROMOTION.exec(message) : null;
+      if (match)
+        this.settled.push({ key: key as string, status: match[1] as "completed" | "failed" });
+      else base.info(message, data);
+    };
+    return {
+      debug: (message, data) => base.debug(message, data),
+      info,
+      warn: (message, data) => base.warn(message, data),
+      error: (message, data) => base.error(message, data),
+    };
+  }
+
+  /** Runs `reconcile` with the watch on. */
+  async during<T>(reconcile: () => Promise<T>): Promise<T> {
+    this.#watching = true;
+    try {
+      return await reconcile();
+    } finally {
+      this.#watching = false;
+    }
+  }
+}
+
+/**
+ * Logs what step 5 did, one `info` line per key, with its action: promoted
+ * (completed without running again, by a hook or from the audit trail's
+ * result), settled as failed from the audit trail, re-run (may run again),
+ * closed (an open intent closed as abandoned).
  * @param logger - boot's (redacting) logger.
  * @param report - the reconciliation report.
  * @param openIntents - the audit trail's open intents before step 5 (for the keys of closed ones).
+ * @param fromAuditTrail - keys the index settled from the audit trail's results.
  */
 export function logReconciliation(
   logger: Logger,
   report: ReconcileReport,
   openIntents: ReadonlyArray<AuditPendingIntent>,
+  fromAuditTrail: ReadonlyArray<{ key: string; status: "completed" | "failed" }> = [],
 ): void {
+  for (const { key, status } of fromAuditTrail) {
+    logger.info(
+      status === "completed"
+        ? "boot: pending step promoted to completed from its audit result, not run again"
+        : "boot: pending step marked failed from its audit result",
+      { key, action: actionOfKey(key), decision: status === "completed" ? "promoted" : "failed" },
+    );
+  }
   for (const key of report.promoted) {
     logger.info("boot: pending step promoted to completed, not run again", {
       key,

@@ -511,14 +511,17 @@ describe("issue 15: boot leaves a record of itself", () => {
     await again.shutdown();
     const infoLine = (pattern: RegExp) =>
       lines.filter((line) => line.includes('"level":"info"') && pattern.test(line));
-    // The index promotes a key whose result the audit trail holds, and says so.
-    expect(infoLine(/promoted.*issue-recorded/)).toHaveLength(1);
+    // One line per decision: the key the index settles from its audit result included.
+    expect(infoLine(/promoted/)).toHaveLength(2);
     for (const [resource, decision, action] of [
+      ["issue-recorded", "promoted", "add_labels"],
       ["issue-hook", "promoted", "add_issue_comment"],
       ["issue-rerun", "rerun", "add_labels"],
       ["issue-close", "closed", "add_labels"],
     ] as const) {
-      const found = infoLine(new RegExp(`"decision":"${decision}"`));
+      const found = infoLine(
+        new RegExp(`"decision":"${decision}".*${resource}|${resource}.*"decision":"${decision}"`),
+      );
       expect(found, decision).toHaveLength(1);
       expect(found[0]).toContain(resource);
       expect(found[0]).toContain(`"action":"${action}"`);
