@@ -427,6 +427,7 @@ describe("boot on a data directory it cannot write", () => {
         // ENOSPC: full, as wanted
       }
       const outcome = await attempt(dataDir);
+      seen["data directory | disk full"] = summary(outcome);
       if (outcome.ok) {
         const statuses = await reexecuteSeededSteps(outcome.app).finally(() =>
           outcome.app.shutdown(),
