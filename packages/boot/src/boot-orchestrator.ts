@@ -249,11 +249,9 @@ export class BootOrchestrator {
     const mode: OperatingMode =
       p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
     // Damaged store files, seen read-only before anything loads (and quarantines) them.
-    if (storeFactory) {
-      const stores = await inspectBootStores(context.fs, paths, redact);
-      warnings.push(...stores.warnings);
-      damage.push(...stores.damage);
-    }
+    const stores = await inspectBootStores(context.fs, paths, redact);
+    warnings.push(...stores.warnings);
+    damage.push(...stores.damage);
     // Boot's own state files and every fail stop pass through here.
     const monitor = new FailStopMonitor(paths, redact);
     const bootRedactor = context.redactor ?? fallbackRedactor;
