@@ -155,3 +155,26 @@ describe("the unredacted states the engine keeps in memory", () => {
     expect((await engine.getRun(runIds[2] as string))?.input).toEqual({ token: TOKEN });
   });
 });
+
+describe("names the engine writes as they are", () => {
+  it("refuses a run id or a workflow name that the redactor would change", async () => {
+    const audit = new MemoryAuditTrail();
+    const executor = new DurableStepExecutor({
+      auditTrail: audit,
+      idempotencyIndex: new MemoryIdempotencyIndex(audit),
+    });
+    const engine = new WorkflowEngine({ executor, storeFactory: new MemoryStoreFactory() });
+    const steps = [
+      { name: "read", action: "get_issue", kind: "read" as const, run: async () => 1 },
+    ];
+    await expect(engine.start({ name: "ok", steps }, {}, { runId: TOKEN })).rejects.toThrow(
+      /runId looks like a secret/,
+    );
+    expect(() => engine.register({ name: TOKEN, steps })).toThrow(
+      /workflow name looks like a secret/,
+    );
+    await expect(engine.start({ name: "ok", steps }, {}, { runId: "run-1" })).resolves.toBe(
+      "run-1",
+    );
+  });
+});

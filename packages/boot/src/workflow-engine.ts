@@ -252,6 +252,7 @@ export class WorkflowEngine {
       }
       names.add(step.name);
     }
+    this.#assertStoredAsIs(definition.name, "workflow name");
     this.#definitions.set(definition.name, definition as WorkflowDefinition<never>);
   }
 
@@ -275,6 +276,7 @@ export class WorkflowEngine {
     const name = typeof workflow === "string" ? workflow : workflow.name;
     if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
     const runId = assertSafeName(options.runId ?? randomUUID());
+    this.#assertStoredAsIs(runId, "runId");
     const store = this.#runStore(runId);
     if (this.#live.has(runId) || (await store.get())) return runId;
     const now = this.#clock.now();
@@ -569,6 +571,19 @@ export class WorkflowEngine {
   #requireFactory(): StoreFactoryPort {
     if (!this.#factory) throw new SubsystemUnavailableError("store");
     return this.#factory;
+  }
+
+  /**
+   * Run ids and workflow names are written redacted like the rest of the
+   * state: one the redactor would change could not be found again (and a
+   * run id also names the run's file), so it is refused.
+   */
+  #assertStoredAsIs(value: string, what: string): void {
+    if (this.#redactor.redactAny(value) !== value) {
+      throw new TypeError(
+        `${what} looks like a secret (the redactor would change it); choose another`,
+      );
+    }
   }
 
   #assertAccepting(): void {
