@@ -360,7 +360,11 @@ export class BootOrchestrator {
     const report = health(mode, !p0Failed);
     const unwritten = await lastBoot(report, reconciliation);
     if (unwritten !== undefined) report.warnings.push(unwritten);
-    monitor.attach(report, context.logger);
+    // A fail stop later is written into the record too, one write at a time.
+    let recordWrites: Promise<unknown> = Promise.resolve();
+    monitor.attach(report, context.logger, () => {
+      recordWrites = recordWrites.then(() => lastBoot(report, reconciliation));
+    });
     context.logger.info("boot: done", { mode, bootTimeMs: Math.round(report.bootTimeMs) });
 
     const workflows = new WorkflowEngine({

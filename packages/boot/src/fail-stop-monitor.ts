@@ -33,6 +33,7 @@ export class FailStopMonitor {
   readonly #stopped = new Map<string, DamageReport>();
   #logger: Logger | undefined;
   #health: HealthReport | undefined;
+  #onChange: (() => void) | undefined;
 
   /**
    * @param paths - the data directory's layout (for the reports).
@@ -51,10 +52,14 @@ export class FailStopMonitor {
   /**
    * From now on, fail stops are written into `health` (and those seen
    * before are applied at once) and logged on `logger`.
+   * @param health - the live health report.
+   * @param logger - where the fail stop is logged.
+   * @param onChange - called after each change of `health` (boot rewrites `last-boot.json`).
    */
-  attach(health: HealthReport, logger: Logger): void {
+  attach(health: HealthReport, logger: Logger, onChange?: () => void): void {
     this.#health = health;
     this.#logger = logger;
+    this.#onChange = onChange;
     for (const report of this.#stopped.values()) this.#apply(report);
   }
 
@@ -149,5 +154,6 @@ export class FailStopMonitor {
     health.warnings.push(warning);
     health.damage.push(report);
     this.#logger?.error(`runtime: ${warning}`, { subsystem: report.subsystem, file: report.file });
+    this.#onChange?.();
   }
 }

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createFaultyFileSystem } from "@beauvoir/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { boot, readLastBootRecord } from "../src/index.js";
 import {
   auditFile,
@@ -272,6 +272,13 @@ describe("FAIL_STOPPED at run time: the live health says degraded, later writes 
         }),
       );
       expect(lines.some((line) => line.includes("fail-stopped"))).toBe(true);
+      // The record says so too, for an operator's status while the instance runs.
+      await vi.waitFor(async () => {
+        const { record } = await readLastBootRecord({ dataDir });
+        expect(record?.health.damage).toContainEqual(
+          expect.objectContaining({ subsystem: "idempotencyIndex", code: "FAIL_STOPPED" }),
+        );
+      });
       const refused = (await label("issue-2").then(
         () => new Error("not refused"),
         (error: unknown) => error as Error,
