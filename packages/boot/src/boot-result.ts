@@ -142,7 +142,10 @@ export function createBootResult(parts: BootResultParts): BootResult {
       try {
         await close();
       } catch (error) {
-        errors.push(`${name}: ${describeError(error)}`);
+        // The event leaves boot (listeners, the caller): its texts are redacted like a log line.
+        const text = `${name}: ${describeError(error)}`;
+        const redacted = services.redactor?.redactAny(text);
+        errors.push(typeof redacted === "string" ? redacted : text);
         services.logger.warn(`shutdown: closing ${name} failed`, { error });
       }
     };
