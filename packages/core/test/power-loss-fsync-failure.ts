@@ -13,7 +13,7 @@ import {
   type FileHandleLike,
   type FileSystem,
   isErrnoError,
-} from "@beauvoir/core";
+} from "../src/index.js";
 
 type Range = readonly [start: number, end: number];
 
