@@ -7,6 +7,7 @@ export {
   type DryRunEntry,
   type IntentEntry,
   type IntentResult,
+  type PrunedSegment,
 } from "./audit-record.js";
 export { AuditTrail } from "./audit-trail.js";
 export { CANONICAL_JSON_MAX_DEPTH, CanonicalJsonError, canonicalJson } from "./canonical-json.js";
@@ -24,6 +25,12 @@ export {
   type AuditWriteOperation,
 } from "./errors.js";
 export { AUDIT_TRAIL_DEFAULTS, type AuditRedactor, type AuditTrailOptions } from "./options.js";
+export {
+  type AuditPruneReport,
+  type PrunedFile,
+  type PruneAuditHistoryOptions,
+  pruneAuditHistory,
+} from "./prune.js";
 export type { RecoveryReport } from "./recovery.js";
 export {
   type AuditDamage,
