@@ -31,7 +31,7 @@ def verify(files, key=None):
             elif key and uncovered is None:
                 uncovered = f"{seq + 1}: {path} line {number}"  # unsigned: fine only if a signing_started record follows
             if not ok:
-                sys.exit(f"BROKEN at seq {seq + 1}: {path} line {number}")
+                sys.exit(f"BROKEN at seq {pruned['lastSeq'] + 1}: the oldest file continues a removed one and no checkpoint record names it" if pruned else f"BROKEN at seq {seq + 1}: {path} line {number}")
             seq, prev, last_hash = rec["seq"], rec["hash"], rec["hash"]
     if pruned:
         sys.exit(f"BROKEN at seq {pruned['lastSeq'] + 1}: the oldest file continues a removed one and no checkpoint record names it")

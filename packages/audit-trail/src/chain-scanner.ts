@@ -78,6 +78,12 @@ export type FirstRecordExpectation =
    * that file go is the history's question, see `scanHistory`).
    */
   | { kind: "head-or-pruned" }
+  /**
+   * Scanning on after a break, from a line in the middle of a file: the
+   * first record is taken as it is (its seq and `prevHash` are not checked
+   * against anything), and the chain is checked from there.
+   */
+  | { kind: "resync" }
   /** Continues a file whose last record is known. */
   | { kind: "continues"; seq: number; hash: string };
 
@@ -106,6 +112,8 @@ export interface ScanOptions {
   ) => void;
   /** Called now and then with the number of bytes scanned so far. */
   onProgress?: (bytes: number) => void;
+  /** Intents open before the buffer (a scan resumed after a break), so their results are not orphans. */
+  openIntents?: ReadonlyMap<number, AuditRecord>;
 }
 
 /** What {@link scanChain} found. */
@@ -148,7 +156,7 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     validBytes: 0,
     linesAfterBreak: 0,
     signedRecords: 0,
-    openIntents: new Map(),
+    openIntents: new Map(options.openIntents ?? []),
   };
   let previousHash: string | undefined;
   let previousSeq: number | undefined;
@@ -184,7 +192,15 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
       return stop("malformed_line", "the line is not a JSON object", expectedSeq);
     }
     const record = parsed as AuditRecord;
-    const claimedSeq = expectedSeq ?? (isPositiveInteger(record.seq) ? record.seq : undefined);
+    // A pruned history's head continues a removed file: it claims its own seq.
+    const continuesPruned =
+      first.kind === "head-or-pruned" &&
+      previousSeq === undefined &&
+      record.previousSegmentHash !== undefined &&
+      isPositiveInteger(record.seq);
+    const claimedSeq =
+      (continuesPruned ? record.seq : expectedSeq) ??
+      (isPositiveInteger(record.seq) ? record.seq : undefined);
     const { hash, hmac } = record;
     // Only the length is checked here: a hash (or, under a key, an HMAC) that
     // is not lowercase hex cannot equal the digest computed below.
@@ -225,7 +241,8 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     if (shapeProblem) return stop("invalid_record", shapeProblem, claimedSeq);
 
     if (previousSeq === undefined) {
-      const problem = checkFirstRecord(record, first);
+      // After a break there is nothing to link to: the record before was the bad one.
+      const problem = first.kind === "resync" ? undefined : checkFirstRecord(record, first);
       if (problem) return stop(problem.reason, problem.detail, claimedSeq);
     } else {
       if (record.previousSegmentHash !== undefined) {
@@ -289,7 +306,8 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
 
 function firstSeqOf(first: FirstRecordExpectation): number | undefined {
   if (first.kind === "head") return 1;
-  if (first.kind === "head-or-pruned") return undefined;
+  if (first.kind === "head-or-pruned") return 1;
+  if (first.kind === "resync") return undefined;
   if (first.kind === "continues") return first.seq + 1;
   return undefined;
 }

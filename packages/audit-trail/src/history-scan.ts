@@ -170,7 +170,14 @@ export async function scanHistory(
             closedIntent: AuditRecord | undefined,
           ) => {
             if (record.previousSegmentHash !== undefined && first.kind === "head-or-pruned") {
-              prunedHead = { file, fileIndex, line, offset, seq: record.seq, link: record.previousSegmentHash };
+              prunedHead = {
+                file,
+                fileIndex,
+                line,
+                offset,
+                seq: record.seq,
+                link: record.previousSegmentHash,
+              };
             } else if (prunedHead && record.phase === "checkpoint" && letsGo(record, prunedHead)) {
               prunedHead = undefined;
             }

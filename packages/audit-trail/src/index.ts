@@ -11,7 +11,21 @@ export {
 } from "./audit-record.js";
 export { AuditTrail } from "./audit-trail.js";
 export { CANONICAL_JSON_MAX_DEPTH, CanonicalJsonError, canonicalJson } from "./canonical-json.js";
+export type { ChainBreakReport } from "./chain-breaks.js";
 export type { ChainBreakReason } from "./chain-scanner.js";
+export {
+  AUDIT_CLI_OPTIONS,
+  AUDIT_WRITE_COMMANDS,
+  type CliIo as AuditCliIo,
+  type CliValues as AuditCliValues,
+  commandHelp as auditCommandHelp,
+  type ExitCode as AuditCliExitCode,
+  parseCliArguments as parseAuditCliArguments,
+  runCli as runAuditCli,
+  runCommand as runAuditCommand,
+  USAGE as AUDIT_CLI_USAGE,
+  type VerifyReport as AuditVerifyReport,
+} from "./cli/run-cli.js";
 export {
   AuditCorruptError,
   AuditFileInUseError,
@@ -27,8 +41,8 @@ export {
 export { AUDIT_TRAIL_DEFAULTS, type AuditRedactor, type AuditTrailOptions } from "./options.js";
 export {
   type AuditPruneReport,
-  type PrunedFile,
   type PruneAuditHistoryOptions,
+  type PrunedFile,
   pruneAuditHistory,
 } from "./prune.js";
 export type { RecoveryReport } from "./recovery.js";

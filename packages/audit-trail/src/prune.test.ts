@@ -80,7 +80,8 @@ describe("pruneAuditHistory", () => {
       hmacKey: "prune key",
     });
     expect(report.pruned.length).toBeGreaterThan(0);
-    for (const file of report.pruned) expect(Date.parse(file.lastTs)).toBeLessThan(START + 15 * DAY);
+    for (const file of report.pruned)
+      expect(Date.parse(file.lastTs)).toBeLessThan(START + 15 * DAY);
     const after = await historyFiles();
     expect(after).toEqual(before.slice(report.pruned.length));
     expect(report.firstSeq).toBe(report.pruned.at(-1)!.lastSeq + 1);
@@ -127,7 +128,10 @@ describe("pruneAuditHistory", () => {
     // Deleting one more file than the checkpoint named is caught.
     const [oldest, ...rest] = await historyFiles();
     await unlink(oldest!);
-    expect(await verifyAuditFile(dir)).toMatchObject({ valid: false, reason: "history_head_missing" });
+    expect(await verifyAuditFile(dir)).toMatchObject({
+      valid: false,
+      reason: "history_head_missing",
+    });
     expect(await python(rest)).toMatchObject({ code: 1 });
   });
 
@@ -166,8 +170,8 @@ describe("pruneAuditHistory", () => {
       pruneAuditHistory({ path, before: new Date(START + 40 * DAY) }),
     ).rejects.toMatchObject({ code: "AUDIT_CORRUPT" });
     expect(await historyFiles()).toEqual(files);
-    await expect(
-      pruneAuditHistory({ path, before: new Date("nonsense") }),
-    ).rejects.toBeInstanceOf(TypeError);
+    await expect(pruneAuditHistory({ path, before: new Date("nonsense") })).rejects.toBeInstanceOf(
+      TypeError,
+    );
   });
 });

@@ -111,7 +111,8 @@ export async function pruneAuditHistory(
       });
       segments.push({ lastSeq: bounds.last.seq, lastHash: bounds.last.hash });
     }
-    const firstSeq = pruned.length > 0 ? pruned[pruned.length - 1]!.lastSeq + 1 : firstSeqOf(recovery);
+    const firstSeq =
+      pruned.length > 0 ? pruned[pruned.length - 1]!.lastSeq + 1 : firstSeqOf(recovery);
     if (pruned.length === 0 || options.dryRun) {
       return { pruned, firstSeq, lastSeq: recovery.lastSeq };
     }
