@@ -64,3 +64,7 @@ export {
   type VerifyAuditFileOptions,
   verifyAuditFile,
 } from "./verify-audit-file.js";
+export { type AuditRecordsRead, readAuditRecords } from "./cli/read-history.js";
+export { jsonForTerminal } from "./cli/terminal-text.js";
+export { describeArgumentError, describeCliFailure } from "./cli/cli-errors.js";
+export { ProgressBar, type ProgressStream, progressBarFor } from "./cli/progress-bar.js";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type FileSystem, isErrnoError } from "@beauvoir/core";
+import { type FileSystem, isErrnoError, nodeFileSystem } from "@beauvoir/core";
 import type { AuditRecord } from "../audit-record.js";
 import { AuditReadError } from "../errors.js";
 import { historiesIn, historyFiles } from "../segments.js";
@@ -116,4 +116,39 @@ export function formatRecord(record: AuditRecord): string {
   if (record.intentSeq !== undefined) text += ` (intent #${printable(record.intentSeq)})`;
   if (record.error !== undefined) text += ` error: ${printable(record.error)}`;
   return text;
+}
+
+/** What {@link readAuditRecords} read. */
+export interface AuditRecordsRead {
+  /** The history's files, oldest first. */
+  files: string[];
+  /** Every record that parses, in file order (not verified: run `verifyAuditFile` for that). */
+  records: AuditRecord[];
+  /** Lines that are not records. */
+  malformed: number;
+}
+
+/**
+ * Reads every record of the history at `path` (a file, a directory holding
+ * one history, or boot's data directory) for display: leniently, without
+ * checking the chain, and without changing or locking anything, so it works
+ * while the history is written (an unterminated last line is left out).
+ * @param path - the file or directory.
+ * @param options - `fs`.
+ * @returns the files and their records.
+ * @throws {@link AuditReadError} when a file cannot be read.
+ */
+export async function readAuditRecords(
+  path: string,
+  options: { fs?: FileSystem } = {},
+): Promise<AuditRecordsRead> {
+  const fs = options.fs ?? nodeFileSystem;
+  const files = await resolveHistory(fs, path);
+  const read: AuditRecordsRead = { files, records: [], malformed: 0 };
+  for (const file of files) {
+    const { records, malformed } = await readRecords(fs, file);
+    for (const record of records) read.records.push(record);
+    read.malformed += malformed;
+  }
+  return read;
 }
