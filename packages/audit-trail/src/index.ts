@@ -13,6 +13,9 @@ export { AuditTrail } from "./audit-trail.js";
 export { CANONICAL_JSON_MAX_DEPTH, CanonicalJsonError, canonicalJson } from "./canonical-json.js";
 export type { ChainBreakReport } from "./chain-breaks.js";
 export type { ChainBreakReason } from "./chain-scanner.js";
+export { describeArgumentError, describeCliFailure } from "./cli/cli-errors.js";
+export { ProgressBar, type ProgressStream, progressBarFor } from "./cli/progress-bar.js";
+export { type AuditRecordsRead, readAuditRecords } from "./cli/read-history.js";
 export {
   AUDIT_CLI_OPTIONS,
   AUDIT_WRITE_COMMANDS,
@@ -26,6 +29,7 @@ export {
   USAGE as AUDIT_CLI_USAGE,
   type VerifyReport as AuditVerifyReport,
 } from "./cli/run-cli.js";
+export { jsonForTerminal } from "./cli/terminal-text.js";
 export {
   AuditCorruptError,
   AuditFileInUseError,
@@ -64,7 +68,3 @@ export {
   type VerifyAuditFileOptions,
   verifyAuditFile,
 } from "./verify-audit-file.js";
-export { type AuditRecordsRead, readAuditRecords } from "./cli/read-history.js";
-export { jsonForTerminal } from "./cli/terminal-text.js";
-export { describeArgumentError, describeCliFailure } from "./cli/cli-errors.js";
-export { ProgressBar, type ProgressStream, progressBarFor } from "./cli/progress-bar.js";
