@@ -163,6 +163,8 @@ function settle(step: OpenStep, record: AuditRecord): void {
     step.durationMs = step.lastMs - step.startMs;
   };
   if (record.error === undefined) {
+    // An earlier attempt's error is not the step's: its marks say what it went through.
+    step.error = "";
     const marker = record.result as { $reconciled?: unknown; by?: unknown } | undefined;
     if (marker?.$reconciled === "done") {
       step.outcome = "reconciled";
