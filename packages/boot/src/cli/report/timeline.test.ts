@@ -6,7 +6,11 @@ import { buildTimeline } from "./timeline.js";
 let seq = 0;
 const at = (second: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString();
 
-function intent(key: string | undefined, second: number, params: Record<string, unknown> = {}): AuditRecord {
+function intent(
+  key: string | undefined,
+  second: number,
+  params: Record<string, unknown> = {},
+): AuditRecord {
   seq++;
   return {
     seq,
@@ -22,7 +26,11 @@ function intent(key: string | undefined, second: number, params: Record<string, 
   };
 }
 
-function result(of: AuditRecord, second: number, outcome: { error?: string; result?: unknown } = {}): AuditRecord {
+function result(
+  of: AuditRecord,
+  second: number,
+  outcome: { error?: string; result?: unknown } = {},
+): AuditRecord {
   seq++;
   return {
     seq,
@@ -40,7 +48,11 @@ function result(of: AuditRecord, second: number, outcome: { error?: string; resu
   };
 }
 
-function other(phase: "denied" | "dry_run" | "checkpoint", second: number, error?: string): AuditRecord {
+function other(
+  phase: "denied" | "dry_run" | "checkpoint",
+  second: number,
+  error?: string,
+): AuditRecord {
   seq++;
   return {
     seq,
@@ -108,7 +120,9 @@ describe("buildTimeline", () => {
     const rerun = intent("create_branch:x", 5);
     const hooked = intent("add_issue_comment:y", 6);
     const skipped = intent("merge_pull_request:z", 7);
-    const operator = intent("merge_pull_request:z", 9, { operator: { command: "resolveKey", verdict: "done" } });
+    const operator = intent("merge_pull_request:z", 9, {
+      operator: { command: "resolveKey", verdict: "done" },
+    });
     const reset = intent("add_labels:w", 10);
     const steps = buildTimeline([
       cut,
@@ -125,10 +139,26 @@ describe("buildTimeline", () => {
       result(reset, 11, { error: "RESET: an operator reset the key" }),
     ]);
     expect(steps.map((step) => [step.key, step.outcome, step.marks])).toEqual([
-      ["create_branch:x", "executed", { reconciledByHook: false, operator: false, interrupted: true }],
-      ["add_issue_comment:y", "reconciled", { reconciledByHook: true, operator: false, interrupted: false }],
-      ["merge_pull_request:z", "failed", { reconciledByHook: false, operator: false, interrupted: true }],
-      ["merge_pull_request:z", "reconciled", { reconciledByHook: false, operator: true, interrupted: false }],
+      [
+        "create_branch:x",
+        "executed",
+        { reconciledByHook: false, operator: false, interrupted: true },
+      ],
+      [
+        "add_issue_comment:y",
+        "reconciled",
+        { reconciledByHook: true, operator: false, interrupted: false },
+      ],
+      [
+        "merge_pull_request:z",
+        "failed",
+        { reconciledByHook: false, operator: false, interrupted: true },
+      ],
+      [
+        "merge_pull_request:z",
+        "reconciled",
+        { reconciledByHook: false, operator: true, interrupted: false },
+      ],
       ["add_labels:w", "failed", { reconciledByHook: false, operator: true, interrupted: false }],
     ]);
     expect(steps[3]!.attempts).toBe(0);
@@ -168,7 +198,9 @@ describe("the HTML report's escaping", () => {
       },
       steps: [],
     });
-    expect(page).toContain("Audit chain BROKEN at seq 4 (hash_mismatch): &#60;b&#62;bad&#60;/b&#62;");
+    expect(page).toContain(
+      "Audit chain BROKEN at seq 4 (hash_mismatch): &#60;b&#62;bad&#60;/b&#62;",
+    );
     expect(page).not.toContain("<script>\n</");
     expect(page.match(/<script/g)).toHaveLength(2);
     expect(page).toContain("default-src 'none'");
