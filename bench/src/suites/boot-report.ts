@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { AuditTrail } from "@beauvoir/audit-trail";
 import { chromium } from "playwright-core";
-import { type BenchRow, measured } from "../harness.js";
+import { type BenchRow, measured, medianMs } from "../harness.js";
 
 const run = promisify(execFile);
 const RECORDS = 100_000;
@@ -19,16 +19,6 @@ const auditBin = join(packages, "audit-trail", "bin", "beauvoir-audit.js");
 
 const median = (values: number[]) =>
   [...values].sort((left, right) => left - right)[Math.floor(values.length / 2)] ?? 0;
-
-async function timed(fn: () => Promise<unknown>, runs = 3): Promise<number> {
-  const times: number[] = [];
-  for (let index = 0; index < runs; index++) {
-    const started = performance.now();
-    await fn();
-    times.push(performance.now() - started);
-  }
-  return median(times);
-}
 
 /** 100,000 records in boot's layout: steps of 8 actions, one in 10 failing, with rotation. */
 async function writeHistory(dataDir: string): Promise<void> {
@@ -66,10 +56,10 @@ async function writeHistory(dataDir: string): Promise<void> {
 
 /** The same rows as one static table, all of them in the page: what an unvirtualized report costs. */
 function naivePage(rows: string[][]): string {
-  const escape = (text: string) =>
+  const asHtmlText = (text: string) =>
     text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
   const body = rows
-    .map((row) => `<tr>${row.map((cell) => `<td>${escape(cell)}</td>`).join("")}</tr>`)
+    .map((row) => `<tr>${row.map((cell) => `<td>${asHtmlText(cell)}</td>`).join("")}</tr>`)
     .join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"></head><body><table>${body}</table><script>document.body.dataset.ready = "true";</script></body></html>`;
 }
@@ -87,11 +77,11 @@ export default async function bootReportSuite(): Promise<BenchRow[]> {
     const dataDir = join(root, "data");
     await writeHistory(dataDir);
     const file = join(root, "report.html");
-    const reportMs = await timed(async () => {
+    const reportMs = await medianMs(async () => {
       await rm(file, { force: true });
       await run(process.execPath, [beauvoirBin, "report", dataDir, "--html", file]);
-    });
-    const verifyMs = await timed(() => run(process.execPath, [auditBin, "verify", dataDir]));
+    }, 3);
+    const verifyMs = await medianMs(() => run(process.execPath, [auditBin, "verify", dataDir]), 3);
     const size = (await stat(file)).size;
     rows.push(
       measured({

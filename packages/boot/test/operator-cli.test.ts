@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BeauvoirCliIo, runBeauvoir } from "../src/cli/run-beauvoir.js";
 import { boot } from "../src/index.js";
+import { beauvoir } from "./beauvoir-in-process.js";
 import {
   commentLanded,
   readEffects,
@@ -24,21 +24,6 @@ let root: string;
 let dataDir: string;
 let effectsFile: string;
 let child: ChildProcess | undefined;
-
-/** Runs `beauvoir` in this process (so coverage counts it), capturing its output. */
-async function beauvoir(argv: string[], extra: Partial<BeauvoirCliIo> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: BeauvoirCliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-    version: "test",
-    ...extra,
-  };
-  const code = await runBeauvoir(argv, io);
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
 
 /** Runs the installed command (the committed shim over the build), as an operator would. */
 async function bin(name: "beauvoir" | "beauvoir-audit", argv: string[]) {

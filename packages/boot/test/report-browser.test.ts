@@ -8,8 +8,8 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHtmlReport } from "../src/cli/report/html-report.js";
 import type { TimelineStep } from "../src/cli/report/timeline.js";
-import { type BeauvoirCliIo, runBeauvoir } from "../src/cli/run-beauvoir.js";
 import { boot } from "../src/index.js";
+import { beauvoir } from "./beauvoir-in-process.js";
 import { commentLanded, UNFINISHED, unfinishedStep } from "./fixtures/operator-steps.mjs";
 import { waitForExit } from "./spawn-crash-worker.js";
 
@@ -20,19 +20,6 @@ const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url));
 
 let root: string;
 let browser: Browser;
-
-async function beauvoir(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: BeauvoirCliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: {},
-    version: "test",
-  };
-  const code = await runBeauvoir(argv, io);
-  return { code, stdout: out.join(""), stderr: err.join("") };
-}
 
 /** A data directory from a real run: a worker killed with SIGKILL mid-steps, a key resolved by hand, a boot that reconciles. */
 async function makeRun(dataDir: string, effectsFile: string): Promise<void> {
@@ -115,11 +102,11 @@ describe("beauvoir report --html, in a real browser", () => {
     const rows = async () =>
       page.$$eval(".row", (elements) =>
         elements.map((element) => ({
-          outcome: (element as HTMLElement).dataset.outcome,
-          action: (element as HTMLElement).dataset.action,
-          reconciled: (element as HTMLElement).dataset.reconciled,
-          operator: (element as HTMLElement).dataset.operator,
-          interrupted: (element as HTMLElement).dataset.interrupted,
+          outcome: element.getAttribute("data-outcome"),
+          action: element.getAttribute("data-action"),
+          reconciled: element.getAttribute("data-reconciled"),
+          operator: element.getAttribute("data-operator"),
+          interrupted: element.getAttribute("data-interrupted"),
           text: element.textContent,
         })),
       );
@@ -258,7 +245,7 @@ describe("beauvoir report --html, in a real browser", () => {
     await page.uncheck("input[name=outcome][value=executed]");
     expect(await page.textContent("#shown-count")).toBe("10000");
     const outcomes = await page.$$eval(".row", (elements) =>
-      elements.map((element) => (element as HTMLElement).dataset.outcome),
+      elements.map((element) => element.getAttribute("data-outcome")),
     );
     expect(new Set(outcomes)).toEqual(new Set(["failed"]));
     await page.screenshot({ path: join(artifacts, "report-100k-failed.png") });

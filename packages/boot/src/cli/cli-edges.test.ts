@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ResilientJsonStore } from "@beauvoir/resilient-store";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beauvoir as runInProcess } from "../../test/beauvoir-in-process.js";
 import { boot } from "../boot-orchestrator.js";
 import { RESILIENCE_STATE_STORE } from "../resilience-state.js";
 import { formatDuration, formatTime } from "./output.js";
-import { type BeauvoirCliIo, runBeauvoir } from "./run-beauvoir.js";
+import type { BeauvoirCliIo } from "./run-beauvoir.js";
 
 const packageDir = fileURLToPath(new URL("../..", import.meta.url));
 let root: string;
@@ -19,20 +20,8 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-async function beauvoir(argv: string[], extra: Partial<BeauvoirCliIo> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: BeauvoirCliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text) },
-    env: { AUDIT_KEY: "edge key" },
-    version: "test",
-    now: () => Date.UTC(2026, 0, 1),
-    ...extra,
-  };
-  const code = await runBeauvoir(argv, io);
-  return { code, stdout: out.join(""), stderr: err.join(""), json: () => JSON.parse(out.join("")) };
-}
+const beauvoir = (argv: string[], extra: Partial<BeauvoirCliIo> = {}) =>
+  runInProcess(argv, { env: { AUDIT_KEY: "edge key" }, now: () => Date.UTC(2026, 0, 1), ...extra });
 
 /** A data directory from a real boot with a signed history: two steps done, one pending forever (killed mid-step is simulated by leaving it). */
 async function signedRun(): Promise<void> {

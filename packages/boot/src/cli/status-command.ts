@@ -3,6 +3,7 @@ import { isErrnoError } from "@beauvoir/core";
 import { verifyIdempotencyIndex } from "@beauvoir/idempotency";
 import { inspectStore } from "@beauvoir/resilient-store";
 import { RESILIENCE_STATE_STORE } from "../resilience-state.js";
+import { type AuditSummary, summarizeVerification } from "./audit-summary.js";
 import type { CommandContext } from "./command-context.js";
 import { instanceLockOf } from "./data-directory.js";
 import { type KeyView, listKeys } from "./keys-commands.js";
@@ -39,15 +40,7 @@ export interface StatusReport {
     serves: string | null;
     quarantined: number;
   }[];
-  audit: {
-    valid: boolean;
-    records: number;
-    headSeq: number | null;
-    headHash: string | null;
-    reason?: string;
-    detail?: string;
-    hmacChecked: boolean;
-  } | null;
+  audit: AuditSummary | null;
   /** What needs a human; empty when everything is fine (exit 0). */
   attention: string[];
 }
@@ -219,15 +212,7 @@ async function verifyHistory(
       await new Promise((resolve) => setTimeout(resolve, 50));
       continue;
     }
-    return {
-      valid: result.valid,
-      records: result.records,
-      headSeq: result.lastSeq ?? null,
-      headHash: result.lastHash ?? null,
-      ...(result.reason === undefined ? {} : { reason: result.reason }),
-      ...(result.detail === undefined ? {} : { detail: result.detail }),
-      hmacChecked: hmacKey !== undefined,
-    };
+    return summarizeVerification(result, hmacKey !== undefined);
   }
 }
 

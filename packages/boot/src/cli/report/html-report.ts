@@ -1,18 +1,9 @@
 import { escapeControlCharacters } from "@beauvoir/core";
+import type { AuditSummary } from "../audit-summary.js";
 import { TIMELINE_OUTCOMES, type TimelineStep } from "./timeline.js";
 
 /** What the top of the report says about the audit chain. */
-export interface ReportVerification {
-  valid: boolean;
-  records: number;
-  headSeq: number | null;
-  headHash: string | null;
-  /** Why it does not verify. */
-  reason?: string;
-  detail?: string;
-  brokenAt?: number;
-  hmacChecked: boolean;
-}
+export type ReportVerification = AuditSummary;
 
 /** What the report is made of. */
 export interface HtmlReportInput {

@@ -1,10 +1,11 @@
 import { rename, rm, writeFile } from "node:fs/promises";
 import { readAuditRecords, verifyAuditFile } from "@beauvoir/audit-trail";
+import { summarizeVerification } from "../audit-summary.js";
 import { CommandUsageError } from "../cli-io.js";
 import type { CommandContext } from "../command-context.js";
 import { printable, printLines } from "../output.js";
 import { progressFor } from "../progress.js";
-import { type ReportVerification, renderHtmlReport } from "./html-report.js";
+import { renderHtmlReport } from "./html-report.js";
 import { buildTimeline } from "./timeline.js";
 
 /** `report --html <file>`: the history as a timeline in one self-contained HTML file. */
@@ -19,16 +20,7 @@ export async function report(context: CommandContext): Promise<0 | 1> {
     ...(hmacKey === undefined ? {} : { hmacKey }),
     onProgress: (done, total) => bar.update(done, total),
   }).finally(() => bar.clear());
-  const verification: ReportVerification = {
-    valid: verified.valid,
-    records: verified.records,
-    headSeq: verified.lastSeq ?? null,
-    headHash: verified.lastHash ?? null,
-    hmacChecked: hmacKey !== undefined,
-    ...(verified.reason === undefined ? {} : { reason: verified.reason }),
-    ...(verified.detail === undefined ? {} : { detail: verified.detail }),
-    ...(verified.brokenAt === undefined ? {} : { brokenAt: verified.brokenAt }),
-  };
+  const verification = summarizeVerification(verified, hmacKey !== undefined);
   const { records } = await readAuditRecords(layout.auditDir, { fs });
   const steps = buildTimeline(records);
   const html = renderHtmlReport({
