@@ -27,6 +27,7 @@ export {
   runCli as runAuditCli,
   runCommand as runAuditCommand,
   USAGE as AUDIT_CLI_USAGE,
+  type VerifyProblemReason as AuditVerifyProblemReason,
   type VerifyReport as AuditVerifyReport,
 } from "./cli/run-cli.js";
 export { jsonForTerminal } from "./cli/terminal-text.js";
