@@ -199,6 +199,20 @@ describe("beauvoir after the instance was killed with SIGKILL", () => {
     expect(human.stdout).toMatch(/pending \(in doubt\)/);
   });
 
+  it("breaks the dead holder's index lock, repairs nothing in a sound history, shows a record", async () => {
+    const broken = await beauvoir(["locks", "break", dataDir, "idempotency-index", "--if-dead"]);
+    expect(broken).toMatchObject({ code: 0, stdout: expect.stringMatching(/^broken: idempotency-index \(pid \d+\), dead-pid/) });
+    // The command took the dead instance's lock for its work and gave it back.
+    const locks = JSON.parse((await beauvoir(["locks", "list", dataDir, "--json"])).stdout);
+    expect(locks.map((lock: { name: string }) => lock.name)).toEqual([]);
+    expect(await beauvoir(["audit", "repair", dataDir])).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining("Nothing to repair"),
+    });
+    const record = await beauvoir(["audit", "show", dataDir, "1", "--json"]);
+    expect(JSON.parse(record.stdout)).toMatchObject({ seq: 1, phase: "intent", action: "add_labels" });
+  });
+
   it("shows a key with the audit records carrying it", async () => {
     const key = keyOf(await keys(), "merge_pull_request");
     const shown = await beauvoir(["keys", "show", dataDir, key]);

@@ -40,6 +40,20 @@ type JournalRecord =
  * @returns the entries; none when the directory does not exist.
  */
 export async function readIndexEntries(fs: FileSystem, dir: string): Promise<IndexEntries> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readOnce(fs, dir);
+    } catch (error) {
+      // A running index deletes old journals after a compaction: read it again.
+      if (!isErrnoError(error, "ENOENT") || attempt === READ_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** How many times a read that raced a running index's compaction is tried. */
+const READ_ATTEMPTS = 3;
+
+async function readOnce(fs: FileSystem, dir: string): Promise<IndexEntries> {
   const result: IndexEntries = { entries: new Map(), skippedLines: 0 };
   let names: string[];
   try {
