@@ -249,6 +249,25 @@ describe("beauvoir status: what needs a human", () => {
   });
 });
 
+describe("progress on long work", () => {
+  it("draws a bar only when the output is a terminal, and erases it before printing", async () => {
+    await signedRun();
+    const frames: string[] = [];
+    const terminal = await beauvoir(["status", dataDir], {
+      stdout: { write: (text: string) => frames.push(text), isTTY: true },
+      progressThresholdBytes: 1,
+    });
+    expect(terminal.code).toBe(1); // the reset connection left a key in doubt
+    const text = frames.join("");
+    expect(text).toMatch(/^\rverifying the audit chain \[#+\] 100% /);
+    expect(text).toContain("\r\u001b[K");
+    expect(text.slice(text.lastIndexOf("\u001b[K") + 3)).toMatch(/^data directory: /);
+    const piped = await beauvoir(["audit", "verify", dataDir], { progressThresholdBytes: 1 });
+    expect(piped.stdout).toMatch(/^OK: /);
+    expect(piped.stderr).toBe("");
+  });
+});
+
 describe("output helpers", () => {
   it("formats durations and times for people", () => {
     expect(
