@@ -201,7 +201,10 @@ describe("beauvoir after the instance was killed with SIGKILL", () => {
 
   it("breaks the dead holder's index lock, repairs nothing in a sound history, shows a record", async () => {
     const broken = await beauvoir(["locks", "break", dataDir, "idempotency-index", "--if-dead"]);
-    expect(broken).toMatchObject({ code: 0, stdout: expect.stringMatching(/^broken: idempotency-index \(pid \d+\), dead-pid/) });
+    expect(broken).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^broken: idempotency-index \(pid \d+\), dead-pid/),
+    });
     // The command took the dead instance's lock for its work and gave it back.
     const locks = JSON.parse((await beauvoir(["locks", "list", dataDir, "--json"])).stdout);
     expect(locks.map((lock: { name: string }) => lock.name)).toEqual([]);
@@ -210,7 +213,11 @@ describe("beauvoir after the instance was killed with SIGKILL", () => {
       stdout: expect.stringContaining("Nothing to repair"),
     });
     const record = await beauvoir(["audit", "show", dataDir, "1", "--json"]);
-    expect(JSON.parse(record.stdout)).toMatchObject({ seq: 1, phase: "intent", action: "add_labels" });
+    expect(JSON.parse(record.stdout)).toMatchObject({
+      seq: 1,
+      phase: "intent",
+      action: "add_labels",
+    });
   });
 
   it("shows a key with the audit records carrying it", async () => {
