@@ -193,6 +193,26 @@ describe("beauvoir status: what needs a human", () => {
     });
   });
 
+  it("says when the last boot aborted", async () => {
+    await signedRun();
+    await new ResilientJsonStore({ path: join(dataDir, "last-boot.json") }).set({
+      version: 1,
+      bootedAt: "2026-01-01T00:00:00.000Z",
+      pid: 4243,
+      mode: "degraded",
+      health: { success: false, warnings: [], subsystems: {} },
+      reconciliation: null,
+      aborted: { step: "auditTrail", error: "AUDIT_CORRUPT: damaged at line 3" },
+    });
+    const status = await beauvoir(["status", dataDir, "--json"]);
+    expect(status.json().attention).toContain(
+      "the last boot aborted at auditTrail: AUDIT_CORRUPT: damaged at line 3",
+    );
+    expect((await beauvoir(["status", dataDir])).stdout).toContain(
+      "  aborted at auditTrail: AUDIT_CORRUPT: damaged at line 3",
+    );
+  });
+
   it("is plain on a data directory with nothing in it yet", async () => {
     for (const name of ["audit", "locks"]) await mkdir(join(dataDir, name), { recursive: true });
     const status = await beauvoir(["status", dataDir]);

@@ -75,7 +75,12 @@ export async function buildStatus(context: CommandContext): Promise<StatusReport
     string,
     unknown
   > | null;
-  if (lastBoot && lastBoot.mode !== undefined && lastBoot.mode !== "autonomous") {
+  const aborted = lastBoot?.aborted as { step?: unknown; error?: unknown } | undefined;
+  if (aborted) {
+    attention.push(
+      `the last boot aborted at ${printable(aborted.step)}: ${printable(aborted.error)}`,
+    );
+  } else if (lastBoot && lastBoot.mode !== undefined && lastBoot.mode !== "autonomous") {
     attention.push(`the last boot ran in ${printable(lastBoot.mode)} mode`);
   }
 
@@ -233,6 +238,8 @@ function describeStatus(report: StatusReport): string[] {
     lines.push(
       `last boot: ${printable(boot.bootedAt ?? "?")} pid ${printable(boot.pid ?? "?")}, mode ${printable(boot.mode ?? "?")}`,
     );
+    const aborted = boot.aborted as { step?: unknown; error?: unknown } | undefined;
+    if (aborted) lines.push(`  aborted at ${printable(aborted.step)}: ${printable(aborted.error)}`);
     for (const warning of health.warnings ?? []) lines.push(`  warning: ${printable(warning)}`);
     const reconciliation = (boot.reconciliation ?? null) as Record<string, unknown[]> | null;
     if (reconciliation) {
