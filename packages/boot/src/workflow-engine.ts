@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FailureClass } from "@beauvoir/breaker";
 import { assertSafeName, type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
+import { SecretRedactor } from "@beauvoir/redactor";
 import {
   describeError,
   ShuttingDownError,
@@ -10,12 +11,25 @@ import {
 } from "./errors.js";
 import type { FailureKind } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
-import type { CompensationStrategy, JsonStorePort, StoreFactoryPort } from "./ports.js";
+import type {
+  CompensationStrategy,
+  JsonStorePort,
+  RedactorPort,
+  StoreFactoryPort,
+} from "./ports.js";
+import { redactingStoreFactory } from "./redacting-store.js";
 import type { RetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
 import type { DurableStepExecutor } from "./step-executor.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
+import {
+  ACTIVE_RUNS_STORE,
+  keyToPin,
+  type PinnedStepKey,
+  resumedIdentity,
+  runStoreName,
+} from "./workflow-engine-state.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -85,7 +99,12 @@ export interface WorkflowDefinition<Input = unknown> {
   steps: ReadonlyArray<WorkflowStepDefinition<Input>>;
 }
 
-/** The durable state of one run. */
+/**
+ * The durable state of one run. It is written redacted (the redactor's
+ * `redactAny`): `input`, `outputs` and `error` on disk, and so in a run
+ * resumed by another process, have their secrets replaced; the process that
+ * started or advanced a run keeps its unredacted state in memory.
+ */
 export interface WorkflowRunState {
   runId: string;
   workflow: string;
@@ -99,6 +118,12 @@ export interface WorkflowRunState {
   error?: string;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Keys fixed before a step's first attempt, for steps whose identity the
+   * redacted state could not derive again (see the README, "Workflow state
+   * and secrets").
+   */
+  pinnedKeys?: PinnedStepKey[];
 }
 
 /** What one {@link WorkflowEngine.advance} did. */
@@ -118,17 +143,26 @@ export interface WorkflowEngineOptions {
   executor: DurableStepExecutor;
   /** Holds run state; the engine refuses to work without it (degraded mode). */
   storeFactory: StoreFactoryPort | undefined;
+  /** Applied to every run state before it is written. @default new SecretRedactor() */
+  redactor?: RedactorPort;
+  /**
+   * The index's key derivation (boot passes `idempotencyIndex.generateKey`),
+   * so that a step whose identity carries a secret keeps its key across a
+   * resume. @default none: keys are not pinned
+   */
+  generateKey?: (action: string, scope: string, resource: string, params: unknown) => string;
   /** @default silentLogger */
   logger?: Logger;
   /** @default systemClock */
   clock?: Clock;
 }
 
+/** Finished runs whose unredacted state the engine keeps in memory (the older ones read back redacted). */
+const LIVE_FINISHED_RUNS = 100;
+
 interface ActiveRuns {
   active: string[];
 }
-
-const ACTIVE_RUNS_STORE = "workflow-runs";
 
 /** Step options passed to the executor as they are. */
 const STEP_OPTIONS = [
@@ -157,6 +191,13 @@ const STEP_OPTIONS = [
 export class WorkflowEngine {
   readonly #executor: DurableStepExecutor;
   readonly #factory: StoreFactoryPort | undefined;
+  readonly #redactor: RedactorPort;
+  readonly #generateKey: WorkflowEngineOptions["generateKey"];
+  /**
+   * Unredacted states of the runs this process wrote, by run id: every
+   * running one, and the last {@link LIVE_FINISHED_RUNS} finished ones.
+   */
+  readonly #live = new Map<string, WorkflowRunState>();
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, WorkflowDefinition<never>>();
@@ -171,7 +212,16 @@ export class WorkflowEngine {
   constructor(options: WorkflowEngineOptions) {
     if (!options?.executor) throw new TypeError("options.executor is required");
     this.#executor = options.executor;
-    this.#factory = options.storeFactory;
+    const redactor = options.redactor ?? new SecretRedactor();
+    if (typeof redactor?.redactAny !== "function") {
+      throw new TypeError("options.redactor must have a redactAny method");
+    }
+    if (options.generateKey !== undefined && typeof options.generateKey !== "function") {
+      throw new TypeError("options.generateKey must be a function");
+    }
+    this.#redactor = redactor;
+    this.#generateKey = options.generateKey;
+    this.#factory = options.storeFactory && redactingStoreFactory(options.storeFactory, redactor);
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
   }
@@ -202,6 +252,7 @@ export class WorkflowEngine {
       }
       names.add(step.name);
     }
+    this.#assertStoredAsIs(definition.name, "workflow name");
     this.#definitions.set(definition.name, definition as WorkflowDefinition<never>);
   }
 
@@ -225,10 +276,11 @@ export class WorkflowEngine {
     const name = typeof workflow === "string" ? workflow : workflow.name;
     if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
     const runId = assertSafeName(options.runId ?? randomUUID());
+    this.#assertStoredAsIs(runId, "runId");
     const store = this.#runStore(runId);
-    if (await store.get()) return runId;
+    if (this.#live.has(runId) || (await store.get())) return runId;
     const now = this.#clock.now();
-    await store.set({
+    await this.#save({
       runId,
       workflow: name,
       input,
@@ -300,7 +352,10 @@ export class WorkflowEngine {
    * @returns the state, or null for an unknown run.
    */
   async getRun(runId: string): Promise<WorkflowRunState | null> {
-    return (await this.#runStore(assertSafeName(runId)).get()) ?? null;
+    const live = this.#live.get(assertSafeName(runId));
+    // A copy, as the store gives: changing it does not change the run.
+    if (live) return { ...live, outputs: { ...live.outputs } };
+    return (await this.#runStore(runId).get()) ?? null;
   }
 
   /** @returns the ids of runs not yet completed or failed. */
@@ -341,7 +396,7 @@ export class WorkflowEngine {
   }
 
   async #advanceLocked(runId: string): Promise<AdvanceResult> {
-    const state = await this.#loadRun(runId);
+    let state = await this.#loadRun(runId);
     if (state.status !== "running") {
       // A crash between saving the final state and updating the active list
       // leaves a finished run listed as active; finish that job now.
@@ -376,6 +431,13 @@ export class WorkflowEngine {
     };
     if (identity.target !== undefined) request.target = identity.target;
     if (identity.idempotencyKey !== undefined) request.idempotencyKey = identity.idempotencyKey;
+    else if (request.kind === "write") {
+      const pinned = await this.#pinnedKey(state, step, context, identity);
+      if (pinned !== undefined) {
+        request.idempotencyKey = pinned.key;
+        state = pinned.state;
+      }
+    }
     for (const option of STEP_OPTIONS) {
       if (step[option] !== undefined) Object.assign(request, { [option]: step[option] });
     }
@@ -396,7 +458,7 @@ export class WorkflowEngine {
       await this.#finish(next, "completed");
       return { runId, status: "completed", step: step.name, outcome };
     }
-    await this.#runStore(runId).set(next);
+    await this.#save(next);
     return { runId, status: "running", step: step.name, outcome };
   }
 
@@ -407,9 +469,59 @@ export class WorkflowEngine {
   ): Promise<AdvanceResult> {
     const final: WorkflowRunState = { ...state, status, updatedAt: this.#clock.now() };
     if (error !== undefined) final.error = error;
-    await this.#runStore(state.runId).set(final);
+    await this.#save(final);
     await this.#updateActive((active) => active.filter((id) => id !== state.runId));
     return { runId: state.runId, status };
+  }
+
+  /** Writes a run's state (redacted by the store) and keeps it, unredacted, in memory. */
+  async #save(state: WorkflowRunState): Promise<void> {
+    await this.#runStore(state.runId).set(state);
+    this.#live.delete(state.runId);
+    this.#live.set(state.runId, state);
+    if (state.status !== "running") this.#forgetOldFinishedRuns();
+  }
+
+  /**
+   * The key a step must keep: one pinned earlier, or one pinned now (saved
+   * before the first attempt) when the redacted state would derive another.
+   */
+  async #pinnedKey(
+    state: WorkflowRunState,
+    step: WorkflowStepDefinition<never>,
+    context: WorkflowStepContext<never>,
+    identity: StepIdentity,
+  ): Promise<{ key: string; state: WorkflowRunState } | undefined> {
+    const earlier = state.pinnedKeys?.find((entry) => entry.step === step.name);
+    if (earlier) return { key: earlier.idempotencyKey, state };
+    const generateKey = this.#generateKey;
+    if (!generateKey || !step.identify) return undefined;
+    const key = keyToPin({
+      action: step.action,
+      identity: { scope: identity.scope, resource: identity.resource, params: identity.params },
+      identityAfterResume: resumedIdentity(this.#redactor, context, step.identify),
+      generateKey,
+    });
+    if (key === undefined) return undefined;
+    const pinnedState: WorkflowRunState = {
+      ...state,
+      pinnedKeys: [...(state.pinnedKeys ?? []), { step: step.name, idempotencyKey: key }],
+      updatedAt: this.#clock.now(),
+    };
+    await this.#save(pinnedState);
+    return { key, state: pinnedState };
+  }
+
+  #forgetOldFinishedRuns(): void {
+    let finished = 0;
+    for (const state of this.#live.values()) if (state.status !== "running") finished++;
+    // Insertion order is save order: the oldest finished runs come first.
+    for (const [runId, state] of this.#live) {
+      if (finished <= LIVE_FINISHED_RUNS) break;
+      if (state.status === "running") continue;
+      this.#live.delete(runId);
+      finished--;
+    }
   }
 
   async #loadRun(runId: string): Promise<WorkflowRunState> {
@@ -438,7 +550,7 @@ export class WorkflowEngine {
   #runStore(runId: string): JsonStorePort<WorkflowRunState> {
     let store = this.#runStores.get(runId);
     if (!store) {
-      store = this.#requireFactory().create<WorkflowRunState>(`workflow-run.${runId}`);
+      store = this.#requireFactory().create<WorkflowRunState>(runStoreName(runId));
       this.#runStores.set(runId, store);
     }
     return store;
@@ -459,6 +571,19 @@ export class WorkflowEngine {
   #requireFactory(): StoreFactoryPort {
     if (!this.#factory) throw new SubsystemUnavailableError("store");
     return this.#factory;
+  }
+
+  /**
+   * Run ids and workflow names are written redacted like the rest of the
+   * state: one the redactor would change could not be found again (and a
+   * run id also names the run's file), so it is refused.
+   */
+  #assertStoredAsIs(value: string, what: string): void {
+    if (this.#redactor.redactAny(value) !== value) {
+      throw new TypeError(
+        `${what} looks like a secret (the redactor would change it); choose another`,
+      );
+    }
   }
 
   #assertAccepting(): void {

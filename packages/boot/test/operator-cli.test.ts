@@ -182,6 +182,8 @@ describe("beauvoir after the instance was killed with SIGKILL", () => {
     expect(result.code).toBe(1);
     const json = JSON.parse(result.stdout);
     expect(json.instance).toMatchObject({ running: false, lockStatus: "stale" });
+    // The killed instance's own record of its boot.
+    expect(json.lastBoot).toMatchObject({ version: 1, pid: child!.pid, mode: "autonomous" });
     expect(json.keys.inDoubt.map((key: KeyJson) => key.action).sort()).toEqual([
       "add_issue_comment",
       "merge_pull_request",
@@ -288,7 +290,11 @@ describe("beauvoir after the instance was killed with SIGKILL", () => {
     const after = await keys();
     expect(after.find((entry) => entry.key === mergeKey)).toMatchObject({ status: "completed" });
     expect(after.find((entry) => entry.key === reviewKey)).toBeUndefined();
-    expect(await beauvoir(["status", dataDir])).toMatchObject({ code: 0 });
+    const status = await beauvoir(["status", dataDir]);
+    expect(status).toMatchObject({ code: 0 });
+    expect(status.stdout).toMatch(
+      /last boot: \S+ pid \d+, mode autonomous\n {2}reconciliation: promoted 1, rerun 0, failed 0, unresolved 0, closedIntents 1/,
+    );
   });
 
   it("shows, damages and restores a store from its bak", async () => {

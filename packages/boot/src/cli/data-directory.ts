@@ -1,13 +1,11 @@
 import { join } from "node:path";
 import { type FileSystem, isErrnoError } from "@beauvoir/core";
 import { LockManager, type LockStatus } from "@beauvoir/locks";
+import { LAST_BOOT_FILE } from "../last-boot.js";
 import { NotFoundError, RefusedError } from "./cli-io.js";
 
 /** The lock boot takes on a data directory for as long as an instance runs. */
 export const INSTANCE_LOCK_NAME = "boot-instance";
-
-/** The file boot writes after each boot (see `LastBootRecord`). */
-export const LAST_BOOT_FILE_NAME = "last-boot.json";
 
 /** Where boot keeps everything in a data directory (boot's `resolvePaths`). */
 export interface DataDirectory {
@@ -34,7 +32,7 @@ export async function openDataDirectory(fs: FileSystem, dataDir: string): Promis
     storesDir: join(dataDir, "stores"),
     locksDir: join(dataDir, "locks"),
     idempotencyDir: join(dataDir, "idempotency"),
-    lastBootFile: join(dataDir, LAST_BOOT_FILE_NAME),
+    lastBootFile: join(dataDir, LAST_BOOT_FILE),
   };
   let names: string[];
   try {

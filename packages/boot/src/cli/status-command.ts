@@ -2,6 +2,7 @@ import { type AuditVerifyReport, readAuditRecords, verifyAuditFile } from "@beau
 import { isErrnoError } from "@beauvoir/core";
 import { verifyIdempotencyIndex } from "@beauvoir/idempotency";
 import { inspectStore } from "@beauvoir/resilient-store";
+import { type LastBootRecord, readLastBootRecord } from "../last-boot.js";
 import { RESILIENCE_STATE_STORE } from "../resilience-state.js";
 import { type AuditSummary, summarizeVerification } from "./audit-summary.js";
 import type { CommandContext } from "./command-context.js";
@@ -19,7 +20,7 @@ export interface StatusReport {
   /** Whether an instance holds the data directory now, by its lock and its pid's liveness. */
   instance: { running: boolean; pid?: number; lockStatus?: string; ageMs?: number };
   /** `last-boot.json`: mode, health and reconciliation of the last boot, or null. */
-  lastBoot: Record<string, unknown> | null;
+  lastBoot: LastBootRecord | null;
   keys: {
     total: number;
     pending: KeyView[];
@@ -70,17 +71,13 @@ export async function buildStatus(context: CommandContext): Promise<StatusReport
       : {}),
   };
 
-  const lastBootInspection = await inspectStore({ path: layout.lastBootFile, fs });
-  const lastBoot = (servedFile(lastBootInspection)?.state ?? null) as Record<
-    string,
-    unknown
-  > | null;
-  const aborted = lastBoot?.aborted as { step?: unknown; error?: unknown } | undefined;
+  const { record: lastBoot } = await readLastBootRecord({ dataDir: layout.dataDir, fs });
+  const aborted = lastBoot?.aborted;
   if (aborted) {
     attention.push(
       `the last boot aborted at ${printable(aborted.step)}: ${printable(aborted.error)}`,
     );
-  } else if (lastBoot && lastBoot.mode !== undefined && lastBoot.mode !== "autonomous") {
+  } else if (lastBoot && lastBoot.mode !== "autonomous") {
     attention.push(`the last boot ran in ${printable(lastBoot.mode)} mode`);
   }
 
@@ -231,21 +228,16 @@ function describeStatus(report: StatusReport): string[] {
   );
   const boot = report.lastBoot;
   if (boot) {
-    const health = (boot.health ?? {}) as {
-      warnings?: unknown[];
-      subsystems?: Record<string, unknown>;
-    };
     lines.push(
-      `last boot: ${printable(boot.bootedAt ?? "?")} pid ${printable(boot.pid ?? "?")}, mode ${printable(boot.mode ?? "?")}`,
+      `last boot: ${printable(boot.bootedAt)} pid ${boot.pid}, mode ${printable(boot.mode)}`,
     );
-    const aborted = boot.aborted as { step?: unknown; error?: unknown } | undefined;
+    const { aborted, reconciliation } = boot;
     if (aborted) lines.push(`  aborted at ${printable(aborted.step)}: ${printable(aborted.error)}`);
-    for (const warning of health.warnings ?? []) lines.push(`  warning: ${printable(warning)}`);
-    const reconciliation = (boot.reconciliation ?? null) as Record<string, unknown[]> | null;
+    for (const warning of boot.health?.warnings ?? [])
+      lines.push(`  warning: ${printable(warning)}`);
     if (reconciliation) {
-      const parts = ["promoted", "rerun", "failed", "unresolved", "closedIntents"].map(
-        (part) =>
-          `${part} ${Array.isArray(reconciliation[part]) ? reconciliation[part].length : 0}`,
+      const parts = (["promoted", "rerun", "failed", "unresolved", "closedIntents"] as const).map(
+        (part) => `${part} ${reconciliation[part]?.length ?? 0}`,
       );
       lines.push(`  reconciliation: ${parts.join(", ")}`);
     }
