@@ -2,8 +2,8 @@
 // a failed fsync read back as written but never reach the disk, unless they
 // are written and fsynced again.
 
+import { createCrashStateFileSystem } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
-import { createCrashStateFileSystem } from "../src/index.js";
 import { createFsyncFailureFileSystem } from "./power-loss-fsync-failure.js";
 
 async function setUp() {

@@ -13,7 +13,7 @@ import {
   type FileHandleLike,
   type FileSystem,
   isErrnoError,
-} from "../src/index.js";
+} from "@beauvoir/core";
 
 type Range = readonly [start: number, end: number];
 

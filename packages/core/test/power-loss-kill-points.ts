@@ -5,7 +5,7 @@
 // and of the idempotency index, which run a first process on
 // `createFaultyFileSystem({ crashAfterCalls: k })` over the crash-state
 // filesystem, then a second one, and explore the power cuts of the whole.
-import type { CrashExplorationReport, FileSystemCall } from "../src/index.js";
+import type { CrashExplorationReport, FileSystemCall } from "@beauvoir/core";
 
 /** Calls that change nothing a later process could see. */
 const READ_ONLY: ReadonlySet<FileSystemCall["operation"]> = new Set([
