@@ -7,15 +7,23 @@ import {
   ShuttingDownError,
   SubsystemUnavailableError,
   WorkflowNotFoundError,
+  WorkflowRunOwnedError,
 } from "./errors.js";
 import type { FailureKind } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
-import type { CompensationStrategy, JsonStorePort, StoreFactoryPort } from "./ports.js";
+import type {
+  CompensationStrategy,
+  StoreFactoryPort,
+  WorkflowRunOwnership,
+  WorkflowRunStorePort,
+} from "./ports.js";
 import type { RetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
 import type { DurableStepExecutor } from "./step-executor.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
+import { StoreWorkflowRuns } from "./store-workflow-runs.js";
+import { attachAdvance, type PendingAdvance } from "./workflow-advance.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -118,17 +126,17 @@ export interface WorkflowEngineOptions {
   executor: DurableStepExecutor;
   /** Holds run state; the engine refuses to work without it (degraded mode). */
   storeFactory: StoreFactoryPort | undefined;
+  /**
+   * Where runs live, when not in `storeFactory`'s documents: a backend shared
+   * by replicas gives each run an owner (boot passes the backend's).
+   * @default runs in `storeFactory`
+   */
+  runStore?: WorkflowRunStorePort<WorkflowRunState> | undefined;
   /** @default silentLogger */
   logger?: Logger;
   /** @default systemClock */
   clock?: Clock;
 }
-
-interface ActiveRuns {
-  active: string[];
-}
-
-const ACTIVE_RUNS_STORE = "workflow-runs";
 
 /** Step options passed to the executor as they are. */
 const STEP_OPTIONS = [
@@ -156,14 +164,13 @@ const STEP_OPTIONS = [
  */
 export class WorkflowEngine {
   readonly #executor: DurableStepExecutor;
-  readonly #factory: StoreFactoryPort | undefined;
+  readonly #runs: WorkflowRunStorePort<WorkflowRunState> | undefined;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, WorkflowDefinition<never>>();
-  readonly #runStores = new Map<string, JsonStorePort<WorkflowRunState>>();
   readonly #runLocks = new Map<string, AsyncMutex>();
-  readonly #activeMutex = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY });
-  #activeStore: JsonStorePort<ActiveRuns> | undefined;
+  /** The runs this engine has taken ownership of. */
+  readonly #owned = new Map<string, WorkflowRunOwnership>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #accepting = true;
 
@@ -171,7 +178,9 @@ export class WorkflowEngine {
   constructor(options: WorkflowEngineOptions) {
     if (!options?.executor) throw new TypeError("options.executor is required");
     this.#executor = options.executor;
-    this.#factory = options.storeFactory;
+    this.#runs =
+      options.runStore ??
+      (options.storeFactory ? new StoreWorkflowRuns(options.storeFactory) : undefined);
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
   }
@@ -225,10 +234,8 @@ export class WorkflowEngine {
     const name = typeof workflow === "string" ? workflow : workflow.name;
     if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
     const runId = assertSafeName(options.runId ?? randomUUID());
-    const store = this.#runStore(runId);
-    if (await store.get()) return runId;
     const now = this.#clock.now();
-    await store.set({
+    await this.#requireRuns().create({
       runId,
       workflow: name,
       input,
@@ -238,7 +245,6 @@ export class WorkflowEngine {
       createdAt: now,
       updatedAt: now,
     });
-    await this.#updateActive((active) => (active.includes(runId) ? active : [...active, runId]));
     return runId;
   }
 
@@ -248,7 +254,8 @@ export class WorkflowEngine {
    * @returns the status after the step. A step that fails for good fails the run.
    * @throws {@link WorkflowNotFoundError} for an unknown run; the executor's
    *   refusals (`CIRCUIT_OPEN`, `RATE_LIMITED`, `DEGRADED_MODE`, `STEP_IN_DOUBT`,
-   *   `SHUTTING_DOWN`), after which the run stays where it was.
+   *   `SHUTTING_DOWN`), after which the run stays where it was;
+   *   {@link WorkflowRunOwnedError} when another live replica owns the run.
    */
   advance(runId: string): Promise<AdvanceResult> {
     try {
@@ -300,20 +307,22 @@ export class WorkflowEngine {
    * @returns the state, or null for an unknown run.
    */
   async getRun(runId: string): Promise<WorkflowRunState | null> {
-    return (await this.#runStore(assertSafeName(runId)).get()) ?? null;
+    return this.#requireRuns().get(assertSafeName(runId));
   }
 
   /** @returns the ids of runs not yet completed or failed. */
   async listUnfinished(): Promise<string[]> {
-    const stored = await this.#active().get();
-    return [...(stored?.active ?? [])];
+    return this.#requireRuns().listUnfinished();
   }
 
   /**
    * Runs every unfinished run of a registered workflow to its end, one after
-   * another. Call it after boot, once the workflows are registered.
+   * another. Call it after boot, once the workflows are registered; with
+   * several replicas, call it now and then: it takes over the runs of
+   * replicas whose lease ended.
    * @returns the final state of each run it resumed; runs whose workflow is not
-   *   registered, or that were refused (e.g. circuit open), are left for later.
+   *   registered, that a live replica owns, or that were refused (e.g. circuit
+   *   open), are left for later.
    */
   async resumeUnfinished(): Promise<WorkflowRunState[]> {
     const finished: WorkflowRunState[] = [];
@@ -329,6 +338,10 @@ export class WorkflowEngine {
       try {
         finished.push(await this.run(runId));
       } catch (error) {
+        if (WorkflowRunOwnedError.isInstance(error)) {
+          this.#logger.debug("workflow: run owned by another live replica", { runId });
+          continue;
+        }
         this.#logger.warn("workflow: run could not be resumed now", { runId, error });
       }
     }
@@ -343,17 +356,16 @@ export class WorkflowEngine {
   async #advanceLocked(runId: string): Promise<AdvanceResult> {
     const state = await this.#loadRun(runId);
     if (state.status !== "running") {
-      // A crash between saving the final state and updating the active list
-      // leaves a finished run listed as active; finish that job now.
-      await this.#updateActive((active) =>
-        active.includes(runId) ? active.filter((id) => id !== runId) : active,
-      );
+      // A crash between saving the final state and updating the list of
+      // unfinished runs leaves a finished run listed; finish that job now.
+      await this.#requireRuns().forgetFinished?.(runId);
       return { runId, status: state.status };
     }
     const definition = this.#definitions.get(state.workflow);
     if (!definition) throw new WorkflowNotFoundError(state.workflow, "workflow");
+    const ownership = await this.#ownership(runId);
     const step = definition.steps[state.nextStep];
-    if (!step) return this.#finish(state, "completed");
+    if (!step) return this.#finish(state, ownership, "completed");
     const context: WorkflowStepContext<never> = {
       runId,
       workflow: state.workflow,
@@ -379,69 +391,81 @@ export class WorkflowEngine {
     for (const option of STEP_OPTIONS) {
       if (step[option] !== undefined) Object.assign(request, { [option]: step[option] });
     }
+    // A backend that settles a step in one transaction advances the run in it too.
+    const advance: PendingAdvance = {
+      runId,
+      ownership,
+      next: (recorded) => this.#stateAfter(state, definition, step.name, recorded),
+      saved: false,
+    };
+    attachAdvance(request, advance);
     const settled = await this.#executor.executeSettled(request);
     if (!settled.ok) {
       if (!settled.terminal) throw settled.error;
-      await this.#finish(state, "failed", `step "${step.name}": ${describeError(settled.error)}`);
+      await this.#finish(
+        state,
+        ownership,
+        "failed",
+        `step "${step.name}": ${describeError(settled.error)}`,
+      );
       return { runId, status: "failed", step: step.name };
     }
     const outcome: StepOutcome = settled.outcome;
-    const next: WorkflowRunState = {
+    const next = this.#stateAfter(state, definition, step.name, toJsonSafe(outcome.result));
+    if (!advance.saved) await this.#save(next, ownership);
+    return { runId, status: next.status, step: step.name, outcome };
+  }
+
+  /** The run once `stepName` completed with its recorded (JSON-safe) result. */
+  #stateAfter(
+    state: WorkflowRunState,
+    definition: WorkflowDefinition<never>,
+    stepName: string,
+    recorded: unknown,
+  ): WorkflowRunState {
+    const nextStep = state.nextStep + 1;
+    return {
       ...state,
-      nextStep: state.nextStep + 1,
-      outputs: { ...state.outputs, [step.name]: toJsonSafe(outcome.result) ?? null },
+      nextStep,
+      outputs: { ...state.outputs, [stepName]: recorded ?? null },
+      status: nextStep >= definition.steps.length ? "completed" : "running",
       updatedAt: this.#clock.now(),
     };
-    if (next.nextStep >= definition.steps.length) {
-      await this.#finish(next, "completed");
-      return { runId, status: "completed", step: step.name, outcome };
-    }
-    await this.#runStore(runId).set(next);
-    return { runId, status: "running", step: step.name, outcome };
   }
 
   async #finish(
     state: WorkflowRunState,
+    ownership: WorkflowRunOwnership,
     status: "completed" | "failed",
     error?: string,
   ): Promise<AdvanceResult> {
     const final: WorkflowRunState = { ...state, status, updatedAt: this.#clock.now() };
     if (error !== undefined) final.error = error;
-    await this.#runStore(state.runId).set(final);
-    await this.#updateActive((active) => active.filter((id) => id !== state.runId));
+    await this.#save(final, ownership);
     return { runId: state.runId, status };
+  }
+
+  async #save(state: WorkflowRunState, ownership: WorkflowRunOwnership): Promise<void> {
+    if (!(await this.#requireRuns().save(state, ownership))) {
+      this.#owned.delete(state.runId);
+      throw new WorkflowRunOwnedError(state.runId);
+    }
+  }
+
+  /** This engine's ownership of a run, taken (over) the first time it advances it. */
+  async #ownership(runId: string): Promise<WorkflowRunOwnership> {
+    const held = this.#owned.get(runId);
+    if (held) return held;
+    const taken = await this.#requireRuns().acquire(runId);
+    if (taken === null) throw new WorkflowRunOwnedError(runId);
+    this.#owned.set(runId, taken);
+    return taken;
   }
 
   async #loadRun(runId: string): Promise<WorkflowRunState> {
     const state = await this.getRun(runId);
     if (!state) throw new WorkflowNotFoundError(runId, "run");
     return state;
-  }
-
-  async #updateActive(change: (active: string[]) => string[]): Promise<void> {
-    const release = await this.#activeMutex.acquire();
-    try {
-      const store = this.#active();
-      const current = (await store.get())?.active ?? [];
-      const next = change(current);
-      if (next !== current) await store.set({ active: next });
-    } finally {
-      release();
-    }
-  }
-
-  #active(): JsonStorePort<ActiveRuns> {
-    this.#activeStore ??= this.#requireFactory().create<ActiveRuns>(ACTIVE_RUNS_STORE);
-    return this.#activeStore;
-  }
-
-  #runStore(runId: string): JsonStorePort<WorkflowRunState> {
-    let store = this.#runStores.get(runId);
-    if (!store) {
-      store = this.#requireFactory().create<WorkflowRunState>(`workflow-run.${runId}`);
-      this.#runStores.set(runId, store);
-    }
-    return store;
   }
 
   #runLock(runId: string): AsyncMutex {
@@ -456,9 +480,9 @@ export class WorkflowEngine {
     return lock;
   }
 
-  #requireFactory(): StoreFactoryPort {
-    if (!this.#factory) throw new SubsystemUnavailableError("store");
-    return this.#factory;
+  #requireRuns(): WorkflowRunStorePort<WorkflowRunState> {
+    if (!this.#runs) throw new SubsystemUnavailableError("store");
+    return this.#runs;
   }
 
   #assertAccepting(): void {
