@@ -3,6 +3,13 @@ import { performance } from "node:perf_hooks";
 import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
 import { type BeauvoirLogger, createLogger, loggerSink, SecretRedactor } from "@beauvoir/redactor";
 import {
+  type BackendBootResult,
+  type BootBackend,
+  type BootBackendServices,
+  backendInitializers,
+  PeriodicTakeover,
+} from "./backend.js";
+import {
   BOOT_DEFAULTS,
   type BootConfig,
   type BootContext,
@@ -74,6 +81,9 @@ export class BootOrchestrator {
     const failed: string[] = [];
     let p0Failed = false;
     const paths = resolvePaths(config.dataDir);
+    const backend = config.backend;
+    let initializers = this.#initializers;
+    let opened: BootBackendServices | undefined;
     const context: BootContext = {
       config,
       paths,
@@ -112,7 +122,7 @@ export class BootOrchestrator {
         p0Failed = true;
         const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
         if (!allowDev || lockHeld) {
-          await releaseQuietly(context, instanceLock);
+          await releaseQuietly(context, instanceLock, opened);
           throw new BootError(step, health(allowDev ? "dev" : "degraded", false), error);
         }
       }
@@ -130,11 +140,14 @@ export class BootOrchestrator {
 
     // 1. Config validation.
     await attempt("config", "P0", () => validateBootConfig(config));
-    // 2. Filesystem validation, then the single-instance lock.
-    await attempt("filesystem", "P0", () => this.#initializers.filesystem(context));
-    context.lockManager = await attempt("lockManager", "P0", () =>
-      this.#initializers.lockManager({ ...context, logger: forwardingLogger }),
-    );
+    // 2. Filesystem validation, then the single-instance lock (the file
+    // backend's: replicas of a shared backend run side by side).
+    if (!backend) {
+      await attempt("filesystem", "P0", () => initializers.filesystem(context));
+      context.lockManager = await attempt("lockManager", "P0", () =>
+        initializers.lockManager({ ...context, logger: forwardingLogger }),
+      );
+    }
     if (context.lockManager) {
       const lockManager = context.lockManager;
       instanceLock = await attempt("instanceLock", "P0", () =>
@@ -144,12 +157,33 @@ export class BootOrchestrator {
       );
     }
     // 3a-3c. P0 services.
-    context.redactor = await attempt("redactor", "P0", () => this.#initializers.redactor(context));
+    context.redactor = await attempt("redactor", "P0", () => initializers.redactor(context));
     const logger = await attempt("logger", "P0", async () =>
-      redactingLogger(await this.#initializers.logger(context), context.redactor),
+      redactingLogger(await initializers.logger(context), context.redactor),
     );
     if (logger) context.logger = logger;
-    const audit = await attempt("auditTrail", "P0", () => this.#initializers.auditTrail(context));
+    if (backend) {
+      // The backend replaces the file services; an initializer the config names still wins.
+      opened = await attempt("backend", "P0", () =>
+        backend.open({
+          config,
+          logger: context.logger,
+          redactor: context.redactor,
+          clock: context.clock,
+        }),
+      );
+      if (opened) {
+        initializers = {
+          ...defaultInitializers,
+          ...backendInitializers(opened),
+          ...config.initializers,
+        };
+      }
+      context.lockManager = await attempt("lockManager", "P0", () =>
+        initializers.lockManager({ ...context, logger: forwardingLogger }),
+      );
+    }
+    const audit = await attempt("auditTrail", "P0", () => initializers.auditTrail(context));
     if (audit) {
       context.auditTrail = audit.auditTrail;
       if (audit.recordsLost > 0) {
@@ -160,16 +194,14 @@ export class BootOrchestrator {
     }
     // 3d-3g. P1 services.
     const storeFactory = await attempt("storeFactory", "P1", () =>
-      this.#initializers.storeFactory(context),
+      initializers.storeFactory(context),
     );
     const circuitBreakers = await attempt("circuitBreakers", "P1", () =>
-      this.#initializers.circuitBreakers(context),
+      initializers.circuitBreakers(context),
     );
-    const rateLimiter = await attempt("rateLimiter", "P1", () =>
-      this.#initializers.rateLimiter(context),
-    );
+    const rateLimiter = await attempt("rateLimiter", "P1", () => initializers.rateLimiter(context));
     const idempotencyIndex = context.auditTrail
-      ? await attempt("idempotencyIndex", "P1", () => this.#initializers.idempotencyIndex(context))
+      ? await attempt("idempotencyIndex", "P1", () => initializers.idempotencyIndex(context))
       : await attempt("idempotencyIndex", "P1", () => {
           throw new Error("needs the audit trail, which failed");
         });
@@ -222,6 +254,7 @@ export class BootOrchestrator {
       logger: context.logger,
       clock: context.clock,
       onDurablePoint: config.onDurablePoint,
+      signal: opened?.signal,
     });
     // 5. Reconcile pending intents: warn and go on.
     let reconciliation: ReconcileReport | undefined;
@@ -250,6 +283,17 @@ export class BootOrchestrator {
         "reconciliation skipped: the idempotency index or the audit trail is unavailable",
       );
     }
+    // What replicas that stop later leave pending is taken over while this one runs.
+    const takeovers =
+      opened?.takeoverIntervalMs !== undefined && idempotencyIndex && context.auditTrail
+        ? new PeriodicTakeover(
+            () => executor.reconcilePending(),
+            opened.takeoverIntervalMs,
+            context.clock,
+            context.logger,
+          )
+        : undefined;
+    takeovers?.start();
     // 6. Stale locks and quarantine: warn and go on.
     if (context.lockManager) {
       try {
@@ -282,6 +326,7 @@ export class BootOrchestrator {
     const workflows = new WorkflowEngine({
       executor,
       storeFactory,
+      runStore: opened?.workflowRuns,
       logger: context.logger,
       clock: context.clock,
     });
@@ -306,6 +351,10 @@ export class BootOrchestrator {
       executor,
       workflows,
       resilienceState,
+      backend: opened && {
+        stopTakeovers: async () => takeovers?.stop(),
+        close: () => opened.close(),
+      },
       shutdownTimeoutMs: config.shutdownTimeoutMs ?? BOOT_DEFAULTS.shutdownTimeoutMs,
       handleSignals: config.handleSignals ?? BOOT_DEFAULTS.handleSignals,
     });
@@ -325,11 +374,13 @@ export class BootOrchestrator {
  * await app.shutdown();
  * ```
  */
-export function boot(config: BootConfig): Promise<BootResult> {
+export function boot(config: BootConfig & { backend: BootBackend }): Promise<BackendBootResult>;
+export function boot(config: BootConfig): Promise<BootResult>;
+export function boot(config: BootConfig): Promise<BootResult | BackendBootResult> {
   return new BootOrchestrator(config).boot();
 }
 
-function resolvePaths(dataDir: string): BootPaths {
+function resolvePaths(dataDir: string | undefined): BootPaths {
   const base = typeof dataDir === "string" ? dataDir : "";
   return {
     dataDir: base,
@@ -343,6 +394,7 @@ function resolvePaths(dataDir: string): BootPaths {
 async function releaseQuietly(
   context: BootContext,
   instanceLock: LockHandlePort | undefined,
+  backend: BootBackendServices | undefined,
 ): Promise<void> {
   try {
     await context.auditTrail?.close();
@@ -351,6 +403,11 @@ async function releaseQuietly(
   }
   try {
     await instanceLock?.release();
+  } catch {
+    // As above.
+  }
+  try {
+    await backend?.close();
   } catch {
     // As above.
   }

@@ -1,4 +1,5 @@
 import { isAbsolute } from "node:path";
+import { assertBootBackend } from "./backend.js";
 import type { BootConfig } from "./boot-config.js";
 import { resolveRetryOptions } from "./retry-policy.js";
 import { assertTimeout, assertWait } from "./step-request.js";
@@ -8,7 +9,8 @@ import { assertTimeout, assertWait } from "./step-request.js";
  * @throws TypeError or RangeError naming the option.
  */
 export function validateBootConfig(config: BootConfig): void {
-  if (
+  if (config.backend !== undefined) assertBootBackend(config.backend);
+  else if (
     typeof config.dataDir !== "string" ||
     config.dataDir.length === 0 ||
     !isAbsolute(config.dataDir)
