@@ -359,7 +359,8 @@ export interface LockManagerPort {
 /** A durable JSON document (see `@beauvoir/resilient-store`). */
 export interface JsonStorePort<T> {
   get(): Promise<T | null>;
-  set(value: T): Promise<void>;
+  /** Writes it durably (the file store); a store shared by replicas may refuse a stale write (`STORE_CONFLICT`). */
+  set(value: T): Promise<unknown>;
 }
 
 /** Which replica may write a workflow run, and with what fence. */
