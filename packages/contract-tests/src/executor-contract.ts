@@ -9,7 +9,23 @@ import type {
 
 let steps = 0;
 const never = (): Promise<never> => new Promise(() => {});
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Side effects that start and never end, and a wait for a number of them to have started. */
+function hanging() {
+  let started = 0;
+  return {
+    run: (): Promise<never> => {
+      started++;
+      return never();
+    },
+    async started(count: number): Promise<void> {
+      for (let waited = 0; started < count; waited += 10) {
+        if (waited > 20_000) throw new Error(`only ${started} of ${count} side effects started`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+  };
+}
 
 /** A fetch answer that is not ok: the failure model reads its status. */
 function answer(status: number, headers: Record<string, string> = {}): Response {
@@ -81,14 +97,15 @@ export function executorContract(name: string, makeSubject: () => Promise<Execut
     it("takes a step cut off by a crash up by its strategy", async () => {
       const subject = await makeSubject();
       const crashed = await subject.start();
-      const retry = stepOf("add_labels", never, "retry");
-      const checkDone = stepOf("add_issue_comment", never, "check-done");
-      const checkNotDone = stepOf("add_issue_comment", never, "check-not-done");
-      const skip = stepOf("merge_pull_request", never, "skip");
+      const effects = hanging();
+      const retry = stepOf("add_labels", effects.run, "retry");
+      const checkDone = stepOf("add_issue_comment", effects.run, "check-done");
+      const checkNotDone = stepOf("add_issue_comment", effects.run, "check-not-done");
+      const skip = stepOf("merge_pull_request", effects.run, "skip");
       for (const step of [retry, checkDone, checkNotDone, skip]) {
         void crashed.executor.execute(step).catch(() => {});
       }
-      await sleep(200);
+      await effects.started(4);
       await crashed.crash();
       const asked: string[] = [];
       const hook: ContractReconcileHook = async ({ resource, params }) => {
@@ -182,9 +199,10 @@ export function executorContract(name: string, makeSubject: () => Promise<Execut
       });
       // Cut off by a crash, with no hook to ask: failed as outcome unknown; a
       // human checked, and it had happened.
-      const pending = stepOf("add_issue_comment", never, "resolve");
+      const effects = hanging();
+      const pending = stepOf("add_issue_comment", effects.run, "resolve");
       void instance.executor.execute(pending).catch(() => {});
-      await sleep(150);
+      await effects.started(1);
       await instance.crash();
       const next = await subject.start();
       expect(next.reconciliation?.failed).toHaveLength(1);

@@ -9,8 +9,8 @@ import type {
   WorkflowRunState,
 } from "@beauvoir/boot";
 import { SecretRedactor } from "@beauvoir/redactor";
-import { exportAuditHistory } from "./audit-export.js";
 import { AuditContent } from "./audit-content.js";
+import { exportAuditHistory } from "./audit-export.js";
 import {
   type AuditCheckpointOptions,
   AuditSealer,

@@ -21,7 +21,10 @@ export class PostgresAuditPort implements AuditTrailPort {
    * @param audit - the history's writer.
    * @param verify - seals, exports and verifies the history.
    */
-  constructor(audit: PostgresAuditTrail, verify: () => Promise<{ valid: boolean; records: number }>) {
+  constructor(
+    audit: PostgresAuditTrail,
+    verify: () => Promise<{ valid: boolean; records: number }>,
+  ) {
     this.#audit = audit;
     this.#verify = verify;
   }

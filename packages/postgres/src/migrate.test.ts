@@ -113,7 +113,9 @@ describe("migrate", () => {
     const reports = await Promise.all(pools.map((pool) => migrate({ pool, schema: "raced" })));
     expect(reports.filter((report) => report.applied.length > 0)).toHaveLength(1);
     expect(new Set(reports.map((report) => report.toVersion))).toEqual(new Set([SCHEMA_VERSION]));
-    const { rows } = await db.admin.query("SELECT version FROM raced.schema_migrations ORDER BY version");
+    const { rows } = await db.admin.query(
+      "SELECT version FROM raced.schema_migrations ORDER BY version",
+    );
     expect(rows).toEqual(MIGRATIONS.map(({ version }) => ({ version })));
   });
 
@@ -124,9 +126,7 @@ describe("migrate", () => {
     await expect(old.start()).rejects.toMatchObject({ code: "SCHEMA_OUTDATED" });
     const report = await migrate({ pool: db.admin, schema: "from_one" });
     expect(report).toMatchObject({ fromVersion: 1, toVersion: 2, applied: [{ version: 2 }] });
-    const { rows } = await db.admin.query(
-      "SELECT count(*)::int AS n FROM from_one.workflow_runs",
-    );
+    const { rows } = await db.admin.query("SELECT count(*)::int AS n FROM from_one.workflow_runs");
     expect(rows).toEqual([{ n: 0 }]);
     await startOn("from_one");
   });

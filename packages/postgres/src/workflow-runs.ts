@@ -1,9 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type {
-  WorkflowRunOwnership,
-  WorkflowRunRecord,
-  WorkflowRunStorePort,
-} from "@beauvoir/boot";
+import type { WorkflowRunOwnership, WorkflowRunRecord, WorkflowRunStorePort } from "@beauvoir/boot";
 import { SYNCHRONOUS_COMMIT } from "./audit-trail.js";
 import { LeaseLostError } from "./errors.js";
 import type { InstanceLease } from "./instance-lease.js";
@@ -199,8 +195,11 @@ function serialize(state: WorkflowRunRecord): string {
   try {
     return JSON.stringify(state);
   } catch (error) {
-    throw new TypeError(`workflow run state cannot be written as JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new TypeError(
+      `workflow run state cannot be written as JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }

@@ -40,9 +40,13 @@ export async function bootReplica(
  * would after its lease ran out: its lease ends in the database; its own
  * heartbeat then learns the lease is gone and aborts its signal.
  */
-export async function expireLease(db: TestDatabase, backend: PostgresBackend): Promise<void> {
+export async function expireLease(
+  db: TestDatabase,
+  backend: PostgresBackend,
+  schema = "beauvoir",
+): Promise<void> {
   await db.admin.query(
-    "UPDATE beauvoir.instances SET lease_expires_at = now() - interval '1 second' WHERE id = $1",
+    `UPDATE ${schema}.instances SET lease_expires_at = now() - interval '1 second' WHERE id = $1`,
     [backend.instance.id],
   );
 }
