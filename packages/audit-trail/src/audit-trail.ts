@@ -125,9 +125,14 @@ export class AuditTrail {
     return this.#initializing;
   }
 
-  /** After a fail stop: drops the stopped writer and reads the history from disk again. */
+  /**
+   * After a fail stop: cuts what the failed fsync left in the file (until
+   * that works, the trail stays stopped), drops the stopped writer and reads
+   * the history from disk again.
+   */
   async #reopen(): Promise<RecoveryReport> {
     const stopped = this.#open!;
+    await stopped.writer.discardUnsynced();
     this.#open = undefined;
     this.#state = "initializing";
     this.#resolving.clear();

@@ -10,10 +10,12 @@ import type { HistoryLayout } from "./segments.js";
 /**
  * Opens the current file for appending: never through a symbolic link,
  * created with mode 0600 when missing, its directory entry then fsynced so
- * the new file survives a power cut.
+ * the file survives a power cut. The directory is fsynced even when the file
+ * existed: a process killed between creating it and that fsync leaves a name
+ * only the page cache holds, and records fsynced into it would be lost with it.
  * @param fs - the filesystem.
  * @param layout - the history's files.
- * @param existed - whether the file existed (no directory fsync needed then).
+ * @param existed - whether the file existed (its mode is then checked).
  * @returns the descriptor.
  * @throws SymlinkRefusedError (`SYMLINK_REFUSED`) when the path is a symbolic link.
  * @throws {@link AuditWriteError} when opening or the directory fsync fails.
@@ -43,18 +45,17 @@ export async function openCurrentFile(
         Object.assign(new Error(`EACCES: mode ${octal}`), { code: "EACCES" }),
       );
     }
-  } else {
-    try {
-      await fs.fsyncDirectory(layout.directory);
-    } catch (error) {
-      await handle.close().catch(() => {});
-      throw new AuditWriteError(
-        "fsync",
-        layout.directory,
-        `Could not fsync ${layout.directory}`,
-        error,
-      );
-    }
+  }
+  try {
+    await fs.fsyncDirectory(layout.directory);
+  } catch (error) {
+    await handle.close().catch(() => {});
+    throw new AuditWriteError(
+      "fsync",
+      layout.directory,
+      `Could not fsync ${layout.directory}`,
+      error,
+    );
   }
   return handle;
 }

@@ -86,11 +86,56 @@ describe("fsync failures fail stop", () => {
     fs.log.length = 0;
     const report = await trail.initialize();
     expect(fs.log).toContain(`open:${path}`);
-    // The result whose fsync failed reached the page cache; the reread finds it there.
-    expect(report).toMatchObject({ lastSeq: 2, pendingIntents: 0 });
-    expect(await trail.recordIntent(entry(3))).toBe(3);
-    expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 3 });
+    // The result whose fsync failed reached the page cache, but maybe never the
+    // disk: it was cut when the fsync failed, and the intent is open again.
+    expect(report).toMatchObject({ lastSeq: 1, pendingIntents: 1 });
+    expect(await trail.recordIntent(entry(3))).toBe(2);
+    expect(await trail.verifyChain()).toMatchObject({ valid: true, records: 2 });
     expect(trail.initialize()).toBe(trail.initialize());
+  });
+
+  it("cuts the records whose fsync failed; while that cut fails, a reopen is refused and the trail stays stopped", async () => {
+    let failSync = false;
+    let failTruncate = false;
+    const logger = recordingLogger();
+    const fs = instrumentedFs({
+      sync: () => (failSync ? errno("EIO") : undefined),
+      truncate: () => (failTruncate ? errno("EIO") : undefined),
+    });
+    const trail = await openTrail({ fs, logger });
+    await trail.recordIntent(entry(1));
+    failSync = true;
+    failTruncate = true;
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    expect(logger.entries.map((line) => line.message)).toContain(
+      "Audit trail could not cut the records whose fsync failed; it stays stopped",
+    );
+    await expect(trail.initialize()).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    await expect(trail.recordIntent(entry(3))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    failTruncate = false;
+    await expect(trail.initialize()).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    failSync = false;
+    expect(await trail.initialize()).toMatchObject({ lastSeq: 1, pendingIntents: 1 });
+    expect(await trail.recordIntent(entry(4))).toBe(2);
+  });
+
+  it("tries the cut again when a stopped trail is closed, for the next trail to read", async () => {
+    let failTruncate = false;
+    let failSync = false;
+    const fs = instrumentedFs({
+      sync: () => (failSync ? errno("EIO") : undefined),
+      truncate: () => (failTruncate ? errno("EIO") : undefined),
+    });
+    const trail = await openTrail({ fs });
+    await trail.recordIntent(entry(1));
+    failSync = true;
+    failTruncate = true;
+    await expect(trail.recordIntent(entry(2))).rejects.toMatchObject({ code: "FAIL_STOPPED" });
+    failSync = false;
+    failTruncate = false;
+    await trail.close();
+    const next = await openTrail();
+    expect(next.lastSeq).toBe(1);
   });
 
   it("stops when the timer's fsync of dry-run records fails", async () => {

@@ -72,7 +72,13 @@ interface Draft {
  * rotation breaks half way), what reached the disk is unknown, and a retried
  * fsync could report a success that is not one. Every record of the batch,
  * every queued one and every later call then reject with `FailStoppedError`
- * until the trail is reopened (which re-reads the file from disk).
+ * until the trail is reopened (which re-reads the file from disk). After a
+ * failed fsync the file is first cut back to its size at the last fsync that
+ * succeeded: Linux marks the pages of a failed fsync clean, so the page cache
+ * still shows those lines while the disk may never get them, and a reopened
+ * trail that read them would chain onto records a power cut turns into a
+ * hole in the middle of the file. Nothing past that size was acknowledged as
+ * durable (dry-run records are acknowledged before their fsync, by design).
  */
 export class RecordWriter {
   readonly #options: RecordWriterOptions;
@@ -84,6 +90,10 @@ export class RecordWriter {
   });
   #handle: FileHandleLike | undefined;
   #fileSize: number;
+  /** The file's size at its last fsync that succeeded: what the disk is known to hold. */
+  #syncedSize: number;
+  /** A failed fsync left bytes past `#syncedSize`, and cutting them failed too. */
+  #cutPending = false;
   #lastSeq: number;
   #lastHash: string | undefined;
   #pendingLink: string | undefined;
@@ -98,6 +108,7 @@ export class RecordWriter {
     this.#options = options;
     this.#handle = start.handle;
     this.#fileSize = start.fileSize;
+    this.#syncedSize = start.fileSize;
     this.#lastSeq = start.lastSeq;
     this.#lastHash = start.lastHash;
     this.#pendingLink = start.pendingLink;
@@ -157,12 +168,16 @@ export class RecordWriter {
       if (this.#unsyncedBytes > 0 && !this.#failure) {
         try {
           await handle.sync();
-          this.#unsyncedBytes = 0;
+          this.#synced();
         } catch (error) {
           failure = this.#fail(
             new AuditWriteError("fsync", this.#options.path, "The final fsync failed", error),
           );
+          await this.#cutUnsynced(handle);
         }
+      } else if (this.#cutPending) {
+        // Tried once more, for a new trail that reads the file next; a failure is logged.
+        await this.#cutUnsynced(handle);
       }
       try {
         await handle.close();
@@ -225,10 +240,11 @@ export class RecordWriter {
         const failure = this.#fail(
           new AuditWriteError("fsync", this.#options.path, "fsync failed", error),
         );
+        await this.#cutUnsynced(handle);
         for (const draft of drafts) draft.reject(failure);
         return;
       }
-      this.#unsyncedBytes = 0;
+      this.#synced();
       this.#clearDryRunTimer();
     } else {
       this.#armDryRunTimer();
@@ -282,12 +298,13 @@ export class RecordWriter {
     const handle = this.#handle!;
     try {
       if (this.#unsyncedBytes > 0) await handle.sync();
-      this.#unsyncedBytes = 0;
+      this.#synced();
       this.#clearDryRunTimer();
     } catch (error) {
       this.#fail(
         new AuditWriteError("fsync", this.#options.path, "fsync before rotation failed", error),
       );
+      await this.#cutUnsynced(handle);
       return;
     }
     let rotated: Awaited<ReturnType<SegmentRotation["rotate"]>>;
@@ -301,6 +318,7 @@ export class RecordWriter {
     if (!rotated) return;
     this.#handle = rotated.handle;
     this.#fileSize = 0;
+    this.#syncedSize = 0;
     this.#pendingLink = this.#lastHash ?? this.#pendingLink;
     this.#lastHash = undefined;
     this.#options.onRotated(rotated.name, this.#lastSeq + 1);
@@ -348,7 +366,7 @@ export class RecordWriter {
       if (this.#unsyncedBytes === 0 || !this.#handle || this.#failure) return;
       try {
         await this.#handle.sync();
-        this.#unsyncedBytes = 0;
+        this.#synced();
       } catch (error) {
         this.#fail(
           new AuditWriteError(
@@ -358,8 +376,53 @@ export class RecordWriter {
             error,
           ),
         );
+        await this.#cutUnsynced(this.#handle);
       }
     });
+  }
+
+  /** After an fsync of the current file succeeded: everything written is on the disk. */
+  #synced(): void {
+    this.#unsyncedBytes = 0;
+    this.#syncedSize = this.#fileSize;
+  }
+
+  /**
+   * Before a stopped trail is reopened: cuts the file back to its size at the
+   * last fsync that succeeded, if that was not done when the fsync failed.
+   * @throws `FailStoppedError` when the cut fails (the trail must stay stopped).
+   */
+  async discardUnsynced(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.#cutPending && this.#handle && !(await this.#cutUnsynced(this.#handle))) {
+        throw this.#failure;
+      }
+    });
+  }
+
+  /**
+   * After a failed fsync: cuts the bytes past the last fsynced size (and
+   * fsyncs the cut), so that the page cache shows what the disk holds.
+   * @returns false when the cut failed (it is tried again before a reopen).
+   */
+  async #cutUnsynced(handle: FileHandleLike): Promise<boolean> {
+    if (this.#fileSize > this.#syncedSize) {
+      try {
+        await handle.truncate(this.#syncedSize);
+        await handle.sync();
+      } catch (error) {
+        this.#cutPending = true;
+        this.#options.logger.error(
+          "Audit trail could not cut the records whose fsync failed; it stays stopped",
+          { path: this.#options.path, keptBytes: this.#syncedSize, error },
+        );
+        return false;
+      }
+      this.#fileSize = this.#syncedSize;
+    }
+    this.#unsyncedBytes = 0;
+    this.#cutPending = false;
+    return true;
   }
 
   /** Stops taking records for good; returns the error every call now gets. */

@@ -9,9 +9,14 @@ import { PRIVATE_DIRECTORY_MODE } from "./private-files.js";
  * parent, and is durable only once the parent is fsynced; until then a power
  * cut can take the directory away with every file fsynced inside it.
  *
- * Each missing level is created with mode `0700` and its parent fsynced. The
- * parent of `path` is fsynced even when nothing was missing, since an earlier
- * process may have created `path` and died before making it durable.
+ * Each missing level is created with mode `0700`, and the parent of every
+ * level of the path is fsynced, top down, whether this call created the level
+ * or found it: a process killed between its `mkdir` and that fsync leaves a
+ * level that looks like any other but is not durable yet. A level it found
+ * whose parent cannot be opened (`EACCES`, `EPERM`, `EROFS`: a parent the
+ * process may only traverse, a read-only mount) is left as it is, since it
+ * could not be made durable by this process anyway. Initialisation is the
+ * only caller, so the few directory fsyncs are paid once per open.
  * @param fs - the filesystem.
  * @param path - the directory.
  * @param mode - the mode of the directories created. @default 0o700
@@ -26,28 +31,35 @@ export async function ensureDurableDirectory(
   path: string,
   mode: number = PRIVATE_DIRECTORY_MODE,
 ): Promise<string[]> {
-  const target = resolve(path);
-  const missing: string[] = [];
-  for (let current = target; ; current = dirname(current)) {
-    if (await exists(fs, current)) break;
-    missing.unshift(current);
-    if (dirname(current) === current) break;
+  const levels: string[] = [];
+  for (let current = resolve(path); dirname(current) !== current; current = dirname(current)) {
+    levels.unshift(current);
   }
-  for (const directory of missing) {
-    try {
-      await fs.mkdir(directory, { recursive: true, mode });
-    } catch (error) {
-      // Another process may create the same level at the same moment.
-      if (!isErrnoError(error, "EEXIST")) throw error;
+  const created: string[] = [];
+  let missing = false;
+  for (const level of levels) {
+    // Below a missing level everything is missing: no need to ask.
+    missing = missing || !(await exists(fs, level));
+    if (missing) {
+      try {
+        await fs.mkdir(level, { recursive: true, mode });
+        created.push(level);
+      } catch (error) {
+        // Another process may create the same level at the same moment.
+        if (!isErrnoError(error, "EEXIST")) throw error;
+      }
     }
-    await fs.fsyncDirectory(dirname(directory));
+    try {
+      await fs.fsyncDirectory(dirname(level));
+    } catch (error) {
+      // A level we found, under a parent we may only traverse (mode 0711, a
+      // read-only mount): it is not ours to make durable, and we could not.
+      const ours = created.includes(level);
+      if (ours || !isErrnoError(error, "EACCES", "EPERM", "EROFS")) throw error;
+    }
   }
-  if (missing.length === 0 && dirname(target) !== target) {
-    await fs.fsyncDirectory(dirname(target));
-  }
-  return missing;
+  return created;
 }
-
 async function exists(fs: FileSystem, path: string): Promise<boolean> {
   try {
     await fs.stat(path);

@@ -79,22 +79,42 @@ describe("JournalWriter", () => {
     expect(await keysOnDisk()).toEqual([[1, "b"]]);
   });
 
-  it("fails stop on a failed fsync: never fsyncs again, refuses every later call", async () => {
+  it("fails stop on a failed fsync: cuts the batch back out, never fsyncs it again, refuses every later call", async () => {
     let syncs = 0;
+    let failSync = true;
     const writer = await openWriter((operation) => {
       if (operation === "sync") {
         syncs += 1;
-        throw Object.assign(new Error("EIO"), { code: "EIO" });
+        if (failSync) {
+          failSync = false;
+          throw Object.assign(new Error("EIO"), { code: "EIO" });
+        }
       }
       return undefined;
     });
     const failure = await writer.append(draft("a")).catch((error: unknown) => error);
     expect(FailStoppedError.isInstance(failure)).toBe(true);
-    expect(failure).toMatchObject({ code: "FAIL_STOPPED", path });
+    expect(failure).toMatchObject({ code: "FAIL_STOPPED", path, cause: { code: "EIO" } });
     expect(writer.failure).toBe(failure);
+    // The batch is cut (and the cut fsynced), so the file reads back as the disk holds it.
+    expect((await readFile(path)).length).toBe(0);
+    expect(syncs).toBe(2);
     await expect(writer.append(draft("b"))).rejects.toBe(failure);
     await expect(writer.exclusive(async () => {})).rejects.toBe(failure);
-    expect(syncs).toBe(1);
+    expect(syncs).toBe(2);
+    await writer.close();
+  });
+
+  it("fails stop on a failed fsync whose cut fails too, saying so in the cause", async () => {
+    const writer = await openWriter((operation) => {
+      if (operation === "sync") throw Object.assign(new Error("EIO"), { code: "EIO" });
+      return undefined;
+    });
+    const failure = await writer.append(draft("a")).catch((error: unknown) => error);
+    expect(failure).toMatchObject({
+      code: "FAIL_STOPPED",
+      cause: { errors: [{ code: "EIO" }, { code: "EIO" }] },
+    });
     await writer.close();
   });
 

@@ -35,9 +35,10 @@ class WriteFailure {
  * On a failed `write` the file is cut back to its last durable length (and
  * fsynced), the batch is rejected with {@link JournalWriteError} and its seqs
  * are reused. A failed fsync is never retried: the kernel may have dropped the
- * dirty pages while the file still reads back as written, so the writer fails
- * stop (`FailStoppedError`, on that batch and every later call) and the index
- * must be reopened, which re-reads the file from disk.
+ * dirty pages while the file still reads back as written, so the batch is cut
+ * back out of the file and the writer fails stop (`FailStoppedError`, on that
+ * batch and every later call); the index must be reopened, which re-reads the
+ * file from disk.
  *
  * Exclusive tasks (compaction) run between batches, never during one.
  */
@@ -213,11 +214,35 @@ export class JournalWriter {
     try {
       await this.#handle.sync();
     } catch (error) {
-      this.stop(error);
+      const cut = await this.#discardUnsynced();
+      this.stop(
+        cut === undefined
+          ? error
+          : new AggregateError([error, cut], "fsync failed, and cutting the batch back failed too"),
+      );
       return this.#stopped;
     }
     this.#durableBytes += bytes.length;
     return undefined;
+  }
+
+  /**
+   * After a failed fsync: Linux marks the pages it could not write clean, so
+   * the file still reads back with the batch while the disk may never get it,
+   * and a new instance reading it would take transitions that were refused
+   * for durable ones (and leave a hole in the journal at the next power cut).
+   * The batch was not acknowledged: it is cut (truncate, fsync) so the file
+   * reads back as the disk holds it. The writer stops either way.
+   * @returns why the cut failed, when it did (a new instance may then read the batch back).
+   */
+  async #discardUnsynced(): Promise<unknown> {
+    try {
+      await this.#handle.truncate(this.#durableBytes);
+      await this.#handle.sync();
+      return undefined;
+    } catch (error) {
+      return error;
+    }
   }
 
   async #write(bytes: Buffer): Promise<void> {

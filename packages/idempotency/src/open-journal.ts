@@ -67,12 +67,19 @@ export async function openJournal(location: JournalLocation): Promise<OpenedJour
     const handle = await indexIo("open", newest.path, () =>
       openPrivateFile(fs, newest.path, "append"),
     );
-    const length = await indexIo("repair", newest.path, () =>
-      endCleanly(handle, recovered, logger),
-    ).catch(async (error: unknown) => {
-      await handle.close().catch(() => {});
-      throw error;
-    });
+    const length = await indexIo("repair", newest.path, () => endCleanly(handle, recovered, logger))
+      .then(async (cleanLength) => {
+        // The newest journal may have been linked by a process killed before
+        // its directory fsync: its name is made durable before anything is
+        // appended to it (the snapshot store and the owner lock may live in
+        // other directories, whose fsyncs do not cover this one).
+        await indexIo("sync", dir, () => fs.fsyncDirectory(dir));
+        return cleanLength;
+      })
+      .catch(async (error: unknown) => {
+        await handle.close().catch(() => {});
+        throw error;
+      });
     writer = new JournalWriter(handle, newest.path, length, lastSeq);
     writing = newest.generation;
   } else {

@@ -1,7 +1,7 @@
 // Power-loss runs of the lock manager: a scenario of acquires and releases
 // runs on core's crash-state filesystem, a power cut is simulated after every
 // filesystem call under every model, and a new boot recovers from each crash
-// image. Shared by power-loss.test.ts and power-loss-findings.test.ts.
+// image. Used by power-loss.test.ts (and a findings file, when there are any).
 //
 // What a lock promises across a power cut (fsync: true), as checked here:
 // 1. An acquire() that resolved, not followed by a resolved release(), left

@@ -48,6 +48,21 @@ describe("formatJsonLine / jsonLinesSink", () => {
     expect(line.split("\n")).toHaveLength(2);
   });
 
+  it("escapes the control characters JSON leaves raw (C1, DEL, line separators, bidi overrides)", () => {
+    const text = "a\u2028b\u2029c\u0085d\u009b31m\u202ee\u2066f\u007f";
+    const line = formatJsonLine(record({ msg: text, prefix: "p\u2028", data: { [text]: text } }));
+    expect(line.slice(0, -1)).not.toMatch(
+      /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/,
+    );
+    expect(JSON.parse(line)).toEqual({
+      level: "info",
+      time: "2025-01-02T03:04:05.678Z",
+      msg: text,
+      prefix: "p\u2028",
+      [text]: text,
+    });
+  });
+
   it("does not let data forge level, time, msg or prefix", () => {
     const parsed = JSON.parse(
       formatJsonLine(
@@ -117,8 +132,48 @@ describe("formatConsoleLine / consoleSink", () => {
       }),
     );
     expect(line).toBe(
-      '2025-01-02T03:04:05.678Z ERROR hello {"error":{"name":"Error","message":"boom"}}\nError: boom\n    at f (x.js:1:1)',
+      '2025-01-02T03:04:05.678Z ERROR hello {"error":{"name":"Error","message":"boom"}}\n  Error: boom\n    at f (x.js:1:1)',
     );
+  });
+
+  it("escapes control characters in the message, the prefix and the data, so nothing forges a line", () => {
+    const forged = "2025-01-02T03:04:05.678Z ERROR [agent] forged";
+    const line = formatConsoleLine(
+      record({
+        prefix: "a\rb",
+        msg: `ok\n${forged}\u001b[2J\u2028\u202e`,
+        data: { note: `x\u2028${forged}\u0085\u009b31m\u202e\u007f`, n: 1 },
+      }),
+    );
+    expect(line.split(/[\n\r\u2028\u2029\u0085]/)).toHaveLength(1);
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect(line).toContain("[a\\rb]");
+    expect(line).toContain(
+      "ok\\n2025-01-02T03:04:05.678Z ERROR [agent] forged\\x1b[2J\\u2028\\u202e",
+    );
+    const json = line.slice(line.indexOf("{"));
+    expect(JSON.parse(json)).toEqual({ note: `x\u2028${forged}\u0085\u009b31m\u202e\u007f`, n: 1 });
+  });
+
+  it("keeps every line of a stack indented, so a forged stack cannot start a record", () => {
+    const forged = "2025-01-02T03:04:05.678Z INFO [agent] forged";
+    const line = formatConsoleLine(
+      record({
+        level: "error",
+        data: {
+          error: {
+            name: forged,
+            message: `boom\n${forged}\r${forged}`,
+            stack: `${forged}: boom\n${forged}\r${forged}\u001b[1A\n    at f (x.js:1:1)`,
+          },
+        },
+      }),
+    );
+    const [first, ...rest] = line.split("\n");
+    expect(first).toMatch(/^2025-01-02T03:04:05\.678Z ERROR hello /);
+    expect(rest.length).toBeGreaterThan(0);
+    for (const continuation of rest) expect(continuation).toMatch(/^[ \t]/);
+    expect(line).not.toMatch(/[\r\u001b]/);
   });
 
   it("says so when data cannot be serialised", () => {

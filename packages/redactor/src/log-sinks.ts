@@ -1,3 +1,5 @@
+import { escapeControlCharacters } from "@beauvoir/core";
+
 /** A level a record can have. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -40,6 +42,24 @@ const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 /** Fields of a JSON line that data keys may not overwrite. */
 const RESERVED = new Set(["level", "time", "msg", "prefix"]);
 
+/**
+ * What `JSON.stringify` leaves raw although a terminal or a line reader acts
+ * on it: DEL, C1 controls, the Unicode line and paragraph separators and the
+ * bidirectional overrides. (It escapes C0 controls itself.)
+ */
+const RAW_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** JSON text with {@link RAW_IN_JSON} written as `\uXXXX` escapes: the same JSON value, safe to print. */
+function safeJson(json: string): string {
+  return json.replace(
+    RAW_IN_JSON,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** Marks every line after the first as a continuation: it cannot begin like a record. */
+const CONTINUATION = "  ";
+
 function isoTime(time: number): string {
   return Number.isFinite(time) ? new Date(time).toISOString() : String(time);
 }
@@ -56,6 +76,8 @@ function assertMethods(target: unknown, methods: readonly string[], option: stri
  * Formats one record as a line of JSON: `level`, `time` (ISO-8601), `msg`,
  * `prefix`, then the data fields. A data key named like one of the first four
  * is written with a leading underscore (`_msg`) so it cannot forge them.
+ * Characters JSON leaves raw but terminals act on (C1 controls, U+2028,
+ * bidirectional overrides) are written as `\uXXXX`.
  *
  * @param record - a record from the logger.
  * @returns the line, ending with `\n`.
@@ -75,11 +97,11 @@ export function formatJsonLine(record: LogRecord): string {
     line[RESERVED.has(key) ? `_${key}` : key] = record.data[key];
   }
   try {
-    return `${JSON.stringify(line)}\n`;
+    return `${safeJson(JSON.stringify(line))}\n`;
   } catch {
     // Records from the logger are JSON-safe; a hand-made record may not be.
     const { level, time, msg, prefix } = line;
-    return `${JSON.stringify({ level, time, msg, prefix, dataError: "data is not serializable" })}\n`;
+    return `${safeJson(JSON.stringify({ level, time, msg, prefix, dataError: "data is not serializable" }))}\n`;
   }
 }
 
@@ -106,7 +128,10 @@ export function jsonLinesSink(stream: WritableLike): LogSink {
 
 /**
  * Formats one record for people: `time LEVEL [prefix] message {data}`, with
- * the stack of `data.error` on the lines after.
+ * the stack of `data.error` on the lines after, each indented. Control
+ * characters in the prefix, the message and the stack become visible escapes
+ * (`\n`, `\x1b`), and those JSON leaves raw become `\uXXXX` in the data, so
+ * no record can forge another line or send a terminal sequence.
  *
  * @param record - a record from the logger.
  * @returns the text, without a final newline.
@@ -118,8 +143,8 @@ export function jsonLinesSink(stream: WritableLike): LogSink {
  */
 export function formatConsoleLine(record: LogRecord): string {
   let line = `${isoTime(record.time)} ${record.level.toUpperCase()}`;
-  if (record.prefix !== undefined) line += ` [${record.prefix}]`;
-  line += ` ${record.msg}`;
+  if (record.prefix !== undefined) line += ` [${escapeControlCharacters(record.prefix)}]`;
+  line += ` ${escapeControlCharacters(String(record.msg))}`;
   const data: Record<string, unknown> = { ...record.data };
   let stack: string | undefined;
   const error = data.error;
@@ -134,12 +159,26 @@ export function formatConsoleLine(record: LogRecord): string {
   }
   if (Object.keys(data).length > 0) {
     try {
-      line += ` ${JSON.stringify(data)}`;
+      line += ` ${safeJson(JSON.stringify(data))}`;
     } catch {
       line += " [data is not serializable]";
     }
   }
-  return stack === undefined ? line : `${line}\n${stack}`;
+  return stack === undefined ? line : `${line}\n${stackLines(stack)}`;
+}
+
+/**
+ * A stack on the lines after a record, each line escaped and each starting
+ * with a blank, so a message inside it cannot pass for a record of its own.
+ */
+function stackLines(stack: string): string {
+  return stack
+    .split(/\r\n|\n/)
+    .map((line) => {
+      const escaped = escapeControlCharacters(line);
+      return escaped.startsWith(" ") ? escaped : `${CONTINUATION}${escaped}`;
+    })
+    .join("\n");
 }
 
 /**

@@ -54,10 +54,31 @@ function readOrUndefined(object: object, key: PropertyKey): unknown {
   return value === FAILED ? undefined : value;
 }
 
-/** Sets `key` on a fresh object without `__proto__` ever reaching the prototype setter. */
+/**
+ * For each copy that had a key clash: the next number to try after each
+ * clashing key, so numbering `key#2`, `key#3`… stays linear in the number
+ * of keys however many redact to the same placeholder.
+ */
+const nextCopyNumbers = new WeakMap<object, Map<string, number>>();
+
+/**
+ * Sets `key` on a fresh object, as `key#2`, `key#3`… when it is taken (two
+ * keys redacted to the same placeholder), without `__proto__` ever reaching
+ * the prototype setter.
+ */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
   let unique = key;
-  for (let copy = 2; Object.hasOwn(target, unique); copy++) unique = `${key}#${copy}`;
+  if (Object.hasOwn(target, key)) {
+    let numbers = nextCopyNumbers.get(target);
+    if (numbers === undefined) {
+      numbers = new Map();
+      nextCopyNumbers.set(target, numbers);
+    }
+    let copy = numbers.get(key) ?? 2;
+    do unique = `${key}#${copy++}`;
+    while (Object.hasOwn(target, unique));
+    numbers.set(key, copy);
+  }
   if (unique === "__proto__") {
     Object.defineProperty(target, unique, {
       value,

@@ -1,15 +1,12 @@
-import { resolveSecretRedactorOptions, type SecretRedactorOptions } from "./options.js";
 import {
   applyExtraPattern,
-  BuiltInPatternSet,
   type CompiledExtraPattern,
   compileExtraPattern,
-} from "./pattern-engine.js";
+} from "./extra-patterns.js";
+import { resolveSecretRedactorOptions, type SecretRedactorOptions } from "./options.js";
+import { BuiltInPatternSet, SHORTEST_MATCH } from "./pattern-engine.js";
 import { RedactionWalker } from "./redaction-walker.js";
 import { SensitiveKeys } from "./sensitive-keys.js";
-
-/** No built-in pattern matches fewer characters than this (`?key=x`). */
-const SHORTEST_BUILT_IN_MATCH = 6;
 
 /**
  * Finds secrets in strings, objects and errors and replaces them with typed
@@ -78,7 +75,7 @@ export class SecretRedactor {
   redact(text: string): string {
     let result = typeof text === "string" ? text : String(text);
     for (const extra of this.#extras) result = applyExtraPattern(result, extra);
-    return result.length < SHORTEST_BUILT_IN_MATCH ? result : this.#builtIns.redact(result);
+    return result.length < SHORTEST_MATCH ? result : this.#builtIns.redact(result);
   }
 
   /**

@@ -17,6 +17,7 @@ export function normalizeKey(key: string): string {
  * `tokenType` and `passwordPolicy` are not.
  */
 const SENSITIVE_ENDINGS: readonly (readonly [ending: string, name: string])[] = [
+  ["sharedaccesskey", "azure-key"],
   ["secretaccesskey", "aws-secret"],
   ["authorization", "authorization"],
   ["encryptionkey", "secret"],
@@ -26,12 +27,20 @@ const SENSITIVE_ENDINGS: readonly (readonly [ending: string, name: string])[] = 
   ["secretkey", "secret"],
   ["password", "password"],
   ["cookies", "cookie"],
+  ["accountkey", "azure-key"],
   ["passwd", "password"],
   ["secret", "secret"],
   ["cookie", "cookie"],
   ["apikey", "api-key"],
   ["token", "token"],
 ];
+
+/**
+ * Normalised key names whose values are replaced whole only when the key is
+ * exactly that: npm's `_auth` and Docker's `auth` (base64 of user:password),
+ * but not `oauth` or `author`.
+ */
+const SENSITIVE_NAMES: ReadonlyMap<string, string> = new Map([["auth", "auth"]]);
 
 /**
  * Decides which object keys hold credentials.
@@ -47,8 +56,8 @@ export class SensitiveKeys {
   /** @returns the placeholder name for the value under `key`, or `undefined` for an ordinary key. */
   placeholderFor(key: string): string | undefined {
     const normalized = normalizeKey(key);
-    const extra = this.#extra.get(normalized);
-    if (extra !== undefined) return extra;
+    const exact = this.#extra.get(normalized) ?? SENSITIVE_NAMES.get(normalized);
+    if (exact !== undefined) return exact;
     for (const [ending, name] of SENSITIVE_ENDINGS) {
       if (normalized.endsWith(ending)) return name;
     }

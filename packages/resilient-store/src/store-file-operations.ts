@@ -111,6 +111,20 @@ export class StoreFileOperations {
     }
   }
 
+  /**
+   * Fsyncs an existing file's data (never through a link), through the
+   * fail-stop latch: a file another process wrote, which it may not have
+   * fsynced before it died, before a durable name is made to point at it.
+   */
+  async fsyncFile(file: string, step: StoreWriteStep): Promise<void> {
+    const handle = await openPrivateFile(this.#context.options.fs, file, "read");
+    try {
+      await this.#context.failStop.fsync(step, () => handle.sync());
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
   /** Fsyncs the store's directory, through the fail-stop latch. */
   fsyncDirectory(step: StoreWriteStep): Promise<void> {
     const { fs } = this.#context.options;

@@ -74,6 +74,8 @@ export class StoreLoader {
       if (loaded) tmps.push(loaded);
     }
 
+    if (primary || bak || tmps.length > 0) await this.#makeNamesDurable();
+
     let source = await this.#firstAccepted([
       ["primary", primary],
       ["bak", bak],
@@ -261,10 +263,33 @@ export class StoreLoader {
     };
   }
 
-  /** Makes a recovered tmp file the primary, so the state no longer lives under a tmp name. */
+  /**
+   * Fsyncs the directory before anything found in it is served: the process
+   * that wrote last may have died between a rename and its directory fsync,
+   * and a state served now must not be taken back by a power cut.
+   * @throws {@link StoreWriteError} (`fsync-directory`) when the directory
+   *   could not be opened to fsync, or the fail-stop error when the fsync failed.
+   */
+  async #makeNamesDurable(): Promise<void> {
+    const { options, failStop } = this.#context;
+    try {
+      await this.#operations.fsyncDirectory("fsync-directory");
+    } catch (error) {
+      if (failStop.stopped) throw failStop.error();
+      throw new StoreWriteError(options.path, "fsync-directory", true, error);
+    }
+  }
+
+  /**
+   * Makes a recovered tmp file the primary, so the state no longer lives
+   * under a tmp name. Its writer may have died before its fsync (the page
+   * cache still shows the whole file): the data is fsynced before the rename,
+   * or a power cut would leave the primary empty after it was served.
+   */
   async #promote(file: LoadedFile): Promise<void> {
     const { options, names, memory, failStop } = this.#context;
     try {
+      await this.#operations.fsyncFile(file.file, "promote-tmp");
       await options.fs.rename(file.file, names.primary);
       await this.#operations.fsyncDirectory("promote-tmp");
     } catch (error) {

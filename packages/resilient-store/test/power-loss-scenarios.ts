@@ -1,8 +1,8 @@
 // Power-loss runs of the store: the scenario runs on core's crash-state
 // filesystem, a power cut is simulated after every filesystem call under
 // every model (prefix, subset, torn), and a fresh store recovers from each
-// crash image. Shared by power-loss.test.ts (what must hold today) and
-// power-loss-findings.test.ts (what fails today, for the owner to fix).
+// crash image. Used by power-loss.test.ts (a findings file, when there are
+// findings, holds the runs that fail until the code is fixed).
 import {
   type CrashCheckContext,
   type CrashExplorationReport,
