@@ -27,37 +27,35 @@ const KILLS_PER_ROUND = soak ? 5 : 3;
  * mid-boot…) and starts another in its place, a few times per round; then
  * lets the last three finish. After each round, every invariant of the issue.
  */
-it(
-  `keeps every invariant while replicas are SIGKILLed at random (${ROUNDS} rounds)`,
-  { timeout: soak ? 3_600_000 : 120_000 },
-  async () => {
-    const schema = "soak";
-    await migrate({ pool: db.admin, schema });
-    const sealer = db.backend({ schema });
-    await sealer.start();
-    let kills = 0;
-    let spawned = 0;
-    for (let round = 0; round < ROUNDS; round++) {
-      const steps = jobOf(8, `round${round}`);
-      const start = () =>
-        spawnReplica({ databaseUrl: db.url, schema, remote, steps, label: `r${round}-${spawned++}` });
-      const replicas: ReplicaProcess[] = [start(), start(), start()];
-      for (let kill = 0; kill < KILLS_PER_ROUND; kill++) {
-        await sleep(150 + Math.random() * 700);
-        const index = Math.floor(Math.random() * replicas.length);
-        const victim = replicas[index] as ReplicaProcess;
-        if (victim.child.exitCode !== null) continue;
-        victim.child.kill("SIGKILL");
-        await victim.exited;
-        kills++;
-        replicas[index] = start();
-      }
-      const ends = await Promise.all(replicas.map((replica) => replica.exited));
-      expect(ends).toEqual([0, 0, 0]);
-      await expectJobInvariants(db.admin, schema, remote, steps);
+it(`keeps every invariant while replicas are SIGKILLed at random (${ROUNDS} rounds)`, {
+  timeout: soak ? 3_600_000 : 120_000,
+}, async () => {
+  const schema = "soak";
+  await migrate({ pool: db.admin, schema });
+  const sealer = db.backend({ schema });
+  await sealer.start();
+  let kills = 0;
+  let spawned = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const steps = jobOf(8, `round${round}`);
+    const start = () =>
+      spawnReplica({ databaseUrl: db.url, schema, remote, steps, label: `r${round}-${spawned++}` });
+    const replicas: ReplicaProcess[] = [start(), start(), start()];
+    for (let kill = 0; kill < KILLS_PER_ROUND; kill++) {
+      await sleep(150 + Math.random() * 700);
+      const index = Math.floor(Math.random() * replicas.length);
+      const victim = replicas[index] as ReplicaProcess;
+      if (victim.child.exitCode !== null) continue;
+      victim.child.kill("SIGKILL");
+      await victim.exited;
+      kills++;
+      replicas[index] = start();
     }
-    expect(kills).toBeGreaterThanOrEqual(ROUNDS * KILLS_PER_ROUND - ROUNDS);
-    const records = await expectHistoryInvariants(db.admin, sealer, schema);
-    expect(records).toBeGreaterThan(ROUNDS * 24);
-  },
-);
+    const ends = await Promise.all(replicas.map((replica) => replica.exited));
+    expect(ends).toEqual([0, 0, 0]);
+    await expectJobInvariants(db.admin, schema, remote, steps);
+  }
+  expect(kills).toBeGreaterThanOrEqual(ROUNDS * KILLS_PER_ROUND - ROUNDS);
+  const records = await expectHistoryInvariants(db.admin, sealer, schema);
+  expect(records).toBeGreaterThan(ROUNDS * 24);
+});
