@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractArguments } from "./contract-arguments.js";
 import { readVerifiedHistory } from "./history.js";
 import type { AuditSubject } from "./subjects.js";
 
@@ -12,10 +13,16 @@ const TOKEN = `ghp_${"Z9y8X7w6".repeat(4)}wxyz`;
  * is no intent); secrets are redacted before anything is written; the latest
  * result of a dedupe key is found with its time. Ids are seqs
  * (`seqAtWrite`) or record ids that the sealer orders as they were written.
- * @param name - the backend, for the suite's title.
+ * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test, on an empty history.
  */
-export function auditContract(name: string, makeSubject: () => Promise<AuditSubject>): void {
+export function auditContract(makeSubject: () => Promise<AuditSubject>): void;
+export function auditContract(name: string, makeSubject: () => Promise<AuditSubject>): void;
+export function auditContract(
+  first: string | (() => Promise<AuditSubject>),
+  second?: () => Promise<AuditSubject>,
+): void {
+  const { name, makeSubject } = contractArguments(first, second);
   describe(`audit contract: ${name}`, () => {
     it("exports every kind of record, in write order, verified by both verifiers", async () => {
       const subject = await makeSubject();

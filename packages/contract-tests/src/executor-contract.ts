@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractArguments } from "./contract-arguments.js";
 import { attemptsOf, readVerifiedHistory } from "./history.js";
 import type {
   ContractReconcileHook,
@@ -44,10 +45,16 @@ function answer(status: number, headers: Record<string, string> = {}): Response 
  * leaves the key runnable; an operator's reset and resolution are honoured;
  * the history shows every attempt with one result each, and verifies. With
  * `attemptIds`, `run()` gets each claim's attempt id and fence.
- * @param name - the backend, for the suite's title.
+ * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test, on empty storage.
  */
-export function executorContract(name: string, makeSubject: () => Promise<ExecutorSubject>): void {
+export function executorContract(makeSubject: () => Promise<ExecutorSubject>): void;
+export function executorContract(name: string, makeSubject: () => Promise<ExecutorSubject>): void;
+export function executorContract(
+  first: string | (() => Promise<ExecutorSubject>),
+  second?: () => Promise<ExecutorSubject>,
+): void {
+  const { name, makeSubject } = contractArguments(first, second);
   const stepOf = (action: string, run: ContractStep["run"], label = action): ContractStep => ({
     action,
     scope: "acme/widgets",

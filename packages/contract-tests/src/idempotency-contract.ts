@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractArguments } from "./contract-arguments.js";
 import type { ContractClaim, IdempotencySubject } from "./subjects.js";
 
 let keys = 0;
@@ -35,13 +36,21 @@ export const KEY_VECTORS: ReadonlyArray<{
  * stays failed; a released or reset key runs again; a settled key past its
  * TTL runs again; of many concurrent claims one wins. With `attemptIds`, each
  * claim carries a new attempt id and a higher fence.
- * @param name - the backend, for the suite's title.
+ * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test, with the TTL the test needs.
  */
 export function idempotencyContract(
+  makeSubject: (options?: { ttlMs?: number }) => Promise<IdempotencySubject>,
+): void;
+export function idempotencyContract(
   name: string,
   makeSubject: (options?: { ttlMs?: number }) => Promise<IdempotencySubject>,
+): void;
+export function idempotencyContract(
+  first: string | ((options?: { ttlMs?: number }) => Promise<IdempotencySubject>),
+  second?: (options?: { ttlMs?: number }) => Promise<IdempotencySubject>,
 ): void {
+  const { name, makeSubject } = contractArguments(first, second);
   const step = (resource: string) => ({
     action: "add_labels",
     target: `acme/widgets#${resource}`,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractArguments } from "./contract-arguments.js";
 import type { LimiterSubject } from "./subjects.js";
 
 let scopes = 0;
@@ -25,10 +26,16 @@ function secondaryLimit(retryAfterSec: number): unknown {
  * limit GitHub answered blocks for its `retry-after`; never more than
  * capacity + rate × elapsed. With `shared`, limiters on one scope share their
  * buckets and blocks (replicas on one token); without, each has its own.
- * @param name - the backend, for the suite's title.
+ * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test.
  */
-export function limiterContract(name: string, makeSubject: () => Promise<LimiterSubject>): void {
+export function limiterContract(makeSubject: () => Promise<LimiterSubject>): void;
+export function limiterContract(name: string, makeSubject: () => Promise<LimiterSubject>): void;
+export function limiterContract(
+  first: string | (() => Promise<LimiterSubject>),
+  second?: () => Promise<LimiterSubject>,
+): void {
+  const { name, makeSubject } = contractArguments(first, second);
   describe(`limiter contract: ${name}`, () => {
     it("allows a burst of capacity, then refuses without consuming, and says how long to wait", async () => {
       const subject = await makeSubject();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractArguments } from "./contract-arguments.js";
 import type { LocksSubject } from "./subjects.js";
 
 let locks = 0;
@@ -11,10 +12,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * once; with `fences`, each grant's fencing token is higher than every
  * earlier one's; with `leases`, a lock its holder stopped renewing passes on
  * after its ttl.
- * @param name - the backend, for the suite's title.
+ * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test.
  */
-export function locksContract(name: string, makeSubject: () => Promise<LocksSubject>): void {
+export function locksContract(makeSubject: () => Promise<LocksSubject>): void;
+export function locksContract(name: string, makeSubject: () => Promise<LocksSubject>): void;
+export function locksContract(
+  first: string | (() => Promise<LocksSubject>),
+  second?: () => Promise<LocksSubject>,
+): void {
+  const { name, makeSubject } = contractArguments(first, second);
   describe(`locks contract: ${name}`, () => {
     it("refuses a held lock to another holder, at once, and grants it after release", async () => {
       const subject = await makeSubject();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { contractArguments } from "./contract-arguments.js";
 import type { StoreSubject } from "./subjects.js";
 
 let documents = 0;
@@ -10,10 +11,16 @@ const fresh = (label: string) => `contract-${label}-${++documents}-${Date.now().
  * read either fails with `STORE_CONFLICT` (`compareAndSet`) or wins (the file
  * store, one process at a time) — each backend states which, and the suite
  * holds it to that.
- * @param name - the backend, for the suite's title.
+ * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test.
  */
-export function storeContract(name: string, makeSubject: () => Promise<StoreSubject>): void {
+export function storeContract(makeSubject: () => Promise<StoreSubject>): void;
+export function storeContract(name: string, makeSubject: () => Promise<StoreSubject>): void;
+export function storeContract(
+  first: string | (() => Promise<StoreSubject>),
+  second?: () => Promise<StoreSubject>,
+): void {
+  const { name, makeSubject } = contractArguments(first, second);
   describe(`store contract: ${name}`, () => {
     it("reads null for a document never written, then exactly what was written, from any handle", async () => {
       const subject = await makeSubject();
