@@ -401,7 +401,7 @@ class MemoryRuns implements WorkflowRunStorePort<WorkflowRunState> {
 
   async acquire(runId: string): Promise<WorkflowRunOwnership | null> {
     const run = this.#shared.runs.get(runId);
-    if (!run || run.state.status !== "running") return null;
+    if (run?.state.status !== "running") return null;
     if (run.owner !== this.#id) {
       if (this.#shared.live.has(run.owner)) return null;
       run.owner = this.#id;
