@@ -1,7 +1,7 @@
 import type { CircuitBreakerGroup } from "@beauvoir/breaker";
 import type { Clock, Logger } from "@beauvoir/core";
 import type { BeauvoirLogger, SecretRedactor } from "@beauvoir/redactor";
-import type { BootConfig, BootInitializers } from "./boot-config.js";
+import type { BootConfig, BootContext, BootInitializers } from "./boot-config.js";
 import type { BootResultBase, DegradableService } from "./boot-result.js";
 import type {
   AuditTrailPort,
@@ -113,6 +113,31 @@ export function assertBootBackend(value: unknown): asserts value is BootBackend 
   if (typeof candidate.name !== "string" || candidate.name.length === 0) {
     throw new TypeError("backend.name must be a non-empty string");
   }
+}
+
+/** What a backend replaces: boot's step 1 does not check these initializers' options. */
+const REPLACED_BY_BACKEND = [
+  "filesystem",
+  "lockManager",
+  "auditTrail",
+  "storeFactory",
+  "idempotencyIndex",
+] as const;
+
+/**
+ * The context boot's step 1 checks the default initializers' options in, when
+ * a backend replaces the file ones: those it replaces count as replaced.
+ */
+export function withBackendInitializers(context: BootContext): BootContext {
+  const replaced: Partial<BootInitializers> = {};
+  const never = () => {
+    throw new Error("replaced by the backend");
+  };
+  for (const name of REPLACED_BY_BACKEND) Object.assign(replaced, { [name]: never });
+  return {
+    ...context,
+    config: { ...context.config, initializers: { ...replaced, ...context.config.initializers } },
+  };
 }
 
 /** The initializers that hand over an opened backend's services instead of building the file ones. */

@@ -8,6 +8,7 @@ import {
   type BootBackendServices,
   backendInitializers,
   PeriodicTakeover,
+  withBackendInitializers,
 } from "./backend.js";
 import {
   BOOT_DEFAULTS,
@@ -16,13 +17,18 @@ import {
   type BootInitializers,
   type BootPaths,
 } from "./boot-config.js";
+import { describeDamage } from "./boot-damage.js";
 import type { ReconcileReport } from "./boot-reconciliation.js";
+import { IndexPromotionWatcher, logReconciliation, recordLastBoot } from "./boot-record.js";
 import { type BootResult, createBootResult, type DevBootServices } from "./boot-result.js";
-import { defaultInitializers } from "./default-initializers.js";
+import { inspectBootStores } from "./boot-store-health.js";
+import { checkDefaultInitializerOptions, defaultInitializers } from "./default-initializers.js";
 import { BootError, describeError } from "./errors.js";
 import type { OperatingMode } from "./executor-context.js";
-import type { HealthReport, SubsystemStatus } from "./health-report.js";
+import { FailStopMonitor } from "./fail-stop-monitor.js";
+import type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
 import type { LockHandlePort, RedactorPort } from "./ports.js";
+import { redactingStore } from "./redacting-store.js";
 import {
   RESILIENCE_STATE_STORE,
   type ResilienceState,
@@ -75,15 +81,17 @@ export class BootOrchestrator {
   async boot(): Promise<BootResult> {
     const startedAt = performance.now();
     const config = this.#config;
-    const allowDev = config.allowDev ?? BOOT_DEFAULTS.allowDev;
+    const allowDev = (config.allowDev ?? BOOT_DEFAULTS.allowDev) === true;
     const subsystems: Record<string, SubsystemStatus> = {};
     const warnings: string[] = [];
+    const damage: DamageReport[] = [];
     const failed: string[] = [];
     let p0Failed = false;
     const paths = resolvePaths(config.dataDir);
+    // With a backend, its services replace the file ones once it is open.
     const backend = config.backend;
     let initializers = this.#initializers;
-    let opened: BootBackendServices | undefined;
+    let backendServices: BootBackendServices | undefined;
     const context: BootContext = {
       config,
       paths,
@@ -101,14 +109,35 @@ export class BootOrchestrator {
       warn: (message, data) => context.logger.warn(message, data),
       error: (message, data) => context.logger.error(message, data),
     };
+    // Until step 3a builds the configured redactor, texts go through a default one.
+    const fallbackRedactor = new SecretRedactor();
+    const redact = (text: string): string => {
+      const redacted = (context.redactor ?? fallbackRedactor).redactAny(text);
+      return typeof redacted === "string" ? redacted : fallbackRedactor.redact(text);
+    };
     const health = (mode: OperatingMode, success: boolean): HealthReport => ({
       success,
       mode,
       bootTimeMs: performance.now() - startedAt,
-      warnings: [...warnings],
+      warnings: warnings.map(redact),
       subsystems: { ...subsystems },
+      damage: [...damage],
     });
+    let bootedAt = new Date().toISOString();
+    const lastBoot = (
+      report: HealthReport,
+      reconciliation: ReconcileReport | undefined,
+      aborted?: { step: string; error: string },
+    ) =>
+      recordLastBoot(context, context.redactor ?? fallbackRedactor, {
+        bootedAt,
+        health: report,
+        reconciliation,
+        ...(aborted ? { aborted } : {}),
+      });
     let instanceLock: LockHandlePort | undefined;
+    // What an abort after step 3 closes, so a later boot in this process finds it free.
+    const opened: Array<() => unknown> = [];
     const abortOrDegrade = async (
       step: string,
       error: unknown,
@@ -116,14 +145,32 @@ export class BootOrchestrator {
     ): Promise<void> => {
       subsystems[step] = "failed";
       failed.push(step);
-      warnings.push(`${step} failed: ${describeError(error)}`);
-      context.logger.error(`boot: ${step} failed`, { error, priority });
+      const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
+      // A bad option aborts even with allowDev: nothing may be written before it is fixed.
+      const aborts = priority === "P0" && (!allowDev || lockHeld || step === "config");
+      const found = describeDamage(
+        step,
+        error,
+        aborts ? "aborted" : allowDev ? "dev" : "degraded",
+        paths,
+        redact,
+      );
+      if (found) damage.push(found);
+      const consequence =
+        found?.outcome === "degraded" ? "; write steps are refused, reads run" : "";
+      const repair = found?.repair ? `; to fix it: ${found.repair}` : "";
+      warnings.push(redact(`${step} failed: ${describeError(error)}${consequence}${repair}`));
+      context.logger.error(`boot: ${step} failed`, { error, priority, file: found?.file });
       if (priority === "P0") {
         p0Failed = true;
-        const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
-        if (!allowDev || lockHeld) {
+        if (aborts) {
+          const report = health(allowDev ? "dev" : "degraded", false);
+          // Only the holder of the instance lock writes in the data directory.
+          if (instanceLock) {
+            await lastBoot(report, undefined, { step, error: redact(describeError(error)) });
+          }
           await releaseQuietly(context, instanceLock, opened);
-          throw new BootError(step, health(allowDev ? "dev" : "degraded", false), error);
+          throw new BootError(step, report, error);
         }
       }
     };
@@ -139,7 +186,11 @@ export class BootOrchestrator {
     };
 
     // 1. Config validation.
-    await attempt("config", "P0", () => validateBootConfig(config));
+    await attempt("config", "P0", async () => {
+      validateBootConfig(config);
+      await checkDefaultInitializerOptions(backend ? withBackendInitializers(context) : context);
+    });
+    if (subsystems.config === "ok") bootedAt = new Date(context.clock.now()).toISOString();
     // 2. Filesystem validation, then the single-instance lock (the file
     // backend's: replicas of a shared backend run side by side).
     if (!backend) {
@@ -148,7 +199,7 @@ export class BootOrchestrator {
         initializers.lockManager({ ...context, logger: forwardingLogger }),
       );
     }
-    if (context.lockManager) {
+    if (context.lockManager && !backend) {
       const lockManager = context.lockManager;
       instanceLock = await attempt("instanceLock", "P0", () =>
         lockManager.acquire(INSTANCE_LOCK, {
@@ -163,8 +214,8 @@ export class BootOrchestrator {
     );
     if (logger) context.logger = logger;
     if (backend) {
-      // The backend replaces the file services; an initializer the config names still wins.
-      opened = await attempt("backend", "P0", () =>
+      // An initializer the config names still wins over the backend's service.
+      backendServices = await attempt("backend", "P0", () =>
         backend.open({
           config,
           logger: context.logger,
@@ -172,10 +223,12 @@ export class BootOrchestrator {
           clock: context.clock,
         }),
       );
-      if (opened) {
+      if (backendServices) {
+        const services = backendServices;
+        opened.push(() => services.close());
         initializers = {
           ...defaultInitializers,
-          ...backendInitializers(opened),
+          ...backendInitializers(services),
           ...config.initializers,
         };
       }
@@ -200,11 +253,19 @@ export class BootOrchestrator {
       initializers.circuitBreakers(context),
     );
     const rateLimiter = await attempt("rateLimiter", "P1", () => initializers.rateLimiter(context));
+    if (rateLimiter) opened.push(() => rateLimiter.shutdown?.());
+    const promotions = new IndexPromotionWatcher();
     const idempotencyIndex = context.auditTrail
-      ? await attempt("idempotencyIndex", "P1", () => initializers.idempotencyIndex(context))
+      ? await attempt("idempotencyIndex", "P1", () =>
+          initializers.idempotencyIndex({
+            ...context,
+            logger: promotions.logger(context.logger),
+          }),
+        )
       : await attempt("idempotencyIndex", "P1", () => {
           throw new Error("needs the audit trail, which failed");
         });
+    if (idempotencyIndex) opened.push(() => idempotencyIndex.close());
     // 4. Tool validation.
     let toolValidator: ToolValidator | undefined;
     if (config.actionPolicy) {
@@ -223,20 +284,44 @@ export class BootOrchestrator {
     const anyP1Failed = failed.some((step) => P1_STEPS.has(step));
     const mode: OperatingMode =
       p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
+    // Damaged store files, seen read-only before anything loads (and quarantines) them.
+    if (!backend) {
+      const stores = await inspectBootStores(context.fs, paths, redact);
+      warnings.push(...stores.warnings);
+      damage.push(...stores.damage);
+    }
+    // Boot's own state files and every fail stop pass through here.
+    const monitor = new FailStopMonitor(paths, redact);
+    const bootRedactor = context.redactor ?? fallbackRedactor;
+    const watchedStores = storeFactory && monitor.watchStoreFactory("stores", storeFactory);
     // Breakers and GitHub's blocks as the last run left them, before any step runs.
-    const resilienceState = storeFactory
+    const resilienceState = watchedStores
       ? new ResilienceStateKeeper({
-          store: storeFactory.create<ResilienceState>(RESILIENCE_STATE_STORE),
+          store: redactingStore(
+            watchedStores.create<ResilienceState>(RESILIENCE_STATE_STORE),
+            bootRedactor,
+          ),
           breakers: circuitBreakers,
           limiter: rateLimiter,
           logger: context.logger,
         })
       : undefined;
-    await resilienceState?.restore();
+    const restored = await resilienceState?.restore();
+    if (restored && !restored.restored) {
+      subsystems.resilienceState = "degraded";
+      warnings.push(
+        redact(
+          `resilienceState: the saved breaker and rate-limit state could not be read (${restored.problem}); breakers start closed and the limiter unblocked`,
+        ),
+      );
+      const found = describeDamage("resilienceState", restored.error, "warning", paths, redact);
+      if (found) damage.push(found);
+    }
     resilienceState?.watch();
     const executor = new DurableStepExecutor({
-      auditTrail: context.auditTrail,
-      idempotencyIndex,
+      auditTrail:
+        context.auditTrail && monitor.watch("auditTrail", context.auditTrail, ["recordIntent"]),
+      idempotencyIndex: idempotencyIndex && monitor.watch("idempotencyIndex", idempotencyIndex),
       circuitBreakers,
       rateLimiter,
       actionPolicy: toolValidator,
@@ -254,13 +339,15 @@ export class BootOrchestrator {
       logger: context.logger,
       clock: context.clock,
       onDurablePoint: config.onDurablePoint,
-      signal: opened?.signal,
+      signal: backendServices?.signal,
     });
     // 5. Reconcile pending intents: warn and go on.
     let reconciliation: ReconcileReport | undefined;
     if (idempotencyIndex && context.auditTrail) {
       try {
-        reconciliation = await executor.reconcilePending();
+        const openIntents = await context.auditTrail.getPendingIntents();
+        reconciliation = await promotions.during(() => executor.reconcilePending());
+        logReconciliation(context.logger, reconciliation, openIntents, promotions.settled);
         subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
         if (reconciliation.unresolved.length > 0) {
           warnings.push(
@@ -285,10 +372,10 @@ export class BootOrchestrator {
     }
     // What replicas that stop later leave pending is taken over while this one runs.
     const takeovers =
-      opened?.takeoverIntervalMs !== undefined && idempotencyIndex && context.auditTrail
+      backendServices?.takeoverIntervalMs !== undefined && idempotencyIndex && context.auditTrail
         ? new PeriodicTakeover(
             () => executor.reconcilePending(),
-            opened.takeoverIntervalMs,
+            backendServices.takeoverIntervalMs,
             context.clock,
             context.logger,
           )
@@ -321,12 +408,28 @@ export class BootOrchestrator {
       context.logger.warn("boot: degraded mode, write steps are refused", { failed });
     }
     const report = health(mode, !p0Failed);
+    // last-boot.json lives in the data directory, which a backend has not.
+    const unwritten = backend ? undefined : await lastBoot(report, reconciliation);
+    if (unwritten !== undefined) report.warnings.push(unwritten);
+    // A fail stop later is written into the record too, one write at a time.
+    let recordWrites: Promise<unknown> = Promise.resolve();
+    monitor.attach(report, context.logger, () => {
+      if (backend) return;
+      recordWrites = recordWrites.then(() => lastBoot(report, reconciliation));
+    });
     context.logger.info("boot: done", { mode, bootTimeMs: Math.round(report.bootTimeMs) });
 
     const workflows = new WorkflowEngine({
       executor,
-      storeFactory,
-      runStore: opened?.workflowRuns,
+      storeFactory: watchedStores,
+      runStore: backendServices?.workflowRuns,
+      redactor: bootRedactor,
+      ...(idempotencyIndex
+        ? {
+            generateKey: (action: string, scope: string, resource: string, params: unknown) =>
+              idempotencyIndex.generateKey(action, scope, resource, params),
+          }
+        : {}),
       logger: context.logger,
       clock: context.clock,
     });
@@ -343,6 +446,7 @@ export class BootOrchestrator {
       idempotencyIndex,
       toolValidator,
     } as DevBootServices;
+    const openedBackend = backendServices;
     return createBootResult({
       mode,
       health: report,
@@ -351,9 +455,9 @@ export class BootOrchestrator {
       executor,
       workflows,
       resilienceState,
-      backend: opened && {
+      backend: openedBackend && {
         stopTakeovers: async () => takeovers?.stop(),
-        close: () => opened.close(),
+        close: () => openedBackend.close(),
       },
       shutdownTimeoutMs: config.shutdownTimeoutMs ?? BOOT_DEFAULTS.shutdownTimeoutMs,
       handleSignals: config.handleSignals ?? BOOT_DEFAULTS.handleSignals,
@@ -394,22 +498,19 @@ function resolvePaths(dataDir: string | undefined): BootPaths {
 async function releaseQuietly(
   context: BootContext,
   instanceLock: LockHandlePort | undefined,
-  backend: BootBackendServices | undefined,
+  opened: ReadonlyArray<() => unknown>,
 ): Promise<void> {
-  try {
-    await context.auditTrail?.close();
-  } catch {
-    // Boot is already failing; the original error is the one to report.
-  }
-  try {
-    await instanceLock?.release();
-  } catch {
-    // As above.
-  }
-  try {
-    await backend?.close();
-  } catch {
-    // As above.
+  for (const close of [
+    ...opened,
+    () => context.auditTrail?.close(),
+    () => instanceLock?.release(),
+    () => context.lockManager?.releaseAll(),
+  ]) {
+    try {
+      await close();
+    } catch {
+      // Boot is already failing; the original error is the one to report.
+    }
   }
 }
 

@@ -59,8 +59,14 @@ export {
   type FailureKind,
   type FailureModelOverrides,
 } from "./failure-model.js";
-export type { HealthReport, SubsystemStatus } from "./health-report.js";
+export type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
 export { type JsonSafe, type JsonSafeMember, toJsonSafe } from "./json-safe.js";
+export {
+  LAST_BOOT_FILE,
+  type LastBootReading,
+  type LastBootRecord,
+  readLastBootRecord,
+} from "./last-boot.js";
 export type {
   ActionPolicyPort,
   AtomicClaim,

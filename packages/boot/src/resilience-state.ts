@@ -1,4 +1,5 @@
 import type { Logger } from "@beauvoir/core";
+import { describeError } from "./errors.js";
 import type { CircuitBreakerGroupPort, JsonStorePort, RateLimiterPort } from "./ports.js";
 
 /** The name of the store (under `{dataDir}/stores`) that keeps breakers and blocks. */
@@ -50,8 +51,10 @@ export class ResilienceStateKeeper {
   /**
    * Puts the saved state back. A missing or unreadable state leaves the
    * breakers closed and the limiter unblocked (with a warning).
+   * @returns `restored: false` with the problem (and the store's error)
+   *   when the saved state could not be read; a missing one is `restored: true`.
    */
-  async restore(): Promise<void> {
+  async restore(): Promise<{ restored: boolean; problem?: string; error?: unknown }> {
     const { store, breakers, logger } = this.#options;
     const limiter = keptBlocks(this.#options.limiter);
     let saved: ResilienceState | null;
@@ -59,9 +62,9 @@ export class ResilienceStateKeeper {
       saved = await store.get();
     } catch (error) {
       logger.warn("boot: the saved breaker and rate-limit state could not be read", { error });
-      return;
+      return { restored: false, problem: describeError(error), error };
     }
-    if (!saved) return;
+    if (!saved) return { restored: true };
     if (breakers && typeof saved.breakers === "object" && saved.breakers !== null) {
       try {
         breakers.restore(saved.breakers);
@@ -76,6 +79,7 @@ export class ResilienceStateKeeper {
         logger.warn("boot: the saved rate-limit blocks were not restored", { error });
       }
     }
+    return { restored: true };
   }
 
   /** Saves after every change from now on. */

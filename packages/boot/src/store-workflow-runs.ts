@@ -6,17 +6,15 @@ import type {
   WorkflowRunStorePort,
 } from "./ports.js";
 import type { WorkflowRunState } from "./workflow-engine.js";
+import { ACTIVE_RUNS_STORE, runStoreName } from "./workflow-engine-state.js";
 
 interface ActiveRuns {
   active: string[];
 }
 
-/** The store document listing unfinished runs. */
-export const ACTIVE_RUNS_STORE = "workflow-runs";
-
 /**
  * The file backend's workflow runs: each run in its own store document
- * (`workflow-run.<runId>`), the unfinished ones listed in `workflow-runs`.
+ * (`runStoreName(runId)`), the unfinished ones listed in `workflow-runs`.
  * One process owns every run, so ownership always holds (fence 0).
  */
 export class StoreWorkflowRuns implements WorkflowRunStorePort<WorkflowRunState> {
@@ -87,7 +85,7 @@ export class StoreWorkflowRuns implements WorkflowRunStorePort<WorkflowRunState>
   #run(runId: string): JsonStorePort<WorkflowRunState> {
     let store = this.#runStores.get(runId);
     if (!store) {
-      store = this.#factory.create<WorkflowRunState>(`workflow-run.${runId}`);
+      store = this.#factory.create<WorkflowRunState>(runStoreName(runId));
       this.#runStores.set(runId, store);
     }
     return store;

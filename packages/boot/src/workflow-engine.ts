@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { FailureClass } from "@beauvoir/breaker";
 import { assertSafeName, type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
+import { SecretRedactor } from "@beauvoir/redactor";
 import {
   describeError,
   ShuttingDownError,
@@ -13,10 +14,12 @@ import type { FailureKind } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
 import type {
   CompensationStrategy,
+  RedactorPort,
   StoreFactoryPort,
   WorkflowRunOwnership,
   WorkflowRunStorePort,
 } from "./ports.js";
+import { redactingStoreFactory } from "./redacting-store.js";
 import type { RetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
 import type { DurableStepExecutor } from "./step-executor.js";
@@ -24,6 +27,7 @@ import type { StepOutcome } from "./step-outcome.js";
 import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
 import { StoreWorkflowRuns } from "./store-workflow-runs.js";
 import { attachAdvance, type PendingAdvance } from "./workflow-advance.js";
+import { keyToPin, type PinnedStepKey, resumedIdentity } from "./workflow-engine-state.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -93,7 +97,12 @@ export interface WorkflowDefinition<Input = unknown> {
   steps: ReadonlyArray<WorkflowStepDefinition<Input>>;
 }
 
-/** The durable state of one run. */
+/**
+ * The durable state of one run. It is written redacted (the redactor's
+ * `redactAny`): `input`, `outputs` and `error` on disk, and so in a run
+ * resumed by another process, have their secrets replaced; the process that
+ * started or advanced a run keeps its unredacted state in memory.
+ */
 export interface WorkflowRunState {
   runId: string;
   workflow: string;
@@ -107,6 +116,12 @@ export interface WorkflowRunState {
   error?: string;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Keys fixed before a step's first attempt, for steps whose identity the
+   * redacted state could not derive again (see the README, "Workflow state
+   * and secrets").
+   */
+  pinnedKeys?: PinnedStepKey[];
 }
 
 /** What one {@link WorkflowEngine.advance} did. */
@@ -128,15 +143,27 @@ export interface WorkflowEngineOptions {
   storeFactory: StoreFactoryPort | undefined;
   /**
    * Where runs live, when not in `storeFactory`'s documents: a backend shared
-   * by replicas gives each run an owner (boot passes the backend's).
+   * by replicas gives each run an owner (boot passes the backend's). States
+   * are written redacted, as in the documents.
    * @default runs in `storeFactory`
    */
   runStore?: WorkflowRunStorePort<WorkflowRunState> | undefined;
+  /** Applied to every run state before it is written. @default new SecretRedactor() */
+  redactor?: RedactorPort;
+  /**
+   * The index's key derivation (boot passes `idempotencyIndex.generateKey`),
+   * so that a step whose identity carries a secret keeps its key across a
+   * resume. @default none: keys are not pinned
+   */
+  generateKey?: (action: string, scope: string, resource: string, params: unknown) => string;
   /** @default silentLogger */
   logger?: Logger;
   /** @default systemClock */
   clock?: Clock;
 }
+
+/** Finished runs whose unredacted state the engine keeps in memory (the older ones read back redacted). */
+const LIVE_FINISHED_RUNS = 100;
 
 /** Step options passed to the executor as they are. */
 const STEP_OPTIONS = [
@@ -165,6 +192,13 @@ const STEP_OPTIONS = [
 export class WorkflowEngine {
   readonly #executor: DurableStepExecutor;
   readonly #runs: WorkflowRunStorePort<WorkflowRunState> | undefined;
+  readonly #redactor: RedactorPort;
+  readonly #generateKey: WorkflowEngineOptions["generateKey"];
+  /**
+   * Unredacted states of the runs this process wrote, by run id: every
+   * running one, and the last {@link LIVE_FINISHED_RUNS} finished ones.
+   */
+  readonly #live = new Map<string, WorkflowRunState>();
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, WorkflowDefinition<never>>();
@@ -178,9 +212,19 @@ export class WorkflowEngine {
   constructor(options: WorkflowEngineOptions) {
     if (!options?.executor) throw new TypeError("options.executor is required");
     this.#executor = options.executor;
-    this.#runs =
-      options.runStore ??
-      (options.storeFactory ? new StoreWorkflowRuns(options.storeFactory) : undefined);
+    const redactor = options.redactor ?? new SecretRedactor();
+    if (typeof redactor?.redactAny !== "function") {
+      throw new TypeError("options.redactor must have a redactAny method");
+    }
+    if (options.generateKey !== undefined && typeof options.generateKey !== "function") {
+      throw new TypeError("options.generateKey must be a function");
+    }
+    this.#redactor = redactor;
+    this.#generateKey = options.generateKey;
+    this.#runs = options.runStore
+      ? redactingRunStore(options.runStore, redactor)
+      : options.storeFactory &&
+        new StoreWorkflowRuns(redactingStoreFactory(options.storeFactory, redactor));
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
   }
@@ -211,6 +255,7 @@ export class WorkflowEngine {
       }
       names.add(step.name);
     }
+    this.#assertStoredAsIs(definition.name, "workflow name");
     this.#definitions.set(definition.name, definition as WorkflowDefinition<never>);
   }
 
@@ -234,8 +279,11 @@ export class WorkflowEngine {
     const name = typeof workflow === "string" ? workflow : workflow.name;
     if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
     const runId = assertSafeName(options.runId ?? randomUUID());
+    this.#assertStoredAsIs(runId, "runId");
+    const runs = this.#requireRuns();
+    if (this.#live.has(runId) || (await runs.get(runId))) return runId;
     const now = this.#clock.now();
-    await this.#requireRuns().create({
+    const state: WorkflowRunState = {
       runId,
       workflow: name,
       input,
@@ -244,7 +292,9 @@ export class WorkflowEngine {
       outputs: {},
       createdAt: now,
       updatedAt: now,
-    });
+    };
+    await runs.create(state);
+    this.#remember(state);
     return runId;
   }
 
@@ -307,7 +357,10 @@ export class WorkflowEngine {
    * @returns the state, or null for an unknown run.
    */
   async getRun(runId: string): Promise<WorkflowRunState | null> {
-    return this.#requireRuns().get(assertSafeName(runId));
+    const live = this.#live.get(assertSafeName(runId));
+    // A copy, as the store gives: changing it does not change the run.
+    if (live) return { ...live, outputs: { ...live.outputs } };
+    return this.#requireRuns().get(runId);
   }
 
   /** @returns the ids of runs not yet completed or failed. */
@@ -354,7 +407,7 @@ export class WorkflowEngine {
   }
 
   async #advanceLocked(runId: string): Promise<AdvanceResult> {
-    const state = await this.#loadRun(runId);
+    let state = await this.#loadRun(runId);
     if (state.status !== "running") {
       // A crash between saving the final state and updating the list of
       // unfinished runs leaves a finished run listed; finish that job now.
@@ -388,14 +441,25 @@ export class WorkflowEngine {
     };
     if (identity.target !== undefined) request.target = identity.target;
     if (identity.idempotencyKey !== undefined) request.idempotencyKey = identity.idempotencyKey;
+    else if (request.kind === "write") {
+      const pinned = await this.#pinnedKey(state, ownership, step, context, identity);
+      if (pinned !== undefined) {
+        request.idempotencyKey = pinned.key;
+        state = pinned.state;
+      }
+    }
     for (const option of STEP_OPTIONS) {
       if (step[option] !== undefined) Object.assign(request, { [option]: step[option] });
     }
     // A backend that settles a step in one transaction advances the run in it too.
+    const stepState = state;
     const advance: PendingAdvance = {
       runId,
       ownership,
-      next: (recorded) => this.#stateAfter(state, definition, step.name, recorded),
+      next: (recorded) =>
+        this.#redactor.redactAny(
+          this.#stateAfter(stepState, definition, step.name, recorded),
+        ) as WorkflowRunState,
       saved: false,
     };
     attachAdvance(request, advance);
@@ -412,7 +476,8 @@ export class WorkflowEngine {
     }
     const outcome: StepOutcome = settled.outcome;
     const next = this.#stateAfter(state, definition, step.name, toJsonSafe(outcome.result));
-    if (!advance.saved) await this.#save(next, ownership);
+    if (advance.saved) this.#remember(next);
+    else await this.#save(next, ownership);
     return { runId, status: next.status, step: step.name, outcome };
   }
 
@@ -445,11 +510,25 @@ export class WorkflowEngine {
     return { runId: state.runId, status };
   }
 
+  /**
+   * Writes a run's state (redacted by the store) while this engine owns it,
+   * and keeps it, unredacted, in memory.
+   * @throws {@link WorkflowRunOwnedError} when the run was taken over.
+   */
   async #save(state: WorkflowRunState, ownership: WorkflowRunOwnership): Promise<void> {
     if (!(await this.#requireRuns().save(state, ownership))) {
+      // Taken over: what this engine remembers of the run is not the run any more.
       this.#owned.delete(state.runId);
+      this.#live.delete(state.runId);
       throw new WorkflowRunOwnedError(state.runId);
     }
+    this.#remember(state);
+  }
+
+  #remember(state: WorkflowRunState): void {
+    this.#live.delete(state.runId);
+    this.#live.set(state.runId, state);
+    if (state.status !== "running") this.#forgetOldFinishedRuns();
   }
 
   /** This engine's ownership of a run, taken (over) the first time it advances it. */
@@ -457,9 +536,55 @@ export class WorkflowEngine {
     const held = this.#owned.get(runId);
     if (held) return held;
     const taken = await this.#requireRuns().acquire(runId);
-    if (taken === null) throw new WorkflowRunOwnedError(runId);
+    if (taken === null) {
+      this.#live.delete(runId);
+      throw new WorkflowRunOwnedError(runId);
+    }
     this.#owned.set(runId, taken);
     return taken;
+  }
+
+  /**
+   * The key a step must keep: one pinned earlier, or one pinned now (saved
+   * before the first attempt) when the redacted state would derive another.
+   */
+  async #pinnedKey(
+    state: WorkflowRunState,
+    ownership: WorkflowRunOwnership,
+    step: WorkflowStepDefinition<never>,
+    context: WorkflowStepContext<never>,
+    identity: StepIdentity,
+  ): Promise<{ key: string; state: WorkflowRunState } | undefined> {
+    const earlier = state.pinnedKeys?.find((entry) => entry.step === step.name);
+    if (earlier) return { key: earlier.idempotencyKey, state };
+    const generateKey = this.#generateKey;
+    if (!generateKey || !step.identify) return undefined;
+    const key = keyToPin({
+      action: step.action,
+      identity: { scope: identity.scope, resource: identity.resource, params: identity.params },
+      identityAfterResume: resumedIdentity(this.#redactor, context, step.identify),
+      generateKey,
+    });
+    if (key === undefined) return undefined;
+    const pinnedState: WorkflowRunState = {
+      ...state,
+      pinnedKeys: [...(state.pinnedKeys ?? []), { step: step.name, idempotencyKey: key }],
+      updatedAt: this.#clock.now(),
+    };
+    await this.#save(pinnedState, ownership);
+    return { key, state: pinnedState };
+  }
+
+  #forgetOldFinishedRuns(): void {
+    let finished = 0;
+    for (const state of this.#live.values()) if (state.status !== "running") finished++;
+    // Insertion order is save order: the oldest finished runs come first.
+    for (const [runId, state] of this.#live) {
+      if (finished <= LIVE_FINISHED_RUNS) break;
+      if (state.status === "running") continue;
+      this.#live.delete(runId);
+      finished--;
+    }
   }
 
   async #loadRun(runId: string): Promise<WorkflowRunState> {
@@ -485,7 +610,38 @@ export class WorkflowEngine {
     return this.#runs;
   }
 
+  /**
+   * Run ids and workflow names are written redacted like the rest of the
+   * state: one the redactor would change could not be found again (and a
+   * run id also names the run's file), so it is refused.
+   */
+  #assertStoredAsIs(value: string, what: string): void {
+    if (this.#redactor.redactAny(value) !== value) {
+      throw new TypeError(
+        `${what} looks like a secret (the redactor would change it); choose another`,
+      );
+    }
+  }
+
   #assertAccepting(): void {
     if (!this.#accepting) throw new ShuttingDownError();
   }
+}
+
+/** A run store whose states pass the redactor before they are written, as the documents' do. */
+function redactingRunStore(
+  runs: WorkflowRunStorePort<WorkflowRunState>,
+  redactor: RedactorPort,
+): WorkflowRunStorePort<WorkflowRunState> {
+  const redacted = (state: WorkflowRunState) => redactor.redactAny(state) as WorkflowRunState;
+  const store: WorkflowRunStorePort<WorkflowRunState> = {
+    create: (state) => runs.create(redacted(state)),
+    get: (runId) => runs.get(runId),
+    listUnfinished: () => runs.listUnfinished(),
+    acquire: (runId) => runs.acquire(runId),
+    save: (state, ownership) => runs.save(redacted(state), ownership),
+  };
+  const forget = runs.forgetFinished;
+  if (forget) store.forgetFinished = (runId) => forget.call(runs, runId);
+  return store;
 }

@@ -351,8 +351,12 @@ describe("boot({ backend })", () => {
         outputs: { label: "labelled", comment: "commented" },
       }),
     ]);
-    // The old owner's ownership is gone: its next write is refused.
-    await expect(app.workflows.advance(runId)).resolves.toMatchObject({ status: "completed" });
+    // The old owner's ownership is gone: its next write is refused, and it
+    // reads the run as the store has it from then on.
+    await expect(app.workflows.advance(runId)).rejects.toMatchObject({
+      code: "WORKFLOW_RUN_OWNED",
+    });
+    expect(await app.workflows.getRun(runId)).toMatchObject({ status: "completed" });
     await app.shutdown();
     await other.shutdown();
   });
