@@ -3,6 +3,14 @@ import { performance } from "node:perf_hooks";
 import { type Logger, nodeFileSystem, silentLogger, systemClock } from "@beauvoir/core";
 import { type BeauvoirLogger, createLogger, loggerSink, SecretRedactor } from "@beauvoir/redactor";
 import {
+  type BackendBootResult,
+  type BootBackend,
+  type BootBackendServices,
+  backendInitializers,
+  PeriodicTakeover,
+  withBackendInitializers,
+} from "./backend.js";
+import {
   BOOT_DEFAULTS,
   type BootConfig,
   type BootContext,
@@ -80,6 +88,10 @@ export class BootOrchestrator {
     const failed: string[] = [];
     let p0Failed = false;
     const paths = resolvePaths(config.dataDir);
+    // With a backend, its services replace the file ones once it is open.
+    const backend = config.backend;
+    let initializers = this.#initializers;
+    let backendServices: BootBackendServices | undefined;
     const context: BootContext = {
       config,
       paths,
@@ -176,15 +188,18 @@ export class BootOrchestrator {
     // 1. Config validation.
     await attempt("config", "P0", async () => {
       validateBootConfig(config);
-      await checkDefaultInitializerOptions(context);
+      await checkDefaultInitializerOptions(backend ? withBackendInitializers(context) : context);
     });
     if (subsystems.config === "ok") bootedAt = new Date(context.clock.now()).toISOString();
-    // 2. Filesystem validation, then the single-instance lock.
-    await attempt("filesystem", "P0", () => this.#initializers.filesystem(context));
-    context.lockManager = await attempt("lockManager", "P0", () =>
-      this.#initializers.lockManager({ ...context, logger: forwardingLogger }),
-    );
-    if (context.lockManager) {
+    // 2. Filesystem validation, then the single-instance lock (the file
+    // backend's: replicas of a shared backend run side by side).
+    if (!backend) {
+      await attempt("filesystem", "P0", () => initializers.filesystem(context));
+      context.lockManager = await attempt("lockManager", "P0", () =>
+        initializers.lockManager({ ...context, logger: forwardingLogger }),
+      );
+    }
+    if (context.lockManager && !backend) {
       const lockManager = context.lockManager;
       instanceLock = await attempt("instanceLock", "P0", () =>
         lockManager.acquire(INSTANCE_LOCK, {
@@ -193,12 +208,35 @@ export class BootOrchestrator {
       );
     }
     // 3a-3c. P0 services.
-    context.redactor = await attempt("redactor", "P0", () => this.#initializers.redactor(context));
+    context.redactor = await attempt("redactor", "P0", () => initializers.redactor(context));
     const logger = await attempt("logger", "P0", async () =>
-      redactingLogger(await this.#initializers.logger(context), context.redactor),
+      redactingLogger(await initializers.logger(context), context.redactor),
     );
     if (logger) context.logger = logger;
-    const audit = await attempt("auditTrail", "P0", () => this.#initializers.auditTrail(context));
+    if (backend) {
+      // An initializer the config names still wins over the backend's service.
+      backendServices = await attempt("backend", "P0", () =>
+        backend.open({
+          config,
+          logger: context.logger,
+          redactor: context.redactor,
+          clock: context.clock,
+        }),
+      );
+      if (backendServices) {
+        const services = backendServices;
+        opened.push(() => services.close());
+        initializers = {
+          ...defaultInitializers,
+          ...backendInitializers(services),
+          ...config.initializers,
+        };
+      }
+      context.lockManager = await attempt("lockManager", "P0", () =>
+        initializers.lockManager({ ...context, logger: forwardingLogger }),
+      );
+    }
+    const audit = await attempt("auditTrail", "P0", () => initializers.auditTrail(context));
     if (audit) {
       context.auditTrail = audit.auditTrail;
       if (audit.recordsLost > 0) {
@@ -209,19 +247,17 @@ export class BootOrchestrator {
     }
     // 3d-3g. P1 services.
     const storeFactory = await attempt("storeFactory", "P1", () =>
-      this.#initializers.storeFactory(context),
+      initializers.storeFactory(context),
     );
     const circuitBreakers = await attempt("circuitBreakers", "P1", () =>
-      this.#initializers.circuitBreakers(context),
+      initializers.circuitBreakers(context),
     );
-    const rateLimiter = await attempt("rateLimiter", "P1", () =>
-      this.#initializers.rateLimiter(context),
-    );
+    const rateLimiter = await attempt("rateLimiter", "P1", () => initializers.rateLimiter(context));
     if (rateLimiter) opened.push(() => rateLimiter.shutdown?.());
     const promotions = new IndexPromotionWatcher();
     const idempotencyIndex = context.auditTrail
       ? await attempt("idempotencyIndex", "P1", () =>
-          this.#initializers.idempotencyIndex({
+          initializers.idempotencyIndex({
             ...context,
             logger: promotions.logger(context.logger),
           }),
@@ -249,9 +285,11 @@ export class BootOrchestrator {
     const mode: OperatingMode =
       p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
     // Damaged store files, seen read-only before anything loads (and quarantines) them.
-    const stores = await inspectBootStores(context.fs, paths, redact);
-    warnings.push(...stores.warnings);
-    damage.push(...stores.damage);
+    if (!backend) {
+      const stores = await inspectBootStores(context.fs, paths, redact);
+      warnings.push(...stores.warnings);
+      damage.push(...stores.damage);
+    }
     // Boot's own state files and every fail stop pass through here.
     const monitor = new FailStopMonitor(paths, redact);
     const bootRedactor = context.redactor ?? fallbackRedactor;
@@ -301,12 +339,13 @@ export class BootOrchestrator {
       logger: context.logger,
       clock: context.clock,
       onDurablePoint: config.onDurablePoint,
+      signal: backendServices?.signal,
     });
     // 5. Reconcile pending intents: warn and go on.
     let reconciliation: ReconcileReport | undefined;
     if (idempotencyIndex && context.auditTrail) {
       try {
-        const openIntents = context.auditTrail.getPendingIntents();
+        const openIntents = await context.auditTrail.getPendingIntents();
         reconciliation = await promotions.during(() => executor.reconcilePending());
         logReconciliation(context.logger, reconciliation, openIntents, promotions.settled);
         subsystems.reconciliation = reconciliation.unresolved.length > 0 ? "degraded" : "ok";
@@ -331,6 +370,17 @@ export class BootOrchestrator {
         "reconciliation skipped: the idempotency index or the audit trail is unavailable",
       );
     }
+    // What replicas that stop later leave pending is taken over while this one runs.
+    const takeovers =
+      backendServices?.takeoverIntervalMs !== undefined && idempotencyIndex && context.auditTrail
+        ? new PeriodicTakeover(
+            () => executor.reconcilePending(),
+            backendServices.takeoverIntervalMs,
+            context.clock,
+            context.logger,
+          )
+        : undefined;
+    takeovers?.start();
     // 6. Stale locks and quarantine: warn and go on.
     if (context.lockManager) {
       try {
@@ -358,11 +408,13 @@ export class BootOrchestrator {
       context.logger.warn("boot: degraded mode, write steps are refused", { failed });
     }
     const report = health(mode, !p0Failed);
-    const unwritten = await lastBoot(report, reconciliation);
+    // last-boot.json lives in the data directory, which a backend has not.
+    const unwritten = backend ? undefined : await lastBoot(report, reconciliation);
     if (unwritten !== undefined) report.warnings.push(unwritten);
     // A fail stop later is written into the record too, one write at a time.
     let recordWrites: Promise<unknown> = Promise.resolve();
     monitor.attach(report, context.logger, () => {
+      if (backend) return;
       recordWrites = recordWrites.then(() => lastBoot(report, reconciliation));
     });
     context.logger.info("boot: done", { mode, bootTimeMs: Math.round(report.bootTimeMs) });
@@ -370,6 +422,7 @@ export class BootOrchestrator {
     const workflows = new WorkflowEngine({
       executor,
       storeFactory: watchedStores,
+      runStore: backendServices?.workflowRuns,
       redactor: bootRedactor,
       ...(idempotencyIndex
         ? {
@@ -393,6 +446,7 @@ export class BootOrchestrator {
       idempotencyIndex,
       toolValidator,
     } as DevBootServices;
+    const openedBackend = backendServices;
     return createBootResult({
       mode,
       health: report,
@@ -401,6 +455,10 @@ export class BootOrchestrator {
       executor,
       workflows,
       resilienceState,
+      backend: openedBackend && {
+        stopTakeovers: async () => takeovers?.stop(),
+        close: () => openedBackend.close(),
+      },
       shutdownTimeoutMs: config.shutdownTimeoutMs ?? BOOT_DEFAULTS.shutdownTimeoutMs,
       handleSignals: config.handleSignals ?? BOOT_DEFAULTS.handleSignals,
     });
@@ -420,11 +478,13 @@ export class BootOrchestrator {
  * await app.shutdown();
  * ```
  */
-export function boot(config: BootConfig): Promise<BootResult> {
+export function boot(config: BootConfig & { backend: BootBackend }): Promise<BackendBootResult>;
+export function boot(config: BootConfig): Promise<BootResult>;
+export function boot(config: BootConfig): Promise<BootResult | BackendBootResult> {
   return new BootOrchestrator(config).boot();
 }
 
-function resolvePaths(dataDir: string): BootPaths {
+function resolvePaths(dataDir: string | undefined): BootPaths {
   const base = typeof dataDir === "string" ? dataDir : "";
   return {
     dataDir: base,

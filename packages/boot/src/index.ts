@@ -1,3 +1,10 @@
+export type {
+  BackendBootResult,
+  BackendBootServices,
+  BootBackend,
+  BootBackendContext,
+  BootBackendServices,
+} from "./backend.js";
 export {
   BOOT_DEFAULTS,
   type BootConfig,
@@ -32,8 +39,10 @@ export {
   ShuttingDownError,
   StepFailedError,
   StepInDoubtError,
+  StepSupersededError,
   SubsystemUnavailableError,
   WorkflowNotFoundError,
+  WorkflowRunOwnedError,
 } from "./errors.js";
 export type {
   DurablePoint,
@@ -60,6 +69,11 @@ export {
 } from "./last-boot.js";
 export type {
   ActionPolicyPort,
+  AtomicClaim,
+  AtomicClaimInput,
+  AtomicSettleInput,
+  AtomicSettleOutcome,
+  AtomicStepPort,
   AuditIntentInput,
   AuditPendingIntent,
   AuditResultByKey,
@@ -77,6 +91,10 @@ export type {
   RateLimiterPort,
   RedactorPort,
   StoreFactoryPort,
+  WorkflowAdvance,
+  WorkflowRunOwnership,
+  WorkflowRunRecord,
+  WorkflowRunStorePort,
 } from "./ports.js";
 export {
   RECORDED_ERROR_CODES,

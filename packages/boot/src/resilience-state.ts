@@ -14,6 +14,14 @@ export interface ResilienceState {
   limiterBlocks: unknown;
 }
 
+/** The limiter's blocks, when the limiter hands them over to be kept (a shared one keeps its own). */
+type KeptBlocks = Required<Pick<RateLimiterPort, "exportBlocks" | "restoreBlocks" | "on">>;
+
+function keptBlocks(limiter: RateLimiterPort | undefined): KeptBlocks | undefined {
+  if (!limiter?.exportBlocks || !limiter.restoreBlocks || !limiter.on) return undefined;
+  return limiter as KeptBlocks;
+}
+
 /** Options of {@link ResilienceStateKeeper}. */
 export interface ResilienceStateKeeperOptions {
   store: JsonStorePort<ResilienceState>;
@@ -47,7 +55,8 @@ export class ResilienceStateKeeper {
    *   when the saved state could not be read; a missing one is `restored: true`.
    */
   async restore(): Promise<{ restored: boolean; problem?: string; error?: unknown }> {
-    const { store, breakers, limiter, logger } = this.#options;
+    const { store, breakers, logger } = this.#options;
+    const limiter = keptBlocks(this.#options.limiter);
     let saved: ResilienceState | null;
     try {
       saved = await store.get();
@@ -78,8 +87,8 @@ export class ResilienceStateKeeper {
     const save = () => this.#schedule();
     if (this.#options.breakers)
       this.#unsubscribe.push(this.#options.breakers.on("stateChange", save));
-    if (this.#options.limiter)
-      this.#unsubscribe.push(this.#options.limiter.on("blocksChange", save));
+    const limiter = keptBlocks(this.#options.limiter);
+    if (limiter) this.#unsubscribe.push(limiter.on("blocksChange", save));
   }
 
   /** Stops watching and waits for the last save. */
@@ -98,17 +107,32 @@ export class ResilienceStateKeeper {
   }
 
   async #saveWhileDirty(): Promise<void> {
-    const { store, breakers, limiter, logger } = this.#options;
+    const { store, breakers, logger } = this.#options;
+    const limiter = keptBlocks(this.#options.limiter);
     while (this.#dirty) {
       this.#dirty = false;
+      const state: ResilienceState = {
+        version: 1,
+        breakers: breakers?.snapshot() ?? {},
+        limiterBlocks: limiter?.exportBlocks() ?? null,
+      };
       try {
-        await store.set({
-          version: 1,
-          breakers: breakers?.snapshot() ?? {},
-          limiterBlocks: limiter?.exportBlocks() ?? null,
-        });
+        await store.set(state);
       } catch (error) {
-        logger.warn("the breaker and rate-limit state could not be saved", { error });
+        if ((error as { code?: unknown })?.code !== "STORE_CONFLICT") {
+          logger.warn("the breaker and rate-limit state could not be saved", { error });
+          continue;
+        }
+        // A store shared by replicas: another one saved first. The latest
+        // state wins: read (which moves the expected epoch on), write again.
+        try {
+          await store.get();
+          await store.set(state);
+        } catch (retryError) {
+          logger.warn("the breaker and rate-limit state could not be saved", {
+            error: retryError,
+          });
+        }
       }
     }
   }

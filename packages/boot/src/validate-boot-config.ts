@@ -1,4 +1,5 @@
 import { isAbsolute } from "node:path";
+import { assertBootBackend } from "./backend.js";
 import type { BootConfig, BootInitializers } from "./boot-config.js";
 import { defaultInitializers } from "./default-initializers.js";
 import { resolveRetryOptions } from "./retry-policy.js";
@@ -27,7 +28,8 @@ const OBJECT_OPTIONS = [
  * @throws TypeError or RangeError naming the option.
  */
 export function validateBootConfig(config: BootConfig): void {
-  if (
+  if (config.backend !== undefined) assertBootBackend(config.backend);
+  else if (
     typeof config.dataDir !== "string" ||
     config.dataDir.length === 0 ||
     !isAbsolute(config.dataDir)

@@ -8,14 +8,16 @@ import {
   ShuttingDownError,
   SubsystemUnavailableError,
   WorkflowNotFoundError,
+  WorkflowRunOwnedError,
 } from "./errors.js";
 import type { FailureKind } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
 import type {
   CompensationStrategy,
-  JsonStorePort,
   RedactorPort,
   StoreFactoryPort,
+  WorkflowRunOwnership,
+  WorkflowRunStorePort,
 } from "./ports.js";
 import { redactingStoreFactory } from "./redacting-store.js";
 import type { RetryOptions } from "./retry-policy.js";
@@ -23,13 +25,9 @@ import { settleWithin } from "./settle-within.js";
 import type { DurableStepExecutor } from "./step-executor.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
-import {
-  ACTIVE_RUNS_STORE,
-  keyToPin,
-  type PinnedStepKey,
-  resumedIdentity,
-  runStoreName,
-} from "./workflow-engine-state.js";
+import { StoreWorkflowRuns } from "./store-workflow-runs.js";
+import { attachAdvance, type PendingAdvance } from "./workflow-advance.js";
+import { keyToPin, type PinnedStepKey, resumedIdentity } from "./workflow-engine-state.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -143,6 +141,13 @@ export interface WorkflowEngineOptions {
   executor: DurableStepExecutor;
   /** Holds run state; the engine refuses to work without it (degraded mode). */
   storeFactory: StoreFactoryPort | undefined;
+  /**
+   * Where runs live, when not in `storeFactory`'s documents: a backend shared
+   * by replicas gives each run an owner (boot passes the backend's). States
+   * are written redacted, as in the documents.
+   * @default runs in `storeFactory`
+   */
+  runStore?: WorkflowRunStorePort<WorkflowRunState> | undefined;
   /** Applied to every run state before it is written. @default new SecretRedactor() */
   redactor?: RedactorPort;
   /**
@@ -159,10 +164,6 @@ export interface WorkflowEngineOptions {
 
 /** Finished runs whose unredacted state the engine keeps in memory (the older ones read back redacted). */
 const LIVE_FINISHED_RUNS = 100;
-
-interface ActiveRuns {
-  active: string[];
-}
 
 /** Step options passed to the executor as they are. */
 const STEP_OPTIONS = [
@@ -190,7 +191,7 @@ const STEP_OPTIONS = [
  */
 export class WorkflowEngine {
   readonly #executor: DurableStepExecutor;
-  readonly #factory: StoreFactoryPort | undefined;
+  readonly #runs: WorkflowRunStorePort<WorkflowRunState> | undefined;
   readonly #redactor: RedactorPort;
   readonly #generateKey: WorkflowEngineOptions["generateKey"];
   /**
@@ -201,10 +202,9 @@ export class WorkflowEngine {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, WorkflowDefinition<never>>();
-  readonly #runStores = new Map<string, JsonStorePort<WorkflowRunState>>();
   readonly #runLocks = new Map<string, AsyncMutex>();
-  readonly #activeMutex = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY });
-  #activeStore: JsonStorePort<ActiveRuns> | undefined;
+  /** The runs this engine has taken ownership of. */
+  readonly #owned = new Map<string, WorkflowRunOwnership>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #accepting = true;
 
@@ -221,7 +221,10 @@ export class WorkflowEngine {
     }
     this.#redactor = redactor;
     this.#generateKey = options.generateKey;
-    this.#factory = options.storeFactory && redactingStoreFactory(options.storeFactory, redactor);
+    this.#runs = options.runStore
+      ? redactingRunStore(options.runStore, redactor)
+      : options.storeFactory &&
+        new StoreWorkflowRuns(redactingStoreFactory(options.storeFactory, redactor));
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
   }
@@ -277,10 +280,10 @@ export class WorkflowEngine {
     if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
     const runId = assertSafeName(options.runId ?? randomUUID());
     this.#assertStoredAsIs(runId, "runId");
-    const store = this.#runStore(runId);
-    if (this.#live.has(runId) || (await store.get())) return runId;
+    const runs = this.#requireRuns();
+    if (this.#live.has(runId) || (await runs.get(runId))) return runId;
     const now = this.#clock.now();
-    await this.#save({
+    const state: WorkflowRunState = {
       runId,
       workflow: name,
       input,
@@ -289,8 +292,9 @@ export class WorkflowEngine {
       outputs: {},
       createdAt: now,
       updatedAt: now,
-    });
-    await this.#updateActive((active) => (active.includes(runId) ? active : [...active, runId]));
+    };
+    await runs.create(state);
+    this.#remember(state);
     return runId;
   }
 
@@ -300,7 +304,8 @@ export class WorkflowEngine {
    * @returns the status after the step. A step that fails for good fails the run.
    * @throws {@link WorkflowNotFoundError} for an unknown run; the executor's
    *   refusals (`CIRCUIT_OPEN`, `RATE_LIMITED`, `DEGRADED_MODE`, `STEP_IN_DOUBT`,
-   *   `SHUTTING_DOWN`), after which the run stays where it was.
+   *   `SHUTTING_DOWN`), after which the run stays where it was;
+   *   {@link WorkflowRunOwnedError} when another live replica owns the run.
    */
   advance(runId: string): Promise<AdvanceResult> {
     try {
@@ -355,20 +360,22 @@ export class WorkflowEngine {
     const live = this.#live.get(assertSafeName(runId));
     // A copy, as the store gives: changing it does not change the run.
     if (live) return { ...live, outputs: { ...live.outputs } };
-    return (await this.#runStore(runId).get()) ?? null;
+    return this.#requireRuns().get(runId);
   }
 
   /** @returns the ids of runs not yet completed or failed. */
   async listUnfinished(): Promise<string[]> {
-    const stored = await this.#active().get();
-    return [...(stored?.active ?? [])];
+    return this.#requireRuns().listUnfinished();
   }
 
   /**
    * Runs every unfinished run of a registered workflow to its end, one after
-   * another. Call it after boot, once the workflows are registered.
+   * another. Call it after boot, once the workflows are registered; with
+   * several replicas, call it now and then: it takes over the runs of
+   * replicas whose lease ended.
    * @returns the final state of each run it resumed; runs whose workflow is not
-   *   registered, or that were refused (e.g. circuit open), are left for later.
+   *   registered, that a live replica owns, or that were refused (e.g. circuit
+   *   open), are left for later.
    */
   async resumeUnfinished(): Promise<WorkflowRunState[]> {
     const finished: WorkflowRunState[] = [];
@@ -384,6 +391,10 @@ export class WorkflowEngine {
       try {
         finished.push(await this.run(runId));
       } catch (error) {
+        if (WorkflowRunOwnedError.isInstance(error)) {
+          this.#logger.debug("workflow: run owned by another live replica", { runId });
+          continue;
+        }
         this.#logger.warn("workflow: run could not be resumed now", { runId, error });
       }
     }
@@ -398,17 +409,16 @@ export class WorkflowEngine {
   async #advanceLocked(runId: string): Promise<AdvanceResult> {
     let state = await this.#loadRun(runId);
     if (state.status !== "running") {
-      // A crash between saving the final state and updating the active list
-      // leaves a finished run listed as active; finish that job now.
-      await this.#updateActive((active) =>
-        active.includes(runId) ? active.filter((id) => id !== runId) : active,
-      );
+      // A crash between saving the final state and updating the list of
+      // unfinished runs leaves a finished run listed; finish that job now.
+      await this.#requireRuns().forgetFinished?.(runId);
       return { runId, status: state.status };
     }
     const definition = this.#definitions.get(state.workflow);
     if (!definition) throw new WorkflowNotFoundError(state.workflow, "workflow");
+    const ownership = await this.#ownership(runId);
     const step = definition.steps[state.nextStep];
-    if (!step) return this.#finish(state, "completed");
+    if (!step) return this.#finish(state, ownership, "completed");
     const context: WorkflowStepContext<never> = {
       runId,
       workflow: state.workflow,
@@ -432,7 +442,7 @@ export class WorkflowEngine {
     if (identity.target !== undefined) request.target = identity.target;
     if (identity.idempotencyKey !== undefined) request.idempotencyKey = identity.idempotencyKey;
     else if (request.kind === "write") {
-      const pinned = await this.#pinnedKey(state, step, context, identity);
+      const pinned = await this.#pinnedKey(state, ownership, step, context, identity);
       if (pinned !== undefined) {
         request.idempotencyKey = pinned.key;
         state = pinned.state;
@@ -441,45 +451,97 @@ export class WorkflowEngine {
     for (const option of STEP_OPTIONS) {
       if (step[option] !== undefined) Object.assign(request, { [option]: step[option] });
     }
+    // A backend that settles a step in one transaction advances the run in it too.
+    const stepState = state;
+    const advance: PendingAdvance = {
+      runId,
+      ownership,
+      next: (recorded) =>
+        this.#redactor.redactAny(
+          this.#stateAfter(stepState, definition, step.name, recorded),
+        ) as WorkflowRunState,
+      saved: false,
+    };
+    attachAdvance(request, advance);
     const settled = await this.#executor.executeSettled(request);
     if (!settled.ok) {
       if (!settled.terminal) throw settled.error;
-      await this.#finish(state, "failed", `step "${step.name}": ${describeError(settled.error)}`);
+      await this.#finish(
+        state,
+        ownership,
+        "failed",
+        `step "${step.name}": ${describeError(settled.error)}`,
+      );
       return { runId, status: "failed", step: step.name };
     }
     const outcome: StepOutcome = settled.outcome;
-    const next: WorkflowRunState = {
+    const next = this.#stateAfter(state, definition, step.name, toJsonSafe(outcome.result));
+    if (advance.saved) this.#remember(next);
+    else await this.#save(next, ownership);
+    return { runId, status: next.status, step: step.name, outcome };
+  }
+
+  /** The run once `stepName` completed with its recorded (JSON-safe) result. */
+  #stateAfter(
+    state: WorkflowRunState,
+    definition: WorkflowDefinition<never>,
+    stepName: string,
+    recorded: unknown,
+  ): WorkflowRunState {
+    const nextStep = state.nextStep + 1;
+    return {
       ...state,
-      nextStep: state.nextStep + 1,
-      outputs: { ...state.outputs, [step.name]: toJsonSafe(outcome.result) ?? null },
+      nextStep,
+      outputs: { ...state.outputs, [stepName]: recorded ?? null },
+      status: nextStep >= definition.steps.length ? "completed" : "running",
       updatedAt: this.#clock.now(),
     };
-    if (next.nextStep >= definition.steps.length) {
-      await this.#finish(next, "completed");
-      return { runId, status: "completed", step: step.name, outcome };
-    }
-    await this.#save(next);
-    return { runId, status: "running", step: step.name, outcome };
   }
 
   async #finish(
     state: WorkflowRunState,
+    ownership: WorkflowRunOwnership,
     status: "completed" | "failed",
     error?: string,
   ): Promise<AdvanceResult> {
     const final: WorkflowRunState = { ...state, status, updatedAt: this.#clock.now() };
     if (error !== undefined) final.error = error;
-    await this.#save(final);
-    await this.#updateActive((active) => active.filter((id) => id !== state.runId));
+    await this.#save(final, ownership);
     return { runId: state.runId, status };
   }
 
-  /** Writes a run's state (redacted by the store) and keeps it, unredacted, in memory. */
-  async #save(state: WorkflowRunState): Promise<void> {
-    await this.#runStore(state.runId).set(state);
+  /**
+   * Writes a run's state (redacted by the store) while this engine owns it,
+   * and keeps it, unredacted, in memory.
+   * @throws {@link WorkflowRunOwnedError} when the run was taken over.
+   */
+  async #save(state: WorkflowRunState, ownership: WorkflowRunOwnership): Promise<void> {
+    if (!(await this.#requireRuns().save(state, ownership))) {
+      // Taken over: what this engine remembers of the run is not the run any more.
+      this.#owned.delete(state.runId);
+      this.#live.delete(state.runId);
+      throw new WorkflowRunOwnedError(state.runId);
+    }
+    this.#remember(state);
+  }
+
+  #remember(state: WorkflowRunState): void {
     this.#live.delete(state.runId);
     this.#live.set(state.runId, state);
     if (state.status !== "running") this.#forgetOldFinishedRuns();
+  }
+
+  /** This engine's ownership of a run, taken (over) the first time it advances it. */
+  async #ownership(runId: string): Promise<WorkflowRunOwnership> {
+    const held = this.#owned.get(runId);
+    if (held) return held;
+    const taken = await this.#requireRuns().acquire(runId);
+    if (taken === null) {
+      this.#live.delete(runId);
+      throw new WorkflowRunOwnedError(runId);
+    }
+    this.#owned.set(runId, taken);
+    return taken;
   }
 
   /**
@@ -488,6 +550,7 @@ export class WorkflowEngine {
    */
   async #pinnedKey(
     state: WorkflowRunState,
+    ownership: WorkflowRunOwnership,
     step: WorkflowStepDefinition<never>,
     context: WorkflowStepContext<never>,
     identity: StepIdentity,
@@ -508,7 +571,7 @@ export class WorkflowEngine {
       pinnedKeys: [...(state.pinnedKeys ?? []), { step: step.name, idempotencyKey: key }],
       updatedAt: this.#clock.now(),
     };
-    await this.#save(pinnedState);
+    await this.#save(pinnedState, ownership);
     return { key, state: pinnedState };
   }
 
@@ -530,32 +593,6 @@ export class WorkflowEngine {
     return state;
   }
 
-  async #updateActive(change: (active: string[]) => string[]): Promise<void> {
-    const release = await this.#activeMutex.acquire();
-    try {
-      const store = this.#active();
-      const current = (await store.get())?.active ?? [];
-      const next = change(current);
-      if (next !== current) await store.set({ active: next });
-    } finally {
-      release();
-    }
-  }
-
-  #active(): JsonStorePort<ActiveRuns> {
-    this.#activeStore ??= this.#requireFactory().create<ActiveRuns>(ACTIVE_RUNS_STORE);
-    return this.#activeStore;
-  }
-
-  #runStore(runId: string): JsonStorePort<WorkflowRunState> {
-    let store = this.#runStores.get(runId);
-    if (!store) {
-      store = this.#requireFactory().create<WorkflowRunState>(runStoreName(runId));
-      this.#runStores.set(runId, store);
-    }
-    return store;
-  }
-
   #runLock(runId: string): AsyncMutex {
     let lock = this.#runLocks.get(runId);
     if (!lock) {
@@ -568,9 +605,9 @@ export class WorkflowEngine {
     return lock;
   }
 
-  #requireFactory(): StoreFactoryPort {
-    if (!this.#factory) throw new SubsystemUnavailableError("store");
-    return this.#factory;
+  #requireRuns(): WorkflowRunStorePort<WorkflowRunState> {
+    if (!this.#runs) throw new SubsystemUnavailableError("store");
+    return this.#runs;
   }
 
   /**
@@ -589,4 +626,22 @@ export class WorkflowEngine {
   #assertAccepting(): void {
     if (!this.#accepting) throw new ShuttingDownError();
   }
+}
+
+/** A run store whose states pass the redactor before they are written, as the documents' do. */
+function redactingRunStore(
+  runs: WorkflowRunStorePort<WorkflowRunState>,
+  redactor: RedactorPort,
+): WorkflowRunStorePort<WorkflowRunState> {
+  const redacted = (state: WorkflowRunState) => redactor.redactAny(state) as WorkflowRunState;
+  const store: WorkflowRunStorePort<WorkflowRunState> = {
+    create: (state) => runs.create(redacted(state)),
+    get: (runId) => runs.get(runId),
+    listUnfinished: () => runs.listUnfinished(),
+    acquire: (runId) => runs.acquire(runId),
+    save: (state, ownership) => runs.save(redacted(state), ownership),
+  };
+  const forget = runs.forgetFinished;
+  if (forget) store.forgetFinished = (runId) => forget.call(runs, runId);
+  return store;
 }
