@@ -1,9 +1,16 @@
 /**
  * What a record says happened: before (`intent`), after (`result`), refused
  * (`denied`), simulated (`dry_run`); or, for the history itself, that every
- * record from this one on is signed (`signing_started`).
+ * record from this one on is signed (`signing_started`), or that the rotated
+ * files before it may be removed (`checkpoint`, written by a prune).
  */
-export type AuditPhase = "intent" | "result" | "denied" | "dry_run" | "signing_started";
+export type AuditPhase =
+  | "intent"
+  | "result"
+  | "denied"
+  | "dry_run"
+  | "signing_started"
+  | "checkpoint";
 
 /**
  * The phases, in the order the README lists them.
@@ -18,7 +25,20 @@ export const AUDIT_PHASES: readonly AuditPhase[] = Object.freeze([
   "denied",
   "dry_run",
   "signing_started",
+  "checkpoint",
 ]);
+
+/**
+ * A rotated file a `checkpoint` record lets go, named by its last record: the
+ * oldest file left may continue from it (its first record's
+ * `previousSegmentHash` is `lastHash`, its seq `lastSeq + 1`).
+ */
+export interface PrunedSegment {
+  /** Seq of the last record of the removed file. */
+  lastSeq: number;
+  /** Hash of that record. */
+  lastHash: string;
+}
 
 /**
  * One line of the audit file, as parsed back.
@@ -63,6 +83,12 @@ export interface AuditRecord {
    * chain up to this signed record.
    */
   signedFromSeq?: number;
+  /**
+   * Only on `checkpoint` records: the rotated files (oldest first) that a
+   * prune removes. The history may then start after any of them, since the
+   * files are removed oldest first.
+   */
+  prunedSegments?: PrunedSegment[];
   /**
    * Only on the first record of a file that continues a rotated one: the
    * `hash` of the last record of the previous file, which links the files into

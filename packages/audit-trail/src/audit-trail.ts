@@ -6,6 +6,7 @@ import type {
   DryRunEntry,
   IntentEntry,
   IntentResult,
+  PrunedSegment,
 } from "./audit-record.js";
 import { appendsObserved, publishAppend } from "./diagnostics.js";
 import { EntryContent } from "./entry-content.js";
@@ -27,6 +28,17 @@ import { type ChainVerification, verifyWrittenHistory } from "./verify-audit-fil
 import { claimWriter } from "./writer-registry.js";
 
 type State = "uninitialized" | "initializing" | "open" | "closing" | "closed";
+
+/**
+ * @internal How `pruneAuditHistory` appends its `checkpoint` record to a
+ * trail it opened: registered by `initialize()`, not part of the public API
+ * (a checkpoint written by anything but a prune would let files go that are
+ * still there).
+ */
+export const checkpointWriters = new WeakMap<
+  AuditTrail,
+  (segments: readonly PrunedSegment[], before: string) => Promise<number>
+>();
 
 /** What only an initialized trail has. */
 interface OpenTrail {
@@ -184,6 +196,12 @@ export class AuditTrail {
       });
       this.#open = { writer, index, openIntents };
       this.#state = "open";
+      checkpointWriters.set(this, (segments, before) =>
+        this.#submit(() => ({
+          content: this.#entries.checkpoint(segments, { before }),
+          durable: true,
+        })),
+      );
       if (switchRequest && recovered.uncoveredUnsigned > 0) {
         const seq = await writer.submit(this.#entries.signingStarted(), true);
         switchRequest.started = { seq, unsignedRecords: recovered.uncoveredUnsigned };

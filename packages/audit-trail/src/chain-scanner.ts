@@ -24,7 +24,7 @@ import {
  * - `segment_link_mismatch`: a file's first record does not point at the last
  *   record of the file before it (a rotated file deleted, reordered or edited);
  * - `history_head_missing`: the oldest file present continues an older one that
- *   is gone;
+ *   is gone, and no `checkpoint` record of the history lets that one go;
  * - `empty_segment`: a rotated file holds no record (rotation never leaves one
  *   empty: it was truncated);
  * - `orphan_result`: a result for an intent that is not open before it;
@@ -72,6 +72,18 @@ export type FirstRecordExpectation =
   | { kind: "standalone" }
   /** The first file of a history: seq 1, no link. */
   | { kind: "head" }
+  /**
+   * The first file of a history that may have been pruned: seq 1 with no
+   * link, or a link to a removed file (whether a `checkpoint` record lets
+   * that file go is the history's question, see `scanHistory`).
+   */
+  | { kind: "head-or-pruned" }
+  /**
+   * Scanning on after a break, from a line in the middle of a file: the
+   * first record is taken as it is (its seq and `prevHash` are not checked
+   * against anything), and the chain is checked from there.
+   */
+  | { kind: "resync" }
   /** Continues a file whose last record is known. */
   | { kind: "continues"; seq: number; hash: string };
 
@@ -102,6 +114,8 @@ export interface ScanOptions {
     | undefined;
   /** Called now and then with the number of bytes scanned so far. */
   onProgress?: ((bytes: number) => void) | undefined;
+  /** Intents open before the buffer (a scan resumed after a break), so their results are not orphans. */
+  openIntents?: ReadonlyMap<number, AuditRecord> | undefined;
 }
 
 /** What {@link scanChain} found. */
@@ -144,7 +158,7 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     validBytes: 0,
     linesAfterBreak: 0,
     signedRecords: 0,
-    openIntents: new Map(),
+    openIntents: new Map(options.openIntents ?? []),
   };
   let previousHash: string | undefined;
   let previousSeq: number | undefined;
@@ -180,7 +194,15 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
       return stop("malformed_line", "the line is not a JSON object", expectedSeq);
     }
     const record = parsed as AuditRecord;
-    const claimedSeq = expectedSeq ?? (isPositiveInteger(record.seq) ? record.seq : undefined);
+    // A pruned history's head continues a removed file: it claims its own seq.
+    const continuesPruned =
+      first.kind === "head-or-pruned" &&
+      previousSeq === undefined &&
+      record.previousSegmentHash !== undefined &&
+      isPositiveInteger(record.seq);
+    const claimedSeq =
+      (continuesPruned ? record.seq : expectedSeq) ??
+      (isPositiveInteger(record.seq) ? record.seq : undefined);
     const { hash, hmac } = record;
     // Only the length is checked here: a hash (or, under a key, an HMAC) that
     // is not lowercase hex cannot equal the digest computed below.
@@ -221,7 +243,8 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     if (shapeProblem) return stop("invalid_record", shapeProblem, claimedSeq);
 
     if (previousSeq === undefined) {
-      const problem = checkFirstRecord(record, first);
+      // After a break there is nothing to link to: the record before was the bad one.
+      const problem = first.kind === "resync" ? undefined : checkFirstRecord(record, first);
       if (problem) return stop(problem.reason, problem.detail, claimedSeq);
     } else {
       if (record.previousSegmentHash !== undefined) {
@@ -285,6 +308,8 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
 
 function firstSeqOf(first: FirstRecordExpectation): number | undefined {
   if (first.kind === "head") return 1;
+  if (first.kind === "head-or-pruned") return 1;
+  if (first.kind === "resync") return undefined;
   if (first.kind === "continues") return first.seq + 1;
   return undefined;
 }
@@ -316,8 +341,10 @@ function checkFirstRecord(
     return undefined;
   }
   if (link !== undefined) {
-    // A standalone file may continue one we were not given; the oldest file of a history may not.
+    // A standalone file may continue one we were not given; the oldest file
+    // of a history only with a checkpoint, which the history scan looks for.
     if (first.kind === "standalone") return undefined;
+    if (first.kind === "head-or-pruned" && record.seq > 1) return undefined;
     return {
       reason: "history_head_missing",
       detail: `the oldest file starts at seq ${record.seq}, continuing a file that is missing`,
@@ -394,6 +421,29 @@ function describeShapeProblem(record: AuditRecord): string | undefined {
     if (record.hmac === undefined) return "a signing_started record is not signed";
   } else if (record.signedFromSeq !== undefined) {
     return `signedFromSeq on a ${record.phase} record`;
+  }
+  if (record.phase === "checkpoint") return describePrunedSegmentsProblem(record);
+  if (record.prunedSegments !== undefined) return `prunedSegments on a ${record.phase} record`;
+  return undefined;
+}
+
+/** A checkpoint names one or more earlier records, oldest first. */
+function describePrunedSegmentsProblem(record: AuditRecord): string | undefined {
+  const segments: unknown = record.prunedSegments;
+  if (!Array.isArray(segments) || segments.length === 0) {
+    return "a checkpoint record's prunedSegments is not a non-empty array";
+  }
+  let previous = 0;
+  for (const segment of segments as unknown[]) {
+    const { lastSeq, lastHash } = (isPlainObject(segment) ? segment : {}) as Record<
+      string,
+      unknown
+    >;
+    if (!isPositiveInteger(lastSeq) || lastSeq <= previous || lastSeq >= record.seq) {
+      return "a checkpoint record's prunedSegments do not name earlier records, oldest first";
+    }
+    if (!isDigest(lastHash)) return "a checkpoint record's prunedSegments hold a bad lastHash";
+    previous = lastSeq;
   }
   return undefined;
 }

@@ -5,6 +5,7 @@ import type {
   DeniedEntry,
   DryRunEntry,
   IntentEntry,
+  PrunedSegment,
 } from "./audit-record.js";
 import { canonicalJson } from "./canonical-json.js";
 import { AuditInvalidEntryError } from "./errors.js";
@@ -85,6 +86,25 @@ export class EntryContent {
       paramsJson: "{}",
       dryRun: false,
       startsSigning: true,
+    };
+  }
+
+  /**
+   * Content of a `checkpoint` record: the rotated files a prune removes
+   * (by their last record, oldest first) and what the prune was asked.
+   * Nothing in it is caller data, so nothing is redacted.
+   */
+  checkpoint(prunedSegments: readonly PrunedSegment[], params: { before: string }): RecordContent {
+    return {
+      phase: "checkpoint",
+      ts: this.#now(),
+      action: "prune_history",
+      target: "audit-trail",
+      paramsJson: canonicalJson({ before: params.before, segments: prunedSegments.length })!,
+      dryRun: false,
+      prunedSegmentsJson: canonicalJson(
+        prunedSegments.map(({ lastSeq, lastHash }) => ({ lastHash, lastSeq })),
+      )!,
     };
   }
 

@@ -5,20 +5,24 @@
 import type { OptionalKeysRejectingUndefined } from "@beauvoir/core";
 import { expectTypeOf } from "vitest";
 import {
+  type AuditCliIo,
   AuditTrail,
   type AuditTrailOptions,
   type DeniedEntry,
   type DryRunEntry,
   type IntentEntry,
+  type PruneAuditHistoryOptions,
   type RepairAuditHistoryOptions,
   type StartSigningOptions,
   type VerifyAuditFileOptions,
 } from "./index.js";
 
+expectTypeOf<OptionalKeysRejectingUndefined<AuditCliIo>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<AuditTrailOptions>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<DeniedEntry>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<DryRunEntry>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<IntentEntry>>().toEqualTypeOf<never>();
+expectTypeOf<OptionalKeysRejectingUndefined<PruneAuditHistoryOptions>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<RepairAuditHistoryOptions>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<StartSigningOptions>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<VerifyAuditFileOptions>>().toEqualTypeOf<never>();

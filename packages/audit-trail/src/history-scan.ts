@@ -121,12 +121,16 @@ export async function scanHistory(
     openIntents: new Map(),
   };
   let first: FirstRecordExpectation =
-    options.mode === "history" ? { kind: "head" } : { kind: "standalone" };
+    options.mode === "history" ? { kind: "head-or-pruned" } : { kind: "standalone" };
   let uncovered: Uncovered | undefined;
+  // The oldest file continues a removed one: a checkpoint must let that one go.
+  let prunedHead: PrunedHead | undefined;
   const checkCoverage = hmacKey !== undefined && !requireHmac;
 
   const fail = (problem: ChainBreak, fileIndex: number): HistoryScan => {
-    // An unsigned record nothing covers comes before this break: it is the first problem.
+    // A head no checkpoint covers, or an unsigned record nothing covers,
+    // comes before this break: it is the first problem.
+    if (prunedHead) return failPrunedHead(scan, prunedHead);
     if (uncovered && !options.allowUncoveredUnsigned) return failUncovered(scan, uncovered);
     scan.break = { ...problem, file: files[fileIndex]!, fileIndex, recordsBefore: scan.records };
     return scan;
@@ -156,13 +160,25 @@ export async function scanHistory(
     let fileRecords = 0;
     const report = options.onRecord;
     const onRecord =
-      checkCoverage || report
+      checkCoverage || report || first.kind === "head-or-pruned" || prunedHead
         ? (
             record: AuditRecord,
             line: number,
             offset: number,
             closedIntent: AuditRecord | undefined,
           ) => {
+            if (record.previousSegmentHash !== undefined && first.kind === "head-or-pruned") {
+              prunedHead = {
+                file,
+                fileIndex,
+                line,
+                offset,
+                seq: record.seq,
+                link: record.previousSegmentHash,
+              };
+            } else if (prunedHead && record.phase === "checkpoint" && letsGo(record, prunedHead)) {
+              prunedHead = undefined;
+            }
             if (checkCoverage) {
               if (record.hmac === undefined) {
                 if (uncovered) uncovered.count++;
@@ -229,11 +245,44 @@ export async function scanHistory(
       }
     }
   }
+  if (prunedHead) return failPrunedHead(scan, prunedHead);
   if (uncovered) {
     if (!options.allowUncoveredUnsigned) return failUncovered(scan, uncovered);
     const { recordsBefore: _recordsBefore, hashBefore: _hashBefore, ...place } = uncovered;
     scan.uncovered = place;
   }
+  return scan;
+}
+
+/** The first record of a history that continues a removed file. */
+interface PrunedHead extends RecordPlace {
+  seq: number;
+  /** Its `previousSegmentHash`: the hash of the removed file's last record. */
+  link: string;
+}
+
+/** Whether a checkpoint record names the removed file the head continues. */
+function letsGo(checkpoint: AuditRecord, head: PrunedHead): boolean {
+  return (checkpoint.prunedSegments ?? []).some(
+    (segment) => segment.lastSeq === head.seq - 1 && segment.lastHash === head.link,
+  );
+}
+
+function failPrunedHead(scan: HistoryScan, head: PrunedHead): HistoryScan {
+  scan.break = {
+    reason: "history_head_missing",
+    detail: `the oldest file starts at seq ${head.seq}, continuing a file that is missing, and no checkpoint record lets that file go (deleted by hand, or pruned without a checkpoint)`,
+    line: head.line,
+    offset: head.offset,
+    seq: head.seq,
+    file: head.file,
+    fileIndex: head.fileIndex,
+    recordsBefore: 0,
+  };
+  scan.records = 0;
+  delete scan.lastSeq;
+  delete scan.lastHash;
+  for (const summary of scan.files.slice(head.fileIndex)) summary.valid = false;
   return scan;
 }
 

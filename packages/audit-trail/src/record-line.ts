@@ -56,6 +56,8 @@ export interface RecordContent {
   dryRun: boolean;
   /** For `signing_started`: the record carries `signedFromSeq` equal to its own seq. */
   startsSigning?: true;
+  /** For `checkpoint`: canonical JSON of its `prunedSegments`. */
+  prunedSegmentsJson?: string;
 }
 
 /** Where a record sits in the chain. */
@@ -91,6 +93,9 @@ export function buildRecordLine(
   body += `,"params":${content.paramsJson},"phase":"${content.phase}","prevHash":"${position.prevHash}"`;
   if (position.previousSegmentHash !== undefined) {
     body += `,"previousSegmentHash":"${position.previousSegmentHash}"`;
+  }
+  if (content.prunedSegmentsJson !== undefined) {
+    body += `,"prunedSegments":${content.prunedSegmentsJson}`;
   }
   if (content.resultJson !== undefined) body += `,"result":${content.resultJson}`;
   body += `,"seq":${position.seq}`;

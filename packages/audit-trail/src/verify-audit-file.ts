@@ -1,4 +1,5 @@
 import { type FileSystem, isErrnoError, nodeFileSystem } from "@beauvoir/core";
+import { type ChainBreakReport, listChainBreaks } from "./chain-breaks.js";
 import type { ChainBreakReason } from "./chain-scanner.js";
 import { AuditReadError } from "./errors.js";
 import { readHistoryFile, readNamedFile } from "./history-file-reader.js";
@@ -46,6 +47,12 @@ export interface ChainVerification {
   bytes: number;
   /** Each file checked, in history order (rotated files oldest first, then the current one). */
   segments: SegmentVerification[];
+  /**
+   * With `allBreaks`: every break, in history order, the first one included
+   * (at most 100; `breaksTruncated` says the list was cut there).
+   */
+  breaks?: ChainBreakReport[];
+  breaksTruncated?: boolean;
 }
 
 /** Options of {@link verifyAuditFile}. */
@@ -60,6 +67,11 @@ export interface VerifyAuditFileOptions {
   requireHmac?: boolean | undefined;
   /** Called as bytes are checked, for progress display. */
   onProgress?: ((bytesDone: number, bytesTotal: number) => void) | undefined;
+  /**
+   * On a broken history, go on after the first break and list every one in
+   * `breaks` (the scan resumes at the line after each break). @default false
+   */
+  allBreaks?: boolean | undefined;
   /** Injectable filesystem. @default nodeFileSystem */
   fs?: FileSystem | undefined;
 }
@@ -71,6 +83,8 @@ export interface VerifyFilesOptions {
   onProgress?: ((bytesDone: number, bytesTotal: number) => void) | undefined;
   /** `history`: the first file starts the history; `standalone`: one file on its own. */
   mode: "history" | "standalone";
+  /** List every break, not only the first. */
+  allBreaks?: boolean | undefined;
   /** Reads one file; `undefined` when it does not exist (skipped). @default never through a link; missing files skipped */
   read?: ((file: string) => Promise<Buffer | undefined>) | undefined;
 }
@@ -102,7 +116,12 @@ export async function verifyAuditFile(
   const hmacKey =
     options.hmacKey === undefined ? undefined : toKeyBytes(options.hmacKey, "hmacKey");
   if (options.requireHmac && !hmacKey) throw new TypeError("requireHmac needs an hmacKey");
-  const base = { hmacKey, requireHmac: options.requireHmac, onProgress: options.onProgress };
+  const base = {
+    hmacKey,
+    requireHmac: options.requireHmac,
+    onProgress: options.onProgress,
+    allBreaks: options.allBreaks,
+  };
   let names: string[] | undefined;
   try {
     names = await fs.readdir(path);
@@ -177,6 +196,16 @@ export async function verifyFiles(
       if (scan.lastSeq !== undefined) {
         broken.lastSeq = scan.lastSeq;
         broken.lastHash = scan.lastHash!;
+      }
+      if (options.allBreaks) {
+        const listed = await listChainBreaks(
+          history,
+          scan.break,
+          scan.lastSeq === undefined ? undefined : { seq: scan.lastSeq, hash: scan.lastHash! },
+          { read, hmacKey: options.hmacKey, requireHmac: options.requireHmac },
+        );
+        broken.breaks = listed.breaks;
+        broken.breaksTruncated = listed.truncated;
       }
       return broken;
     }

@@ -5,7 +5,7 @@ import { type ExecutorContext, redactedText } from "./executor-context.js";
 import { circuitOpenError } from "./external-errors.js";
 import { type AttemptFailure, classifyAttemptFailure } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
-import type { KeyLedger } from "./key-ledger.js";
+import type { StepLedger } from "./key-ledger.js";
 import type { CircuitBreakerPort, CompensationStrategy, IdempotencyClaim } from "./ports.js";
 import { askReconcileHook } from "./reconcile-hook.js";
 import { RECORDED_ERROR_CODES } from "./recorded-verdict.js";
@@ -23,7 +23,7 @@ import type { StepKind, StepRequest } from "./step-request.js";
 export interface AttemptPlan<Result> {
   request: StepRequest<Result>;
   kind: StepKind;
-  ledger: KeyLedger;
+  ledger: StepLedger;
   key: string;
   strategy: CompensationStrategy;
   /** Set to `terminal: true` when the step's key was marked failed. */
@@ -99,7 +99,7 @@ async function runOnce<Result>(
   breaker: CircuitBreakerPort | undefined,
   key: string,
   attempt: number,
-  ledger: KeyLedger,
+  ledger: StepLedger,
   claim: IdempotencyClaim,
   progress: AttemptProgress,
 ): Promise<Result> {
@@ -280,10 +280,11 @@ async function recordRateLimit(
 }
 
 function observeResponse(context: ExecutorContext, result: unknown): void {
-  if (!context.limiter || typeof result !== "object" || result === null) return;
+  const limiter = context.limiter;
+  if (!limiter?.observeResponse || typeof result !== "object" || result === null) return;
   if (!("headers" in result)) return;
   try {
-    context.limiter.observeResponse(result);
+    limiter.observeResponse(result);
   } catch (error) {
     context.logger.debug("step: the rate limiter could not read a response", { error });
   }

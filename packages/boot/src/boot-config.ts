@@ -5,6 +5,7 @@ import type { IdempotencyIndexOptions } from "@beauvoir/idempotency";
 import type { LockManagerOptions } from "@beauvoir/locks";
 import type { RateLimiterOptions } from "@beauvoir/rate-limiter";
 import type { LogSink, LogThreshold, SecretRedactorOptions } from "@beauvoir/redactor";
+import type { BootBackend } from "./backend.js";
 import type { ReconcileHook } from "./executor-context.js";
 import type {
   AuditTrailPort,
@@ -77,8 +78,18 @@ export interface BootInitializers {
 
 /** Options of {@link boot}. */
 export interface BootConfig {
-  /** The directory holding the audit trail, stores, locks and index. Must be absolute. */
-  dataDir: string;
+  /**
+   * The directory holding the audit trail, stores, locks and index (the file
+   * backend). Must be absolute; not used, and not needed, with a `backend`.
+   */
+  dataDir?: string | undefined;
+  /**
+   * Where the durable state lives instead of `dataDir`, e.g.
+   * `createPostgresBackend({ pool, schema: "beauvoir" })` for several replicas
+   * sharing one database (no single-instance lock then: each replica holds a lease).
+   * @default the file backend under `dataDir`
+   */
+  backend?: BootBackend | undefined;
   /**
    * Boot in `dev` mode, with a loud warning, whatever fails, instead of
    * aborting or degrading. Never for production.

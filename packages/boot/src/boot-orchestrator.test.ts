@@ -1,4 +1,5 @@
 import { CircuitBreakerGroup } from "@beauvoir/breaker";
+import { SecretRedactor } from "@beauvoir/redactor";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   CountingRateLimiter,
@@ -486,6 +487,21 @@ describe("shutdown", () => {
     expect(event.errors).toEqual(["idempotencyIndex: flush failed"]);
     expect(f.audit.closed).toBe(true);
     expect(() => app.on("exit" as never, () => {})).toThrow(RangeError);
+  });
+
+  it("redacts the close errors it hands to listeners and the caller", async () => {
+    const f = fakes({ redactor: () => new SecretRedactor() });
+    const token = `ghp_${"Zq8Wx7Vc6B".repeat(3)}445566`;
+    f.index.close = async () => {
+      throw new Error(`flush to https://x-access-token:${token}@example.com failed`);
+    };
+    const app = await bootWith(f);
+    const seen: string[] = [];
+    app.on("shutdown", (event) => seen.push(...event.errors));
+    const event = await app.shutdown();
+    expect(event.errors).toHaveLength(1);
+    expect([...event.errors, ...seen].join("\n")).not.toContain(token);
+    expect(event.errors[0]).toMatch(/^idempotencyIndex: flush to .*REDACTED/);
   });
 
   it("installs SIGTERM/SIGINT handlers only when asked, and removes them at shutdown", async () => {

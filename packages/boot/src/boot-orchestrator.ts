@@ -10,19 +10,32 @@ import {
   SecretRedactor,
 } from "@beauvoir/redactor";
 import {
+  type BackendBootResult,
+  type BootBackend,
+  type BootBackendServices,
+  backendInitializers,
+  PeriodicTakeover,
+  withBackendInitializers,
+} from "./backend.js";
+import {
   BOOT_DEFAULTS,
   type BootConfig,
   type BootContext,
   type BootInitializers,
   type BootPaths,
 } from "./boot-config.js";
+import { describeDamage } from "./boot-damage.js";
 import type { ReconcileReport } from "./boot-reconciliation.js";
+import { IndexPromotionWatcher, logReconciliation, recordLastBoot } from "./boot-record.js";
 import { type BootResult, createBootResult, type DevBootServices } from "./boot-result.js";
-import { defaultInitializers } from "./default-initializers.js";
+import { inspectBootStores } from "./boot-store-health.js";
+import { checkDefaultInitializerOptions, defaultInitializers } from "./default-initializers.js";
 import { BootError, describeError } from "./errors.js";
 import type { OperatingMode } from "./executor-context.js";
-import type { HealthReport, SubsystemStatus } from "./health-report.js";
+import { FailStopMonitor } from "./fail-stop-monitor.js";
+import type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
 import type { LockHandlePort, RedactorPort } from "./ports.js";
+import { redactingStore } from "./redacting-store.js";
 import {
   RESILIENCE_STATE_STORE,
   type ResilienceState,
@@ -75,12 +88,17 @@ export class BootOrchestrator {
   async boot(): Promise<BootResult> {
     const startedAt = performance.now();
     const config = this.#config;
-    const allowDev = config.allowDev ?? BOOT_DEFAULTS.allowDev;
+    const allowDev = (config.allowDev ?? BOOT_DEFAULTS.allowDev) === true;
     const subsystems: Record<string, SubsystemStatus> = {};
     const warnings: string[] = [];
+    const damage: DamageReport[] = [];
     const failed: string[] = [];
     let p0Failed = false;
     const paths = resolvePaths(config.dataDir);
+    // With a backend, its services replace the file ones once it is open.
+    const backend = config.backend;
+    let initializers = this.#initializers;
+    let backendServices: BootBackendServices | undefined;
     const context: BootContext = {
       config,
       paths,
@@ -98,14 +116,35 @@ export class BootOrchestrator {
       warn: (message, data) => context.logger.warn(message, data),
       error: (message, data) => context.logger.error(message, data),
     };
+    // Until step 3a builds the configured redactor, texts go through a default one.
+    const fallbackRedactor = new SecretRedactor();
+    const redact = (text: string): string => {
+      const redacted = (context.redactor ?? fallbackRedactor).redactAny(text);
+      return typeof redacted === "string" ? redacted : fallbackRedactor.redact(text);
+    };
     const health = (mode: OperatingMode, success: boolean): HealthReport => ({
       success,
       mode,
       bootTimeMs: performance.now() - startedAt,
-      warnings: [...warnings],
+      warnings: warnings.map(redact),
       subsystems: { ...subsystems },
+      damage: [...damage],
     });
+    let bootedAt = new Date().toISOString();
+    const lastBoot = (
+      report: HealthReport,
+      reconciliation: ReconcileReport | undefined,
+      aborted?: { step: string; error: string },
+    ) =>
+      recordLastBoot(context, context.redactor ?? fallbackRedactor, {
+        bootedAt,
+        health: report,
+        reconciliation,
+        ...(aborted ? { aborted } : {}),
+      });
     let instanceLock: LockHandlePort | undefined;
+    // What an abort after step 3 closes, so a later boot in this process finds it free.
+    const opened: Array<() => unknown> = [];
     const abortOrDegrade = async (
       step: string,
       error: unknown,
@@ -113,14 +152,32 @@ export class BootOrchestrator {
     ): Promise<void> => {
       subsystems[step] = "failed";
       failed.push(step);
-      warnings.push(`${step} failed: ${describeError(error)}`);
-      context.logger.error(`boot: ${step} failed`, { error, priority });
+      const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
+      // A bad option aborts even with allowDev: nothing may be written before it is fixed.
+      const aborts = priority === "P0" && (!allowDev || lockHeld || step === "config");
+      const found = describeDamage(
+        step,
+        error,
+        aborts ? "aborted" : allowDev ? "dev" : "degraded",
+        paths,
+        redact,
+      );
+      if (found) damage.push(found);
+      const consequence =
+        found?.outcome === "degraded" ? "; write steps are refused, reads run" : "";
+      const repair = found?.repair ? `; to fix it: ${found.repair}` : "";
+      warnings.push(redact(`${step} failed: ${describeError(error)}${consequence}${repair}`));
+      context.logger.error(`boot: ${step} failed`, { error, priority, file: found?.file });
       if (priority === "P0") {
         p0Failed = true;
-        const lockHeld = (error as { code?: unknown })?.code === "LOCK_HELD";
-        if (!allowDev || lockHeld) {
-          await releaseQuietly(context, instanceLock);
-          throw new BootError(step, health(allowDev ? "dev" : "degraded", false), error);
+        if (aborts) {
+          const report = health(allowDev ? "dev" : "degraded", false);
+          // Only the holder of the instance lock writes in the data directory.
+          if (instanceLock) {
+            await lastBoot(report, undefined, { step, error: redact(describeError(error)) });
+          }
+          await releaseQuietly(context, instanceLock, opened);
+          throw new BootError(step, report, error);
         }
       }
     };
@@ -136,13 +193,20 @@ export class BootOrchestrator {
     };
 
     // 1. Config validation.
-    await attempt("config", "P0", () => validateBootConfig(config));
-    // 2. Filesystem validation, then the single-instance lock.
-    await attempt("filesystem", "P0", () => this.#initializers.filesystem(context));
-    context.lockManager = await attempt("lockManager", "P0", () =>
-      this.#initializers.lockManager({ ...context, logger: forwardingLogger }),
-    );
-    if (context.lockManager) {
+    await attempt("config", "P0", async () => {
+      validateBootConfig(config);
+      await checkDefaultInitializerOptions(backend ? withBackendInitializers(context) : context);
+    });
+    if (subsystems.config === "ok") bootedAt = new Date(context.clock.now()).toISOString();
+    // 2. Filesystem validation, then the single-instance lock (the file
+    // backend's: replicas of a shared backend run side by side).
+    if (!backend) {
+      await attempt("filesystem", "P0", () => initializers.filesystem(context));
+      context.lockManager = await attempt("lockManager", "P0", () =>
+        initializers.lockManager({ ...context, logger: forwardingLogger }),
+      );
+    }
+    if (context.lockManager && !backend) {
       const lockManager = context.lockManager;
       instanceLock = await attempt("instanceLock", "P0", () =>
         lockManager.acquire(INSTANCE_LOCK, {
@@ -151,12 +215,35 @@ export class BootOrchestrator {
       );
     }
     // 3a-3c. P0 services.
-    context.redactor = await attempt("redactor", "P0", () => this.#initializers.redactor(context));
+    context.redactor = await attempt("redactor", "P0", () => initializers.redactor(context));
     const logger = await attempt("logger", "P0", async () =>
-      redactingLogger(await this.#initializers.logger(context), context.redactor),
+      redactingLogger(await initializers.logger(context), context.redactor),
     );
     if (logger) context.logger = logger;
-    const audit = await attempt("auditTrail", "P0", () => this.#initializers.auditTrail(context));
+    if (backend) {
+      // An initializer the config names still wins over the backend's service.
+      backendServices = await attempt("backend", "P0", () =>
+        backend.open({
+          config,
+          logger: context.logger,
+          redactor: context.redactor,
+          clock: context.clock,
+        }),
+      );
+      if (backendServices) {
+        const services = backendServices;
+        opened.push(() => services.close());
+        initializers = {
+          ...defaultInitializers,
+          ...backendInitializers(services),
+          ...config.initializers,
+        };
+      }
+      context.lockManager = await attempt("lockManager", "P0", () =>
+        initializers.lockManager({ ...context, logger: forwardingLogger }),
+      );
+    }
+    const audit = await attempt("auditTrail", "P0", () => initializers.auditTrail(context));
     if (audit) {
       context.auditTrail = audit.auditTrail;
       if (audit.recordsLost > 0) {
@@ -167,19 +254,25 @@ export class BootOrchestrator {
     }
     // 3d-3g. P1 services.
     const storeFactory = await attempt("storeFactory", "P1", () =>
-      this.#initializers.storeFactory(context),
+      initializers.storeFactory(context),
     );
     const circuitBreakers = await attempt("circuitBreakers", "P1", () =>
-      this.#initializers.circuitBreakers(context),
+      initializers.circuitBreakers(context),
     );
-    const rateLimiter = await attempt("rateLimiter", "P1", () =>
-      this.#initializers.rateLimiter(context),
-    );
+    const rateLimiter = await attempt("rateLimiter", "P1", () => initializers.rateLimiter(context));
+    if (rateLimiter) opened.push(() => rateLimiter.shutdown?.());
+    const promotions = new IndexPromotionWatcher();
     const idempotencyIndex = context.auditTrail
-      ? await attempt("idempotencyIndex", "P1", () => this.#initializers.idempotencyIndex(context))
+      ? await attempt("idempotencyIndex", "P1", () =>
+          initializers.idempotencyIndex({
+            ...context,
+            logger: promotions.logger(context.logger),
+          }),
+        )
       : await attempt("idempotencyIndex", "P1", () => {
           throw new Error("needs the audit trail, which failed");
         });
+    if (idempotencyIndex) opened.push(() => idempotencyIndex.close());
     // 4. Tool validation.
     let toolValidator: ToolValidator | undefined;
     if (config.actionPolicy) {
@@ -198,20 +291,44 @@ export class BootOrchestrator {
     const anyP1Failed = failed.some((step) => P1_STEPS.has(step));
     const mode: OperatingMode =
       p0Failed || (anyP1Failed && allowDev) ? "dev" : anyP1Failed ? "degraded" : "autonomous";
+    // Damaged store files, seen read-only before anything loads (and quarantines) them.
+    if (!backend) {
+      const stores = await inspectBootStores(context.fs, paths, redact);
+      warnings.push(...stores.warnings);
+      damage.push(...stores.damage);
+    }
+    // Boot's own state files and every fail stop pass through here.
+    const monitor = new FailStopMonitor(paths, redact);
+    const bootRedactor = context.redactor ?? fallbackRedactor;
+    const watchedStores = storeFactory && monitor.watchStoreFactory("stores", storeFactory);
     // Breakers and GitHub's blocks as the last run left them, before any step runs.
-    const resilienceState = storeFactory
+    const resilienceState = watchedStores
       ? new ResilienceStateKeeper({
-          store: storeFactory.create<ResilienceState>(RESILIENCE_STATE_STORE),
+          store: redactingStore(
+            watchedStores.create<ResilienceState>(RESILIENCE_STATE_STORE),
+            bootRedactor,
+          ),
           breakers: circuitBreakers,
           limiter: rateLimiter,
           logger: context.logger,
         })
       : undefined;
-    await resilienceState?.restore();
+    const restored = await resilienceState?.restore();
+    if (restored && !restored.restored) {
+      subsystems.resilienceState = "degraded";
+      warnings.push(
+        redact(
+          `resilienceState: the saved breaker and rate-limit state could not be read (${restored.problem}); breakers start closed and the limiter unblocked`,
+        ),
+      );
+      const found = describeDamage("resilienceState", restored.error, "warning", paths, redact);
+      if (found) damage.push(found);
+    }
     resilienceState?.watch();
     const executor = new DurableStepExecutor({
-      auditTrail: context.auditTrail,
-      idempotencyIndex,
+      auditTrail:
+        context.auditTrail && monitor.watch("auditTrail", context.auditTrail, ["recordIntent"]),
+      idempotencyIndex: idempotencyIndex && monitor.watch("idempotencyIndex", idempotencyIndex),
       circuitBreakers,
       rateLimiter,
       actionPolicy: toolValidator,
@@ -229,6 +346,7 @@ export class BootOrchestrator {
       logger: context.logger,
       clock: context.clock,
       onDurablePoint: config.onDurablePoint,
+      signal: backendServices?.signal,
     });
     // 5. Reconcile pending intents: warn and go on.
     let reconciliation: ReconcileReport | undefined;
@@ -236,7 +354,11 @@ export class BootOrchestrator {
       try {
         // A check_then_retry key whose hook an integration registers after boot
         // (e.g. @beauvoir/octokit) waits for it instead of being failed here.
-        reconciliation = await executor.reconcilePending({ waitForHooks: true });
+        const openIntents = await context.auditTrail.getPendingIntents();
+        reconciliation = await promotions.during(() =>
+          executor.reconcilePending({ waitForHooks: true }),
+        );
+        logReconciliation(context.logger, reconciliation, openIntents, promotions.settled);
         const undecided = reconciliation.unresolved.length + reconciliation.awaitingHook.length;
         subsystems.reconciliation = undecided > 0 ? "degraded" : "ok";
         if (reconciliation.unresolved.length > 0) {
@@ -265,6 +387,17 @@ export class BootOrchestrator {
         "reconciliation skipped: the idempotency index or the audit trail is unavailable",
       );
     }
+    // What replicas that stop later leave pending is taken over while this one runs.
+    const takeovers =
+      backendServices?.takeoverIntervalMs !== undefined && idempotencyIndex && context.auditTrail
+        ? new PeriodicTakeover(
+            () => executor.reconcilePending(),
+            backendServices.takeoverIntervalMs,
+            context.clock,
+            context.logger,
+          )
+        : undefined;
+    takeovers?.start();
     // 6. Stale locks and quarantine: warn and go on.
     if (context.lockManager) {
       try {
@@ -292,11 +425,28 @@ export class BootOrchestrator {
       context.logger.warn("boot: degraded mode, write steps are refused", { failed });
     }
     const report = health(mode, !p0Failed);
+    // last-boot.json lives in the data directory, which a backend has not.
+    const unwritten = backend ? undefined : await lastBoot(report, reconciliation);
+    if (unwritten !== undefined) report.warnings.push(unwritten);
+    // A fail stop later is written into the record too, one write at a time.
+    let recordWrites: Promise<unknown> = Promise.resolve();
+    monitor.attach(report, context.logger, () => {
+      if (backend) return;
+      recordWrites = recordWrites.then(() => lastBoot(report, reconciliation));
+    });
     context.logger.info("boot: done", { mode, bootTimeMs: Math.round(report.bootTimeMs) });
 
     const workflows = new WorkflowEngine({
       executor,
-      storeFactory,
+      storeFactory: watchedStores,
+      runStore: backendServices?.workflowRuns,
+      redactor: bootRedactor,
+      ...(idempotencyIndex
+        ? {
+            generateKey: (action: string, scope: string, resource: string, params: unknown) =>
+              idempotencyIndex.generateKey(action, scope, resource, params),
+          }
+        : {}),
       logger: context.logger,
       clock: context.clock,
     });
@@ -313,6 +463,7 @@ export class BootOrchestrator {
       idempotencyIndex,
       toolValidator,
     } as DevBootServices;
+    const openedBackend = backendServices;
     return createBootResult({
       mode,
       health: report,
@@ -321,6 +472,10 @@ export class BootOrchestrator {
       executor,
       workflows,
       resilienceState,
+      backend: openedBackend && {
+        stopTakeovers: async () => takeovers?.stop(),
+        close: () => openedBackend.close(),
+      },
       shutdownTimeoutMs: config.shutdownTimeoutMs ?? BOOT_DEFAULTS.shutdownTimeoutMs,
       handleSignals: config.handleSignals ?? BOOT_DEFAULTS.handleSignals,
     });
@@ -340,11 +495,13 @@ export class BootOrchestrator {
  * await app.shutdown();
  * ```
  */
-export function boot(config: BootConfig): Promise<BootResult> {
+export function boot(config: BootConfig & { backend: BootBackend }): Promise<BackendBootResult>;
+export function boot(config: BootConfig): Promise<BootResult>;
+export function boot(config: BootConfig): Promise<BootResult | BackendBootResult> {
   return new BootOrchestrator(config).boot();
 }
 
-function resolvePaths(dataDir: string): BootPaths {
+function resolvePaths(dataDir: string | undefined): BootPaths {
   const base = typeof dataDir === "string" ? dataDir : "";
   return {
     dataDir: base,
@@ -358,16 +515,19 @@ function resolvePaths(dataDir: string): BootPaths {
 async function releaseQuietly(
   context: BootContext,
   instanceLock: LockHandlePort | undefined,
+  opened: ReadonlyArray<() => unknown>,
 ): Promise<void> {
-  try {
-    await context.auditTrail?.close();
-  } catch {
-    // Boot is already failing; the original error is the one to report.
-  }
-  try {
-    await instanceLock?.release();
-  } catch {
-    // As above.
+  for (const close of [
+    ...opened,
+    () => context.auditTrail?.close(),
+    () => instanceLock?.release(),
+    () => context.lockManager?.releaseAll(),
+  ]) {
+    try {
+      await close();
+    } catch {
+      // Boot is already failing; the original error is the one to report.
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ExecutorContext } from "./executor-context.js";
 import { resolvePendingEntry } from "./pending-resolution.js";
+import type { IdempotencyEntryView } from "./ports.js";
 import { RECORDED_ERROR_CODES } from "./recorded-verdict.js";
 import { actionOfKey } from "./step-identity.js";
 
@@ -55,10 +56,12 @@ export async function reconcileAfterCrash(
   const { index, audit } = context;
   if (!index || !audit) return report;
   const { actions, waitForHooks = false } = options;
+  // A backend shared by replicas takes over the pending keys of replicas whose
+  // lease ended here, and answers with those (and the ones it left in doubt).
   const entries = (await index.reconcilePending()).filter(
     (entry) => actions === undefined || actions.has(entry.action ?? actionOfKey(entry.key)),
   );
-  const intents = new Map(audit.getPendingIntents().map((intent) => [intent.seq, intent]));
+  const intents = new Map((await audit.getPendingIntents()).map((intent) => [intent.seq, intent]));
   const referenced = new Set<number>();
   for (const entry of entries) {
     if (entry.intentSeq !== undefined) referenced.add(entry.intentSeq);
@@ -68,6 +71,7 @@ export async function reconcileAfterCrash(
     if (resolved.verdict === "completed" || resolved.verdict === "reconciled") {
       report.promoted.push(entry.key);
     } else if (resolved.verdict === "rerun") {
+      await releaseTakenOver(context, entry);
       report.rerun.push(entry.key);
     } else if (resolved.verdict === "failed") {
       report.failed.push(entry.key);
@@ -83,7 +87,7 @@ export async function reconcileAfterCrash(
   }
   // A pass for some actions only leaves other steps' intents to boot's own pass.
   if (actions !== undefined) return report;
-  for (const intent of audit.getPendingIntents()) {
+  for (const intent of await audit.getPendingIntents()) {
     // Steps running now (when called after boot) own their intents.
     if (referenced.has(intent.seq) || (intent.dedupeKey && isRunning(intent.dedupeKey))) continue;
     await audit.recordResult(
@@ -94,4 +98,24 @@ export async function reconcileAfterCrash(
     report.closedIntents.push(intent.seq);
   }
   return report;
+}
+
+/**
+ * On a backend shared by replicas, a key to run again is released at once:
+ * any replica's next `execute()` claims it, instead of every other one
+ * waiting for this one to run it.
+ */
+async function releaseTakenOver(
+  context: ExecutorContext,
+  entry: IdempotencyEntryView,
+): Promise<void> {
+  const atomic = context.index?.atomicSteps;
+  if (!atomic || entry.attemptId === undefined) return;
+  context.rerunnable.delete(entry.key);
+  await atomic.settle({
+    key: entry.key,
+    attemptId: entry.attemptId,
+    status: "released",
+    error: `${RECORDED_ERROR_CODES.takenOver}: the replica running it stopped before its outcome was recorded; released to run again`,
+  });
 }

@@ -125,6 +125,8 @@ export interface BootResultParts {
   executor: DurableStepExecutor;
   workflows: WorkflowEngine;
   resilienceState: ResilienceStateKeeper | undefined;
+  /** An opened backend: its periodic takeover stops with new work, and it closes last. */
+  backend?: { stopTakeovers(): Promise<void>; close(): Promise<void> } | undefined;
   shutdownTimeoutMs: number;
   handleSignals: boolean;
 }
@@ -142,12 +144,16 @@ export function createBootResult(parts: BootResultParts): BootResult {
       try {
         await close();
       } catch (error) {
-        errors.push(`${name}: ${describeError(error)}`);
+        // The event leaves boot (listeners, the caller): its texts are redacted like a log line.
+        const text = `${name}: ${describeError(error)}`;
+        const redacted = services.redactor?.redactAny(text);
+        errors.push(typeof redacted === "string" ? redacted : text);
         services.logger.warn(`shutdown: closing ${name} failed`, { error });
       }
     };
     workflows.stop();
     executor.stop();
+    await attemptClose("takeovers", () => parts.backend?.stopTakeovers());
     const timeoutMs = options.timeoutMs ?? shutdownTimeoutMs;
     // Steps first (their side effects and durable records), then the run
     // state the engine saves after each step.
@@ -157,6 +163,7 @@ export function createBootResult(parts: BootResultParts): BootResult {
     await attemptClose("rateLimiter", () => services.rateLimiter?.shutdown?.());
     await attemptClose("auditTrail", () => services.auditTrail?.close());
     await attemptClose("locks", () => services.lockManager?.releaseAll());
+    await attemptClose("backend", () => parts.backend?.close());
     for (const [signal, handler] of signalHandlers) process.removeListener(signal, handler);
     signalHandlers.clear();
     const event: ShutdownEvent = { reason: options.reason ?? "requested", drained, errors };

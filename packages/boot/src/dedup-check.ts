@@ -1,6 +1,7 @@
 import { StepFailedError, StepInDoubtError } from "./errors.js";
 import type { ExecutorContext } from "./executor-context.js";
 import type { JsonSafe } from "./json-safe.js";
+import { waitForOtherReplica } from "./other-replica-wait.js";
 import { resolvePendingEntry } from "./pending-resolution.js";
 import type { CompensationStrategy, IdempotencyEntryView, IdempotencyIndexPort } from "./ports.js";
 import { recordedVerdict } from "./recorded-verdict.js";
@@ -8,8 +9,14 @@ import { isReconciledMarker, type StepOutcome } from "./step-outcome.js";
 
 /** What the dedup check says about a key before any attempt. */
 export type KeyCheck<Result> =
-  /** Run it; `supersede` when it takes over a pending entry whose intent must be closed. */
-  | { run: true; supersede?: { intentSeq: number | undefined } }
+  /**
+   * Run it; `supersede` when it takes over a pending entry whose intent must
+   * be closed (and, on a backend shared by replicas, the attempt held here).
+   */
+  | {
+      run: true;
+      supersede?: { intentSeq: number | undefined; attemptId?: string | undefined };
+    }
   /** Do not run it: this is the answer. */
   | { run: false; outcome: StepOutcome<Result> };
 
@@ -19,6 +26,8 @@ export interface CheckedStep {
   action: string;
   strategy: CompensationStrategy;
   signal?: AbortSignal | undefined;
+  /** Longest wait for another replica that runs the key's step. */
+  maxWaitMs: number;
 }
 
 /**
@@ -35,33 +44,54 @@ export async function checkKey<Result>(
   step: CheckedStep,
 ): Promise<KeyCheck<Result>> {
   const { key } = step;
-  const entry = await index.check(key);
-  if (entry?.status === "completed") {
-    return { run: false, outcome: await recordedOutcome<Result>(context, entry) };
-  }
-  if (entry?.status === "failed") throw new StepFailedError(key, entry.error ?? "unknown error");
-  if (entry?.status === "pending") {
-    const intent = context.audit
-      ?.getPendingIntents()
-      .find((candidate) => candidate.seq === entry.intentSeq);
-    const pending = await resolvePendingEntry(context, entry, intent, step.signal);
-    switch (pending.verdict) {
-      case "rerun":
-        return { run: true, supersede: { intentSeq: pending.intentSeq } };
-      case "completed":
-        return { run: false, outcome: outcomeOf<Result>(key, pending.result) };
-      case "reconciled":
-        return {
-          run: false,
-          outcome: { status: "reconciled", idempotencyKey: key, result: undefined },
-        };
-      case "failed":
-        throw new StepFailedError(key, pending.error);
-      default:
-        throw new StepInDoubtError(key);
+  const atomic = index.atomicSteps;
+  const startedAt = context.clock.now();
+  for (let round = 0; ; round++) {
+    let entry = await index.check(key);
+    if (entry?.status === "completed") {
+      return { run: false, outcome: await recordedOutcome<Result>(context, entry) };
     }
+    if (entry?.status === "failed") throw new StepFailedError(key, entry.error ?? "unknown error");
+    if (entry?.status === "pending") {
+      if (atomic && entry.ownedHere === false) {
+        // Another replica holds it: wait while its lease is live, take it over once it is not.
+        if (entry.ownerLive) {
+          await waitForOtherReplica(context, step, startedAt, round);
+          continue;
+        }
+        const taken = await atomic.takeOver(key);
+        if (taken === null) continue;
+        entry = taken;
+      }
+      const intent =
+        entry.intent ??
+        (await context.audit?.getPendingIntents())?.find(
+          (candidate) => candidate.seq === entry?.intentSeq,
+        );
+      const pending = await resolvePendingEntry(context, entry, intent, step.signal);
+      switch (pending.verdict) {
+        case "rerun":
+          return {
+            run: true,
+            supersede: { intentSeq: pending.intentSeq, attemptId: pending.attemptId },
+          };
+        case "completed":
+          return { run: false, outcome: outcomeOf<Result>(key, pending.result) };
+        case "reconciled":
+          return {
+            run: false,
+            outcome: { status: "reconciled", idempotencyKey: key, result: undefined },
+          };
+        case "failed":
+          throw new StepFailedError(key, pending.error);
+        default:
+          throw new StepInDoubtError(key);
+      }
+    }
+    // Index and audit history in one database: an unknown (or released) key runs.
+    if (atomic) return { run: true };
+    return askAuditTrail(context, index, step);
   }
-  return askAuditTrail(context, index, step);
 }
 
 /** The second source of truth: a lost index entry must not repeat a side effect. */

@@ -1,8 +1,12 @@
-import { constants } from "node:fs";
 import { dirname, join } from "node:path";
 import { AuditTrail } from "@beauvoir/audit-trail";
 import { CircuitBreakerGroup, type FailureClass } from "@beauvoir/breaker";
-import { type FileHandleLike, isErrnoError } from "@beauvoir/core";
+import {
+  ensureDurableDirectory,
+  type FileHandleLike,
+  isErrnoError,
+  openPrivateFile,
+} from "@beauvoir/core";
 import { IdempotencyIndex } from "@beauvoir/idempotency";
 import { LockManager } from "@beauvoir/locks";
 import { RateLimiter } from "@beauvoir/rate-limiter";
@@ -24,20 +28,22 @@ export const BOOT_BREAKER_COUNTABLE_CLASSES: readonly FailureClass[] = Object.fr
 ]);
 
 async function probeDirectory(context: BootContext, directory: string): Promise<void> {
-  await context.fs.mkdir(directory, { recursive: true, mode: 0o700 });
+  // Each level created 0700 and made durable in its parent: a mkdir whose
+  // parent is not fsynced can vanish in a power cut with every file in it.
+  await ensureDurableDirectory(context.fs, directory);
   // O_EXCL proves we can create files here and that the filesystem honours
-  // exclusive create, which the lock manager and the stores rely on. No
-  // fsync: the probe proves permissions, not durability, and boot time counts.
+  // exclusive create, which the lock manager and the stores rely on; never
+  // through a planted link (O_NOFOLLOW). No fsync of the probe itself: it
+  // proves permissions, not durability, and boot time counts.
   const probe = join(directory, `.boot-probe.${process.pid}`);
-  const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY;
   let handle: FileHandleLike;
   try {
-    handle = await context.fs.open(probe, flags, 0o600);
+    handle = await openPrivateFile(context.fs, probe, "create");
   } catch (error) {
-    // Left by a killed process that had our pid; remove it and try once more.
+    // Left by a killed process that had our pid (unlink removes a link, never its target).
     if (!isErrnoError(error, "EEXIST")) throw error;
     await context.fs.unlink(probe);
-    handle = await context.fs.open(probe, flags, 0o600);
+    handle = await openPrivateFile(context.fs, probe, "create");
   }
   await handle.close();
   await context.fs.unlink(probe);
@@ -84,16 +90,7 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     });
   },
   async auditTrail(context: BootContext) {
-    const { config } = context;
-    const auditTrail = new AuditTrail({
-      ...config.auditTrail,
-      path: context.paths.auditFile,
-      logger: context.logger,
-      clock: context.clock,
-      fs: context.fs,
-      ...(context.redactor ? { redactor: context.redactor } : {}),
-      ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
-    });
+    const auditTrail = buildAuditTrail(context);
     const recovery = await auditTrail.initialize();
     return { auditTrail, recordsLost: recovery.recordsLost };
   },
@@ -124,21 +121,63 @@ export const defaultInitializers: BootInitializers = Object.freeze({
     });
   },
   async idempotencyIndex(context: BootContext): Promise<IdempotencyIndexPort> {
-    const audit = context.auditTrail;
-    const redactor = context.redactor;
-    const index = new IdempotencyIndex({
-      ...context.config.idempotency,
-      dir: context.paths.idempotencyDir,
-      logger: context.logger,
-      clock: context.clock,
-      fs: context.fs,
-      ...(context.lockManager ? { locks: context.lockManager } : {}),
-      ...(audit ? { auditQuery: audit } : {}),
-      // The index redacts keys, errors and results with boot's redactor (it
-      // needs one that also redacts plain text, as SecretRedactor does).
-      ...(redactor instanceof SecretRedactor ? { redactor } : {}),
-    });
+    const index = buildIdempotencyIndex(context);
     await index.initialize();
     return index;
   },
 });
+
+function buildAuditTrail(context: BootContext): AuditTrail {
+  const { config } = context;
+  return new AuditTrail({
+    ...config.auditTrail,
+    path: context.paths.auditFile,
+    logger: context.logger,
+    clock: context.clock,
+    fs: context.fs,
+    ...(context.redactor ? { redactor: context.redactor } : {}),
+    ...(config.hmacKey === undefined ? {} : { hmacKey: config.hmacKey }),
+  });
+}
+
+function buildIdempotencyIndex(context: BootContext): IdempotencyIndex {
+  const audit = context.auditTrail;
+  const redactor = context.redactor;
+  return new IdempotencyIndex({
+    ...context.config.idempotency,
+    dir: context.paths.idempotencyDir,
+    logger: context.logger,
+    clock: context.clock,
+    fs: context.fs,
+    ...(context.lockManager ? { locks: context.lockManager } : {}),
+    ...(audit ? { auditQuery: audit } : {}),
+    // The index redacts keys, errors and results with boot's redactor (it
+    // needs one that also redacts plain text, as SecretRedactor does).
+    ...(redactor instanceof SecretRedactor ? { redactor } : {}),
+  });
+}
+
+/**
+ * Boot's step 1 for the default initializers the config did not replace:
+ * builds each subsystem without opening it (their constructors check every
+ * option and touch no disk), so a bad `auditTrail`, `idempotency`, `locks`,
+ * `circuitBreaker`, `rateLimiter`, `redactor` or `log` option is refused
+ * before boot creates anything.
+ * @param context - boot's context before step 2 (nothing built yet).
+ * @throws TypeError or RangeError naming the option.
+ */
+export async function checkDefaultInitializerOptions(context: BootContext): Promise<void> {
+  const replaced = context.config.initializers ?? {};
+  const uses = (name: keyof BootInitializers) => replaced[name] === undefined;
+  const redactor = uses("redactor") ? defaultInitializers.redactor(context) : undefined;
+  const scratch: BootContext = { ...context, redactor: await redactor };
+  if (uses("logger") && uses("redactor")) await defaultInitializers.logger(scratch);
+  if (uses("lockManager")) defaultInitializers.lockManager(scratch);
+  if (uses("auditTrail")) buildAuditTrail(scratch);
+  if (uses("storeFactory")) defaultInitializers.storeFactory(scratch);
+  if (uses("circuitBreakers")) {
+    (await defaultInitializers.circuitBreakers(scratch)).get("boot-options-check");
+  }
+  if (uses("rateLimiter")) (await defaultInitializers.rateLimiter(scratch)).shutdown?.();
+  if (uses("idempotencyIndex")) buildIdempotencyIndex(scratch);
+}

@@ -18,6 +18,7 @@ const health = {
   bootTimeMs: 1,
   warnings: [],
   subsystems: {},
+  damage: [],
 };
 
 describe("errors", () => {

@@ -18,7 +18,9 @@ export type BootErrorCode =
   | "POLICY_DENIED"
   | "KEY_IN_FLIGHT"
   | "WORKFLOW_NOT_FOUND"
-  | "SUBSYSTEM_UNAVAILABLE";
+  | "SUBSYSTEM_UNAVAILABLE"
+  | "STEP_SUPERSEDED"
+  | "WORKFLOW_RUN_OWNED";
 
 /**
  * Thrown by `boot()` when a P0 step fails (config, filesystem, instance lock,
@@ -206,18 +208,33 @@ export class PolicyDeniedError extends BeauvoirError<"POLICY_DENIED"> {
   }
 }
 
-/** Thrown by `resolveKey()` / `resetKey()` for a key whose step is running in this process. */
+/**
+ * Thrown by `resolveKey()` / `resetKey()` for a key whose step is running in
+ * this process; and, with a backend shared by replicas, by `execute()` when
+ * another live replica still runs the key's step after `maxWaitMs`.
+ */
 export class KeyInFlightError extends BeauvoirError<"KEY_IN_FLIGHT"> {
   /** The key. */
   readonly idempotencyKey: string;
+  /** Where the step runs. */
+  readonly runningAt: "this process" | "another replica";
 
-  /** @param idempotencyKey - the running step's key. */
-  constructor(idempotencyKey: string) {
+  /**
+   * @param idempotencyKey - the running step's key.
+   * @param runningAt - where it runs. @default "this process"
+   */
+  constructor(
+    idempotencyKey: string,
+    runningAt: "this process" | "another replica" = "this process",
+  ) {
     super(
       "KEY_IN_FLIGHT",
-      `Step ${idempotencyKey} is running in this process; wait for it to end before resolving or resetting its key`,
+      runningAt === "this process"
+        ? `Step ${idempotencyKey} is running in this process; wait for it to end before resolving or resetting its key`
+        : `Step ${idempotencyKey} is still running at another replica (its lease is live); it was not run here`,
     );
     this.idempotencyKey = idempotencyKey;
+    this.runningAt = runningAt;
   }
 
   /** @returns true for a {@link KeyInFlightError} from any copy of the package. */
@@ -267,4 +284,54 @@ export function describeError(error: unknown): string {
     return typeof code === "string" ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
+}
+
+/**
+ * Thrown by `execute()` with a backend shared by replicas when this replica's
+ * attempt was fenced out before it could record its outcome: its lease ended
+ * and another replica took the key over (or an operator reset it). Nothing
+ * was recorded for the attempt; the key's current owner settles it by its
+ * compensation strategy.
+ */
+export class StepSupersededError extends BeauvoirError<"STEP_SUPERSEDED"> {
+  /** The step's key. */
+  readonly idempotencyKey: string;
+
+  /** @param idempotencyKey - the step's key. */
+  constructor(idempotencyKey: string) {
+    super(
+      "STEP_SUPERSEDED",
+      `Step ${idempotencyKey}: this replica's attempt was taken over (its lease ended) or reset before its outcome was recorded; the key's current owner settles it`,
+    );
+    this.idempotencyKey = idempotencyKey;
+  }
+
+  /** @returns true for a {@link StepSupersededError} from any copy of the package. */
+  static override isInstance(value: unknown): value is StepSupersededError {
+    return isBeauvoirErrorWithCode(value, "STEP_SUPERSEDED");
+  }
+}
+
+/**
+ * Thrown by the workflow engine, with a backend shared by replicas, when a
+ * run is owned by another replica whose lease is live (or was taken over
+ * from this one): only the owner advances it.
+ */
+export class WorkflowRunOwnedError extends BeauvoirError<"WORKFLOW_RUN_OWNED"> {
+  /** The run. */
+  readonly runId: string;
+
+  /** @param runId - the run. */
+  constructor(runId: string) {
+    super(
+      "WORKFLOW_RUN_OWNED",
+      `Workflow run ${JSON.stringify(runId)} is owned by another live replica; only its owner advances it`,
+    );
+    this.runId = runId;
+  }
+
+  /** @returns true for a {@link WorkflowRunOwnedError} from any copy of the package. */
+  static override isInstance(value: unknown): value is WorkflowRunOwnedError {
+    return isBeauvoirErrorWithCode(value, "WORKFLOW_RUN_OWNED");
+  }
 }

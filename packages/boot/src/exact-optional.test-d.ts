@@ -4,6 +4,7 @@
 
 import type { OptionalKeysRejectingUndefined } from "@beauvoir/core";
 import { expectTypeOf } from "vitest";
+import type { BeauvoirCliIo, OutputStream } from "./cli/cli-io.js";
 import {
   type BootConfig,
   boot,
@@ -19,6 +20,8 @@ import {
   type WorkflowStepDefinition,
 } from "./index.js";
 
+expectTypeOf<OptionalKeysRejectingUndefined<BeauvoirCliIo>>().toEqualTypeOf<never>();
+expectTypeOf<OptionalKeysRejectingUndefined<OutputStream>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<BootConfig>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<ReconcilePassOptions>>().toEqualTypeOf<never>();
 expectTypeOf<OptionalKeysRejectingUndefined<RetryOptions>>().toEqualTypeOf<never>();
@@ -39,4 +42,11 @@ boot({
   hmacKey: process.env.AUDIT_KEY,
   maxWaitMs: undefined,
   retry: { maxAttempts: undefined },
+});
+
+// A backend chosen from the environment: none means the data directory.
+declare const sharedBackend: BootConfig["backend"];
+boot({
+  backend: process.env.DATABASE_URL === undefined ? undefined : sharedBackend,
+  dataDir: process.env.DATA_DIR,
 });

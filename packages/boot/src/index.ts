@@ -1,3 +1,10 @@
+export type {
+  BackendBootResult,
+  BackendBootServices,
+  BootBackend,
+  BootBackendContext,
+  BootBackendServices,
+} from "./backend.js";
 export {
   BOOT_DEFAULTS,
   type BootConfig,
@@ -41,8 +48,10 @@ export {
   ShuttingDownError,
   StepFailedError,
   StepInDoubtError,
+  StepSupersededError,
   SubsystemUnavailableError,
   WorkflowNotFoundError,
+  WorkflowRunOwnedError,
 } from "./errors.js";
 export type {
   DurablePoint,
@@ -59,10 +68,21 @@ export {
   type FailureKind,
   type FailureModelOverrides,
 } from "./failure-model.js";
-export type { HealthReport, SubsystemStatus } from "./health-report.js";
+export type { DamageReport, HealthReport, SubsystemStatus } from "./health-report.js";
 export { type JsonSafe, type JsonSafeMember, toJsonSafe } from "./json-safe.js";
+export {
+  LAST_BOOT_FILE,
+  type LastBootReading,
+  type LastBootRecord,
+  readLastBootRecord,
+} from "./last-boot.js";
 export type {
   ActionPolicyPort,
+  AtomicClaim,
+  AtomicClaimInput,
+  AtomicSettleInput,
+  AtomicSettleOutcome,
+  AtomicStepPort,
   AuditIntentInput,
   AuditPendingIntent,
   AuditResultByKey,
@@ -80,6 +100,10 @@ export type {
   RateLimiterPort,
   RedactorPort,
   StoreFactoryPort,
+  WorkflowAdvance,
+  WorkflowRunOwnership,
+  WorkflowRunRecord,
+  WorkflowRunStorePort,
 } from "./ports.js";
 export {
   RECORDED_ERROR_CODES,

@@ -22,6 +22,31 @@ export interface LedgerSubject {
 }
 
 /**
+ * The durable records of one step, attempt by attempt: what the attempt loop
+ * writes through. {@link KeyLedger} pairs the audit trail and the index (the
+ * file backend); `AtomicKeyLedger` writes each pair in one transaction.
+ */
+export interface StepLedger {
+  /** The current attempt's intent. */
+  readonly intentSeq: number | undefined;
+  /** Whether this step has a key in the index (not a read, not dev mode without an index). */
+  readonly keyed: boolean;
+  /**
+   * Records the attempt's intent and claims the key.
+   * @returns the claim; `claimed: false` when the index refused it.
+   */
+  open(): Promise<IdempotencyClaim>;
+  /** The side effect returned: its recorded form and the key completed. */
+  completed(recorded: unknown): Promise<void>;
+  /** A reconcile hook said the effect happened. */
+  reconciled(): Promise<void>;
+  /** A terminal failure. @returns the recorded error text. */
+  failed(code: string, description: string): Promise<string>;
+  /** The step may run again (now or later). */
+  runnable(code: string, description: string): Promise<void>;
+}
+
+/**
  * The durable records of one step, attempt by attempt, in the order that
  * keeps a crash at any point safe:
  *
@@ -35,7 +60,7 @@ export interface LedgerSubject {
  *
  * Without an audit trail or an index (dev mode) the missing half is skipped.
  */
-export class KeyLedger {
+export class KeyLedger implements StepLedger {
   readonly #context: ExecutorContext;
   readonly #subject: LedgerSubject;
   /** The pending intent a re-run takes over and closes as superseded. */

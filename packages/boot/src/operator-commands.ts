@@ -30,10 +30,24 @@ export async function applyOperatorDecision(
   const { index, audit } = context;
   if (!index) throw new SubsystemUnavailableError("idempotencyIndex");
   if (!audit) throw new SubsystemUnavailableError("auditTrail");
+  const command = decision === "reset" ? "resetKey" : "resolveKey";
+  if (index.atomicSteps) {
+    // One transaction: the decision recorded, the running attempt fenced out.
+    const before = await index.atomicSteps.decide(key, decision, {
+      reason,
+      ...(decision === "done" ? { result: reconciledMarker("operator") } : {}),
+    });
+    context.rerunnable.delete(key);
+    context.logger.info(`step: ${command} by an operator`, {
+      key,
+      decision,
+      previousStatus: before?.status ?? null,
+    });
+    return before;
+  }
   const entry = await index.check(key);
   const action = entry?.action ?? actionOfKey(key);
   const openIntent = await openIntentOf(audit, entry);
-  const command = decision === "reset" ? "resetKey" : "resolveKey";
   const record = (intentSeq: number, result: unknown, error?: string) =>
     audit.recordResult(intentSeq, result, error);
   const newIntent = () =>

@@ -33,6 +33,10 @@ export interface AuditResultByKey {
 
 /** An intent that has no result yet. */
 export interface AuditPendingIntent {
+  /**
+   * The intent's id in the audit trail: its `seq` in the file trail; the
+   * record id in a backend whose sealer assigns seqs later (PostgreSQL).
+   */
   seq: number;
   action: string;
   target?: string | undefined;
@@ -42,7 +46,11 @@ export interface AuditPendingIntent {
 
 /** What the executor needs from the audit trail. */
 export interface AuditTrailPort {
-  /** Appends an intent record; resolves once it is on disk. @returns its `seq`. */
+  /**
+   * Appends an intent record; resolves once it is durable.
+   * @returns its id: the `seq` in the file trail; a record id in a backend
+   *   whose sealer assigns seqs later (PostgreSQL). Pass it back to `recordResult`.
+   */
   recordIntent(input: AuditIntentInput): Promise<number>;
   /** Appends the result (or error) of an intent; resolves once it is on disk. */
   recordResult(intentSeq: number, result: unknown, error?: string): Promise<number>;
@@ -59,8 +67,14 @@ export interface AuditTrailPort {
     target: string;
     params: Record<string, unknown>;
   }): Promise<number>;
-  /** Intents that have no result yet. */
-  getPendingIntents(): ReadonlyArray<AuditPendingIntent>;
+  /**
+   * Intents that have no result yet and that no running step owns (a backend
+   * shared by replicas leaves out those of replicas whose lease is live).
+   * Synchronous in the file trail, a query in a database backend.
+   */
+  getPendingIntents():
+    | ReadonlyArray<AuditPendingIntent>
+    | Promise<ReadonlyArray<AuditPendingIntent>>;
   /** The result record of an intent, if any. */
   findResultByIntentSeq(
     intentSeq: number,
@@ -90,6 +104,22 @@ export interface IdempotencyEntryView {
   action?: string | undefined;
   result?: unknown;
   error?: string | undefined;
+  /**
+   * Backends shared by replicas: the attempt that holds a pending key (from
+   * a claim or a takeover); only it may settle the key.
+   */
+  attemptId?: string | undefined;
+  /** Backends shared by replicas: the fencing token of that attempt. */
+  fence?: number | bigint | undefined;
+  /**
+   * Backends shared by replicas: whether this replica holds the pending key.
+   * The file backend (one process) leaves it out, which counts as true.
+   */
+  ownedHere?: boolean | undefined;
+  /** Backends shared by replicas: whether the owner of a pending key still holds a live lease. */
+  ownerLive?: boolean | undefined;
+  /** The open intent of a pending key, when the index knows it (for its reconcile hook). */
+  intent?: AuditPendingIntent | undefined;
 }
 
 /** What {@link IdempotencyIndexPort.markPending} answers. */
@@ -138,6 +168,100 @@ export interface IdempotencyIndexPort {
   reconcilePending(): Promise<IdempotencyEntryView[]>;
   getStrategy(action: string): CompensationStrategy;
   close(): Promise<void>;
+  /**
+   * Present on backends that write each pair of a step's records in one
+   * transaction (PostgreSQL): the executor then claims and records the intent
+   * in one call, settles and records the result in another, instead of the
+   * file backend's audit-trail-then-index pairs, and never asks the audit
+   * trail about a key the index does not know (both live in one database).
+   */
+  readonly atomicSteps?: AtomicStepPort | undefined;
+}
+
+/** What {@link AtomicStepPort.claim} takes. */
+export interface AtomicClaimInput {
+  key: string;
+  action: string;
+  strategy: CompensationStrategy;
+  /** The intent's target. */
+  target: string;
+  /** The intent's params (redacted by the backend). */
+  params: Record<string, unknown>;
+  /**
+   * Re-runs a pending key this replica holds (after a takeover, or an attempt
+   * in doubt): the held attempt's intent is closed with `error` and the new
+   * attempt's intent recorded, in the same transaction.
+   */
+  supersede?: { attemptId: string; error: string } | undefined;
+  /** Stops waiting; the claim may still have committed (the backend resolves it before answering). */
+  signal?: AbortSignal | undefined;
+}
+
+/** What {@link AtomicStepPort.claim} answers. */
+export type AtomicClaim =
+  /** The key is this attempt's: run the side effect. */
+  | { claimed: true; intentSeq: number; attemptId: string; fence: number | bigint }
+  /** Not claimed: `entry` says what holds it (completed, failed, or pending elsewhere). */
+  | { claimed: false; entry: IdempotencyEntryView | null };
+
+/** A workflow run advanced in the same transaction as a step's settlement. */
+export interface WorkflowAdvance {
+  runId: string;
+  /** The ownership the engine holds; the run is only written while it still holds it. */
+  ownership: WorkflowRunOwnership;
+  /** The run's state after the step. */
+  state: WorkflowRunRecord;
+}
+
+/** What {@link AtomicStepPort.settle} takes. */
+export interface AtomicSettleInput {
+  key: string;
+  /** The attempt that ran; a key it no longer holds is left as it is. */
+  attemptId: string;
+  /**
+   * `completed`: it happened; `failed`: terminal; `released`: the key may be
+   * claimed again (the attempt certainly did nothing, or a re-run is wanted).
+   */
+  status: "completed" | "failed" | "released";
+  result?: unknown;
+  error?: string | undefined;
+  /** The workflow run to advance with it. */
+  workflow?: WorkflowAdvance | undefined;
+}
+
+/** What {@link AtomicStepPort.settle} answers. */
+export type AtomicSettleOutcome =
+  | { settled: true; workflowAdvanced: boolean }
+  /** The attempt no longer holds the key (taken over, or reset): nothing was written. */
+  | { settled: false; entry: IdempotencyEntryView | null };
+
+/**
+ * A durable step as two transactions (claim + intent; result + settlement +
+ * workflow advance), fenced by the attempt: what a database backend shared by
+ * replicas offers. Lost replies are the backend's to resolve: each call
+ * answers with what committed, or throws when it could not learn it.
+ */
+export interface AtomicStepPort {
+  claim(input: AtomicClaimInput): Promise<AtomicClaim>;
+  settle(input: AtomicSettleInput): Promise<AtomicSettleOutcome>;
+  /**
+   * Takes a pending key whose owner's lease ended for this replica (a new
+   * attempt id and fence; the intent stays open).
+   * @returns the key's entry now held here, or `null` when it is not (any
+   *   more) pending under a dead owner.
+   */
+  takeOver(key: string): Promise<IdempotencyEntryView | null>;
+  /**
+   * An operator's decision, whatever the key's state, in one transaction
+   * that fences out the running attempt: `done` completes the key with
+   * `result`; `not_done` and `reset` make it runnable. Recorded in the audit history.
+   * @returns the entry as it was before, or `null` for an unknown key.
+   */
+  decide(
+    key: string,
+    decision: "done" | "not_done" | "reset",
+    options: { reason?: string | undefined; result?: unknown },
+  ): Promise<IdempotencyEntryView | null>;
 }
 
 /** What the executor needs from one circuit breaker. */
@@ -186,14 +310,21 @@ export interface RateLimiterPort {
    * blocks requests as it asks.
    */
   recordRateLimitFailure(value: unknown, workflowId?: string): unknown;
-  /** Reads `x-ratelimit-*` headers of a successful answer, to slow down before a refusal. */
-  observeResponse(value: unknown): unknown;
-  /** The blocks the API imposed, as JSON, to survive a restart. */
-  exportBlocks(): unknown;
+  /**
+   * Reads `x-ratelimit-*` headers of a successful answer, to slow down before
+   * a refusal. Optional: a limiter without it only learns from refusals.
+   */
+  observeResponse?(value: unknown): unknown;
+  /**
+   * The blocks the API imposed, as JSON, to survive a restart. A limiter whose
+   * blocks are durable by themselves (shared in a database) leaves out
+   * `restoreBlocks` and `on`, and boot does not keep them for it.
+   */
+  exportBlocks?(): unknown;
   /** Puts back blocks from {@link RateLimiterPort.exportBlocks}; blocks already over are ignored. */
-  restoreBlocks(snapshot: unknown): void;
+  restoreBlocks?(snapshot: unknown): void;
   /** Calls `listener` whenever the blocks `exportBlocks()` returns change. @returns an unsubscribe function. */
-  on(event: "blocksChange", listener: () => void): () => void;
+  on?(event: "blocksChange", listener: () => void): () => void;
   shutdown?(): void;
 }
 
@@ -228,7 +359,46 @@ export interface LockManagerPort {
 /** A durable JSON document (see `@beauvoir/resilient-store`). */
 export interface JsonStorePort<T> {
   get(): Promise<T | null>;
-  set(value: T): Promise<void>;
+  /** Writes it durably (the file store); a store shared by replicas may refuse a stale write (`STORE_CONFLICT`). */
+  set(value: T): Promise<unknown>;
+}
+
+/** Which replica may write a workflow run, and with what fence. */
+export interface WorkflowRunOwnership {
+  runId: string;
+  /** Grows with every takeover; `0` where runs are never shared (the file backend). */
+  fence: number;
+}
+
+/** The durable state of a workflow run, as a {@link WorkflowRunStorePort} keeps it. */
+export interface WorkflowRunRecord {
+  runId: string;
+  workflow: string;
+  status: "running" | "completed" | "failed";
+  nextStep: number;
+}
+
+/**
+ * Where the workflow engine keeps its runs. The file backend's keeps each run
+ * in a store document and the unfinished ones in a list; a backend shared by
+ * replicas gives each run an owner (taken over, like keys, when its lease
+ * ends) and writes it only under the owner's fence.
+ */
+export interface WorkflowRunStorePort<State extends WorkflowRunRecord = WorkflowRunRecord> {
+  /** Stores a new run, owned here, unless one with its id exists. @returns the stored run. */
+  create(state: State): Promise<State>;
+  get(runId: string): Promise<State | null>;
+  /** Ids of runs still running, oldest first. */
+  listUnfinished(): Promise<string[]>;
+  /**
+   * Takes the run for this replica (taking it over when its owner's lease
+   * ended). @returns the ownership, or `null` when a live replica owns it.
+   */
+  acquire(runId: string): Promise<WorkflowRunOwnership | null>;
+  /** Writes the run while `ownership` still holds it. @returns false when it was taken over. */
+  save(state: State, ownership: WorkflowRunOwnership): Promise<boolean>;
+  /** Drops a finished run from the unfinished ones, where they are a list that can lag behind a crash. */
+  forgetFinished?(runId: string): Promise<void>;
 }
 
 /** What the workflow engine needs from the store factory. */

@@ -26,6 +26,11 @@ export const RECORDED_ERROR_CODES = Object.freeze({
   reset: "RESET",
   /** An operator said it did not happen (`resolveKey(key, "not_done")`). */
   notDone: "NOT_DONE",
+  /**
+   * A replica whose lease ended left the step pending; a live one took it over
+   * and released it to run again (`safe_retry`, or its reconcile hook said not done).
+   */
+  takenOver: "TAKEN_OVER",
 });
 
 const RUNNABLE: ReadonlySet<string> = new Set([
@@ -35,6 +40,7 @@ const RUNNABLE: ReadonlySet<string> = new Set([
   RECORDED_ERROR_CODES.superseded,
   RECORDED_ERROR_CODES.reset,
   RECORDED_ERROR_CODES.notDone,
+  RECORDED_ERROR_CODES.takenOver,
 ]);
 
 /** What the latest result recorded for a key says about it. */

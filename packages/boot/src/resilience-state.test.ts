@@ -89,7 +89,7 @@ describe("ResilienceStateKeeper", () => {
       limiter: undefined,
       logger: capturingLogger().logger,
     });
-    await expect(unreadable.restore()).resolves.toBeUndefined();
+    await expect(unreadable.restore()).resolves.toMatchObject({ restored: false, problem: "EIO" });
   });
 
   it("tells a limiter that refuses a snapshot apart", async () => {

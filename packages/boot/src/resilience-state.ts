@@ -1,4 +1,5 @@
 import type { Logger } from "@beauvoir/core";
+import { describeError } from "./errors.js";
 import type { CircuitBreakerGroupPort, JsonStorePort, RateLimiterPort } from "./ports.js";
 
 /** The name of the store (under `{dataDir}/stores`) that keeps breakers and blocks. */
@@ -11,6 +12,14 @@ export interface ResilienceState {
   breakers: Record<string, unknown>;
   /** The rate limiter's `exportBlocks()`. */
   limiterBlocks: unknown;
+}
+
+/** The limiter's blocks, when the limiter hands them over to be kept (a shared one keeps its own). */
+type KeptBlocks = Required<Pick<RateLimiterPort, "exportBlocks" | "restoreBlocks" | "on">>;
+
+function keptBlocks(limiter: RateLimiterPort | undefined): KeptBlocks | undefined {
+  if (!limiter?.exportBlocks || !limiter.restoreBlocks || !limiter.on) return undefined;
+  return limiter as KeptBlocks;
 }
 
 /** Options of {@link ResilienceStateKeeper}. */
@@ -42,17 +51,20 @@ export class ResilienceStateKeeper {
   /**
    * Puts the saved state back. A missing or unreadable state leaves the
    * breakers closed and the limiter unblocked (with a warning).
+   * @returns `restored: false` with the problem (and the store's error)
+   *   when the saved state could not be read; a missing one is `restored: true`.
    */
-  async restore(): Promise<void> {
-    const { store, breakers, limiter, logger } = this.#options;
+  async restore(): Promise<{ restored: boolean; problem?: string; error?: unknown }> {
+    const { store, breakers, logger } = this.#options;
+    const limiter = keptBlocks(this.#options.limiter);
     let saved: ResilienceState | null;
     try {
       saved = await store.get();
     } catch (error) {
       logger.warn("boot: the saved breaker and rate-limit state could not be read", { error });
-      return;
+      return { restored: false, problem: describeError(error), error };
     }
-    if (!saved) return;
+    if (!saved) return { restored: true };
     if (breakers && typeof saved.breakers === "object" && saved.breakers !== null) {
       try {
         breakers.restore(saved.breakers);
@@ -67,6 +79,7 @@ export class ResilienceStateKeeper {
         logger.warn("boot: the saved rate-limit blocks were not restored", { error });
       }
     }
+    return { restored: true };
   }
 
   /** Saves after every change from now on. */
@@ -74,8 +87,8 @@ export class ResilienceStateKeeper {
     const save = () => this.#schedule();
     if (this.#options.breakers)
       this.#unsubscribe.push(this.#options.breakers.on("stateChange", save));
-    if (this.#options.limiter)
-      this.#unsubscribe.push(this.#options.limiter.on("blocksChange", save));
+    const limiter = keptBlocks(this.#options.limiter);
+    if (limiter) this.#unsubscribe.push(limiter.on("blocksChange", save));
   }
 
   /** Stops watching and waits for the last save. */
@@ -94,17 +107,32 @@ export class ResilienceStateKeeper {
   }
 
   async #saveWhileDirty(): Promise<void> {
-    const { store, breakers, limiter, logger } = this.#options;
+    const { store, breakers, logger } = this.#options;
+    const limiter = keptBlocks(this.#options.limiter);
     while (this.#dirty) {
       this.#dirty = false;
+      const state: ResilienceState = {
+        version: 1,
+        breakers: breakers?.snapshot() ?? {},
+        limiterBlocks: limiter?.exportBlocks() ?? null,
+      };
       try {
-        await store.set({
-          version: 1,
-          breakers: breakers?.snapshot() ?? {},
-          limiterBlocks: limiter?.exportBlocks() ?? null,
-        });
+        await store.set(state);
       } catch (error) {
-        logger.warn("the breaker and rate-limit state could not be saved", { error });
+        if ((error as { code?: unknown })?.code !== "STORE_CONFLICT") {
+          logger.warn("the breaker and rate-limit state could not be saved", { error });
+          continue;
+        }
+        // A store shared by replicas: another one saved first. The latest
+        // state wins: read (which moves the expected epoch on), write again.
+        try {
+          await store.get();
+          await store.set(state);
+        } catch (retryError) {
+          logger.warn("the breaker and rate-limit state could not be saved", {
+            error: retryError,
+          });
+        }
       }
     }
   }

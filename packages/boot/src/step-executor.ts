@@ -1,5 +1,6 @@
 import type { FailureClass } from "@beauvoir/breaker";
 import { type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
+import { AtomicKeyLedger } from "./atomic-key-ledger.js";
 import { runAttempts } from "./attempt-loop.js";
 import {
   type ReconcilePassOptions,
@@ -23,7 +24,7 @@ import {
   strategyOf,
 } from "./executor-context.js";
 import { toJsonSafe } from "./json-safe.js";
-import { KeyLedger } from "./key-ledger.js";
+import { KeyLedger, type StepLedger } from "./key-ledger.js";
 import { applyOperatorDecision } from "./operator-commands.js";
 import { enforceActionPolicy, recordDryRun } from "./policy-gate.js";
 import type {
@@ -47,6 +48,7 @@ import {
   type StepRequest,
   validateStepRequest,
 } from "./step-request.js";
+import { advanceOf } from "./workflow-advance.js";
 
 /** Options of {@link DurableStepExecutor}. */
 export interface StepExecutorOptions {
@@ -89,6 +91,14 @@ export interface StepExecutorOptions {
    * crash tests that stop the process at an exact point.
    */
   onDurablePoint?: ((event: DurablePointEvent) => unknown) | undefined;
+  /**
+   * The lease of this replica on a backend shared by replicas (boot passes
+   * the backend's): once it aborts, the signals of running side effects abort
+   * (their keys stay pending, for the replica that takes them over) and no
+   * step starts any more (`execute()` rejects with the signal's reason).
+   * @default none
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Defaults of {@link StepExecutorOptions}. */
@@ -121,6 +131,7 @@ export class DurableStepExecutor {
   readonly #stopController = new AbortController();
   readonly #shutdownController = new AbortController();
   #accepting = true;
+  #lease: AbortSignal | undefined;
 
   /**
    * @param options - the services and hooks; see {@link StepExecutorOptions}.
@@ -168,6 +179,13 @@ export class DurableStepExecutor {
       rerunnable: new Map(),
       terminalErrors: new WeakSet(),
     };
+    const lease = options.signal;
+    if (lease !== undefined) {
+      if (!(lease instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");
+      this.#lease = lease;
+      if (lease.aborted) this.#loseLease(lease.reason);
+      else lease.addEventListener("abort", () => this.#loseLease(lease.reason), { once: true });
+    }
   }
 
   /** The operating mode this executor enforces. */
@@ -357,11 +375,24 @@ export class DurableStepExecutor {
     return drained;
   }
 
+  /** The lease is gone: nothing starts any more, and what runs is cut off. */
+  #loseLease(reason: unknown): void {
+    this.#accepting = false;
+    this.#context.logger.error(
+      "step: this replica lost its lease; running side effects are aborted and no step starts",
+      { inFlight: this.#inFlight.size },
+    );
+    if (!this.#stopController.signal.aborted) this.#stopController.abort(reason);
+    if (!this.#shutdownController.signal.aborted) this.#shutdownController.abort(reason);
+  }
+
   #start<Result>(
     request: StepRequest<Result>,
     failure: { terminal: boolean },
   ): Promise<StepOutcome<Result>> {
-    if (!this.#accepting) return Promise.reject(new ShuttingDownError());
+    if (!this.#accepting) {
+      return Promise.reject(this.#lease?.aborted ? this.#lease.reason : new ShuttingDownError());
+    }
     validateStepRequest(request as StepRequest<unknown>);
     const promise = traceStep(
       () => ({
@@ -438,31 +469,40 @@ export class DurableStepExecutor {
         throw new StepFailedError(key, entry.error ?? "unknown error");
       return this.#dryRun(request, key);
     }
-    const check = await checkKey<Result>(context, index, {
-      key,
-      action: request.action,
-      strategy,
-      signal: request.signal,
-    });
-    if (!check.run) return check.outcome;
-    const ledger = this.#ledger(request, key, strategy, true, check.supersede);
-    return runAttempts(context, {
-      request,
-      kind: "write",
-      ledger,
-      key,
-      strategy,
-      failure,
-      onLostClaim: async (claim) => {
-        if (claim.reason === "completed" && claim.entry) {
-          return recordedOutcome<Result>(context, claim.entry);
-        }
-        if (claim.reason === "failed") {
-          throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
-        }
-        throw new StepInDoubtError(key);
-      },
-    });
+    for (;;) {
+      const check = await checkKey<Result>(context, index, {
+        key,
+        action: request.action,
+        strategy,
+        signal: request.signal,
+        maxWaitMs: request.maxWaitMs ?? context.maxWaitMs,
+      });
+      if (!check.run) return check.outcome;
+      const ledger = this.#ledger(request, key, strategy, true, check.supersede);
+      try {
+        return await runAttempts(context, {
+          request,
+          kind: "write",
+          ledger,
+          key,
+          strategy,
+          failure,
+          onLostClaim: async (claim) => {
+            if (claim.reason === "completed" && claim.entry) {
+              return recordedOutcome<Result>(context, claim.entry);
+            }
+            if (claim.reason === "failed") {
+              throw new StepFailedError(key, claim.entry?.error ?? "unknown error");
+            }
+            // Claimed by another replica in between: look again (wait for it, or take it over).
+            if (claim.entry?.ownedHere === false) throw CLAIMED_ELSEWHERE;
+            throw new StepInDoubtError(key);
+          },
+        });
+      } catch (error) {
+        if (error !== CLAIMED_ELSEWHERE) throw error;
+      }
+    }
   }
 
   #ledger<Result>(
@@ -470,20 +510,21 @@ export class DurableStepExecutor {
     key: string,
     strategy: CompensationStrategy,
     durable: boolean,
-    supersede?: { intentSeq: number | undefined },
-  ): KeyLedger {
-    return new KeyLedger(
-      this.#context,
-      {
-        key,
-        action: request.action,
-        target: targetOf(request),
-        recordedParams: intentParams(request),
-        strategy,
-        durable,
-      },
-      supersede,
-    );
+    supersede?: { intentSeq: number | undefined; attemptId?: string | undefined },
+  ): StepLedger {
+    const subject = {
+      key,
+      action: request.action,
+      target: targetOf(request),
+      recordedParams: intentParams(request),
+      strategy,
+      durable,
+    };
+    const atomic = this.#context.index?.atomicSteps;
+    if (atomic && durable && key !== "") {
+      return new AtomicKeyLedger(this.#context, atomic, subject, supersede, advanceOf(request));
+    }
+    return new KeyLedger(this.#context, subject, supersede);
   }
 
   async #dryRun<Result>(request: StepRequest<Result>, key: string): Promise<StepOutcome<Result>> {
@@ -529,6 +570,9 @@ function sharedOutcome<Result>(key: string, outcome: StepOutcome<Result>): StepO
   if (outcome.status !== "executed") return outcome;
   return { status: "deduplicated", idempotencyKey: key, result: toJsonSafe(outcome.result) };
 }
+
+/** Thrown out of the attempt loop when another replica claimed the key first. */
+const CLAIMED_ELSEWHERE = Symbol("claimed elsewhere");
 
 /** Reads and dev-mode writes claim no key, so no claim is ever lost. */
 function lost(claim: IdempotencyClaim): never {

@@ -2,20 +2,32 @@ import { randomUUID } from "node:crypto";
 import type { FailureClass } from "@beauvoir/breaker";
 import { assertSafeName, type Clock, type Logger, silentLogger, systemClock } from "@beauvoir/core";
 import { AsyncMutex } from "@beauvoir/mutex";
+import { SecretRedactor } from "@beauvoir/redactor";
 import {
   describeError,
   ShuttingDownError,
   SubsystemUnavailableError,
   WorkflowNotFoundError,
+  WorkflowRunOwnedError,
 } from "./errors.js";
 import type { FailureKind } from "./failure-model.js";
 import { toJsonSafe } from "./json-safe.js";
-import type { CompensationStrategy, JsonStorePort, StoreFactoryPort } from "./ports.js";
+import type {
+  CompensationStrategy,
+  RedactorPort,
+  StoreFactoryPort,
+  WorkflowRunOwnership,
+  WorkflowRunStorePort,
+} from "./ports.js";
+import { redactingStoreFactory } from "./redacting-store.js";
 import type { RetryOptions } from "./retry-policy.js";
 import { settleWithin } from "./settle-within.js";
 import type { DurableStepExecutor } from "./step-executor.js";
 import type { StepOutcome } from "./step-outcome.js";
 import type { SideEffectContext, StepKind, StepRequest } from "./step-request.js";
+import { StoreWorkflowRuns } from "./store-workflow-runs.js";
+import { attachAdvance, type PendingAdvance } from "./workflow-advance.js";
+import { keyToPin, type PinnedStepKey, resumedIdentity } from "./workflow-engine-state.js";
 
 /** What a workflow step sees of its run. */
 export interface WorkflowStepContext<Input = unknown> {
@@ -85,7 +97,12 @@ export interface WorkflowDefinition<Input = unknown> {
   steps: ReadonlyArray<WorkflowStepDefinition<Input>>;
 }
 
-/** The durable state of one run. */
+/**
+ * The durable state of one run. It is written redacted (the redactor's
+ * `redactAny`): `input`, `outputs` and `error` on disk, and so in a run
+ * resumed by another process, have their secrets replaced; the process that
+ * started or advanced a run keeps its unredacted state in memory.
+ */
 export interface WorkflowRunState {
   runId: string;
   workflow: string;
@@ -99,6 +116,12 @@ export interface WorkflowRunState {
   error?: string;
   createdAt: number;
   updatedAt: number;
+  /**
+   * Keys fixed before a step's first attempt, for steps whose identity the
+   * redacted state could not derive again (see the README, "Workflow state
+   * and secrets").
+   */
+  pinnedKeys?: PinnedStepKey[];
 }
 
 /** What one {@link WorkflowEngine.advance} did. */
@@ -118,17 +141,31 @@ export interface WorkflowEngineOptions {
   executor: DurableStepExecutor;
   /** Holds run state; the engine refuses to work without it (degraded mode). */
   storeFactory: StoreFactoryPort | undefined;
+  /**
+   * Where runs live, when not in `storeFactory`'s documents: a backend shared
+   * by replicas gives each run an owner (boot passes the backend's). States
+   * are written redacted, as in the documents.
+   * @default runs in `storeFactory`
+   */
+  runStore?: WorkflowRunStorePort<WorkflowRunState> | undefined;
+  /** Applied to every run state before it is written. @default new SecretRedactor() */
+  redactor?: RedactorPort | undefined;
+  /**
+   * The index's key derivation (boot passes `idempotencyIndex.generateKey`),
+   * so that a step whose identity carries a secret keeps its key across a
+   * resume. @default none: keys are not pinned
+   */
+  generateKey?:
+    | ((action: string, scope: string, resource: string, params: unknown) => string)
+    | undefined;
   /** @default silentLogger */
   logger?: Logger | undefined;
   /** @default systemClock */
   clock?: Clock | undefined;
 }
 
-interface ActiveRuns {
-  active: string[];
-}
-
-const ACTIVE_RUNS_STORE = "workflow-runs";
+/** Finished runs whose unredacted state the engine keeps in memory (the older ones read back redacted). */
+const LIVE_FINISHED_RUNS = 100;
 
 /** Step options passed to the executor as they are. */
 const STEP_OPTIONS = [
@@ -156,14 +193,20 @@ const STEP_OPTIONS = [
  */
 export class WorkflowEngine {
   readonly #executor: DurableStepExecutor;
-  readonly #factory: StoreFactoryPort | undefined;
+  readonly #runs: WorkflowRunStorePort<WorkflowRunState> | undefined;
+  readonly #redactor: RedactorPort;
+  readonly #generateKey: WorkflowEngineOptions["generateKey"];
+  /**
+   * Unredacted states of the runs this process wrote, by run id: every
+   * running one, and the last {@link LIVE_FINISHED_RUNS} finished ones.
+   */
+  readonly #live = new Map<string, WorkflowRunState>();
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #definitions = new Map<string, WorkflowDefinition<never>>();
-  readonly #runStores = new Map<string, JsonStorePort<WorkflowRunState>>();
   readonly #runLocks = new Map<string, AsyncMutex>();
-  readonly #activeMutex = new AsyncMutex({ maxHoldMs: Number.POSITIVE_INFINITY });
-  #activeStore: JsonStorePort<ActiveRuns> | undefined;
+  /** The runs this engine has taken ownership of. */
+  readonly #owned = new Map<string, WorkflowRunOwnership>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #accepting = true;
 
@@ -171,7 +214,19 @@ export class WorkflowEngine {
   constructor(options: WorkflowEngineOptions) {
     if (!options?.executor) throw new TypeError("options.executor is required");
     this.#executor = options.executor;
-    this.#factory = options.storeFactory;
+    const redactor = options.redactor ?? new SecretRedactor();
+    if (typeof redactor?.redactAny !== "function") {
+      throw new TypeError("options.redactor must have a redactAny method");
+    }
+    if (options.generateKey !== undefined && typeof options.generateKey !== "function") {
+      throw new TypeError("options.generateKey must be a function");
+    }
+    this.#redactor = redactor;
+    this.#generateKey = options.generateKey;
+    this.#runs = options.runStore
+      ? redactingRunStore(options.runStore, redactor)
+      : options.storeFactory &&
+        new StoreWorkflowRuns(redactingStoreFactory(options.storeFactory, redactor));
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
   }
@@ -202,6 +257,7 @@ export class WorkflowEngine {
       }
       names.add(step.name);
     }
+    this.#assertStoredAsIs(definition.name, "workflow name");
     this.#definitions.set(definition.name, definition as WorkflowDefinition<never>);
   }
 
@@ -225,10 +281,11 @@ export class WorkflowEngine {
     const name = typeof workflow === "string" ? workflow : workflow.name;
     if (!this.#definitions.has(name)) throw new WorkflowNotFoundError(name, "workflow");
     const runId = assertSafeName(options.runId ?? randomUUID());
-    const store = this.#runStore(runId);
-    if (await store.get()) return runId;
+    this.#assertStoredAsIs(runId, "runId");
+    const runs = this.#requireRuns();
+    if (this.#live.has(runId) || (await runs.get(runId))) return runId;
     const now = this.#clock.now();
-    await store.set({
+    const state: WorkflowRunState = {
       runId,
       workflow: name,
       input,
@@ -237,8 +294,9 @@ export class WorkflowEngine {
       outputs: {},
       createdAt: now,
       updatedAt: now,
-    });
-    await this.#updateActive((active) => (active.includes(runId) ? active : [...active, runId]));
+    };
+    await runs.create(state);
+    this.#remember(state);
     return runId;
   }
 
@@ -248,7 +306,8 @@ export class WorkflowEngine {
    * @returns the status after the step. A step that fails for good fails the run.
    * @throws {@link WorkflowNotFoundError} for an unknown run; the executor's
    *   refusals (`CIRCUIT_OPEN`, `RATE_LIMITED`, `DEGRADED_MODE`, `STEP_IN_DOUBT`,
-   *   `SHUTTING_DOWN`), after which the run stays where it was.
+   *   `SHUTTING_DOWN`), after which the run stays where it was;
+   *   {@link WorkflowRunOwnedError} when another live replica owns the run.
    */
   advance(runId: string): Promise<AdvanceResult> {
     try {
@@ -300,20 +359,25 @@ export class WorkflowEngine {
    * @returns the state, or null for an unknown run.
    */
   async getRun(runId: string): Promise<WorkflowRunState | null> {
-    return (await this.#runStore(assertSafeName(runId)).get()) ?? null;
+    const live = this.#live.get(assertSafeName(runId));
+    // A copy, as the store gives: changing it does not change the run.
+    if (live) return { ...live, outputs: { ...live.outputs } };
+    return this.#requireRuns().get(runId);
   }
 
   /** @returns the ids of runs not yet completed or failed. */
   async listUnfinished(): Promise<string[]> {
-    const stored = await this.#active().get();
-    return [...(stored?.active ?? [])];
+    return this.#requireRuns().listUnfinished();
   }
 
   /**
    * Runs every unfinished run of a registered workflow to its end, one after
-   * another. Call it after boot, once the workflows are registered.
+   * another. Call it after boot, once the workflows are registered; with
+   * several replicas, call it now and then: it takes over the runs of
+   * replicas whose lease ended.
    * @returns the final state of each run it resumed; runs whose workflow is not
-   *   registered, or that were refused (e.g. circuit open), are left for later.
+   *   registered, that a live replica owns, or that were refused (e.g. circuit
+   *   open), are left for later.
    */
   async resumeUnfinished(): Promise<WorkflowRunState[]> {
     const finished: WorkflowRunState[] = [];
@@ -329,6 +393,10 @@ export class WorkflowEngine {
       try {
         finished.push(await this.run(runId));
       } catch (error) {
+        if (WorkflowRunOwnedError.isInstance(error)) {
+          this.#logger.debug("workflow: run owned by another live replica", { runId });
+          continue;
+        }
         this.#logger.warn("workflow: run could not be resumed now", { runId, error });
       }
     }
@@ -341,19 +409,18 @@ export class WorkflowEngine {
   }
 
   async #advanceLocked(runId: string): Promise<AdvanceResult> {
-    const state = await this.#loadRun(runId);
+    let state = await this.#loadRun(runId);
     if (state.status !== "running") {
-      // A crash between saving the final state and updating the active list
-      // leaves a finished run listed as active; finish that job now.
-      await this.#updateActive((active) =>
-        active.includes(runId) ? active.filter((id) => id !== runId) : active,
-      );
+      // A crash between saving the final state and updating the list of
+      // unfinished runs leaves a finished run listed; finish that job now.
+      await this.#requireRuns().forgetFinished?.(runId);
       return { runId, status: state.status };
     }
     const definition = this.#definitions.get(state.workflow);
     if (!definition) throw new WorkflowNotFoundError(state.workflow, "workflow");
+    const ownership = await this.#ownership(runId);
     const step = definition.steps[state.nextStep];
-    if (!step) return this.#finish(state, "completed");
+    if (!step) return this.#finish(state, ownership, "completed");
     const context: WorkflowStepContext<never> = {
       runId,
       workflow: state.workflow,
@@ -376,72 +443,156 @@ export class WorkflowEngine {
     };
     if (identity.target !== undefined) request.target = identity.target;
     if (identity.idempotencyKey !== undefined) request.idempotencyKey = identity.idempotencyKey;
+    else if (request.kind === "write") {
+      const pinned = await this.#pinnedKey(state, ownership, step, context, identity);
+      if (pinned !== undefined) {
+        request.idempotencyKey = pinned.key;
+        state = pinned.state;
+      }
+    }
     for (const option of STEP_OPTIONS) {
       if (step[option] !== undefined) Object.assign(request, { [option]: step[option] });
     }
+    // A backend that settles a step in one transaction advances the run in it too.
+    const stepState = state;
+    const advance: PendingAdvance = {
+      runId,
+      ownership,
+      next: (recorded) =>
+        this.#redactor.redactAny(
+          this.#stateAfter(stepState, definition, step.name, recorded),
+        ) as WorkflowRunState,
+      saved: false,
+    };
+    attachAdvance(request, advance);
     const settled = await this.#executor.executeSettled(request);
     if (!settled.ok) {
       if (!settled.terminal) throw settled.error;
-      await this.#finish(state, "failed", `step "${step.name}": ${describeError(settled.error)}`);
+      await this.#finish(
+        state,
+        ownership,
+        "failed",
+        `step "${step.name}": ${describeError(settled.error)}`,
+      );
       return { runId, status: "failed", step: step.name };
     }
     const outcome: StepOutcome = settled.outcome;
-    const next: WorkflowRunState = {
+    const next = this.#stateAfter(state, definition, step.name, toJsonSafe(outcome.result));
+    if (advance.saved) this.#remember(next);
+    else await this.#save(next, ownership);
+    return { runId, status: next.status, step: step.name, outcome };
+  }
+
+  /** The run once `stepName` completed with its recorded (JSON-safe) result. */
+  #stateAfter(
+    state: WorkflowRunState,
+    definition: WorkflowDefinition<never>,
+    stepName: string,
+    recorded: unknown,
+  ): WorkflowRunState {
+    const nextStep = state.nextStep + 1;
+    return {
       ...state,
-      nextStep: state.nextStep + 1,
-      outputs: { ...state.outputs, [step.name]: toJsonSafe(outcome.result) ?? null },
+      nextStep,
+      outputs: { ...state.outputs, [stepName]: recorded ?? null },
+      status: nextStep >= definition.steps.length ? "completed" : "running",
       updatedAt: this.#clock.now(),
     };
-    if (next.nextStep >= definition.steps.length) {
-      await this.#finish(next, "completed");
-      return { runId, status: "completed", step: step.name, outcome };
-    }
-    await this.#runStore(runId).set(next);
-    return { runId, status: "running", step: step.name, outcome };
   }
 
   async #finish(
     state: WorkflowRunState,
+    ownership: WorkflowRunOwnership,
     status: "completed" | "failed",
     error?: string,
   ): Promise<AdvanceResult> {
     const final: WorkflowRunState = { ...state, status, updatedAt: this.#clock.now() };
     if (error !== undefined) final.error = error;
-    await this.#runStore(state.runId).set(final);
-    await this.#updateActive((active) => active.filter((id) => id !== state.runId));
+    await this.#save(final, ownership);
     return { runId: state.runId, status };
+  }
+
+  /**
+   * Writes a run's state (redacted by the store) while this engine owns it,
+   * and keeps it, unredacted, in memory.
+   * @throws {@link WorkflowRunOwnedError} when the run was taken over.
+   */
+  async #save(state: WorkflowRunState, ownership: WorkflowRunOwnership): Promise<void> {
+    if (!(await this.#requireRuns().save(state, ownership))) {
+      // Taken over: what this engine remembers of the run is not the run any more.
+      this.#owned.delete(state.runId);
+      this.#live.delete(state.runId);
+      throw new WorkflowRunOwnedError(state.runId);
+    }
+    this.#remember(state);
+  }
+
+  #remember(state: WorkflowRunState): void {
+    this.#live.delete(state.runId);
+    this.#live.set(state.runId, state);
+    if (state.status !== "running") this.#forgetOldFinishedRuns();
+  }
+
+  /** This engine's ownership of a run, taken (over) the first time it advances it. */
+  async #ownership(runId: string): Promise<WorkflowRunOwnership> {
+    const held = this.#owned.get(runId);
+    if (held) return held;
+    const taken = await this.#requireRuns().acquire(runId);
+    if (taken === null) {
+      this.#live.delete(runId);
+      throw new WorkflowRunOwnedError(runId);
+    }
+    this.#owned.set(runId, taken);
+    return taken;
+  }
+
+  /**
+   * The key a step must keep: one pinned earlier, or one pinned now (saved
+   * before the first attempt) when the redacted state would derive another.
+   */
+  async #pinnedKey(
+    state: WorkflowRunState,
+    ownership: WorkflowRunOwnership,
+    step: WorkflowStepDefinition<never>,
+    context: WorkflowStepContext<never>,
+    identity: StepIdentity,
+  ): Promise<{ key: string; state: WorkflowRunState } | undefined> {
+    const earlier = state.pinnedKeys?.find((entry) => entry.step === step.name);
+    if (earlier) return { key: earlier.idempotencyKey, state };
+    const generateKey = this.#generateKey;
+    if (!generateKey || !step.identify) return undefined;
+    const key = keyToPin({
+      action: step.action,
+      identity: { scope: identity.scope, resource: identity.resource, params: identity.params },
+      identityAfterResume: resumedIdentity(this.#redactor, context, step.identify),
+      generateKey,
+    });
+    if (key === undefined) return undefined;
+    const pinnedState: WorkflowRunState = {
+      ...state,
+      pinnedKeys: [...(state.pinnedKeys ?? []), { step: step.name, idempotencyKey: key }],
+      updatedAt: this.#clock.now(),
+    };
+    await this.#save(pinnedState, ownership);
+    return { key, state: pinnedState };
+  }
+
+  #forgetOldFinishedRuns(): void {
+    let finished = 0;
+    for (const state of this.#live.values()) if (state.status !== "running") finished++;
+    // Insertion order is save order: the oldest finished runs come first.
+    for (const [runId, state] of this.#live) {
+      if (finished <= LIVE_FINISHED_RUNS) break;
+      if (state.status === "running") continue;
+      this.#live.delete(runId);
+      finished--;
+    }
   }
 
   async #loadRun(runId: string): Promise<WorkflowRunState> {
     const state = await this.getRun(runId);
     if (!state) throw new WorkflowNotFoundError(runId, "run");
     return state;
-  }
-
-  async #updateActive(change: (active: string[]) => string[]): Promise<void> {
-    const release = await this.#activeMutex.acquire();
-    try {
-      const store = this.#active();
-      const current = (await store.get())?.active ?? [];
-      const next = change(current);
-      if (next !== current) await store.set({ active: next });
-    } finally {
-      release();
-    }
-  }
-
-  #active(): JsonStorePort<ActiveRuns> {
-    this.#activeStore ??= this.#requireFactory().create<ActiveRuns>(ACTIVE_RUNS_STORE);
-    return this.#activeStore;
-  }
-
-  #runStore(runId: string): JsonStorePort<WorkflowRunState> {
-    let store = this.#runStores.get(runId);
-    if (!store) {
-      store = this.#requireFactory().create<WorkflowRunState>(`workflow-run.${runId}`);
-      this.#runStores.set(runId, store);
-    }
-    return store;
   }
 
   #runLock(runId: string): AsyncMutex {
@@ -456,12 +607,43 @@ export class WorkflowEngine {
     return lock;
   }
 
-  #requireFactory(): StoreFactoryPort {
-    if (!this.#factory) throw new SubsystemUnavailableError("store");
-    return this.#factory;
+  #requireRuns(): WorkflowRunStorePort<WorkflowRunState> {
+    if (!this.#runs) throw new SubsystemUnavailableError("store");
+    return this.#runs;
+  }
+
+  /**
+   * Run ids and workflow names are written redacted like the rest of the
+   * state: one the redactor would change could not be found again (and a
+   * run id also names the run's file), so it is refused.
+   */
+  #assertStoredAsIs(value: string, what: string): void {
+    if (this.#redactor.redactAny(value) !== value) {
+      throw new TypeError(
+        `${what} looks like a secret (the redactor would change it); choose another`,
+      );
+    }
   }
 
   #assertAccepting(): void {
     if (!this.#accepting) throw new ShuttingDownError();
   }
+}
+
+/** A run store whose states pass the redactor before they are written, as the documents' do. */
+function redactingRunStore(
+  runs: WorkflowRunStorePort<WorkflowRunState>,
+  redactor: RedactorPort,
+): WorkflowRunStorePort<WorkflowRunState> {
+  const redacted = (state: WorkflowRunState) => redactor.redactAny(state) as WorkflowRunState;
+  const store: WorkflowRunStorePort<WorkflowRunState> = {
+    create: (state) => runs.create(redacted(state)),
+    get: (runId) => runs.get(runId),
+    listUnfinished: () => runs.listUnfinished(),
+    acquire: (runId) => runs.acquire(runId),
+    save: (state, ownership) => runs.save(redacted(state), ownership),
+  };
+  const forget = runs.forgetFinished;
+  if (forget) store.forgetFinished = (runId) => forget.call(runs, runId);
+  return store;
 }

@@ -376,6 +376,7 @@ export class MemoryStoreFactory {
 /** An in-memory lock manager whose locks can be pre-held by "another process". */
 export class MemoryLockManager {
   readonly held = new Set<string>();
+  readonly #mine = new Set<string>();
   recovered = 0;
   released = false;
   failRecovery: Error | undefined;
@@ -388,7 +389,13 @@ export class MemoryLockManager {
       });
     }
     this.held.add(name);
-    return { release: async () => void this.held.delete(name) };
+    this.#mine.add(name);
+    return {
+      release: async () => {
+        this.held.delete(name);
+        this.#mine.delete(name);
+      },
+    };
   }
 
   async recoverStaleLocks() {
@@ -397,9 +404,11 @@ export class MemoryLockManager {
     return { recovered: [], live: [] };
   }
 
+  /** Releases the locks this manager took, as the real one does (not "another process's"). */
   async releaseAll() {
     this.released = true;
-    this.held.clear();
+    for (const name of this.#mine) this.held.delete(name);
+    this.#mine.clear();
   }
 }
 

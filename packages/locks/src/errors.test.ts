@@ -1,6 +1,6 @@
 import { BeauvoirError } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
-import { LockCorruptError, LockHeldError } from "./errors.js";
+import { LockCorruptError, LockHeldError, LockIoError } from "./errors.js";
 
 const owner = { id: "x", pid: 7, bootId: "b", createdAt: Date.UTC(2025, 0, 1), lockVersion: 1 };
 
@@ -30,5 +30,22 @@ describe("errors", () => {
     expect(error.code).toBe("LOCK_CORRUPT");
     expect(error.message).toContain("1234 ms old");
     expect(error.message).toContain("10000 ms");
+  });
+
+  it("LockIoError names the lock, the path and the system error, which it keeps as cause", () => {
+    const cause = Object.assign(new Error("EISDIR: illegal operation on a directory"), {
+      code: "EISDIR",
+    });
+    const error = new LockIoError("instance", "/x/instance.lock", cause);
+    expect(error).toMatchObject({
+      code: "LOCK_IO_FAILED",
+      lockName: "instance",
+      path: "/x/instance.lock",
+      errorCode: "EISDIR",
+      cause,
+    });
+    expect(error.message).toContain("/x/instance.lock (EISDIR)");
+    expect(LockIoError.isInstance(error)).toBe(true);
+    expect(new LockIoError("a", "/x", "odd").errorCode).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { BeauvoirError, isBeauvoirErrorWithCode } from "@beauvoir/core";
+import { BeauvoirError, isBeauvoirErrorWithCode, isErrnoError } from "@beauvoir/core";
 import type { LockOwner } from "./lock-owner.js";
 
 /**
@@ -10,6 +10,7 @@ import type { LockOwner } from "./lock-owner.js";
 export type LocksErrorCode =
   | "LOCK_HELD"
   | "LOCK_CORRUPT"
+  | "LOCK_IO_FAILED"
   | "INVALID_NAME"
   | "SYMLINK_REFUSED"
   | "FAIL_STOPPED";
@@ -103,4 +104,63 @@ export class LockCorruptError extends BeauvoirError<"LOCK_CORRUPT"> {
   static override isInstance(value: unknown): value is LockCorruptError {
     return isBeauvoirErrorWithCode(value, "LOCK_CORRUPT");
   }
+}
+
+/**
+ * Rejects an `acquire()` or `release()` because the filesystem refused a call
+ * on the lock directory or a lock file: `EACCES` (a file or directory the
+ * process may not read or write), `EISDIR` (a directory where a lock file
+ * belongs), `ENOSPC`, `EROFS`, `EIO`… Nothing was taken: a half-created lock
+ * is removed before this is thrown. The system error is the `cause`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await locks.acquire("agent-instance");
+ * } catch (error) {
+ *   if (LockIoError.isInstance(error)) console.error(`cannot use ${error.path}: ${error.errorCode}`);
+ * }
+ * ```
+ */
+export class LockIoError extends BeauvoirError<"LOCK_IO_FAILED"> {
+  /** The lock concerned. */
+  readonly lockName: string;
+  /** The file or directory the failed call was about. */
+  readonly path: string;
+  /** The system error's code (`EACCES`, `EISDIR`, …), when it had one. */
+  readonly errorCode: string | undefined;
+
+  /**
+   * @param lockName - the lock concerned.
+   * @param path - the lock file (or directory) of the failed call.
+   * @param cause - the system error.
+   */
+  constructor(lockName: string, path: string, cause: unknown) {
+    const errorCode =
+      typeof (cause as { code?: unknown } | null)?.code === "string"
+        ? (cause as { code: string }).code
+        : undefined;
+    super(
+      "LOCK_IO_FAILED",
+      `Lock "${lockName}": the filesystem refused a call on ${path}${errorCode ? ` (${errorCode})` : ""}`,
+      { cause },
+    );
+    this.lockName = lockName;
+    this.path = path;
+    this.errorCode = errorCode;
+  }
+
+  /** @returns true for a {@link LockIoError} from any copy of the package. */
+  static override isInstance(value: unknown): value is LockIoError {
+    return isBeauvoirErrorWithCode(value, "LOCK_IO_FAILED");
+  }
+}
+
+/**
+ * @internal A system error of the filesystem as a {@link LockIoError}; the
+ * package's own errors, and anything else, as they are.
+ */
+export function asLockError(lockName: string, path: string, error: unknown): unknown {
+  if (BeauvoirError.isInstance(error) || !isErrnoError(error)) return error;
+  return new LockIoError(lockName, typeof error.path === "string" ? error.path : path, error);
 }

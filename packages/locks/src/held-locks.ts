@@ -8,6 +8,7 @@ import {
   SymlinkRefusedError,
   type TimerHandle,
 } from "@beauvoir/core";
+import { asLockError } from "./errors.js";
 import { type LockFiles, writeFully } from "./lock-files.js";
 import { asyncDisposeSymbol, type LockHandle } from "./lock-handle.js";
 import { decodeOwner, encodeOwner, type LockOwner } from "./lock-owner.js";
@@ -98,7 +99,7 @@ export class HeldLocks {
       (error: unknown) => {
         // Still ours as far as we know: let a later release try again.
         held.releasing = undefined;
-        throw error;
+        throw asLockError(held.name, held.path, error);
       },
     );
     held.releasing = releasing;

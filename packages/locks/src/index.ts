@@ -1,4 +1,4 @@
-export { LockCorruptError, LockHeldError, type LocksErrorCode } from "./errors.js";
+export { LockCorruptError, LockHeldError, LockIoError, type LocksErrorCode } from "./errors.js";
 export { asyncDisposeSymbol, type LockHandle } from "./lock-handle.js";
 export { LockManager } from "./lock-manager.js";
 export { LOCK_FILE_VERSION, type LockOwner } from "./lock-owner.js";

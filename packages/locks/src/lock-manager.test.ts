@@ -740,7 +740,10 @@ describe("release never removes someone else's lock", () => {
     });
     const locks = manager({ fs });
     const lock = await locks.acquire("a");
-    await expect(lock.release()).rejects.toMatchObject({ code: "EIO" });
+    await expect(lock.release()).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "EIO",
+    });
     expect(locks.heldLocks).toEqual(["a"]);
     failUnlink = false;
     expect(await lock.release()).toBe(true);
@@ -910,7 +913,10 @@ describe("filesystem faults while acquiring", () => {
       },
     });
     const locks = manager({ fs });
-    await expect(locks.acquire("a")).rejects.toMatchObject({ code: "ENOSPC" });
+    await expect(locks.acquire("a")).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "ENOSPC",
+    });
     expect(await readdir(lockDir)).toEqual([]);
     expect(locks.heldLocks).toEqual([]);
     fail = false;
@@ -948,13 +954,19 @@ describe("filesystem faults while acquiring", () => {
 
   it("passes through open errors other than EEXIST/ENOENT", async () => {
     const fs = faultyFileSystem({ open: async () => Promise.reject(errnoError("EACCES")) });
-    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({ code: "EACCES" });
+    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "EACCES",
+    });
   });
 
   it("passes through read errors other than ENOENT while inspecting an existing lock", async () => {
     await writeLock("a", { pid: DEAD_PID });
     const fs = faultyFileSystem({ readFile: async () => Promise.reject(errnoError("EIO")) });
-    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({ code: "EIO" });
+    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "EIO",
+    });
   });
 
   it("recreates the lock directory if it is removed while the manager is in use", async () => {
@@ -973,7 +985,10 @@ describe("filesystem faults while acquiring", () => {
       },
     });
     const locks = manager({ fs });
-    await expect(locks.acquire("a")).rejects.toMatchObject({ code: "EACCES" });
+    await expect(locks.acquire("a")).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "EACCES",
+    });
     fail = false;
     await expect(locks.acquire("a")).resolves.toHaveProperty("name", "a");
   });
@@ -1291,7 +1306,10 @@ describe("atomic lock file creation", () => {
       ...nodeFileSystem,
       link: async () => Promise.reject(errnoError("EPERM")),
     };
-    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({ code: "EPERM" });
+    await expect(manager({ fs }).acquire("a")).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "EPERM",
+    });
     expect(await readdir(lockDir)).toEqual([]);
   });
 });

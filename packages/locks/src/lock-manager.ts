@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { assertDurationOption, assertSafeName, delay } from "@beauvoir/core";
-import { LockCorruptError, LockHeldError } from "./errors.js";
+import { asLockError, LockCorruptError, LockHeldError, LockIoError } from "./errors.js";
 import { FsyncLatch } from "./fsync-latch.js";
 import { HeldLocks } from "./held-locks.js";
 import { LockCreator } from "./lock-creator.js";
@@ -133,7 +133,8 @@ export class LockManager {
    * @throws `SymlinkRefusedError` (`SYMLINK_REFUSED`) when the lock file is a symbolic link.
    * @throws `FailStoppedError` (`FAIL_STOPPED`) when an fsync of this manager failed, in this call or an earlier one.
    * @throws `InvalidNameError` (`INVALID_NAME`) for an unsafe name; TypeError or RangeError for bad options.
-   * @throws the signal's reason when `signal` aborts; filesystem errors other than EEXIST as they are.
+   * @throws {@link LockIoError} (`LOCK_IO_FAILED`) when the filesystem refuses a call (EACCES, EISDIR, ENOSPC…).
+   * @throws the signal's reason when `signal` aborts.
    * @example
    * ```ts
    * const lock = await locks.acquire("dedup-index", { waitMs: 2_000 });
@@ -161,7 +162,12 @@ export class LockManager {
     let probeFirst = false;
     for (;;) {
       signal?.throwIfAborted();
-      const attempt = await this.#attempt(name, path, probeFirst);
+      let attempt: Attempt;
+      try {
+        attempt = await this.#attempt(name, path, probeFirst);
+      } catch (error) {
+        throw asLockError(name, path, error);
+      }
       if (attempt.kind === "acquired") return attempt.handle;
       // Seen taken: the next try looks before writing a record that would
       // most likely be thrown away.
@@ -196,7 +202,7 @@ export class LockManager {
    * @param name - the lock's name.
    * @returns true if a lock we owned was removed; false if we did not hold it,
    *   or it had been removed or taken over (then `onLockLost` is called).
-   * @throws `InvalidNameError` for an unsafe name; filesystem errors other than ENOENT
+   * @throws `InvalidNameError` for an unsafe name; {@link LockIoError} for filesystem errors other than ENOENT
    *   (the lock then stays held and the call may be repeated).
    * @example
    * ```ts
@@ -333,7 +339,11 @@ export class LockManager {
   async breakLock(name: string): Promise<BreakLockResult> {
     assertSafeName(name);
     const path = this.#files.pathOf(name);
-    const inspection = await this.#judge.inspectRepeatedly(name, path, RECOVERY_INSPECTIONS);
+    const inspection = await this.#judge
+      .inspectRepeatedly(name, path, RECOVERY_INSPECTIONS)
+      .catch((error: unknown) => {
+        throw asLockError(name, path, error);
+      });
     switch (inspection.kind) {
       case "removed":
         return { outcome: "broken", reason: inspection.reason, owner: inspection.owner };

@@ -102,7 +102,7 @@ const contenderOutcome: Record<Damage, string> = {
   truncate: "LOCK_CORRUPT",
   "bit-flip": "LOCK_CORRUPT",
   garbage: "LOCK_CORRUPT",
-  directory: "EISDIR",
+  directory: "LOCK_IO_FAILED",
   symlink: "SYMLINK_REFUSED",
   "chmod-000": "LOCK_HELD", // root reads it anyway
 };
@@ -135,7 +135,10 @@ describe("a live holder's damaged lock file", () => {
       // The holder: its own record is released; a file that is no longer
       // its record is reported lost and left alone; a directory is an error.
       if (how === "directory") {
-        await expect(held.release()).rejects.toMatchObject({ code: "EISDIR" });
+        await expect(held.release()).rejects.toMatchObject({
+          code: "LOCK_IO_FAILED",
+          errorCode: "EISDIR",
+        });
       } else {
         expect(await held.release()).toBe(how === "chmod-000");
       }
@@ -173,7 +176,11 @@ describe("a live holder's damaged lock file", () => {
       timeout: 20_000,
     });
     expect(child.stderr).toBe("");
-    expect(JSON.parse(child.stdout)).toEqual({ ok: false, code: "EACCES" });
+    expect(JSON.parse(child.stdout)).toEqual({
+      ok: false,
+      code: "LOCK_IO_FAILED",
+      errorCode: "EACCES",
+    });
     expect(await entries()).toEqual(before);
     expect(await held.release()).toBe(true);
   });
@@ -217,8 +224,14 @@ describe("the lock directory", () => {
       const held = await holder.acquire("a");
       remount("ro");
       const contender = new LockManager({ lockDir: dir });
-      await expect(contender.acquire("a")).rejects.toMatchObject({ code: "EROFS" });
-      await expect(contender.acquire("b")).rejects.toMatchObject({ code: "EROFS" });
+      await expect(contender.acquire("a")).rejects.toMatchObject({
+        code: "LOCK_IO_FAILED",
+        errorCode: "EROFS",
+      });
+      await expect(contender.acquire("b")).rejects.toMatchObject({
+        code: "LOCK_IO_FAILED",
+        errorCode: "EROFS",
+      });
       expect(await contender.listLocks()).toEqual([
         expect.objectContaining({
           name: "a",
@@ -226,7 +239,10 @@ describe("the lock directory", () => {
           owner: expect.objectContaining({ id: held.id }),
         }),
       ]);
-      await expect(held.release()).rejects.toMatchObject({ code: "EROFS" });
+      await expect(held.release()).rejects.toMatchObject({
+        code: "LOCK_IO_FAILED",
+        errorCode: "EROFS",
+      });
       expect(holder.heldLocks).toEqual(["a"]);
       remount("rw");
       expect(await held.release()).toBe(true);
@@ -247,7 +263,10 @@ describe("the lock directory", () => {
       } finally {
         await handle.close();
       }
-      await expect(locks.acquire("a")).rejects.toMatchObject({ code: "ENOSPC" });
+      await expect(locks.acquire("a")).rejects.toMatchObject({
+        code: "LOCK_IO_FAILED",
+        errorCode: "ENOSPC",
+      });
       expect(await readdir(join(dir, "locks"))).toEqual([]);
       // Not an fsync failure: the manager goes on once there is room.
       await rm(filler);

@@ -44,7 +44,10 @@ describe("the injected FileSystem", () => {
       inject: (call) => (call.operation === "link" ? { error: "EMLINK" } : undefined),
     });
     const locks = new LockManager({ lockDir: join(dir, "locks"), fs });
-    await expect(locks.acquire("x")).rejects.toMatchObject({ code: "EMLINK" });
+    await expect(locks.acquire("x")).rejects.toMatchObject({
+      code: "LOCK_IO_FAILED",
+      errorCode: "EMLINK",
+    });
     expect(await readdir(join(dir, "locks"))).toEqual([]);
   });
 

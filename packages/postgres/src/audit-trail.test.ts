@@ -85,6 +85,7 @@ describe("writing", () => {
     expect(new Set([intent, result, denied, dry]).size).toBe(4);
     expect(await backend.audit.findResultByDedupeKey("k-1")).toEqual({
       intentId: intent,
+      ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       result: { id: 7, echo: expect.not.stringContaining(TOKEN) },
     });
     expect(await backend.audit.findResultByIntent(intent)).toMatchObject({ intentId: intent });

@@ -28,6 +28,8 @@ export const SYNCHRONOUS_COMMIT = `(SELECT set_config('synchronous_commit', 'on'
 export interface RecordedResult {
   /** The id of the intent the result closes. */
   intentId: number;
+  /** When the result was recorded (database clock), ISO-8601 as in the record. */
+  ts: string;
   /** The recorded (redacted) return value, when there was one. */
   result?: unknown;
   /** The recorded failure, when there was one. */
@@ -41,6 +43,12 @@ export interface OpenIntent {
   action: string;
   target: string;
   dedupeKey?: string;
+}
+
+/** An intent record with what it recorded. */
+export interface IntentRecord extends OpenIntent {
+  /** The (redacted) params as recorded. */
+  params: Record<string, unknown>;
 }
 
 /**
@@ -195,6 +203,43 @@ export class PostgresAuditTrail {
   }
 
   /**
+   * Intents recorded outside a durable step (without a dedupe key) that have
+   * no result and whose writer's lease has ended: nobody will close them but
+   * a live replica (boot closes them as abandoned). A step's intent is never
+   * among them: it is claimed and closed with its key, in one statement.
+   * @param limit - at most this many. @default 1_000
+   */
+  async getAbandonedIntents(limit = 1_000): Promise<IntentRecord[]> {
+    const s = this.#schema;
+    const { rows } = await this.#runner.run<IntentRow>(
+      "audit.getAbandonedIntents",
+      `SELECT i.id::text, i.action, i.target, i.params, i.dedupe_key FROM ${s}.audit_records i
+         LEFT JOIN ${s}.instances w ON w.id = i.writer_id
+        WHERE i.phase = 'intent' AND i.dedupe_key IS NULL
+          AND NOT EXISTS (SELECT 1 FROM ${s}.audit_records r WHERE r.intent_id = i.id AND r.phase = 'result')
+          AND (w.id IS NULL OR w.stopped_at IS NOT NULL OR w.lease_expires_at <= now())
+        ORDER BY i.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toIntentRecord);
+  }
+
+  /**
+   * Intent records by id.
+   * @param ids - record ids; those that are not intents are left out.
+   */
+  async findIntents(ids: readonly number[]): Promise<IntentRecord[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.#runner.run<IntentRow>(
+      "audit.findIntents",
+      `SELECT id::text, action, target, params, dedupe_key FROM ${this.#schema}.audit_records
+        WHERE id = ANY ($1::bigint[]) AND phase = 'intent' ORDER BY id`,
+      [[...ids]],
+    );
+    return rows.map(toIntentRecord);
+  }
+
+  /**
    * The seq the sealer gave a record.
    * @param id - a record id.
    * @returns its seq, or `null` while it is not sealed yet (or does not exist).
@@ -257,16 +302,17 @@ export class PostgresAuditTrail {
   ): Promise<RecordedResult | null> {
     const { rows } = await this.#runner.run<{
       intent_id: string;
+      ts: string;
       result: string | null;
       error: string | null;
     }>(
       operation,
-      `SELECT intent_id::text, result, error FROM ${this.#schema}.audit_records WHERE ${where}`,
+      `SELECT intent_id::text, ts, result, error FROM ${this.#schema}.audit_records WHERE ${where}`,
       [value],
     );
     const row = rows[0];
     if (row === undefined) return null;
-    const recorded: RecordedResult = { intentId: Number(row.intent_id) };
+    const recorded: RecordedResult = { intentId: Number(row.intent_id), ts: row.ts };
     if (row.result !== null) recorded.result = JSON.parse(row.result);
     if (row.error !== null) recorded.error = row.error;
     return recorded;
@@ -284,4 +330,23 @@ export class PostgresAuditTrail {
     if (row === undefined || row.phase !== "intent") return "not_open";
     return row.resolved ? "already_resolved" : "retry";
   }
+}
+
+interface IntentRow {
+  id: string;
+  action: string;
+  target: string;
+  params: string;
+  dedupe_key: string | null;
+}
+
+function toIntentRecord(row: IntentRow): IntentRecord {
+  const intent: IntentRecord = {
+    id: Number(row.id),
+    action: row.action,
+    target: row.target,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+  };
+  if (row.dedupe_key !== null) intent.dedupeKey = row.dedupe_key;
+  return intent;
 }

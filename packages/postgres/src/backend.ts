@@ -1,13 +1,25 @@
-import type { AuditRedactor } from "@beauvoir/audit-trail";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AuditRedactor, type ChainVerification, verifyAuditFile } from "@beauvoir/audit-trail";
+import type {
+  BootBackend,
+  BootBackendContext,
+  BootBackendServices,
+  WorkflowRunState,
+} from "@beauvoir/boot";
 import { SecretRedactor } from "@beauvoir/redactor";
 import { AuditContent } from "./audit-content.js";
+import { exportAuditHistory } from "./audit-export.js";
 import {
   type AuditCheckpointOptions,
   AuditSealer,
   type AuditSealerOptions,
 } from "./audit-sealer.js";
 import { PostgresAuditTrail } from "./audit-trail.js";
-import { type ConnectionOptions, createStatementRunner } from "./connection-options.js";
+import { PostgresAuditPort } from "./boot-audit-port.js";
+import { PostgresIndexPort } from "./boot-index-port.js";
+import { type ConnectionOptions, createStatementRunner, positive } from "./connection-options.js";
 import { advanceFence } from "./fence-marks.js";
 import { PostgresIdempotencyIndex, type PostgresIdempotencyOptions } from "./idempotency-index.js";
 import { createKeyGenerator, type KeyRedactor } from "./idempotency-key.js";
@@ -20,6 +32,7 @@ import { quoteSchemaName } from "./schema-name.js";
 import { assertSchemaUsable, readSchemaState } from "./schema-version.js";
 import { verifySessionSettings } from "./session-settings.js";
 import type { StatementRunner } from "./statement-runner.js";
+import { PostgresWorkflowRuns } from "./workflow-runs.js";
 
 /** Options of {@link createPostgresBackend}. */
 export interface PostgresBackendOptions extends ConnectionOptions {
@@ -49,6 +62,22 @@ export interface PostgresBackendOptions extends ConnectionOptions {
    * @default true
    */
   requireSessionTimeouts?: boolean | undefined;
+  /**
+   * The rate limiter boot uses (`boot({ backend })`): shared by every replica
+   * with the same `scope`, its buckets `boot`'s `rateLimiter` options (or
+   * these); `false` keeps boot's in-memory limiter, each replica its own.
+   * @default { scope: "default" }
+   */
+  rateLimiter?:
+    | (Partial<PostgresRateLimiterOptions> & { scope?: string | undefined })
+    | false
+    | undefined;
+  /**
+   * How often a booted replica takes over the steps that replicas whose lease
+   * ended left pending (and applies their strategy).
+   * @default the instance's ttlMs
+   */
+  takeoverIntervalMs?: number | undefined;
 }
 
 /**
@@ -58,7 +87,9 @@ export interface PostgresBackendOptions extends ConnectionOptions {
  * {@link AuditSealer}, compare-and-set stores and shared rate limiters. Made by
  * {@link createPostgresBackend}; nothing touches the database before `start()`.
  */
-export class PostgresBackend {
+export class PostgresBackend implements BootBackend {
+  /** `"postgres"`, for boot's health report. */
+  readonly name = "postgres";
   /** The schema's name (unquoted). */
   readonly schema: string;
   /** This replica's lease; its `signal` aborts when the lease is lost. */
@@ -68,7 +99,12 @@ export class PostgresBackend {
   readonly audit: PostgresAuditTrail;
   readonly sealer: AuditSealer;
   readonly stores: PostgresStoreFactory;
+  /** Workflow runs, each owned by one replica (boot's workflow engine keeps its runs here). */
+  readonly workflowRuns: PostgresWorkflowRuns<WorkflowRunState>;
   readonly #runner: StatementRunner;
+  readonly #options: PostgresBackendOptions;
+  readonly #redactor: { current: AuditRedactor & KeyRedactor; given: boolean };
+  readonly #hmacKey: Uint8Array | undefined;
   readonly #quoted: string;
   readonly #sealerEnabled: boolean;
   readonly #requireSessionTimeouts: boolean;
@@ -81,12 +117,30 @@ export class PostgresBackend {
       throw new TypeError("options must be an object with a pool");
     }
     this.#runner = createStatementRunner(options.pool, options);
+    this.#options = options;
     this.schema = options.schema ?? "beauvoir";
     this.#quoted = quoteSchemaName(this.schema);
-    const redactor = options.redactor ?? new SecretRedactor();
-    if (typeof redactor.redactAny !== "function" || typeof redactor.redact !== "function") {
+    const given = options.redactor;
+    if (
+      given !== undefined &&
+      (typeof given?.redactAny !== "function" || typeof given.redact !== "function")
+    ) {
       throw new TypeError("redactor must have redact(text) and redactAny(value) methods");
     }
+    if (options.rateLimiter !== undefined && options.rateLimiter !== false) {
+      if (typeof options.rateLimiter !== "object" || options.rateLimiter === null) {
+        throw new TypeError("rateLimiter must be an object or false");
+      }
+    }
+    if (options.takeoverIntervalMs !== undefined) {
+      positive(options.takeoverIntervalMs, "takeoverIntervalMs");
+    }
+    // Until boot hands over its own redactor, the default one; one the caller gave stays.
+    this.#redactor = { current: given ?? new SecretRedactor(), given: given !== undefined };
+    const redactor: AuditRedactor & KeyRedactor = {
+      redact: (text) => this.#redactor.current.redact(text),
+      redactAny: (value) => this.#redactor.current.redactAny(value),
+    };
     const content = new AuditContent(redactor);
     this.instance = new InstanceLease(this.#runner, this.#quoted, options.instance);
     this.locks = new PostgresLockManager(this.#runner, this.#quoted, this.instance, options.locks);
@@ -103,12 +157,14 @@ export class PostgresBackend {
     this.audit = new PostgresAuditTrail(this.#runner, this.#quoted, this.instance.id, content);
     const { enabled = true, ...sealer } = options.sealer ?? {};
     this.#sealerEnabled = enabled;
+    this.#hmacKey = toKeyBytes(options.hmacKey);
     this.sealer = new AuditSealer(this.#runner, this.#quoted, this.locks, {
       ...sealer,
-      hmacKey: toKeyBytes(options.hmacKey),
+      hmacKey: this.#hmacKey,
       ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }),
     });
     this.stores = new PostgresStoreFactory(this.#runner, this.#quoted, this.instance.id);
+    this.workflowRuns = new PostgresWorkflowRuns(this.#runner, this.#quoted, this.instance);
     this.#requireSessionTimeouts = options.requireSessionTimeouts ?? true;
     this.#onPoolError = (error) =>
       this.#runner.settings.logger.warn("An idle PostgreSQL connection failed", { error });
@@ -167,6 +223,76 @@ export class PostgresBackend {
     await this.locks.releaseAll({ maxAttempts: 2 });
     await this.instance.stop();
     this.#runner.pool.removeListener?.("error", this.#onPoolError);
+  }
+
+  /**
+   * Boot's step 3 (`boot({ backend })`): starts this backend (verifies the
+   * schema, registers the lease, starts the sealer) and hands boot its
+   * services: fenced locks, the shared audit history, compare-and-set stores,
+   * the key table as a two-statement durable step, the shared rate limiter,
+   * workflow runs with owners, the lease signal and the takeover interval.
+   * Boot's redactor and logger are used unless the options named others.
+   * @param context - boot's config, logger, redactor and clock.
+   * @returns what boot uses in place of the files under `dataDir`.
+   * @throws as {@link PostgresBackend.start}.
+   */
+  async open(context: BootBackendContext): Promise<BootBackendServices> {
+    const bootRedactor = context.redactor as Partial<AuditRedactor & KeyRedactor> | undefined;
+    if (
+      !this.#redactor.given &&
+      typeof bootRedactor?.redact === "function" &&
+      typeof bootRedactor.redactAny === "function"
+    ) {
+      this.#redactor.current = bootRedactor as AuditRedactor & KeyRedactor;
+    }
+    if (this.#options.logger === undefined) this.#runner.settings.logger = context.logger;
+    if (this.#state === "new") await this.start();
+    const limiterOptions = this.#options.rateLimiter;
+    const fromBoot = context.config.rateLimiter;
+    const rateLimiter =
+      limiterOptions === false
+        ? undefined
+        : this.createRateLimiter({
+            ...(fromBoot?.global === undefined ? {} : { global: fromBoot.global }),
+            ...(fromBoot?.perWorkflow === undefined ? {} : { perWorkflow: fromBoot.perWorkflow }),
+            ...(fromBoot?.secondaryDefaultWaitMs === undefined
+              ? {}
+              : { secondaryDefaultWaitMs: fromBoot.secondaryDefaultWaitMs }),
+            ...(fromBoot?.maxBlockMs === undefined ? {} : { maxBlockMs: fromBoot.maxBlockMs }),
+            ...limiterOptions,
+            scope: limiterOptions?.scope ?? "default",
+          });
+    return {
+      lockManager: this.locks,
+      auditTrail: new PostgresAuditPort(this.audit, () => this.verifyAuditHistory()),
+      storeFactory: this.stores,
+      idempotencyIndex: new PostgresIndexPort(this.idempotency, this.audit, this.instance),
+      rateLimiter,
+      workflowRuns: this.workflowRuns,
+      signal: this.signal,
+      takeoverIntervalMs: this.#options.takeoverIntervalMs ?? this.instance.ttlMs,
+      close: () => this.stop(),
+    };
+  }
+
+  /**
+   * Seals what was written so far, exports the sealed history to a temporary
+   * file and verifies it as `verifyAuditFile` (and `beauvoir-audit verify`)
+   * do, with this backend's HMAC key.
+   * @returns the verification (`valid`, `records`, …).
+   */
+  async verifyAuditHistory(): Promise<ChainVerification> {
+    await this.sealer.sealPending();
+    const directory = await mkdtemp(join(tmpdir(), "beauvoir-pg-verify-"));
+    try {
+      const path = join(directory, "audit.jsonl");
+      await exportAuditHistory({ pool: this.#runner.pool, schema: this.schema, path });
+      return await verifyAuditFile(path, {
+        ...(this.#hmacKey === undefined ? {} : { hmacKey: this.#hmacKey }),
+      });
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   }
 
   /**

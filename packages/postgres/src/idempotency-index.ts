@@ -43,6 +43,8 @@ export interface IdempotencyKeyEntry {
   updatedAt: Date;
   /** When a settled key may be claimed again; `null`: never (or not settled). */
   expiresAt: Date | null;
+  /** A settled key past its TTL (database clock): the next claim takes it again. */
+  expired: boolean;
 }
 
 /** What {@link PostgresIdempotencyIndex.claim} takes. */
@@ -61,6 +63,13 @@ export interface ClaimInput {
   attemptId?: string | undefined;
   /** The workflow run the step belongs to. */
   runId?: string | undefined;
+  /**
+   * Re-runs a pending key this instance holds (after {@link PostgresIdempotencyIndex.takeOver},
+   * or an attempt whose outcome was unknown): in the same statement, the held
+   * attempt's intent is closed with `error` and the new attempt's intent is
+   * recorded. Without it a pending key is never claimed.
+   */
+  supersede?: { attemptId: string; error: string } | undefined;
   /** Stops waiting (the claim may still have committed: claim again with the same attemptId). */
   signal?: AbortSignal | undefined;
 }
@@ -97,14 +106,34 @@ export interface SettleInput {
   result?: unknown | undefined;
   /** Why it failed or was released (an `Error` is stored as `name: message`, redacted). */
   error?: string | Error | undefined;
+  /**
+   * A workflow run to advance in the same statement: written only while this
+   * instance owns it under `fence` (see `PostgresWorkflowRuns`).
+   */
+  workflow?: SettledWorkflowRun | undefined;
   /** Stops waiting (settle again with the same attemptId to learn the outcome). */
   signal?: AbortSignal | undefined;
+}
+
+/** The state a workflow run moves to with a step's settlement. */
+export interface SettledWorkflowRun {
+  runId: string;
+  /** The fence of this instance's ownership of the run. */
+  fence: number;
+  /** The run's new state (stored as JSON text). */
+  state: { status: "running" | "completed" | "failed"; nextStep: number };
 }
 
 /** What a settle did. */
 export type SettleOutcome =
   /** Settled by this attempt (now, or by an earlier send whose reply was lost). */
-  | { status: "settled"; entry: IdempotencyKeyEntry; resultRecordId?: number }
+  | {
+      status: "settled";
+      entry: IdempotencyKeyEntry;
+      resultRecordId?: number;
+      /** Whether the `workflow` run was advanced with it (false without one, or when not owned). */
+      workflowAdvanced: boolean;
+    }
   /** The attempt was taken over or reset: nothing was changed. */
   | { status: "superseded"; entry: IdempotencyKeyEntry | null };
 
@@ -244,6 +273,11 @@ export class PostgresIdempotencyIndex {
     return this.#compensation[action] ?? "skip";
   }
 
+  /** How long a settled key deduplicates, in milliseconds (`Infinity`: forever). */
+  get ttlMs(): number {
+    return this.#ttlMs ?? Number.POSITIVE_INFINITY;
+  }
+
   /**
    * Statement (A) of a durable step: takes the key for a new attempt and
    * records the intent, in one statement and one synchronous commit. A key
@@ -271,25 +305,42 @@ export class PostgresIdempotencyIndex {
     const attemptId = input.attemptId ?? randomUUID();
     const intent = this.#content.entry({ action, target: input.target, params: input.params });
     const signal = withLease(this.#instance, input.signal);
+    const supersede = input.supersede;
+    const [operation, text, values] =
+      supersede === undefined
+        ? [
+            "idempotency.claim",
+            this.#sql.claim,
+            [
+              this.#instance.id,
+              key,
+              action,
+              strategy,
+              attemptId,
+              input.runId ?? null,
+              intent.target,
+              intent.params,
+            ],
+          ]
+        : [
+            "idempotency.reclaim",
+            this.#sql.reclaim,
+            [
+              this.#instance.id,
+              key,
+              supersede.attemptId,
+              attemptId,
+              strategy,
+              intent.target,
+              intent.params,
+              this.#content.error(supersede.error),
+            ],
+          ];
     for (;;) {
       input.signal?.throwIfAborted();
       this.#instance.assertLive();
       const { rows } = await this.#runner
-        .run<EntryRow & { outcome: string }>(
-          "idempotency.claim",
-          this.#sql.claim,
-          [
-            this.#instance.id,
-            key,
-            action,
-            strategy,
-            attemptId,
-            input.runId ?? null,
-            intent.target,
-            intent.params,
-          ],
-          { signal },
-        )
+        .run<EntryRow & { outcome: string }>(operation, text, values, { signal })
         .catch((error: unknown) => {
           this.#instance.assertLive();
           throw error;
@@ -338,10 +389,15 @@ export class PostgresIdempotencyIndex {
       input.status === "completed" ? input.result : undefined,
       input.error,
     );
+    const run = input.workflow;
+    const runValues =
+      run === undefined
+        ? [null, null, null, null, null]
+        : [run.runId, run.fence, JSON.stringify(run.state), run.state.status, run.state.nextStep];
     const requestId = randomUUID();
     for (;;) {
       const { rows } = await this.#runner.run<
-        EntryRow & { outcome: string; result_id: string | null }
+        EntryRow & { outcome: string; result_id: string | null; advanced: boolean }
       >(
         "idempotency.settle",
         this.#sql.settle,
@@ -354,6 +410,7 @@ export class PostgresIdempotencyIndex {
           this.#ttlMs,
           requestId,
           this.#instance.id,
+          ...runValues,
         ],
         { signal: input.signal },
       );
@@ -361,10 +418,17 @@ export class PostgresIdempotencyIndex {
       if (row === undefined) return { status: "superseded", entry: null };
       const entry = toEntry(row);
       if (row.outcome === "settled") {
-        return { status: "settled", entry, resultRecordId: Number(row.result_id) };
+        return {
+          status: "settled",
+          entry,
+          resultRecordId: Number(row.result_id),
+          workflowAdvanced: row.advanced,
+        };
       }
       if (entry.attemptId !== input.attemptId) return { status: "superseded", entry };
-      if (entry.status !== "pending") return { status: "settled", entry };
+      if (entry.status !== "pending") {
+        return { status: "settled", entry, workflowAdvanced: row.advanced };
+      }
       // Still pending under this attempt in the snapshot, yet not updated: an
       // earlier send was committing concurrently. A fresh statement tells.
     }
@@ -468,13 +532,14 @@ export class PostgresIdempotencyIndex {
    * (`beauvoir.resolve_key`).
    * @param key - a pending key.
    * @param outcome - `done` or `not_done`.
-   * @param options - `reason`; `result` for `done`.
-   * @returns whether it changed (`false` when the key is not pending), and the key now.
+   * @param options - `reason`; `result` for `done`; `anyStatus` to settle a
+   *   key that is not pending too (a completed or failed one).
+   * @returns whether it changed (`false` when the key is not pending, without `anyStatus`), and the key now.
    */
   async resolveKey(
     key: string,
     outcome: "done" | "not_done",
-    options: { reason?: string; result?: unknown } = {},
+    options: { reason?: string; result?: unknown; anyStatus?: boolean } = {},
   ): Promise<OperatorOutcome> {
     if (outcome !== "done" && outcome !== "not_done") {
       throw new TypeError(`outcome must be "done" or "not_done"`);
@@ -483,7 +548,7 @@ export class PostgresIdempotencyIndex {
     const done = outcome === "done";
     const { result } = this.#content.result(done ? options.result : undefined, undefined);
     return this.#operate(key, {
-      allowed: ["pending"],
+      allowed: options.anyStatus ? ["pending", "completed", "failed", "released"] : ["pending"],
       status: done ? "completed" : "released",
       keyResult: result,
       keyError: done ? null : `resolved as not done: ${reason}`,
@@ -566,6 +631,7 @@ function toEntry(row: EntryRow): IdempotencyKeyEntry {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     expiresAt: row.expires_at,
+    expired: row.expired === true,
   };
   if (row.run_id !== null) entry.runId = row.run_id;
   if (row.result !== null) entry.result = JSON.parse(row.result);

@@ -3,6 +3,7 @@ import { DATABASE_TIMESTAMP, SYNCHRONOUS_COMMIT } from "./audit-trail.js";
 /** @internal The SQL of the idempotency index, for one schema. */
 export interface IdempotencyStatements {
   claim: string;
+  reclaim: string;
   settle: string;
   takeOver: string;
   check: string;
@@ -65,7 +66,53 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
              NULL, NULL, NULL, NULL, NULL
        WHERE NOT EXISTS (SELECT 1 FROM me)`,
 
-    // $1 key, $2 attempt, $3 status, $4 result, $5 error, $6 ttl ms (null: never), $7 request, $8 writer
+    // $1 instance, $2 key, $3 held attempt, $4 new attempt, $5 strategy, $6 target, $7 params,
+    // $8 the held intent's closing error
+    reclaim: `WITH me AS (${live}),
+      held AS (
+        SELECT k.key, k.intent_id FROM ${s}.idempotency_keys k
+         WHERE k.key = $2 AND k.attempt_id = $3 AND k.owner_id = $1 AND k.status = 'pending'
+           AND EXISTS (SELECT 1 FROM me)
+         FOR UPDATE
+      ),
+      fresh AS (
+        SELECT nextval('${s}.audit_record_id_seq') AS intent_id, nextval('${s}.fence_seq') AS fence
+          FROM held, ${SYNCHRONOUS_COMMIT}
+      ),
+      closed AS (
+        INSERT INTO ${s}.audit_records
+          (request_id, writer_id, phase, intent_id, ts, action, target, params, dedupe_key, error,
+           dry_run, attempt_id)
+        SELECT gen_random_uuid(), $1, 'result', i.id, ${DATABASE_TIMESTAMP}, i.action, i.target, '{}',
+               i.dedupe_key, $8, false, $3
+          FROM held h JOIN ${s}.audit_records i ON i.id = h.intent_id
+      ),
+      claimed AS (
+        UPDATE ${s}.idempotency_keys k
+           SET attempt_id = $4, fence = f.fence, intent_id = f.intent_id, strategy = $5,
+               attempts = k.attempts + 1, takeover_id = NULL, updated_at = now()
+          FROM fresh f
+         WHERE k.key = $2
+        RETURNING k.*
+      ),
+      intent AS (
+        INSERT INTO ${s}.audit_records
+          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
+        SELECT c.intent_id, $4, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, $6, $7, c.key, false, $4
+          FROM claimed c
+      )
+      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
+      UNION ALL
+      SELECT 'existing', ${entry} FROM ${s}.idempotency_keys k
+       WHERE k.key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
+      UNION ALL
+      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL
+       WHERE NOT EXISTS (SELECT 1 FROM me)`,
+
+    // $1 key, $2 attempt, $3 status, $4 result, $5 error, $6 ttl ms (null: never), $7 request,
+    // $8 writer; the workflow run advanced with it: $9 run id (null: none), $10 run fence,
+    // $11 run state, $12 run status, $13 run's next step
     settle: `WITH settled AS (
         UPDATE ${s}.idempotency_keys k
            SET status = $3, result = $4, error = $5, updated_at = now(),
@@ -83,10 +130,21 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
                $4, $5, false, $2
           FROM settled k JOIN ${s}.audit_records i ON i.id = k.intent_id
         RETURNING id
+      ),
+      advanced AS (
+        UPDATE ${s}.workflow_runs r
+           SET state = $11, status = $12, next_step = $13::integer, write_id = $7, updated_at = now()
+          FROM settled k
+         WHERE $9::text IS NOT NULL AND r.run_id = $9::text AND r.owner_id = $8
+           AND r.fence = $10::bigint AND r.status = 'running'
+        RETURNING r.run_id
       )
-      SELECT 'settled' AS outcome, (SELECT id::text FROM recorded) AS result_id, ${entry} FROM settled k
+      SELECT 'settled' AS outcome, (SELECT id::text FROM recorded) AS result_id,
+             EXISTS (SELECT 1 FROM advanced) AS advanced, ${entry} FROM settled k
       UNION ALL
-      SELECT 'existing', NULL, ${entry} FROM ${s}.idempotency_keys k
+      SELECT 'existing', NULL,
+             EXISTS (SELECT 1 FROM ${s}.workflow_runs r WHERE r.run_id = $9::text AND r.write_id = $7),
+             ${entry} FROM ${s}.idempotency_keys k
        WHERE k.key = $1 AND NOT EXISTS (SELECT 1 FROM settled)`,
 
     // $1 instance, $2 limit, $3 grace ms, $4 keys (null: any), $5 takeover id

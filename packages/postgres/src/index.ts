@@ -11,7 +11,12 @@ export {
   type AuditSealerOptions,
   type SignedCheckpoint,
 } from "./audit-sealer.js";
-export { type OpenIntent, PostgresAuditTrail, type RecordedResult } from "./audit-trail.js";
+export {
+  type IntentRecord,
+  type OpenIntent,
+  PostgresAuditTrail,
+  type RecordedResult,
+} from "./audit-trail.js";
 export {
   createPostgresBackend,
   PostgresBackend,
@@ -49,6 +54,7 @@ export {
   type OperatorOutcome,
   PostgresIdempotencyIndex,
   type PostgresIdempotencyOptions,
+  type SettledWorkflowRun,
   type SettleInput,
   type SettleOutcome,
   type TakenOverKey,
@@ -102,3 +108,4 @@ export {
   verifySessionSettings,
 } from "./session-settings.js";
 export type { RetryOptions, SendOptions } from "./statement-runner.js";
+export { PostgresWorkflowRuns } from "./workflow-runs.js";

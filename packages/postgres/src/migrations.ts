@@ -196,6 +196,31 @@ const initialSchema: Migration = {
   ],
 };
 
+const workflowRuns: Migration = {
+  version: 2,
+  name: "workflow runs owned by a replica; intents recorded outside a step",
+  // Only adds: code written for version 1 runs unchanged on it.
+  compatibleFrom: 1,
+  statements: (s) => [
+    `CREATE TABLE ${s}.workflow_runs (
+      run_id text PRIMARY KEY,
+      workflow text NOT NULL,
+      status text NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+      next_step integer NOT NULL,
+      state text NOT NULL,
+      owner_id uuid NOT NULL,
+      fence bigint NOT NULL,
+      write_id uuid NOT NULL,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL
+    )`,
+    `CREATE INDEX workflow_runs_running ON ${s}.workflow_runs (created_at, run_id) WHERE status = 'running'`,
+    // Intents outside a step (no dedupe key) are the only ones that can be
+    // left open without a pending key: boot closes those of stopped replicas.
+    `CREATE INDEX audit_records_loose_intents ON ${s}.audit_records (id) WHERE phase = 'intent' AND dedupe_key IS NULL`,
+  ],
+};
+
 /**
  * Every migration this version of the package knows, oldest first.
  * @example
@@ -203,7 +228,7 @@ const initialSchema: Migration = {
  * const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
  * ```
  */
-export const MIGRATIONS: readonly Migration[] = Object.freeze([initialSchema]);
+export const MIGRATIONS: readonly Migration[] = Object.freeze([initialSchema, workflowRuns]);
 
 /** The schema version this package is written for: the last migration's. */
 export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]!.version;

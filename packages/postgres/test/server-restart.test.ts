@@ -1,3 +1,4 @@
+import { type BackendBootResult, boot } from "@beauvoir/boot";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresBackend, type PostgresBackend } from "../src/backend.js";
@@ -133,5 +134,90 @@ describe("an immediate server restart", () => {
     );
     expect(rows[0].n).toBe(keys.length);
     await expectHistoryInvariants(check, successor);
+  });
+});
+
+describe("an immediate server restart under booted replicas", () => {
+  it("runs every step of the executor once, through the restart and the takeover after it", async () => {
+    const migrator = pool(1);
+    await migrate({ pool: migrator, schema: "executor" });
+    const remote = new RemoteEffects();
+    const unlimited = { capacity: 1_000_000, refillPerHour: 1_000_000_000 };
+    const apps: BackendBootResult[] = [];
+    const backendsOfApps: PostgresBackend[] = [];
+    for (let index = 0; index < 3; index++) {
+      const backend = createPostgresBackend({
+        pool: pool(),
+        schema: "executor",
+        instance: { ttlMs: 15_000, heartbeatIntervalMs: 1_000, safetyMarginMs: 2_000 },
+        sealer: { idleIntervalMs: 10 },
+        takeoverIntervalMs: 500,
+      });
+      backends.push(backend);
+      backendsOfApps.push(backend);
+      apps.push(
+        await boot({
+          backend,
+          log: { level: "silent" },
+          rateLimiter: { global: unlimited, perWorkflow: unlimited },
+          reconcilers: {
+            add_issue_comment: async ({ key }) => (remote.happened(key) ? "done" : "not_done"),
+          },
+        }),
+      );
+    }
+    const issues = Array.from({ length: 45 }, (_, index) => index);
+    const step = (issue: number) => ({
+      action: "add_issue_comment",
+      scope: "acme/restart",
+      resource: `issue-${issue}`,
+      params: { body: `#${issue}` },
+      run: async ({ idempotencyKey }: { idempotencyKey: string }) => {
+        remote.apply(idempotencyKey);
+        return { issue };
+      },
+    });
+    const work = Promise.all(
+      apps.flatMap((app) =>
+        [0, 1].map(async (worker) => {
+          for (const issue of shuffled(issues).filter((_, index) => index % 2 === worker)) {
+            await app.executor.execute(step(issue));
+          }
+        }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await server.restartImmediately({ downMs: 300 });
+    await work;
+    // One replica dies after the restart with steps in flight; another takes them over.
+    const [dead, ...live] = apps;
+    for (let index = 0; index < 5; index++) {
+      void dead!.executor
+        .execute({ ...step(100 + index), run: () => new Promise<never>(() => {}) })
+        .catch(() => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await backendsOfApps[0]!.stop();
+    for (const issue of [...issues, 100, 101, 102, 103, 104]) {
+      await live[0]!.executor.execute(step(issue));
+    }
+    const keys = [...issues, 100, 101, 102, 103, 104].map((issue) =>
+      backendsOfApps[1]!.idempotency.generateKey(
+        "add_issue_comment",
+        "acme/restart",
+        `issue-${issue}`,
+        {
+          body: `#${issue}`,
+        },
+      ),
+    );
+    for (const key of keys) expect(remote.counts.get(key) ?? 0, key).toBe(1);
+    const { rows } = await migrator.query(
+      "SELECT status, count(*)::int AS n FROM executor.idempotency_keys GROUP BY status",
+    );
+    expect(rows).toEqual([{ status: "completed", n: keys.length }]);
+    await expectHistoryInvariants(migrator, backendsOfApps[1]!, "executor");
+    for (const app of live) await app.shutdown();
+    await dead!.shutdown({ timeoutMs: 10 });
   });
 });

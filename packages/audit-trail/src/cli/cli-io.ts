@@ -4,19 +4,28 @@ import { UsageError } from "./read-history.js";
 
 /** Where the tool reads and writes; `process` in the bin, fakes in tests. */
 export interface CliIo {
-  stdout: { write(text: string): unknown };
+  /** A progress bar may be drawn here when it is a terminal and stderr is not. */
+  stdout: ProgressStream;
   stderr: ProgressStream;
   env: Record<string, string | undefined>;
   /** Stops `tail --follow`. */
-  signal?: AbortSignal;
-  fs?: FileSystem;
+  signal?: AbortSignal | undefined;
+  fs?: FileSystem | undefined;
   /** Inputs smaller than this get no progress bar. @default 8 MiB */
-  progressThresholdBytes?: number;
+  progressThresholdBytes?: number | undefined;
   /** How often `tail --follow` looks for new lines. @default 250 */
-  followIntervalMs?: number;
+  followIntervalMs?: number | undefined;
+  /** What `--version` prints. @default the package's version */
+  version?: string | undefined;
+  /** The time `prune --before 30d` counts from. @default Date.now() */
+  now?: (() => number) | undefined;
 }
 
-/** Exit codes: 0 fine (chain valid, record found, repair done), 1 broken chain or record not found, 2 usage or I/O error. */
+/**
+ * Exit codes: 0 fine (chain valid, record found, repair done); 1 a problem
+ * found (a broken, empty or cut history, no such record, no records where
+ * some are expected); 2 usage or I/O error.
+ */
 export type ExitCode = 0 | 1 | 2;
 
 /** The options every command may receive. */
@@ -27,6 +36,10 @@ export interface CliValues {
   lines?: string;
   follow: boolean;
   help: boolean;
+  "expect-head"?: string;
+  "allow-empty": boolean;
+  before?: string;
+  "dry-run": boolean;
 }
 
 /** The history path of a command taking at most one: the argument, `$BEAUVOIR_AUDIT_PATH`, or `./audit.jsonl`. */

@@ -32,7 +32,14 @@ export async function tail(args: string[], values: CliValues, io: CliIo): Promis
     collected = [...(await readRecords(fs, files[index]!)).records, ...collected];
   }
   for (const record of collected.slice(Math.max(0, collected.length - count))) print(record);
-  if (values.follow) await follow(files[last]!, current.completeBytes, print, io);
+  if (values.follow) {
+    await follow(files[last]!, current.completeBytes, print, io);
+    return 0;
+  }
+  if (collected.length === 0) {
+    io.stderr.write(`No records in ${printable(files[last]!)}\n`);
+    return 1;
+  }
   return 0;
 }
 
@@ -152,9 +159,10 @@ export async function stats(args: string[], values: CliValues, io: CliIo): Promi
     }
   }
   summary.openIntents = [...openSeqs].sort((left, right) => left - right);
+  const found: ExitCode = summary.records === 0 ? 1 : 0;
   if (values.json) {
     io.stdout.write(`${jsonForTerminal(summary)}\n`);
-    return 0;
+    return found;
   }
   const lines = [`records: ${summary.records} in ${summary.files} file(s)`];
   if (summary.first && summary.last) {
@@ -174,5 +182,5 @@ export async function stats(args: string[], values: CliValues, io: CliIo): Promi
   lines.push(`open intents: ${summary.openIntents.length}${openList}`);
   if (summary.malformedLines > 0) lines.push(`malformed lines: ${summary.malformedLines}`);
   io.stdout.write(`${lines.join("\n")}\n`);
-  return 0;
+  return found;
 }

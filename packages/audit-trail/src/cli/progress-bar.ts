@@ -1,7 +1,7 @@
 /** Where the bar is drawn: a stream that may be a terminal. */
 export interface ProgressStream {
   write(text: string): unknown;
-  isTTY?: boolean;
+  isTTY?: boolean | undefined;
 }
 
 const WIDTH = 30;
@@ -48,4 +48,34 @@ export class ProgressBar {
     if (this.#drawn) this.#stream.write("\r\u001b[K");
     this.#drawn = false;
   }
+}
+
+/** Inputs smaller than this get no bar, unless the caller says otherwise. */
+export const DEFAULT_PROGRESS_THRESHOLD_BYTES = 8 * MIB;
+
+/** A bar that draws nothing: output is not going to a terminal. */
+const NO_TERMINAL: ProgressStream = { write: () => undefined, isTTY: false };
+
+/**
+ * The progress bar of a command: drawn on stderr when it is a terminal, else
+ * on stdout when that is (it is erased before anything is printed), never
+ * when both are piped or redirected.
+ * @param io - the command's streams and threshold.
+ * @param label - shown before the bar.
+ * @returns the bar.
+ */
+export function progressBarFor(
+  io: {
+    stdout: ProgressStream;
+    stderr: ProgressStream;
+    progressThresholdBytes?: number | undefined;
+  },
+  label: string,
+): ProgressBar {
+  const stream = io.stderr.isTTY ? io.stderr : io.stdout.isTTY ? io.stdout : NO_TERMINAL;
+  return new ProgressBar(
+    stream,
+    label,
+    io.progressThresholdBytes ?? DEFAULT_PROGRESS_THRESHOLD_BYTES,
+  );
 }

@@ -1,29 +1,61 @@
-import { type FileSystem, isErrnoError } from "@beauvoir/core";
+import { join } from "node:path";
+import { type FileSystem, isErrnoError, nodeFileSystem } from "@beauvoir/core";
 import type { AuditRecord } from "../audit-record.js";
 import { AuditReadError } from "../errors.js";
 import { historiesIn, historyFiles } from "../segments.js";
+import { UsageError } from "./cli-errors.js";
 import { printable } from "./terminal-text.js";
 
-/** Thrown for a path the tool cannot work with; the message is shown as is, exit code 2. */
-export class UsageError extends Error {}
+export { UsageError } from "./cli-errors.js";
+
+/** Where boot keeps the history in its data directory. */
+const BOOT_AUDIT_DIRECTORY = "audit";
+
+/** What a path given on the command line turned out to be. */
+export type LocatedHistory =
+  | { kind: "file"; path: string }
+  | { kind: "directory"; path: string; names: string[] };
 
 /**
- * The files of the history at `path`, oldest first: the file itself, or for a
- * directory the rotated files and current file of the one history it holds.
+ * What `path` names: a file, or a directory of histories. A directory with
+ * no `*.jsonl` file but an `audit/` directory is taken for boot's data
+ * directory, and its `audit/` is used.
+ * @throws {@link AuditReadError} when the path cannot be read (it does not exist, …).
  */
-export async function resolveHistory(fs: FileSystem, path: string): Promise<string[]> {
+export async function locateHistory(fs: FileSystem, path: string): Promise<LocatedHistory> {
   let names: string[];
   try {
     names = await fs.readdir(path);
   } catch (error) {
-    if (isErrnoError(error, "ENOTDIR")) return [path];
+    if (isErrnoError(error, "ENOTDIR")) return { kind: "file", path };
     throw new AuditReadError(path, error);
   }
-  const layouts = historiesIn(path, names);
-  if (layouts.length === 0) throw new UsageError(`No audit files (*.jsonl) in ${path}`);
+  if (!names.some((name) => name.endsWith(".jsonl")) && names.includes(BOOT_AUDIT_DIRECTORY)) {
+    const inner = join(path, BOOT_AUDIT_DIRECTORY);
+    try {
+      return { kind: "directory", path: inner, names: await fs.readdir(inner) };
+    } catch (error) {
+      if (!isErrnoError(error, "ENOTDIR")) throw new AuditReadError(inner, error);
+    }
+  }
+  return { kind: "directory", path, names };
+}
+
+/**
+ * The files of the history at `path`, oldest first: the file itself, or for a
+ * directory (boot's data directory included) the rotated files and current
+ * file of the one history it holds.
+ */
+export async function resolveHistory(fs: FileSystem, path: string): Promise<string[]> {
+  const located = await locateHistory(fs, path);
+  if (located.kind === "file") return [path];
+  const layouts = historiesIn(located.path, located.names);
+  if (layouts.length === 0)
+    throw new UsageError(`No audit files (*.jsonl) in ${located.path}`, { showUsage: false });
   if (layouts.length > 1) {
     throw new UsageError(
       `${path} holds several histories (${layouts.map((layout) => layout.stem).join(", ")}); pass a file`,
+      { showUsage: false },
     );
   }
   return historyFiles(fs, layouts[0]!);
@@ -84,4 +116,39 @@ export function formatRecord(record: AuditRecord): string {
   if (record.intentSeq !== undefined) text += ` (intent #${printable(record.intentSeq)})`;
   if (record.error !== undefined) text += ` error: ${printable(record.error)}`;
   return text;
+}
+
+/** What {@link readAuditRecords} read. */
+export interface AuditRecordsRead {
+  /** The history's files, oldest first. */
+  files: string[];
+  /** Every record that parses, in file order (not verified: run `verifyAuditFile` for that). */
+  records: AuditRecord[];
+  /** Lines that are not records. */
+  malformed: number;
+}
+
+/**
+ * Reads every record of the history at `path` (a file, a directory holding
+ * one history, or boot's data directory) for display: leniently, without
+ * checking the chain, and without changing or locking anything, so it works
+ * while the history is written (an unterminated last line is left out).
+ * @param path - the file or directory.
+ * @param options - `fs`.
+ * @returns the files and their records.
+ * @throws {@link AuditReadError} when a file cannot be read.
+ */
+export async function readAuditRecords(
+  path: string,
+  options: { fs?: FileSystem } = {},
+): Promise<AuditRecordsRead> {
+  const fs = options.fs ?? nodeFileSystem;
+  const files = await resolveHistory(fs, path);
+  const read: AuditRecordsRead = { files, records: [], malformed: 0 };
+  for (const file of files) {
+    const { records, malformed } = await readRecords(fs, file);
+    for (const record of records) read.records.push(record);
+    read.malformed += malformed;
+  }
+  return read;
 }

@@ -1,5 +1,6 @@
 import { isErrnoError, nodeFileSystem } from "@beauvoir/core";
 import { AuditReadError } from "../errors.js";
+import { pruneAuditHistory } from "../prune.js";
 import { repairAuditHistory } from "../repair.js";
 import { startSigning } from "../start-signing.js";
 import { type CliIo, type CliValues, type ExitCode, keyFromEnvironment } from "./cli-io.js";
@@ -78,5 +79,59 @@ export async function startSigningCommand(
   } else {
     io.stdout.write("Nothing to do: no unsigned record needs covering\n");
   }
+  return 0;
+}
+
+const DAY_MS = 86_400_000;
+
+/** `--before`: an ISO 8601 date or time, or `<N>d` (N days ago). */
+function parseBefore(text: string | undefined, io: CliIo): Date {
+  if (text === undefined)
+    throw new UsageError("prune needs --before <date> (e.g. 2026-01-31 or 90d)");
+  const days = /^(\d+)d$/.exec(text);
+  const date = days
+    ? new Date((io.now ?? Date.now)() - Number(days[1]) * DAY_MS)
+    : /^\d{4}-\d{2}-\d{2}/.test(text)
+      ? new Date(text)
+      : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new UsageError(
+      `--before needs a date (2026-01-31, 2026-01-31T12:00:00Z) or a number of days (90d), got ${text}`,
+    );
+  }
+  return date;
+}
+
+/** `prune <path> --before <date>`: removes rotated files older than the date; a checkpoint keeps the rest verifiable. */
+export async function prune(args: string[], values: CliValues, io: CliIo): Promise<ExitCode> {
+  const before = parseBefore(values.before, io);
+  const path = await currentFileOf(args, io, "prune");
+  const hmacKey = keyFromEnvironment(values, io);
+  const report = await pruneAuditHistory({
+    path,
+    before,
+    dryRun: values["dry-run"],
+    ...(hmacKey === undefined ? {} : { hmacKey }),
+    ...(io.fs ? { fs: io.fs } : {}),
+  });
+  if (values.json) {
+    io.stdout.write(`${jsonForTerminal(report)}\n`);
+    return 0;
+  }
+  const verb = values["dry-run"] ? "would remove" : "removed";
+  if (report.pruned.length === 0) {
+    io.stdout.write(`Nothing to prune: no rotated file ends before ${before.toISOString()}\n`);
+    return 0;
+  }
+  const lines = report.pruned.map(
+    (file) =>
+      `  ${verb} ${printable(file.file)} (seq ${file.firstSeq}-${file.lastSeq}, last record ${printable(file.lastTs)})`,
+  );
+  if (report.checkpointSeq !== undefined) {
+    lines.push(
+      `Checkpoint at seq ${report.checkpointSeq}: the history now starts at seq ${report.firstSeq} and still verifies.`,
+    );
+  }
+  io.stdout.write(`${lines.join("\n")}\n`);
   return 0;
 }

@@ -247,6 +247,6 @@ describe("beauvoir-audit tail, show, stats", () => {
       fs: instrumentedFs({ readFile: () => errno("EACCES", "permission denied") }),
     });
     expect(await runCli(["stats", dir], run.io)).toBe(2);
-    expect(run.stderr()).toMatch(/Could not read .*: permission denied/);
+    expect(run.stderr()).toMatch(/Could not read .*: EACCES \(permission denied\)$/m);
   });
 });
