@@ -81,11 +81,12 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const scenarios = Object.keys(CHECK_THEN_RETRY_ACTIONS).flatMap((action) =>
+// Alternating by action and point, so every point is restarted both ways.
+const scenarios = Object.keys(CHECK_THEN_RETRY_ACTIONS).flatMap((action, actionIndex) =>
   POINTS.map((point, index) => ({
     action,
     point,
-    reconcilers: index % 2 === 0 ? "deferred" : "boot",
+    reconcilers: (actionIndex + index) % 2 === 0 ? "deferred" : "boot",
   })),
 );
 const matrix: string[] = [];
@@ -168,7 +169,7 @@ it(`keeps each of ${Object.keys(CHECK_THEN_RETRY_ACTIONS).length} check_then_ret
           unresolved: [],
           awaitingHook: [],
         });
-        expect(check.services.auditTrail?.getPendingIntents()).toEqual([]);
+        expect(await check.services.auditTrail?.getPendingIntents()).toEqual([]);
       } finally {
         await check.shutdown();
       }
