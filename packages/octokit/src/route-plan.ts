@@ -174,10 +174,21 @@ function compileTemplate(template: string): { pattern: RegExp; names: string[] }
   return { pattern: new RegExp(`^${source}$`), names };
 }
 
-function variablesOf(template: string): string[] {
-  return [...template.matchAll(VARIABLE)].flatMap((match) =>
-    (match[1] ?? "").split(",").map((name) => name.replace(/[:*].*$/, "")),
-  );
+/** Templates seen so far and their parameters: every request parses its route once, not each time. */
+const templateVariables = new Map<string, readonly string[]>();
+const MAX_REMEMBERED_TEMPLATES = 1_000;
+
+function variablesOf(template: string): readonly string[] {
+  let names = templateVariables.get(template);
+  if (names === undefined) {
+    names = [...template.matchAll(VARIABLE)].flatMap((match) =>
+      (match[1] ?? "").split(",").map((name) => name.replace(/[:*].*$/, "")),
+    );
+    // Literal paths (pagination links) make templates without end: forget them all now and then.
+    if (templateVariables.size >= MAX_REMEMBERED_TEMPLATES) templateVariables.clear();
+    templateVariables.set(template, names);
+  }
+  return names;
 }
 
 /** The path of a URL, relative to the API's base URL, without its query. */
