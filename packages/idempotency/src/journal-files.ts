@@ -3,6 +3,7 @@ import {
   BeauvoirError,
   type FileHandleLike,
   type FileSystem,
+  isBeauvoirErrorWithCode,
   isErrnoError,
   openPrivateFile,
 } from "@beauvoir/core";
@@ -49,6 +50,11 @@ export async function indexIo<T>(
   try {
     return await call();
   } catch (error) {
+    // The owner lock's filesystem refusal is the index's own I/O failure to
+    // its caller, named after the system error underneath.
+    if (isBeauvoirErrorWithCode(error, "LOCK_IO_FAILED")) {
+      throw new IndexIoError(operation, path, (error as Error).cause ?? error);
+    }
     if (BeauvoirError.isInstance(error)) throw error;
     if (systemErrorsOnly && !isSystemError(error)) throw error;
     throw new IndexIoError(operation, path, error);
