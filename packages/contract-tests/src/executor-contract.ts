@@ -204,17 +204,22 @@ export function executorContract(
         status: "executed",
         result: 2,
       });
-      // Cut off by a crash, with no hook to ask: failed as outcome unknown; a
-      // human checked, and it had happened.
+      // Cut off by a crash, with no hook to ask: boot leaves it pending for a
+      // hook registered after boot (awaitingHook); asked again with still no
+      // hook, it fails as outcome unknown; a human checked, and it had happened.
       const effects = hanging();
       const pending = stepOf("add_issue_comment", effects.run, "resolve");
       void instance.executor.execute(pending).catch(() => {});
       await effects.started(1);
       await instance.crash();
       const next = await subject.start();
-      expect(next.reconciliation?.failed).toHaveLength(1);
-      const key = next.reconciliation?.failed[0] as string;
-      await expect(next.executor.execute(pending)).rejects.toMatchObject({ code: "STEP_FAILED" });
+      expect(next.reconciliation?.failed).toEqual([]);
+      expect(next.reconciliation?.awaitingHook).toHaveLength(1);
+      const key = next.reconciliation?.awaitingHook[0] as string;
+      await expect(next.executor.execute(pending)).rejects.toMatchObject({
+        code: "STEP_FAILED",
+        previousError: expect.stringMatching(/^OUTCOME_UNKNOWN/),
+      });
       await next.executor.resolveKey(key, "done", { reason: "checked by hand" });
       expect(await next.executor.execute(pending)).toMatchObject({ status: "reconciled" });
       await next.shutdown();
