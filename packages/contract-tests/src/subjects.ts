@@ -243,7 +243,9 @@ export type ContractReconcileHook = (context: {
 export interface ExecutorInstance {
   executor: ContractExecutor;
   /** What boot's reconciliation (step 5) did. */
-  reconciliation: { promoted: string[]; rerun: string[]; failed: string[] } | undefined;
+  reconciliation:
+    | { promoted: string[]; rerun: string[]; failed: string[]; awaitingHook: string[] }
+    | undefined;
   /**
    * Stops as a killed process would: nothing drained, nothing closed; with
    * leases, the lease ends (as it would after its TTL).
