@@ -154,13 +154,26 @@ describe("boot({ backend: createPostgresBackend(…) })", () => {
         },
       },
     });
-    // Boot's step 5 took the three keys over and applied each strategy.
-    expect(live.app.reconciliation).toMatchObject({
+    // Boot's step 5 took the three keys over and applied each strategy. (The
+    // database is the earlier tests' too: a comment an earlier replica left
+    // pending, which a boot without its hook leaves waiting for one, is taken
+    // over here as well; only this test's keys are looked at.)
+    const resources = new Set(Object.values(steps).map((step) => `/${step.resource}:`));
+    const ours = (keys: readonly string[] | undefined) =>
+      (keys ?? []).filter((key) => [...resources].some((resource) => key.includes(resource)));
+    const report = live.app.reconciliation;
+    expect({
+      rerun: ours(report?.rerun),
+      promoted: ours(report?.promoted),
+      failed: ours(report?.failed),
+    }).toEqual({
       rerun: [expect.stringMatching(/^add_labels:/)],
       promoted: [expect.stringMatching(/^add_issue_comment:/)],
       failed: [expect.stringMatching(/^merge_pull_request:/)],
     });
-    expect(hookCalls).toEqual([
+    expect(
+      hookCalls.filter((call) => (call as { resource: string }).resource === steps.check.resource),
+    ).toEqual([
       expect.objectContaining({
         action: "add_issue_comment",
         scope: "acme/widgets",
