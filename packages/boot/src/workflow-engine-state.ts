@@ -13,9 +13,14 @@ export function runStoreName(runId: string): string {
   return `workflow-run.${runId}`;
 }
 
-/** A step's idempotency key, fixed before its first attempt (see {@link keyToPin}). */
+/**
+ * A step's idempotency key, fixed before its first attempt: a step whose
+ * params change between a crash and the resume keeps the key it claimed.
+ */
 export interface PinnedStepKey {
+  /** The step's name in its workflow. */
   step: string;
+  /** The key its first attempt claimed. */
   idempotencyKey: string;
 }
 
