@@ -14,8 +14,9 @@ export function runStoreName(runId: string): string {
 }
 
 /**
- * A step's idempotency key, fixed before its first attempt: a step whose
- * params change between a crash and the resume keeps the key it claimed.
+ * A step's idempotency key, saved in the run's state before its first
+ * attempt when the redacted state would derive another key (its identity
+ * holds a secret): the run resumed after a restart keeps the key it claimed.
  */
 export interface PinnedStepKey {
   /** The step's name in its workflow. */
