@@ -67,3 +67,4 @@ export {
   SymlinkRefusedError,
 } from "./private-files.js";
 export { assertSafeName, InvalidNameError } from "./resource-name.js";
+export { routeDirectoryFsyncs } from "./routed-directory-fsync.js";
