@@ -8,7 +8,12 @@ import type {
   PrunedSegment,
 } from "./audit-record.js";
 import { canonicalJson } from "./canonical-json.js";
-import { auditFieldJson, checkAuditEntry, redactAuditField } from "./entry-fields.js";
+import {
+  auditFieldJson,
+  checkAuditEntry,
+  redactAuditField,
+  redactAuditText,
+} from "./entry-fields.js";
 import { AuditInvalidEntryError } from "./errors.js";
 import { describeFailure } from "./failure-description.js";
 import type { AuditRedactor } from "./options.js";
@@ -150,11 +155,7 @@ export class EntryContent {
   }
 
   #text(field: string, text: string): string {
-    const redacted = redactAuditField(this.#redactor, field, text);
-    if (typeof redacted !== "string") {
-      throw new AuditInvalidEntryError(field, `the redactor did not return a string for ${field}`);
-    }
-    return redacted;
+    return redactAuditText(this.#redactor, field, text);
   }
 
   #now(): string {

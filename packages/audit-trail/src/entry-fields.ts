@@ -74,6 +74,23 @@ export function redactAuditField(redactor: AuditRedactor, field: string, value: 
 }
 
 /**
+ * A text field of an entry (`action`, `target`, `dedupeKey`), redacted.
+ * @param redactor - the trail's redactor.
+ * @param field - the field's name, for the error.
+ * @param text - the field's text.
+ * @returns the redacted text.
+ * @throws {@link AuditInvalidEntryError} (on `field`) when the redactor throws
+ *   or does not return a string.
+ */
+export function redactAuditText(redactor: AuditRedactor, field: string, text: string): string {
+  const redacted = redactAuditField(redactor, field, text);
+  if (typeof redacted !== "string") {
+    throw new AuditInvalidEntryError(field, `the redactor did not return a string for ${field}`);
+  }
+  return redacted;
+}
+
+/**
  * @internal A field's value as canonical JSON (`undefined` for `undefined`).
  * @throws {@link AuditInvalidEntryError} (on `field`) when JSON cannot represent it.
  */

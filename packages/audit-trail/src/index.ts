@@ -31,7 +31,12 @@ export {
   type VerifyReport as AuditVerifyReport,
 } from "./cli/run-cli.js";
 export { jsonForTerminal } from "./cli/terminal-text.js";
-export { type CheckedAuditEntry, checkAuditEntry, redactAuditField } from "./entry-fields.js";
+export {
+  type CheckedAuditEntry,
+  checkAuditEntry,
+  redactAuditField,
+  redactAuditText,
+} from "./entry-fields.js";
 export {
   AuditCorruptError,
   AuditFileInUseError,

@@ -7,6 +7,7 @@ import {
   type DryRunEntry,
   type IntentEntry,
   redactAuditField,
+  redactAuditText,
 } from "@beauvoir/audit-trail";
 import { toJsonSafe } from "@beauvoir/idempotency";
 
@@ -29,8 +30,8 @@ export interface AuditResultContent {
 
 /**
  * @internal Turns what callers pass into audit columns exactly as
- * `@beauvoir/audit-trail` would write them: `params`, `result` and `error`
- * redacted first, JSON in the canonical form the hash is computed over, an
+ * `@beauvoir/audit-trail` would write them: every field carrying caller data
+ * (`action`, `target`, `dedupeKey`, `params`, `result`, `error`) redacted first, JSON in the canonical form the hash is computed over, an
  * `Error` written as `name: message`.
  */
 export class AuditContent {
@@ -47,10 +48,23 @@ export class AuditContent {
   entry(entry: IntentEntry | DeniedEntry | DryRunEntry): AuditRecordContent {
     const { action, target, paramsJson } = checkAuditEntry(entry, this.#redactor);
     const dedupeKey = (entry as IntentEntry).dedupeKey;
-    if (dedupeKey !== undefined && typeof dedupeKey !== "string") {
+    return {
+      action: redactAuditText(this.#redactor, "action", action),
+      target: redactAuditText(this.#redactor, "target", target),
+      params: paramsJson,
+      dedupeKey: dedupeKey === undefined ? null : this.dedupeKey(dedupeKey),
+    };
+  }
+
+  /**
+   * A dedupe key as it is stored, and so as it is looked up: redacted.
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) when it is not a string.
+   */
+  dedupeKey(dedupeKey: unknown): string {
+    if (typeof dedupeKey !== "string") {
       throw new AuditInvalidEntryError("dedupeKey", "dedupeKey must be a string");
     }
-    return { action, target, params: paramsJson, dedupeKey: dedupeKey ?? null };
+    return redactAuditText(this.#redactor, "dedupeKey", dedupeKey);
   }
 
   /**
