@@ -179,6 +179,13 @@ export function scanChain(buffer: Buffer, options: ScanOptions = {}): ScanResult
     const end = buffer.indexOf(10, offset);
     const expectedSeq = previousSeq === undefined ? firstSeqOf(first) : previousSeq + 1;
     if (end === -1) {
+      if (holdsRecordThenOtherBytes(buffer, offset)) {
+        return stop(
+          "malformed_line",
+          "the last line is a whole record followed by other bytes where its newline belongs (damage: no torn write ends that way)",
+          expectedSeq,
+        );
+      }
       stop("malformed_line", "the last line has no newline (a torn write)", expectedSeq);
       result.break!.torn = true;
       return result;
@@ -459,4 +466,35 @@ function countLines(buffer: Buffer, offset: number): number {
     position = end + 1;
   }
   return position < buffer.length ? lines + 1 : lines;
+}
+
+/** Closing braces tried, from the end, when telling a torn last line from a damaged one. */
+const MAX_RECORD_ENDS_TRIED = 64;
+const OPENING_BRACE = 0x7b;
+const CLOSING_BRACE = 0x7d;
+
+/**
+ * Whether the unterminated last line starting at `offset` is a whole JSON
+ * object followed by more bytes. A torn write leaves a prefix of
+ * `record + "\n"`: at most the whole record without its newline, never
+ * anything after the record. So a flipped or zeroed newline, or bytes after
+ * the record, are damage to report, not a tail to cut.
+ */
+function holdsRecordThenOtherBytes(buffer: Buffer, offset: number): boolean {
+  if (buffer[offset] !== OPENING_BRACE) return false;
+  let end = buffer.length - 1;
+  for (let tried = 0; tried < MAX_RECORD_ENDS_TRIED; tried++) {
+    const brace = buffer.lastIndexOf(CLOSING_BRACE, end);
+    if (brace <= offset) return false;
+    end = brace - 1;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(buffer.toString("utf8", offset, brace + 1));
+    } catch {
+      continue;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return false;
+    return brace < buffer.length - 1;
+  }
+  return false;
 }

@@ -98,6 +98,29 @@ describe("damage is never repaired by deleting data", () => {
     await expectCorrupt(Buffer.from('garbage\n{"seq":1}\nmore garbage'), { line: 1 });
   });
 
+  it.each([
+    ["its newline flipped", (line: string) => `${line.slice(0, -1)}\u000b`],
+    ["its newline replaced by a space", (line: string) => `${line.slice(0, -1)} `],
+    ["a byte after the record instead of its newline", (line: string) => `${line.slice(0, -1)}}`],
+    ["its newline zeroed", (line: string) => `${line.slice(0, -1)}\u0000`],
+  ])(
+    "treats a complete last record with %s as damage: no torn write ends that way",
+    async (_name, damage) => {
+      const { lines } = buildChain([{}, { phase: "result", intentSeq: 1, result: { ok: 1 } }]);
+      await expectCorrupt(Buffer.from(lines[0]! + damage(lines[1]!)), {
+        line: 2,
+        reason: "malformed_line",
+      });
+    },
+  );
+
+  it("cuts a last record that lacks only its newline: the write stopped before it", async () => {
+    const { lines } = buildChain([{}, {}]);
+    await writeFile(path, lines[0]! + lines[1]!.slice(0, -1));
+    expect(await trailFor().initialize()).toMatchObject({ records: 1, recordsLost: 1 });
+    expect(await readFile(path, "utf8")).toBe(lines[0]!);
+  });
+
   it("cuts a torn last line (no newline): the one write that provably did not finish", async () => {
     const { text, lines } = buildChain([{}, {}, {}]);
     await writeFile(path, text.slice(0, -25));

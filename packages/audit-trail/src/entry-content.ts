@@ -8,6 +8,12 @@ import type {
   PrunedSegment,
 } from "./audit-record.js";
 import { canonicalJson } from "./canonical-json.js";
+import {
+  auditFieldJson,
+  checkAuditEntry,
+  redactAuditField,
+  redactAuditText,
+} from "./entry-fields.js";
 import { AuditInvalidEntryError } from "./errors.js";
 import { describeFailure } from "./failure-description.js";
 import type { AuditRedactor } from "./options.js";
@@ -68,7 +74,10 @@ export class EntryContent {
       };
       if (intent.dedupeKey !== undefined) content.dedupeKey = intent.dedupeKey;
       if (result !== undefined) {
-        const resultJson = this.#serialize("result", this.#redact("result", result));
+        const resultJson = auditFieldJson(
+          "result",
+          redactAuditField(this.#redactor, "result", result),
+        );
         if (resultJson !== undefined) content.resultJson = resultJson;
       }
       if (error !== undefined) content.error = this.#text("error", describeFailure(error));
@@ -124,22 +133,7 @@ export class EntryContent {
     entry: IntentEntry | DeniedEntry | DryRunEntry,
     dryRun: boolean,
   ): RecordContent {
-    if (typeof entry !== "object" || entry === null) {
-      throw new AuditInvalidEntryError("entry", "entry must be an object");
-    }
-    const { action, target, params } = entry;
-    if (typeof action !== "string" || action.length === 0) {
-      throw new AuditInvalidEntryError("action", "action must be a non-empty string");
-    }
-    if (typeof target !== "string")
-      throw new AuditInvalidEntryError("target", "target must be a string");
-    if (typeof params !== "object" || params === null || Array.isArray(params)) {
-      throw new AuditInvalidEntryError("params", "params must be a plain object");
-    }
-    const paramsJson = this.#serialize("params", this.#redact("params", params));
-    if (paramsJson === undefined || !paramsJson.startsWith("{")) {
-      throw new AuditInvalidEntryError("params", "params did not redact to an object");
-    }
+    const { action, target, paramsJson } = checkAuditEntry(entry, this.#redactor);
     return {
       phase,
       ts: this.#now(),
@@ -161,31 +155,7 @@ export class EntryContent {
   }
 
   #text(field: string, text: string): string {
-    const redacted = this.#redact(field, text);
-    if (typeof redacted !== "string") {
-      throw new AuditInvalidEntryError(field, `the redactor did not return a string for ${field}`);
-    }
-    return redacted;
-  }
-
-  #redact(field: string, value: unknown): unknown {
-    try {
-      return this.#redactor.redactAny(value);
-    } catch (error) {
-      throw new AuditInvalidEntryError(field, `Redacting ${field} failed`, error);
-    }
-  }
-
-  #serialize(field: string, value: unknown): string | undefined {
-    try {
-      return canonicalJson(value);
-    } catch (error) {
-      throw new AuditInvalidEntryError(
-        field,
-        `${field} cannot be written as JSON: ${describeFailure(error)}`,
-        error,
-      );
-    }
+    return redactAuditText(this.#redactor, field, text);
   }
 
   #now(): string {

@@ -33,6 +33,12 @@ export {
 export { jsonForTerminal } from "./cli/terminal-text.js";
 export { AUDIT_APPEND_CHANNEL, type AuditAppendMessage } from "./diagnostics.js";
 export {
+  type CheckedAuditEntry,
+  checkAuditEntry,
+  redactAuditField,
+  redactAuditText,
+} from "./entry-fields.js";
+export {
   AuditCorruptError,
   AuditFileInUseError,
   AuditInvalidEntryError,

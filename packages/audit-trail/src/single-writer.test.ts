@@ -1,3 +1,4 @@
+import { symlink, unlink } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useAuditDirectory } from "./__fixtures__/audit-directory.js";
@@ -45,6 +46,23 @@ describe("F8: one writer per audit file, also inside one process", () => {
       await expect(trailAt(spelling).initialize()).rejects.toMatchObject({
         code: "AUDIT_FILE_IN_USE",
       });
+    }
+  });
+
+  it("recognises the same file through a symbolic link to its directory", async () => {
+    const first = trailAt(path);
+    await first.initialize();
+    await first.recordIntent(entry);
+    const alias = `${dir}-alias`;
+    await symlink(dir, alias);
+    try {
+      await expect(trailAt(join(alias, "audit.jsonl")).initialize()).rejects.toMatchObject({
+        code: "AUDIT_FILE_IN_USE",
+      });
+      await first.recordIntent(entry);
+      expect(await readRecordsOf(path)).toHaveLength(2);
+    } finally {
+      await unlink(alias);
     }
   });
 

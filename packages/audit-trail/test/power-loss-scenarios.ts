@@ -26,7 +26,6 @@ import {
   type CrashScenarioContext,
   type CrashStateFileSystem,
   createCrashStateFileSystem,
-  createFaultyFileSystem,
   exploreCrashStates,
   type FileSystem,
   type FileSystemCall,
@@ -35,6 +34,7 @@ import {
 import {
   exploreEveryKillPoint,
   type KilledRunsReport,
+  runKilledProcess,
 } from "../../core/test/power-loss-kill-points.js";
 import { type AuditRecord, AuditTrail, startSigning } from "../src/index.js";
 
@@ -423,14 +423,8 @@ export function explorePowerLoss(
     layout,
     async (context, clock) => {
       if (layout.killedAfterCalls !== undefined) {
-        const killed = createFaultyFileSystem({
-          base: context.fs,
-          crashAfterCalls: layout.killedAfterCalls,
-        });
-        await runScenario(layout, renamed(scenario, "killed"), context, clock, killed).catch(
-          (error: unknown) => {
-            if (!killed.crashed) throw error;
-          },
+        await runKilledProcess(context.fs, layout.killedAfterCalls, (killed) =>
+          runScenario(layout, renamed(scenario, "killed"), context, clock, killed),
         );
       }
       await runScenario(layout, scenario, context, clock);

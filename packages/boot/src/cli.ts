@@ -1,6 +1,7 @@
 // The `beauvoir` command: see `beauvoir --help` and the README.
 // `bin/beauvoir.js` (committed, so installing links a file that exists)
 // imports this module and calls `main`.
+import { runCommandLine } from "@beauvoir/core";
 import { runBeauvoir } from "./cli/run-beauvoir.js";
 
 /**
@@ -9,21 +10,6 @@ import { runBeauvoir } from "./cli/run-beauvoir.js";
  * @param argv - the arguments after the program name.
  * @param version - what `--version` prints.
  */
-export async function main(argv: string[], version: string): Promise<void> {
-  const controller = new AbortController();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => controller.abort());
-  }
-  try {
-    process.exitCode = await runBeauvoir(argv, {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      env: process.env,
-      signal: controller.signal,
-      version,
-    });
-  } catch (error) {
-    process.stderr.write(`beauvoir: ${String(error)}\n`);
-    process.exitCode = 2;
-  }
+export function main(argv: string[], version: string): Promise<void> {
+  return runCommandLine("beauvoir", (io) => runBeauvoir(argv, { ...io, version }));
 }

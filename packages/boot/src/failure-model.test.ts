@@ -48,6 +48,47 @@ describe("the failure model's GitHub defaults", () => {
       "ambiguous",
       "external",
     ],
+    [
+      "a connect timeout from the kernel",
+      connectError("ETIMEDOUT", "connect ETIMEDOUT 10.0.0.1:443"),
+      "not_sent",
+      "external",
+    ],
+    [
+      "fetch failed on a connect timeout",
+      new TypeError("fetch failed", {
+        cause: connectError("ETIMEDOUT", "connect ETIMEDOUT 10.0.0.1:443"),
+      }),
+      "not_sent",
+      "external",
+    ],
+    [
+      "every address of a host timing out (happy eyeballs)",
+      new TypeError("fetch failed", {
+        cause: Object.assign(
+          new AggregateError(
+            [
+              connectError("ETIMEDOUT", "connect ETIMEDOUT 10.0.0.1:443"),
+              connectError("ENETUNREACH", "connect ENETUNREACH 2001:db8::1:443"),
+            ],
+            "",
+          ),
+          { code: "ETIMEDOUT" },
+        ),
+      }),
+      "not_sent",
+      "external",
+    ],
+    [
+      "a timeout reading the answer",
+      Object.assign(new Error("read ETIMEDOUT"), {
+        code: "ETIMEDOUT",
+        errno: -110,
+        syscall: "read",
+      }),
+      "ambiguous",
+      "external",
+    ],
     ["a timeout", new CircuitTimeoutError(500), "ambiguous", "external"],
     ["an open circuit", new CircuitOpenError(0, "OPEN"), "not_sent", "transient"],
     ["anything else", new Error("who knows"), "ambiguous", "transient"],
@@ -94,6 +135,11 @@ describe("the failure model's GitHub defaults", () => {
     );
   });
 });
+
+/** A socket error raised while connecting: the request never left. */
+function connectError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code, errno: -110, syscall: "connect" });
+}
 
 describe("describeFailure", () => {
   it("writes one line for anything thrown, and never throws", () => {

@@ -72,7 +72,8 @@ export interface FailureModelOverrides {
  * rate limits (`429`, a `403` with `retry-after`, `x-ratelimit-remaining: 0`
  * or a secondary-limit message) and `408`/`425` are `not_sent`, other 4xx
  * (`501` too) are `rejected`, other 5xx are `ambiguous`; connection refused,
- * DNS, TLS certificate and connect-timeout errors are `not_sent`; resets,
+ * DNS, TLS certificate and connect-timeout errors (undici's, and any system
+ * error of `connect`, such as the kernel's `connect ETIMEDOUT`) are `not_sent`; resets,
  * broken pipes, timeouts and anything unrecognised are `ambiguous`. A step's
  * `failureKind` override is asked first.
  * @param error - what the attempt threw.
@@ -130,7 +131,27 @@ function defaultKind(error: unknown, failureClass: FailureClass, status: number 
   for (const code of codesOf(error)) {
     if (NOT_SENT_CODES.has(code)) return "not_sent";
   }
+  if (failedToConnect(error)) return "not_sent";
   return "ambiguous";
+}
+
+/** System calls that fail before a connection exists, so before any byte of a request. */
+const BEFORE_CONNECTION_SYSCALLS: ReadonlySet<string> = new Set(["connect", "getaddrinfo"]);
+
+/**
+ * Whether the error, or one in its `cause` chain, is a failed `connect` (a
+ * kernel `connect ETIMEDOUT` among them, which a read timeout is not), or an
+ * `AggregateError` of such failures (every address of a host tried in turn).
+ */
+function failedToConnect(error: unknown, depth = 0): boolean {
+  if (depth >= MAX_CAUSE_DEPTH || typeof error !== "object" || error === null) return false;
+  const syscall = safeGet(error, "syscall");
+  if (typeof syscall === "string" && BEFORE_CONNECTION_SYSCALLS.has(syscall)) return true;
+  const attempts = safeGet(error, "errors");
+  if (Array.isArray(attempts) && attempts.length > 0) {
+    return attempts.every((attempt) => failedToConnect(attempt, depth + 1));
+  }
+  return failedToConnect(safeGet(error, "cause"), depth + 1);
 }
 
 /** The `code` of an error and of each error in its `cause` chain. */

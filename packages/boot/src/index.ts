@@ -152,3 +152,4 @@ export {
   type WorkflowStepContext,
   type WorkflowStepDefinition,
 } from "./workflow-engine.js";
+export type { PinnedStepKey } from "./workflow-engine-state.js";

@@ -1,3 +1,4 @@
+import type { DeniedEntry, DryRunEntry, IntentEntry } from "@beauvoir/audit-trail";
 import type { FailureClass } from "@beauvoir/breaker";
 
 /**
@@ -11,13 +12,8 @@ import type { FailureClass } from "@beauvoir/breaker";
 /** Compensation strategy of an action after a crash (see `@beauvoir/idempotency`). */
 export type CompensationStrategy = "safe_retry" | "check_then_retry" | "skip";
 
-/** What an intent record is made of. */
-export interface AuditIntentInput {
-  action: string;
-  target: string;
-  params: Record<string, unknown>;
-  dedupeKey?: string;
-}
+/** What an intent record is made of: the audit trail's own entry. */
+export type AuditIntentInput = IntentEntry;
 
 /** A result record found by {@link AuditTrailPort.findResultByDedupeKey}. */
 export interface AuditResultByKey {
@@ -55,18 +51,9 @@ export interface AuditTrailPort {
   /** Appends the result (or error) of an intent; resolves once it is on disk. */
   recordResult(intentSeq: number, result: unknown, error?: string): Promise<number>;
   /** Records a call that the action policy refused; resolves once it is on disk. */
-  recordDenied(input: {
-    action: string;
-    target: string;
-    params: Record<string, unknown>;
-    reason?: string;
-  }): Promise<number>;
+  recordDenied(input: DeniedEntry): Promise<number>;
   /** Records a call that was only simulated (dry run). */
-  recordDryRun(input: {
-    action: string;
-    target: string;
-    params: Record<string, unknown>;
-  }): Promise<number>;
+  recordDryRun(input: DryRunEntry): Promise<number>;
   /**
    * Intents that have no result yet and that no running step owns (a backend
    * shared by replicas leaves out those of replicas whose lease is live).

@@ -81,6 +81,9 @@ export interface StepRequest<Result = unknown> {
 
 const STRATEGIES: ReadonlySet<string> = new Set(["safe_retry", "check_then_retry", "skip"]);
 
+/** C0 and C1 control characters, DEL included. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
  * Checks every field of a request before anything is recorded, so a caller's
  * mistake never leaves an intent or a pending key behind.
@@ -106,6 +109,14 @@ export function validateStepRequest(request: StepRequest<unknown>): void {
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) {
       throw new TypeError(`step ${field} must be a non-empty string, got ${String(value)}`);
     }
+  }
+  const key = request.idempotencyKey;
+  // A key is matched byte for byte later: one that is blank or holds control
+  // characters is a caller's mistake (a trimmed header, a joined line), not an id.
+  if (key !== undefined && (key.trim() === "" || CONTROL_CHARACTER.test(key))) {
+    throw new RangeError(
+      `step idempotencyKey must have visible characters and no control characters, got ${JSON.stringify(key)}`,
+    );
   }
   if (request.strategy !== undefined && !STRATEGIES.has(request.strategy)) {
     throw new RangeError(

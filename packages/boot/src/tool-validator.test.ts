@@ -100,6 +100,26 @@ describe("ToolValidator.validateParams", () => {
     expect(objects.validateParams("t", { o: [[1, { b: 2 }]], n: 3 })).toHaveLength(1);
   });
 
+  it("checks each element of an array against an allowlist or a pattern", () => {
+    const labels = new ToolValidator({
+      tools: {
+        add_labels: { constraints: { labels: { allowlist: ["bug", "triage"] } } },
+        add_assignees: { constraints: { assignees: { pattern: "^[a-z-]+-bot$" } } },
+      },
+    });
+    expect(labels.validateParams("add_labels", { labels: ["bug"] })).toEqual([]);
+    expect(labels.validateParams("add_labels", { labels: ["triage", "bug"] })).toEqual([]);
+    expect(labels.validateParams("add_labels", { labels: ["bug", "wontfix"] })).toEqual([
+      expect.objectContaining({ param: "labels", constraint: "allowlist" }),
+    ]);
+    expect(labels.validateParams("add_labels", { labels: [["bug"]] })).toHaveLength(1);
+    expect(labels.validateParams("add_assignees", { assignees: ["triage-bot"] })).toEqual([]);
+    expect(
+      labels.validateParams("add_assignees", { assignees: ["triage-bot", "mallory"] }),
+    ).toEqual([expect.objectContaining({ param: "assignees", constraint: "pattern" })]);
+    expect(labels.validateParams("add_assignees", { assignees: [] })).toHaveLength(1);
+  });
+
   it("requires a string for pattern constraints", () => {
     expect(
       validator.validateParams("add_issue_comment", {

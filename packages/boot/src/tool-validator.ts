@@ -7,11 +7,17 @@ import { InvalidToolPolicyError } from "./errors.js";
 export interface ParamConstraint {
   /** The parameter must equal this value exactly (deep equality for objects and arrays). */
   must_be?: unknown | undefined;
-  /** The parameter must be a string matching this regular expression (source text, compiled once). */
+  /**
+   * The parameter must be a string matching this regular expression (source
+   * text, compiled once), or a non-empty array of such strings.
+   */
   pattern?: string | undefined;
   /** Flags for `pattern`, e.g. `"i"`. @default "" */
   flags?: string | undefined;
-  /** The parameter must equal one of these values. */
+  /**
+   * The parameter must equal one of these values, or be an array whose every
+   * element does (`labels: ["bug"]` against `["bug", "triage"]`).
+   */
   allowlist?: readonly unknown[] | undefined;
 }
 
@@ -166,16 +172,13 @@ export class ToolValidator {
       if (constraint.mustBe && !(present && deepEqual(value, constraint.mustBe.value))) {
         violation("must_be", `must be ${JSON.stringify(constraint.mustBe.value)}`);
       }
-      if (constraint.pattern && !(typeof value === "string" && constraint.pattern.test(value))) {
+      if (constraint.pattern && !eachMatches(value, constraint.pattern)) {
         violation(
           "pattern",
           `must be a string matching /${constraint.pattern.source}/${constraint.pattern.flags}`,
         );
       }
-      if (
-        constraint.allowlist &&
-        !(present && constraint.allowlist.some((allowed) => deepEqual(value, allowed)))
-      ) {
+      if (constraint.allowlist && !(present && isAllowed(value, constraint.allowlist))) {
         violation("allowlist", `must be one of ${JSON.stringify(constraint.allowlist)}`);
       }
     }
@@ -238,4 +241,16 @@ function deepEqual(left: unknown, right: unknown): boolean {
       Object.hasOwn(right, key) &&
       deepEqual((left as Record<string, unknown>)[key], (right as Record<string, unknown>)[key]),
   );
+}
+
+/** A string matching the pattern, or a non-empty array of them (labels, assignees). */
+function eachMatches(value: unknown, pattern: RegExp): boolean {
+  const matches = (item: unknown) => typeof item === "string" && pattern.test(item);
+  return Array.isArray(value) ? value.length > 0 && value.every(matches) : matches(value);
+}
+
+/** One of the allowed values itself, or an array of allowed values. */
+function isAllowed(value: unknown, allowlist: readonly unknown[]): boolean {
+  const listed = (item: unknown) => allowlist.some((allowed) => deepEqual(item, allowed));
+  return listed(value) || (Array.isArray(value) && value.every(listed));
 }

@@ -13,9 +13,15 @@ export function runStoreName(runId: string): string {
   return `workflow-run.${runId}`;
 }
 
-/** A step's idempotency key, fixed before its first attempt (see {@link keyToPin}). */
+/**
+ * A step's idempotency key, saved in the run's state before its first
+ * attempt when the redacted state would derive another key (its identity
+ * holds a secret): the run resumed after a restart keeps the key it claimed.
+ */
 export interface PinnedStepKey {
+  /** The step's name in its workflow. */
   step: string;
+  /** The key its first attempt claimed. */
   idempotencyKey: string;
 }
 

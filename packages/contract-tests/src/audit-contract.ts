@@ -13,10 +13,14 @@ const TOKEN = `ghp_${"Z9y8X7w6".repeat(4)}wxyz`;
  * is no intent); secrets are redacted before anything is written; the latest
  * result of a dedupe key is found with its time. Ids are seqs
  * (`seqAtWrite`) or record ids that the sealer orders as they were written.
- * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test, on an empty history.
  */
 export function auditContract(makeSubject: () => Promise<AuditSubject>): void;
+/**
+ * The same suite, titled with the backend's name.
+ * @param name - the backend, for the suite's title.
+ * @param makeSubject - as for the untitled suite.
+ */
 export function auditContract(name: string, makeSubject: () => Promise<AuditSubject>): void;
 export function auditContract(
   first: string | (() => Promise<AuditSubject>),

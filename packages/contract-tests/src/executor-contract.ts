@@ -45,10 +45,14 @@ function answer(status: number, headers: Record<string, string> = {}): Response 
  * leaves the key runnable; an operator's reset and resolution are honoured;
  * the history shows every attempt with one result each, and verifies. With
  * `attemptIds`, `run()` gets each claim's attempt id and fence.
- * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test, on empty storage.
  */
 export function executorContract(makeSubject: () => Promise<ExecutorSubject>): void;
+/**
+ * The same suite, titled with the backend's name.
+ * @param name - the backend, for the suite's title.
+ * @param makeSubject - as for the untitled suite.
+ */
 export function executorContract(name: string, makeSubject: () => Promise<ExecutorSubject>): void;
 export function executorContract(
   first: string | (() => Promise<ExecutorSubject>),

@@ -36,12 +36,16 @@ export const KEY_VECTORS: ReadonlyArray<{
  * stays failed; a released or reset key runs again; a settled key past its
  * TTL runs again; of many concurrent claims one wins. With `attemptIds`, each
  * claim carries a new attempt id and a higher fence.
- * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test, with the TTL the test needs.
  */
 export function idempotencyContract(
   makeSubject: (options?: { ttlMs?: number }) => Promise<IdempotencySubject>,
 ): void;
+/**
+ * The same suite, titled with the backend's name.
+ * @param name - the backend, for the suite's title.
+ * @param makeSubject - as for the untitled suite.
+ */
 export function idempotencyContract(
   name: string,
   makeSubject: (options?: { ttlMs?: number }) => Promise<IdempotencySubject>,

@@ -26,10 +26,14 @@ function secondaryLimit(retryAfterSec: number): unknown {
  * limit GitHub answered blocks for its `retry-after`; never more than
  * capacity + rate × elapsed. With `shared`, limiters on one scope share their
  * buckets and blocks (replicas on one token); without, each has its own.
- * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test.
  */
 export function limiterContract(makeSubject: () => Promise<LimiterSubject>): void;
+/**
+ * The same suite, titled with the backend's name.
+ * @param name - the backend, for the suite's title.
+ * @param makeSubject - as for the untitled suite.
+ */
 export function limiterContract(name: string, makeSubject: () => Promise<LimiterSubject>): void;
 export function limiterContract(
   first: string | (() => Promise<LimiterSubject>),

@@ -12,10 +12,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * once; with `fences`, each grant's fencing token is higher than every
  * earlier one's; with `leases`, a lock its holder stopped renewing passes on
  * after its ttl.
- * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test.
  */
 export function locksContract(makeSubject: () => Promise<LocksSubject>): void;
+/**
+ * The same suite, titled with the backend's name.
+ * @param name - the backend, for the suite's title.
+ * @param makeSubject - as for the untitled suite.
+ */
 export function locksContract(name: string, makeSubject: () => Promise<LocksSubject>): void;
 export function locksContract(
   first: string | (() => Promise<LocksSubject>),

@@ -11,10 +11,14 @@ const fresh = (label: string) => `contract-${label}-${++documents}-${Date.now().
  * read either fails with `STORE_CONFLICT` (`compareAndSet`) or wins (the file
  * store, one process at a time) — each backend states which, and the suite
  * holds it to that.
- * @param name - the backend, for the suite's title (optional).
  * @param makeSubject - called once per test.
  */
 export function storeContract(makeSubject: () => Promise<StoreSubject>): void;
+/**
+ * The same suite, titled with the backend's name.
+ * @param name - the backend, for the suite's title.
+ * @param makeSubject - as for the untitled suite.
+ */
 export function storeContract(name: string, makeSubject: () => Promise<StoreSubject>): void;
 export function storeContract(
   first: string | (() => Promise<StoreSubject>),

@@ -6,6 +6,8 @@
  * skipped test.
  */
 
+import type { DeniedEntry, DryRunEntry, IntentEntry } from "@beauvoir/audit-trail";
+
 /** A durable JSON document. */
 export interface StoreHandle<T> {
   get(): Promise<T | null>;
@@ -125,24 +127,10 @@ export interface AuditSubject {
      */
     seqAtWrite: boolean;
   };
-  recordIntent(input: {
-    action: string;
-    target: string;
-    params: Record<string, unknown>;
-    dedupeKey?: string;
-  }): Promise<number>;
+  recordIntent(input: IntentEntry): Promise<number>;
   recordResult(intentId: number, result: unknown, error?: string): Promise<number>;
-  recordDenied(input: {
-    action: string;
-    target: string;
-    params: Record<string, unknown>;
-    reason?: string;
-  }): Promise<number>;
-  recordDryRun(input: {
-    action: string;
-    target: string;
-    params: Record<string, unknown>;
-  }): Promise<number>;
+  recordDenied(input: DeniedEntry): Promise<number>;
+  recordDryRun(input: DryRunEntry): Promise<number>;
   findResultByDedupeKey(
     dedupeKey: string,
   ): Promise<{ intentSeq: number; ts: string; result?: unknown; error?: string } | null>;

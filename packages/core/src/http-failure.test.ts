@@ -44,6 +44,22 @@ describe("readHttpFailure", () => {
     expect(readHttpFailure({ statusCode: 500 })).toMatchObject({ status: 500, headers: {} });
   });
 
+  it("keeps the message of a plain object shaped like an Octokit error", () => {
+    const failure = readHttpFailure({
+      status: 502,
+      headers: {},
+      request: { method: "post", url: "https://api.github.com/repos/a/b/issues/1/comments" },
+      message: "Bad Gateway",
+    });
+    expect(failure).toMatchObject({ status: 502, message: "Bad Gateway" });
+    expect(describeHttpFailure(failure!)).toBe(
+      "HTTP 502 POST https://api.github.com/repos/a/b/issues/1/comments: Bad Gateway",
+    );
+    expect(readHttpFailure({ status: 404, statusText: "Not Found" })).toMatchObject({
+      message: "Not Found",
+    });
+  });
+
   it("returns undefined without a status, and survives throwing getters", () => {
     expect(readHttpFailure(new Error("ECONNRESET"))).toBeUndefined();
     expect(readHttpFailure("502")).toBeUndefined();

@@ -50,7 +50,10 @@ export function readHttpFailure(value: unknown): HttpFailure | undefined {
     asText(safeGet(subject, "url")) ??
     asText(response && safeGet(response, "url")) ??
     asText(config && safeGet(config, "url"));
-  const message = value instanceof Error ? value.message : asText(safeGet(subject, "statusText"));
+  const message =
+    value instanceof Error
+      ? value.message
+      : (asText(safeGet(subject, "message")) ?? asText(safeGet(subject, "statusText")));
   return {
     status,
     headers,

@@ -5,6 +5,7 @@ export {
   isBeauvoirErrorWithCode,
 } from "./beauvoir-error.js";
 export { type Clock, systemClock, type TimerHandle } from "./clock.js";
+export { type CommandLineProcess, runCommandLine } from "./command-line.js";
 export { escapeControlCharacters } from "./control-characters.js";
 export type { CrashImage, CrashImageOptions, CrashState } from "./crash-state-capture.js";
 export {
@@ -71,3 +72,4 @@ export {
   SymlinkRefusedError,
 } from "./private-files.js";
 export { assertSafeName, InvalidNameError } from "./resource-name.js";
+export { routeDirectoryFsyncs } from "./routed-directory-fsync.js";

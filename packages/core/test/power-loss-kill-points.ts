@@ -2,10 +2,15 @@
 // the kill keeps the page cache (what the dead process wrote but did not make
 // durable stays visible to the next process), and the power cut then drops
 // what nobody made durable. Shared by the power-loss runs of the audit trail
-// and of the idempotency index, which run a first process on
-// `createFaultyFileSystem({ crashAfterCalls: k })` over the crash-state
-// filesystem, then a second one, and explore the power cuts of the whole.
-import type { CrashExplorationReport, FileSystemCall } from "@beauvoir/core";
+// and of the idempotency index, which run a first process killed after k
+// calls (`runKilledProcess`) over the crash-state filesystem, then a second
+// one, and explore the power cuts of the whole.
+import {
+  type CrashExplorationReport,
+  createFaultyFileSystem,
+  type FileSystem,
+  type FileSystemCall,
+} from "@beauvoir/core";
 
 /** Calls that change nothing a later process could see. */
 const READ_ONLY: ReadonlySet<FileSystemCall["operation"]> = new Set([
@@ -64,4 +69,23 @@ export async function exploreEveryKillPoint(
     failures,
     summary: `${statesExplored} crash states checked over ${points.length} kill points, ${failures.length} with a failure`,
   };
+}
+
+/**
+ * Runs a first process on `base` that is killed after `killedAfterCalls`
+ * filesystem calls: every later call fails as a crash, which is the expected
+ * end of the run; any other failure of `run` is not, and is thrown.
+ * @param base - the filesystem the process runs on (a crash-state one).
+ * @param killedAfterCalls - how many calls it makes before the kill.
+ * @param run - the process, on the filesystem it is killed on.
+ */
+export async function runKilledProcess(
+  base: FileSystem,
+  killedAfterCalls: number,
+  run: (killed: FileSystem) => Promise<void>,
+): Promise<void> {
+  const killed = createFaultyFileSystem({ base, crashAfterCalls: killedAfterCalls });
+  await run(killed).catch((error: unknown) => {
+    if (!killed.crashed) throw error;
+  });
 }

@@ -8,6 +8,7 @@ import {
   isErrnoError,
   PRIVATE_DIRECTORY_MODE,
   privateOpenFlags,
+  routeDirectoryFsyncs,
   SymlinkRefusedError,
 } from "@beauvoir/core";
 import type { FsyncLatch } from "./fsync-latch.js";
@@ -47,17 +48,7 @@ export class LockFiles {
   ) {
     this.#fs = fs;
     this.#durable = durable;
-    this.#latchedFs = {
-      open: (path, flags, mode) => fs.open(path, flags, mode),
-      readFile: (path) => fs.readFile(path),
-      rename: (from, to) => fs.rename(from, to),
-      link: (existingPath, newPath) => fs.link(existingPath, newPath),
-      unlink: (path) => fs.unlink(path),
-      readdir: (path) => fs.readdir(path),
-      stat: (path) => fs.stat(path),
-      mkdir: (path, options) => fs.mkdir(path, options),
-      fsyncDirectory: (path) => latch.fsync(lockDir, () => fs.fsyncDirectory(path)),
-    };
+    this.#latchedFs = routeDirectoryFsyncs(fs, (fsync) => latch.fsync(lockDir, fsync));
   }
 
   /** `{lockDir}/{name}.lock`. */

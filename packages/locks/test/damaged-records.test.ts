@@ -4,20 +4,16 @@
 // unreadable: LOCK_CORRUPT while young, and the file is left byte for byte.
 import { readFile, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LOCK_FILE_VERSION, LockManager } from "../src/index.js";
-import { DEAD_PID, makeTempDir } from "./helpers.js";
+import { DEAD_PID, useTempDir } from "./helpers.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let lockDir: string;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   lockDir = join(dir, "locks");
-});
-afterEach(async () => {
-  await cleanup();
 });
 
 describe("a flipped bit in a lock record", () => {

@@ -2,11 +2,27 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FaultyFileSystem } from "@beauvoir/core";
+import { afterEach, beforeEach } from "vitest";
 
 /** A fresh directory under the OS tmpdir, and a way to remove it. */
 export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "beauvoir-locks-"));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh directory ({@link makeTempDir}) for each test of the file, removed
+ * after the test.
+ * @param onReady - receives the directory before each test.
+ */
+export function useTempDir(onReady: (dir: string) => void): void {
+  let cleanup: () => Promise<void> = async () => {};
+  beforeEach(async () => {
+    const made = await makeTempDir();
+    cleanup = made.cleanup;
+    onReady(made.dir);
+  });
+  afterEach(() => cleanup());
 }
 
 /** A pid no test process has: kill(2) says ESRCH (pid_max is at most 2^22). */

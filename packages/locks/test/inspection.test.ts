@@ -4,20 +4,16 @@
 import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LockCorruptError, LockHeldError, LockManager } from "../src/index.js";
-import { changingCalls, DEAD_PID, makeTempDir } from "./helpers.js";
+import { changingCalls, DEAD_PID, useTempDir } from "./helpers.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let lockDir: string;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   lockDir = join(dir, "locks");
-});
-afterEach(async () => {
-  await cleanup();
 });
 
 async function plant(name: string, record: Record<string, unknown>): Promise<void> {

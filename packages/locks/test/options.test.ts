@@ -3,18 +3,14 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, nodeFileSystem } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LockManager } from "../src/index.js";
-import { makeTempDir } from "./helpers.js";
+import { useTempDir } from "./helpers.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
-});
-afterEach(async () => {
-  await cleanup();
+useTempDir((made) => {
+  dir = made;
 });
 
 describe("options", () => {

@@ -2,9 +2,12 @@ import {
   AuditInvalidEntryError,
   type AuditRedactor,
   canonicalJson,
+  checkAuditEntry,
   type DeniedEntry,
   type DryRunEntry,
   type IntentEntry,
+  redactAuditField,
+  redactAuditText,
 } from "@beauvoir/audit-trail";
 import { toJsonSafe } from "@beauvoir/idempotency";
 
@@ -27,8 +30,8 @@ export interface AuditResultContent {
 
 /**
  * @internal Turns what callers pass into audit columns exactly as
- * `@beauvoir/audit-trail` would write them: `params`, `result` and `error`
- * redacted first, JSON in the canonical form the hash is computed over, an
+ * `@beauvoir/audit-trail` would write them: every field carrying caller data
+ * (`action`, `target`, `dedupeKey`, `params`, `result`, `error`) redacted first, JSON in the canonical form the hash is computed over, an
  * `Error` written as `name: message`.
  */
 export class AuditContent {
@@ -43,33 +46,25 @@ export class AuditContent {
    *   cannot represent, or a redactor that fails.
    */
   entry(entry: IntentEntry | DeniedEntry | DryRunEntry): AuditRecordContent {
-    if (typeof entry !== "object" || entry === null) {
-      throw new AuditInvalidEntryError("entry", "entry must be an object");
-    }
-    if (typeof entry.action !== "string" || entry.action.length === 0) {
-      throw new AuditInvalidEntryError("action", "action must be a non-empty string");
-    }
-    if (typeof entry.target !== "string") {
-      throw new AuditInvalidEntryError("target", "target must be a string");
-    }
-    const { params } = entry;
-    if (typeof params !== "object" || params === null || Array.isArray(params)) {
-      throw new AuditInvalidEntryError("params", "params must be a plain object");
-    }
-    const serialized = this.#serialize("params", this.#redact("params", params));
-    if (serialized === undefined || !serialized.startsWith("{")) {
-      throw new AuditInvalidEntryError("params", "params did not redact to an object");
-    }
+    const { action, target, paramsJson } = checkAuditEntry(entry, this.#redactor);
     const dedupeKey = (entry as IntentEntry).dedupeKey;
-    if (dedupeKey !== undefined && typeof dedupeKey !== "string") {
+    return {
+      action: redactAuditText(this.#redactor, "action", action),
+      target: redactAuditText(this.#redactor, "target", target),
+      params: paramsJson,
+      dedupeKey: dedupeKey === undefined ? null : this.dedupeKey(dedupeKey),
+    };
+  }
+
+  /**
+   * A dedupe key as it is stored, and so as it is looked up: redacted.
+   * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) when it is not a string.
+   */
+  dedupeKey(dedupeKey: unknown): string {
+    if (typeof dedupeKey !== "string") {
       throw new AuditInvalidEntryError("dedupeKey", "dedupeKey must be a string");
     }
-    return {
-      action: entry.action,
-      target: entry.target,
-      params: serialized,
-      dedupeKey: dedupeKey ?? null,
-    };
+    return redactAuditText(this.#redactor, "dedupeKey", dedupeKey);
   }
 
   /**
@@ -82,34 +77,16 @@ export class AuditContent {
   result(result: unknown, error: string | Error | undefined): AuditResultContent {
     const safe = toJsonSafe(result);
     const resultJson =
-      safe === undefined ? null : (canonicalJson(toJsonSafe(this.#redact("result", safe))) ?? null);
+      safe === undefined
+        ? null
+        : (canonicalJson(toJsonSafe(redactAuditField(this.#redactor, "result", safe))) ?? null);
     return { result: resultJson, error: error === undefined ? null : this.error(error) };
   }
 
   /** The redacted text of an error. */
   error(error: string | Error): string {
     const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const redacted = this.#redact("error", text);
+    const redacted = redactAuditField(this.#redactor, "error", text);
     return typeof redacted === "string" ? redacted : String(redacted);
-  }
-
-  #redact(field: string, value: unknown): unknown {
-    try {
-      return this.#redactor.redactAny(value);
-    } catch (error) {
-      throw new AuditInvalidEntryError(field, `Redacting ${field} failed`, error);
-    }
-  }
-
-  #serialize(field: string, value: unknown): string | undefined {
-    try {
-      return canonicalJson(value);
-    } catch (error) {
-      throw new AuditInvalidEntryError(
-        field,
-        `${field} cannot be written as JSON: ${(error as Error).message}`,
-        error,
-      );
-    }
   }
 }

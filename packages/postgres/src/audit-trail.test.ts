@@ -62,6 +62,31 @@ async function replicaOn(schema: string, options: Partial<PostgresBackendOptions
 }
 
 describe("writing", () => {
+  it("redacts action, target and dedupeKey too, and finds a result by the unredacted key", async () => {
+    const { backend } = await replicaInFreshSchema();
+    const resource = `acme/app/issues?access_token=${TOKEN}`;
+    const dedupeKey = `add_issue_comment:${resource}:d7df79b3`;
+    const intent = await backend.audit.recordIntent({
+      action: `add_issue_comment ${TOKEN}`,
+      target: resource,
+      params: {},
+      dedupeKey,
+    });
+    await backend.audit.recordResult(intent, { id: 1 });
+    await backend.audit.recordDenied({ action: "x", target: resource, params: {}, reason: "no" });
+    expect(await backend.audit.findResultByDedupeKey(dedupeKey)).toMatchObject({
+      intentId: intent,
+      result: { id: 1 },
+    });
+    const stored = await db.admin.query(
+      `SELECT action, target, dedupe_key FROM ${backend.schema}.audit_records`,
+    );
+    expect(JSON.stringify(stored.rows)).not.toContain(TOKEN);
+    await backend.sealer.sealPending();
+    const { path } = await exportTo(backend.schema);
+    expect(await readFile(path, "utf8")).not.toContain(TOKEN);
+  });
+
   it("records intents, results, denials and dry runs, redacted, results copying their intent", async () => {
     const { backend } = await replicaInFreshSchema();
     const intent = await backend.audit.recordIntent({

@@ -159,7 +159,7 @@ export class PostgresAuditTrail {
     return this.#findResult(
       "audit.findResultByDedupeKey",
       "dedupe_key = $1 AND phase = 'result' ORDER BY id DESC LIMIT 1",
-      dedupeKey,
+      this.#content.dedupeKey(dedupeKey),
     );
   }
 

@@ -22,6 +22,39 @@ function entryColumns(s: string): string {
 }
 
 /**
+ * The end of both claiming statements (`claim`, `reclaim`): the intent record
+ * of the row the `claimed` CTE returned, inserted by the same statement, and
+ * the answer: `claimed` with that row; `existing` with the row as the
+ * snapshot saw it when nothing was claimed; `not_live` when the `me` CTE
+ * found this instance's lease gone.
+ * @param s - the quoted schema.
+ * @param entry - the entry columns ({@link entryColumns}).
+ * @param placeholders - the statement's parameters holding the new attempt id,
+ *   the intent's target and its params.
+ */
+function claimedIntentAndAnswer(
+  s: string,
+  entry: string,
+  placeholders: { attempt: string; target: string; params: string },
+): string {
+  const { attempt, target, params } = placeholders;
+  return `intent AS (
+        INSERT INTO ${s}.audit_records
+          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
+        SELECT c.intent_id, ${attempt}, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, ${target}, ${params}, c.key, false, ${attempt}
+          FROM claimed c
+      )
+      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
+      UNION ALL
+      SELECT 'existing', ${entry} FROM ${s}.idempotency_keys k
+       WHERE k.key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
+      UNION ALL
+      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL
+       WHERE NOT EXISTS (SELECT 1 FROM me)`;
+}
+
+/**
  * @internal Builds the statements. Each is one statement (one implicit
  * transaction, one commit) and answers with what it did or, when it did
  * nothing, with the row as its snapshot saw it, so a resend after a lost reply
@@ -51,20 +84,7 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
           WHERE k.status = 'released' OR (k.status IN ('completed', 'failed') AND k.expires_at <= now())
         RETURNING k.*
       ),
-      intent AS (
-        INSERT INTO ${s}.audit_records
-          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
-        SELECT c.intent_id, $5, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, $7, $8, c.key, false, $5
-          FROM claimed c
-      )
-      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
-      UNION ALL
-      SELECT 'existing', ${entry} FROM ${s}.idempotency_keys k
-       WHERE k.key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
-      UNION ALL
-      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-             NULL, NULL, NULL, NULL, NULL
-       WHERE NOT EXISTS (SELECT 1 FROM me)`,
+      ${claimedIntentAndAnswer(s, entry, { attempt: "$5", target: "$7", params: "$8" })}`,
 
     // $1 instance, $2 key, $3 held attempt, $4 new attempt, $5 strategy, $6 target, $7 params,
     // $8 the held intent's closing error
@@ -95,20 +115,7 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
          WHERE k.key = $2
         RETURNING k.*
       ),
-      intent AS (
-        INSERT INTO ${s}.audit_records
-          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
-        SELECT c.intent_id, $4, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, $6, $7, c.key, false, $4
-          FROM claimed c
-      )
-      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
-      UNION ALL
-      SELECT 'existing', ${entry} FROM ${s}.idempotency_keys k
-       WHERE k.key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
-      UNION ALL
-      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-             NULL, NULL, NULL, NULL, NULL
-       WHERE NOT EXISTS (SELECT 1 FROM me)`,
+      ${claimedIntentAndAnswer(s, entry, { attempt: "$4", target: "$6", params: "$7" })}`,
 
     // $1 key, $2 attempt, $3 status, $4 result, $5 error, $6 ttl ms (null: never), $7 request,
     // $8 writer; the workflow run advanced with it: $9 run id (null: none), $10 run fence,

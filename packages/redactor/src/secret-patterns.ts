@@ -381,10 +381,12 @@ const SOURCES: readonly PatternSource[] = [
   },
   {
     name: "auth",
-    description: "npm `_auth` and Docker `auth` values (base64 of user:password)",
+    description:
+      "npm `_auth` and Docker `auth` values (base64 of user:password; base64url and JWTs too)",
     source: assignment(
       `(?:${notAfter("A-Za-z0-9", "_auth|_AUTH")}|(?<=["'\`]|%2[27])auth(?=${QUOTE}))`,
-      "(?<secret>(?![a-z]*(?:[^A-Za-z0-9+/=%]|$))(?:[A-Za-z0-9+/]|%2[BbFf]){8,}(?:=|%3[Dd]){0,2})",
+      // A lowercase word followed by punctuation (`required`, `config.enabled`) is a setting, not a credential.
+      "(?<secret>(?![a-z]*(?:[^A-Za-z0-9+/=%]|$))(?:[A-Za-z0-9+/._-]|%2[BbFf]){8,}(?:=|%3[Dd]){0,2})",
     ),
     anchors: SIGN_ANCHORS,
   },

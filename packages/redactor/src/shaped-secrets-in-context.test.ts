@@ -223,6 +223,26 @@ describe("cloud and registry credentials", () => {
     });
   });
 
+  it("auth values that are a JWT or base64url: nothing of them is left", () => {
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjM0NTYifQ.${body(27)}-_${body(5)}`;
+    const base64url = `dXNlcjpw.YXNz-d29y_ZA${body(8)}`;
+    for (const value of [jwt, base64url]) {
+      for (const [text, expected] of [
+        [`{"auth":"${value}"}`, '{"auth":"[REDACTED:auth]"}'],
+        [`_auth=${value}`, "_auth=[REDACTED:auth]"],
+        [`_auth = "${value}" # npm`, '_auth = "[REDACTED:auth]" # npm'],
+        [`'auth': '${value}'`, "'auth': '[REDACTED:auth]'"],
+      ] as const) {
+        // A JWT may be named by the jwt pattern instead: either way the whole value goes.
+        const output = redact(text).replace("[REDACTED:jwt]", "[REDACTED:auth]");
+        expect(output, text).toBe(expected);
+        expect(redact(redact(text))).toBe(redact(text));
+      }
+    }
+    expect(redact('{"auth":"required","_auth":"none"}')).toBe('{"auth":"required","_auth":"none"}');
+    expect(redact("_auth=config.enabled")).toBe("_auth=config.enabled");
+  });
+
   it("the legacy v1. installation token", () => {
     expect(redact(`token ${fake.githubAppLegacy} expires`)).toBe(
       "token [REDACTED:github-app-legacy] expires",

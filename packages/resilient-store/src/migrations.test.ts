@@ -1,12 +1,12 @@
 import { join } from "node:path";
 import { createFaultyFileSystem } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   listDir,
-  makeTempDir,
   RecordingLogger,
   readJson,
   readOrNull,
+  useTempDir,
   writeStoreFile,
 } from "../test/helpers.js";
 import {
@@ -31,15 +31,11 @@ const v1ToV2 = (state: V1): V2 => ({ firstName: state.name });
 const v2ToV3 = (state: V2): V3 => ({ ...state, tags: [] });
 
 let dir: string;
-let remove: () => Promise<void>;
 let path: string;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   path = join(dir, "people.json");
-});
-afterEach(async () => {
-  await remove();
 });
 
 describe("schema migrations", () => {

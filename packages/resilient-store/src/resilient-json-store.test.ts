@@ -2,13 +2,13 @@ import { createHash } from "node:crypto";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   listDir,
-  makeTempDir,
   RecordingLogger,
   readJson,
   readOrNull,
+  useTempDir,
   writeStoreFile,
 } from "../test/helpers.js";
 import {
@@ -27,15 +27,11 @@ interface Settings {
 }
 
 let dir: string;
-let remove: () => Promise<void>;
 let path: string;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   path = join(dir, "settings.json");
-});
-afterEach(async () => {
-  await remove();
 });
 
 describe("write protocol", () => {

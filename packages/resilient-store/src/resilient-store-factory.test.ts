@@ -1,19 +1,15 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, InvalidNameError, ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { listDir, makeTempDir, RecordingLogger, readJson } from "../test/helpers.js";
+import { describe, expect, it } from "vitest";
+import { listDir, RecordingLogger, readJson, useTempDir } from "../test/helpers.js";
 import { ResilientJsonStore } from "./resilient-json-store.js";
 import { ResilientStoreFactory } from "./resilient-store-factory.js";
 
 let dir: string;
-let remove: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
-});
-afterEach(async () => {
-  await remove();
+useTempDir((made) => {
+  dir = made;
 });
 
 describe("ResilientStoreFactory", () => {

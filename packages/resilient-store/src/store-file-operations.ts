@@ -4,6 +4,7 @@ import {
   type FileSystem,
   isErrnoError,
   openPrivateFile,
+  routeDirectoryFsyncs,
   SymlinkRefusedError,
 } from "@beauvoir/core";
 import { StoreWriteError, type StoreWriteStep } from "./errors.js";
@@ -23,18 +24,9 @@ export class StoreFileOperations {
   constructor(context: StoreContext) {
     this.#context = context;
     const { fs } = context.options;
-    this.#directoryFs = {
-      open: (path, flags, mode) => fs.open(path, flags, mode),
-      readFile: (path) => fs.readFile(path),
-      rename: (from, to) => fs.rename(from, to),
-      link: (existingPath, newPath) => fs.link(existingPath, newPath),
-      unlink: (path) => fs.unlink(path),
-      readdir: (path) => fs.readdir(path),
-      stat: (path) => fs.stat(path),
-      mkdir: (path, options) => fs.mkdir(path, options),
-      fsyncDirectory: (path) =>
-        context.failStop.fsync("create-directory", () => fs.fsyncDirectory(path)),
-    };
+    this.#directoryFs = routeDirectoryFsyncs(fs, (fsync) =>
+      context.failStop.fsync("create-directory", fsync),
+    );
   }
 
   /**

@@ -4,24 +4,20 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResilientJsonStore } from "../src/index.js";
-import { listDir, makeTempDir, RecordingLogger, writeStoreFile } from "./helpers.js";
+import { listDir, RecordingLogger, useTempDir, writeStoreFile } from "./helpers.js";
 
 interface Cursor {
   lastSeenId: number;
 }
 
 let dir: string;
-let remove: () => Promise<void>;
 let path: string;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   path = join(dir, "cursor.json");
-});
-afterEach(async () => {
-  await remove();
 });
 
 /** Flips one bit of the byte at `offset` of `file`. */

@@ -4,18 +4,14 @@
 import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createFaultyFileSystem } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResilientJsonStore, ResilientStoreFactory } from "../src/index.js";
-import { makeTempDir } from "./helpers.js";
+import { useTempDir } from "./helpers.js";
 
 let dir: string;
-let remove: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
-});
-afterEach(async () => {
-  await remove();
+useTempDir((made) => {
+  dir = made;
 });
 
 describe("directories the store creates", () => {

@@ -5,24 +5,20 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, FailStoppedError, type FileSystemCall } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResilientJsonStore, StoreError } from "../src/index.js";
-import { makeTempDir, readOrNull } from "./helpers.js";
+import { readOrNull, useTempDir } from "./helpers.js";
 
 interface State {
   n: number;
 }
 
 let dir: string;
-let remove: () => Promise<void>;
 let path: string;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   path = join(dir, "state.json");
-});
-afterEach(async () => {
-  await remove();
 });
 
 const isFsync = (call: FileSystemCall) =>

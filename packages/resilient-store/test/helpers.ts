@@ -2,11 +2,27 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "@beauvoir/core";
+import { afterEach, beforeEach } from "vitest";
 
 /** A fresh directory under the OS tmpdir, and a function that removes it. */
 export async function makeTempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "beauvoir-store-"));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh directory ({@link makeTempDir}) for each test of the file, removed
+ * after the test.
+ * @param onReady - receives the directory before each test.
+ */
+export function useTempDir(onReady: (dir: string) => void): void {
+  let remove: () => Promise<void> = async () => {};
+  beforeEach(async () => {
+    const made = await makeTempDir();
+    remove = made.remove;
+    onReady(made.dir);
+  });
+  afterEach(() => remove());
 }
 
 /** One line a {@link RecordingLogger} received. */

@@ -4,20 +4,16 @@
 // before the first durable write.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResilientJsonStore, ResilientStoreFactory, StoreError } from "../src/index.js";
-import { listDir, makeTempDir } from "./helpers.js";
+import { listDir, useTempDir } from "./helpers.js";
 
 let dir: string;
-let remove: () => Promise<void>;
 let path: string;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   path = join(dir, "state.json");
-});
-afterEach(async () => {
-  await remove();
 });
 
 function nested(levels: number): Record<string, unknown> {

@@ -3,20 +3,16 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, type FaultyFileSystem, ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { inspectStore, ResilientJsonStore, ResilientStoreFactory } from "../src/index.js";
-import { listDir, makeTempDir, writeStoreFile } from "./helpers.js";
+import { listDir, useTempDir, writeStoreFile } from "./helpers.js";
 
 let dir: string;
-let remove: () => Promise<void>;
 let path: string;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
+useTempDir((made) => {
+  dir = made;
   path = join(dir, "state.json");
-});
-afterEach(async () => {
-  await remove();
 });
 
 const READ_ONLY_OPERATIONS = new Set([

@@ -3,18 +3,14 @@
 import { readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFaultyFileSystem, ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResilientJsonStore } from "../src/index.js";
-import { makeTempDir } from "./helpers.js";
+import { useTempDir } from "./helpers.js";
 
 let dir: string;
-let remove: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, remove } = await makeTempDir());
-});
-afterEach(async () => {
-  await remove();
+useTempDir((made) => {
+  dir = made;
 });
 
 async function modes(root: string): Promise<Record<string, string>> {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
-import { runCli } from "../cli/run-cli.js";
+import { type CliIo, runCli } from "../cli/run-cli.js";
 import { makeTempDir } from "./helpers.js";
 
 /** Something a test opens and the fixture closes after it. */
@@ -36,17 +36,33 @@ export function useAuditDirectory(onReady: (made: { dir: string; path: string })
   };
 }
 
+/**
+ * Fake streams and environment for `beauvoir-audit` (stderr not a terminal),
+ * with what was written to them.
+ * @param extra - fields of the io to set or override.
+ */
+export function fakeCliIo(extra: Partial<CliIo> = {}): {
+  io: CliIo;
+  stdout: () => string;
+  stderr: () => string;
+} {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    stdout: { write: (text: string) => out.push(text) },
+    stderr: { write: (text: string) => err.push(text), isTTY: false },
+    env: {},
+    ...extra,
+  };
+  return { io, stdout: () => out.join(""), stderr: () => err.join("") };
+}
+
 /** Runs `beauvoir-audit` with fake streams; resolves with its exit code and output. */
 export async function runCapturing(
   argv: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env,
-  });
-  return { code, stdout: out.join(""), stderr: err.join("") };
+  const run = fakeCliIo({ env });
+  const code = await runCli(argv, run.io);
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

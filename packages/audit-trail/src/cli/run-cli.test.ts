@@ -1,30 +1,17 @@
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { fakeCliIo, useAuditDirectory } from "../__fixtures__/audit-directory.js";
 import { buildChain } from "../__fixtures__/chain.js";
-import { errno, instrumentedFs, keepEverything, makeTempDir } from "../__fixtures__/helpers.js";
+import { errno, instrumentedFs, keepEverything } from "../__fixtures__/helpers.js";
 import { AuditTrail } from "../audit-trail.js";
 import { ProgressBar } from "./progress-bar.js";
 import { type CliIo, runCli } from "./run-cli.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useAuditDirectory((made) => {
+  dir = made.dir;
 });
-afterEach(() => cleanup());
-
-function fakeIo(extra: Partial<CliIo> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env: {},
-    ...extra,
-  };
-  return { io, stdout: () => out.join(""), stderr: () => err.join("") };
-}
 
 const key = "cli key";
 
@@ -60,7 +47,7 @@ async function writeHistory(): Promise<string> {
 describe("beauvoir-audit verify", () => {
   it("exits 0 on a valid history and 1 with the seq and reason on a broken one", async () => {
     const path = await writeHistory();
-    const ok = fakeIo({ env: { AUDIT_KEY: key } });
+    const ok = fakeCliIo({ env: { AUDIT_KEY: key } });
     expect(await runCli(["verify", dir, "--hmac-key-env", "AUDIT_KEY"], ok.io)).toBe(0);
     expect(ok.stdout()).toMatch(
       /^OK: 18 record\(s\) in 3 file\(s\), chain intact \(18 signed, HMACs verified\)/,
@@ -68,12 +55,12 @@ describe("beauvoir-audit verify", () => {
 
     const text = await readFile(path, "utf8");
     await writeFile(path, text.replace("delete_repo", "delete_rep0"));
-    const broken = fakeIo();
+    const broken = fakeCliIo();
     expect(await runCli(["verify", dir], broken.io)).toBe(1);
     expect(broken.stdout()).toContain("BROKEN at seq 18 (hash_mismatch)");
     expect(broken.stdout()).toContain(`file: ${path}, line`);
 
-    const json = fakeIo();
+    const json = fakeCliIo();
     expect(await runCli(["verify", path, "--json"], json.io)).toBe(1);
     expect(JSON.parse(json.stdout())).toMatchObject({
       valid: false,
@@ -84,12 +71,12 @@ describe("beauvoir-audit verify", () => {
 
   it("checks HMACs with the key from the environment, and requires them on request", async () => {
     await writeHistory();
-    const wrong = fakeIo({ env: { AUDIT_KEY: "wrong" } });
+    const wrong = fakeCliIo({ env: { AUDIT_KEY: "wrong" } });
     expect(await runCli(["verify", dir, "--hmac-key-env", "AUDIT_KEY"], wrong.io)).toBe(1);
     expect(wrong.stdout()).toContain("(hmac_mismatch)");
     const unsigned = join(dir, "other");
     await writeFile(`${unsigned}.jsonl`, buildChain([{}]).text);
-    const strict = fakeIo({ env: { AUDIT_KEY: key } });
+    const strict = fakeCliIo({ env: { AUDIT_KEY: key } });
     expect(
       await runCli(
         ["verify", `${unsigned}.jsonl`, "--hmac-key-env", "AUDIT_KEY", "--require-hmac"],
@@ -117,27 +104,27 @@ describe("beauvoir-audit verify", () => {
       [["stats", join(dir, "nope")], {}, /Could not read/],
     ];
     for (const [argv, extra, message] of cases) {
-      const run = fakeIo(extra);
+      const run = fakeCliIo(extra);
       expect(await runCli(argv, run.io), argv.join(" ")).toBe(2);
       expect(run.stderr(), argv.join(" ")).toMatch(message);
     }
   });
 
   it("prints help", async () => {
-    const run = fakeIo();
+    const run = fakeCliIo();
     expect(await runCli(["--help"], run.io)).toBe(0);
     expect(run.stdout()).toContain("Usage: beauvoir-audit");
   });
 
   it("draws a progress bar on a terminal only, and erases it", async () => {
     await writeHistory();
-    const tty = fakeIo();
+    const tty = fakeCliIo();
     (tty.io.stderr as { isTTY: boolean }).isTTY = true;
     tty.io.progressThresholdBytes = 1;
     expect(await runCli(["verify", dir], tty.io)).toBe(0);
     expect(tty.stderr()).toMatch(/\rverifying \[#+\] 100% /);
     expect(tty.stderr().endsWith("\r\u001b[K")).toBe(true);
-    const piped = fakeIo({ progressThresholdBytes: 1 });
+    const piped = fakeCliIo({ progressThresholdBytes: 1 });
     await runCli(["verify", dir], piped.io);
     expect(piped.stderr()).toBe("");
   });
@@ -159,13 +146,13 @@ describe("beauvoir-audit verify", () => {
 describe("beauvoir-audit tail, show, stats", () => {
   it("tails the last records of the history, human or JSON", async () => {
     await writeHistory();
-    const human = fakeIo();
+    const human = fakeCliIo();
     expect(await runCli(["tail", "-n", "3", dir], human.io)).toBe(0);
     const lines = human.stdout().trim().split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^#16 \S+ result {2}add_labels acme\/app#7 \(intent #15\)$/);
     expect(lines[2]).toMatch(/^#18 \S+ denied {2}delete_repo acme\/app error: never$/);
-    const json = fakeIo({ env: { BEAUVOIR_AUDIT_PATH: dir } });
+    const json = fakeCliIo({ env: { BEAUVOIR_AUDIT_PATH: dir } });
     expect(await runCli(["tail", "-n", "12", "--json"], json.io)).toBe(0);
     const records = json
       .stdout()
@@ -182,7 +169,7 @@ describe("beauvoir-audit tail, show, stats", () => {
     const { lines } = buildChain([{}, {}, {}, {}]);
     await writeFile(path, lines[0]!);
     const controller = new AbortController();
-    const run = fakeIo({ signal: controller.signal, followIntervalMs: 10 });
+    const run = fakeCliIo({ signal: controller.signal, followIntervalMs: 10 });
     const done = runCli(["tail", "-f", path], run.io);
     await vi.waitFor(() => expect(run.stdout()).toContain("#1 "));
     await appendFile(path, lines[1]! + lines[2]!.slice(0, 20));
@@ -197,7 +184,7 @@ describe("beauvoir-audit tail, show, stats", () => {
 
   it("shows one record by seq, from any file of the history", async () => {
     await writeHistory();
-    const found = fakeIo();
+    const found = fakeCliIo();
     expect(await runCli(["show", "2", dir], found.io)).toBe(0);
     expect(JSON.parse(found.stdout())).toMatchObject({
       seq: 2,
@@ -206,10 +193,10 @@ describe("beauvoir-audit tail, show, stats", () => {
       result: { ok: 0 },
     });
     expect(found.stdout()).toContain('\n  "seq": 2');
-    const compact = fakeIo();
+    const compact = fakeCliIo();
     expect(await runCli(["show", "18", dir, "--json"], compact.io)).toBe(0);
     expect(compact.stdout().trim().split("\n")).toHaveLength(1);
-    const missing = fakeIo();
+    const missing = fakeCliIo();
     expect(await runCli(["show", "99", dir], missing.io)).toBe(1);
     expect(missing.stderr()).toContain("No record with seq 99");
   });
@@ -217,14 +204,14 @@ describe("beauvoir-audit tail, show, stats", () => {
   it("counts records by phase and action and lists open intents", async () => {
     const path = await writeHistory();
     await appendFile(path, "not json\n");
-    const human = fakeIo();
+    const human = fakeCliIo();
     expect(await runCli(["stats", dir], human.io)).toBe(0);
     expect(human.stdout()).toContain("records: 18 in 3 file(s)");
     expect(human.stdout()).toContain("by phase: intent 9, result 8, denied 1, dry_run 0");
     expect(human.stdout()).toMatch(/add_issue_comment\s+8\n/);
     expect(human.stdout()).toContain("open intents: 1 (seq 17)");
     expect(human.stdout()).toContain("malformed lines: 1");
-    const json = fakeIo();
+    const json = fakeCliIo();
     expect(await runCli(["stats", path, "--json"], json.io)).toBe(0);
     expect(JSON.parse(json.stdout())).toMatchObject({
       files: 1,
@@ -236,14 +223,14 @@ describe("beauvoir-audit tail, show, stats", () => {
   it("refuses a directory holding several histories for tail, show and stats", async () => {
     await writeFile(join(dir, "a.jsonl"), buildChain([{}]).text);
     await writeFile(join(dir, "b.jsonl"), buildChain([{}]).text);
-    const run = fakeIo();
+    const run = fakeCliIo();
     expect(await runCli(["stats", dir], run.io)).toBe(2);
     expect(run.stderr()).toContain("several histories (a, b)");
   });
 
   it("reports a read failure with its cause", async () => {
     await writeHistory();
-    const run = fakeIo({
+    const run = fakeCliIo({
       fs: instrumentedFs({ readFile: () => errno("EACCES", "permission denied") }),
     });
     expect(await runCli(["stats", dir], run.io)).toBe(2);

@@ -1,32 +1,19 @@
 import { mkdir, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ManualClock } from "@beauvoir/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { keepEverything, makeTempDir } from "../__fixtures__/helpers.js";
+import { describe, expect, it } from "vitest";
+import { fakeCliIo, useAuditDirectory } from "../__fixtures__/audit-directory.js";
+import { keepEverything } from "../__fixtures__/helpers.js";
 import { AuditTrail } from "../audit-trail.js";
 import { type CliIo, runCli } from "./run-cli.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+useAuditDirectory((made) => {
+  dir = made.dir;
 });
-afterEach(() => cleanup());
-
-function fakeIo(extra: Partial<CliIo> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    env: {},
-    ...extra,
-  };
-  return { io, stdout: () => out.join(""), stderr: () => err.join("") };
-}
 
 async function cli(argv: string[], extra: Partial<CliIo> = {}) {
-  const run = fakeIo(extra);
+  const run = fakeCliIo(extra);
   const code = await runCli(argv, run.io);
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
