@@ -14,7 +14,7 @@ export interface StatementBatcherOptions<Input, Output> {
   conflictKeys?: (input: Input) => readonly string[];
   /** Members per batch. @default 64 */
   maxBatchSize?: number;
-  /** Batches in flight at once; more callers wait and form the next batch. @default 2 */
+  /** Batches in flight at once; more callers wait and form the next batch. @default 1 */
   maxInFlight?: number;
   /**
    * Whether a batch of several that failed with this error is sent again
@@ -26,7 +26,7 @@ export interface StatementBatcherOptions<Input, Output> {
 }
 
 /** Defaults of {@link StatementBatcherOptions}. */
-export const STATEMENT_BATCHER_DEFAULTS = Object.freeze({ maxBatchSize: 64, maxInFlight: 2 });
+export const STATEMENT_BATCHER_DEFAULTS = Object.freeze({ maxBatchSize: 64, maxInFlight: 1 });
 
 interface Batch {
   readonly controller: AbortController;
