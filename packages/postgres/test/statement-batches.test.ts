@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PostgresBackend } from "../src/backend.js";
-import { withAddress } from "./support/database-url.js";
-import { containsReadyForQuery, TcpProxy } from "./support/tcp-proxy.js";
+import { countRows, startProxiedReplica, stepKeys } from "./support/proxied-replica.js";
+import { containsReadyForQuery, type TcpProxy } from "./support/tcp-proxy.js";
 import { useTestDatabase } from "./support/test-database.js";
 
 /**
@@ -15,17 +15,8 @@ let replica: PostgresBackend;
 let other: PostgresBackend;
 
 beforeAll(async () => {
-  proxy = await TcpProxy.start(Number(new URL(db.url).port));
-  replica = db.backend({
-    sealer: { enabled: false },
-    queryTimeoutMs: 500,
-    poolOptions: {
-      url: withAddress(db.url, "127.0.0.1", proxy.port),
-      settings: { queryTimeoutMs: 500, statementTimeoutMs: 400, connectionTimeoutMs: 1_000 },
-    },
-  });
+  ({ proxy, replica } = await startProxiedReplica(db));
   other = db.backend({ sealer: { enabled: false } });
-  await replica.start();
   await other.start();
 });
 afterAll(async () => {
@@ -33,13 +24,7 @@ afterAll(async () => {
   await proxy.close();
 });
 
-async function count(sql: string, values: unknown[] = []): Promise<number> {
-  const { rows } = await db.admin.query(
-    `SELECT count(*)::int AS n FROM (${sql}) AS counted`,
-    values,
-  );
-  return rows[0].n;
-}
+const count = (sql: string, values: unknown[] = []) => countRows(db, sql, values);
 
 /** The row count in the (first) `SELECT n` command tag of a reply. */
 function answeredRows(reply: Buffer): number | undefined {
@@ -47,9 +32,7 @@ function answeredRows(reply: Buffer): number | undefined {
   return tag === null ? undefined : Number(tag[1]);
 }
 
-let keys = 0;
-const freshKey = () =>
-  `add_issue_comment:acme/app/issue-${++keys}:${String(keys).padStart(16, "0")}`;
+const freshKey = stepKeys();
 
 /** Callers started in one tick share one batch: the first statement carries all of them. */
 function claimAll(backend: PostgresBackend, claimKeys: string[]) {
