@@ -214,7 +214,7 @@ describe("boot({ backend: createPostgresBackend(…) })", () => {
       },
     });
     // Boot took the key over, its hook failed: the key is this replica's, in doubt.
-    expect(live.app.reconciliation.unresolved).toEqual([
+    expect(live.app.reconciliation?.unresolved).toEqual([
       expect.stringMatching(/^add_issue_comment:/),
     ]);
     expect(await live.app.executor.execute({ ...step, run: never })).toMatchObject({
