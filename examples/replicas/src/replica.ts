@@ -51,7 +51,8 @@ const backend = createPostgresBackend({
 });
 const app = await boot({
   backend,
-  log: { level: "silent" },
+  // REPLICA_LOG_LEVEL=info shows what each replica decided (on stderr).
+  log: { level: (process.env.REPLICA_LOG_LEVEL as "info" | undefined) ?? "silent" },
   reconcilers: {
     // A comment whose outcome is unknown (a replica died mid-request) is looked up first.
     add_issue_comment: async ({ resource, key, signal }) => {

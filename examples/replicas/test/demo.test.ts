@@ -9,6 +9,9 @@ it("runs three replicas on one PostgreSQL, kills one mid-comment, and the others
   const demo = fileURLToPath(new URL("../src/demo.ts", import.meta.url));
   const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", demo], {
     timeout: 170_000,
+  }).catch((error: { stdout?: string; stderr?: string }) => {
+    // A failed demo's stderr holds what the replicas printed when they exited.
+    throw new Error(`the demo failed:\n${error.stdout ?? ""}\n${error.stderr ?? ""}`);
   });
   expect(stdout).toMatch(/SIGKILL replica \d/);
   expect(stdout).toMatch(/replicas that finished the job: 2/);

@@ -1,6 +1,7 @@
 import { CircuitBreakerGroup } from "@beauvoir/breaker";
 import { ManualClock } from "@beauvoir/core";
 import { describe, expect, it } from "vitest";
+import { octokitError } from "../test/executor-harness.js";
 import { CountingRateLimiter, MemoryAuditTrail, MemoryIdempotencyIndex } from "../test/fakes.js";
 import type { DurablePoint } from "./executor-context.js";
 import { DurableStepExecutor, type StepExecutorOptions } from "./step-executor.js";
@@ -441,6 +442,55 @@ describe("DurableStepExecutor.reconcilePending", () => {
       intentSeq: pending.intentSeq + 1,
     });
     expect(context.audit.findResultByIntentSeq(pending.intentSeq)?.error).toMatch(/^SUPERSEDED/);
+  });
+
+  it("asks a hook again when GitHub's answer to it was transient, and feeds its limits to the limiter", async () => {
+    const answers: unknown[] = [
+      octokitError(502, "Server Error"),
+      octokitError(403, "You have exceeded a secondary rate limit.", { "retry-after": "1" }),
+      Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" }),
+    ];
+    let asked = 0;
+    const context = setup({
+      retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 10 },
+      reconcilers: {
+        add_issue_comment: async () => {
+          asked++;
+          const answer = answers.shift();
+          if (answer) throw answer;
+          return "done";
+        },
+      },
+    });
+    const pending = await leavePending(context, "add_issue_comment", "issue-12");
+    const ticking = setInterval(() => context.clock.advance(500), 1);
+    try {
+      const report = await context.executor.reconcilePending();
+      expect(report.promoted).toEqual([pending.key]);
+    } finally {
+      clearInterval(ticking);
+    }
+    expect(asked).toBe(4);
+    expect(context.limiter.failures).toHaveLength(1);
+  });
+
+  it("does not ask a hook again after a rejection or an unknown error", async () => {
+    for (const failure of [octokitError(404, "Not Found"), new Error("GitHub down")]) {
+      let asked = 0;
+      const context = setup({
+        retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 10 },
+        reconcilers: {
+          add_issue_comment: async () => {
+            asked++;
+            throw failure;
+          },
+        },
+      });
+      const pending = await leavePending(context, "add_issue_comment", "issue-12");
+      const report = await context.executor.reconcilePending();
+      expect(report.unresolved).toEqual([pending.key]);
+      expect(asked).toBe(1);
+    }
   });
 
   it("leaves a step in doubt when its hook throws or answers nonsense", async () => {

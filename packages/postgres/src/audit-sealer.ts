@@ -226,6 +226,16 @@ export class AuditSealer {
     }
   }
 
+  async #anyUnsealed(signal: AbortSignal): Promise<boolean> {
+    const { rows } = await this.#runner.run<{ pending: boolean }>(
+      "audit.seal",
+      `SELECT EXISTS (SELECT 1 FROM ${this.#schema}.audit_records WHERE seq IS NULL) AS pending`,
+      [],
+      { signal },
+    );
+    return rows[0]?.pending === true;
+  }
+
   async #sealedThrough(id: string): Promise<boolean> {
     const { rows } = await this.#runner.run<{ done: boolean }>(
       "audit.sealPending",
@@ -248,11 +258,19 @@ export class AuditSealer {
     if (delivering && this.#delivered === undefined) {
       this.#delivered = (await this.checkpoints()).at(-1)?.treeSize ?? 0;
     }
-    const sealed = await this.#runner.transaction(
-      "audit.seal",
-      (transaction) => this.#sealIn(transaction, lock.fence),
-      { signal: signal === undefined ? lock.signal : AbortSignal.any([lock.signal, signal]) },
-    );
+    const options = {
+      signal: signal === undefined ? lock.signal : AbortSignal.any([lock.signal, signal]),
+    };
+    // Locking the head row gives the transaction an id, so its commit is a
+    // synchronous WAL flush: an idle sealer polling every idleIntervalMs would
+    // flush that often for nothing, competing with the steps' commits.
+    const sealed = (await this.#anyUnsealed(options.signal))
+      ? await this.#runner.transaction(
+          "audit.seal",
+          (transaction) => this.#sealIn(transaction, lock.fence),
+          options,
+        )
+      : 0;
     if (delivering) await this.#deliver();
     return sealed;
   }

@@ -7,7 +7,18 @@ import {
   type IntentEntry,
 } from "@beauvoir/audit-trail";
 import type { AuditContent, AuditRecordContent } from "./audit-content.js";
+import { DatabaseUnavailableError } from "./errors.js";
+import { StatementBatcher } from "./statement-batcher.js";
 import type { StatementRunner } from "./statement-runner.js";
+
+/** One record a writer appends, in a batch of concurrent writers' records. */
+interface AppendRequest {
+  requestId: string;
+  phase: "intent" | "denied" | "dry_run";
+  content: AuditRecordContent;
+  error: string | null;
+  dryRun: boolean;
+}
 
 /**
  * The database's clock as ISO-8601 UTC with milliseconds, the format of the
@@ -54,7 +65,8 @@ export interface IntentRecord extends OpenIntent {
 /**
  * The writing side of the one audit history all replicas share. Each call
  * inserts one record and resolves once that insert has committed
- * (synchronously); writers never wait for one another. Records get their place
+ * (synchronously); writers never wait for one another, and the records of
+ * concurrent writers of one replica share one multi-row insert and commit. Records get their place
  * in the chain (`seq`, `prevHash`, `hash`) later, from the sealer, so the ids
  * this class returns are record ids, not seqs: pass them back to
  * `recordResult`. Every call is safe to resend: it carries a request id and a
@@ -65,6 +77,7 @@ export class PostgresAuditTrail {
   readonly #schema: string;
   readonly #writerId: string;
   readonly #content: AuditContent;
+  readonly #appends: StatementBatcher<AppendRequest, number | undefined>;
 
   /**
    * @internal Made by the backend (or its factory), which passes these in.
@@ -78,6 +91,10 @@ export class PostgresAuditTrail {
     this.#schema = schema;
     this.#writerId = writerId;
     this.#content = content;
+    this.#appends = new StatementBatcher({
+      send: (requests, signal) => this.#sendAppends(requests, signal),
+      isolate: (error) => !DatabaseUnavailableError.isInstance(error),
+    });
   }
 
   /**
@@ -87,7 +104,7 @@ export class PostgresAuditTrail {
    * @throws `AuditInvalidEntryError` (`@beauvoir/audit-trail`) for a malformed entry; {@link DatabaseUnavailableError}.
    */
   async recordIntent(entry: IntentEntry): Promise<number> {
-    return this.#insert("intent", this.#content.entry(entry), null, null, false);
+    return this.#insert("intent", this.#content.entry(entry), null, false);
   }
 
   /**
@@ -137,7 +154,7 @@ export class PostgresAuditTrail {
   async recordDenied(entry: DeniedEntry): Promise<number> {
     const content = this.#content.entry(entry);
     const reason = entry.reason === undefined ? null : this.#content.error(entry.reason);
-    return this.#insert("denied", content, null, reason, false);
+    return this.#insert("denied", content, reason, false);
   }
 
   /**
@@ -146,7 +163,7 @@ export class PostgresAuditTrail {
    * @returns the record's id.
    */
   async recordDryRun(entry: DryRunEntry): Promise<number> {
-    return this.#insert("dry_run", this.#content.entry(entry), null, null, true);
+    return this.#insert("dry_run", this.#content.entry(entry), null, true);
   }
 
   /**
@@ -257,42 +274,57 @@ export class PostgresAuditTrail {
   async #insert(
     phase: "intent" | "denied" | "dry_run",
     content: AuditRecordContent,
-    result: string | null,
     error: string | null,
     dryRun: boolean,
   ): Promise<number> {
-    const requestId = randomUUID();
-    const s = this.#schema;
+    const request: AppendRequest = { requestId: randomUUID(), phase, content, error, dryRun };
     for (;;) {
-      const { rows } = await this.#runner.run<{ id: string }>(
-        `audit.record_${phase}`,
-        `WITH inserted AS (
-           INSERT INTO ${s}.audit_records
-             (request_id, writer_id, phase, ts, action, target, params, dedupe_key, result, error, dry_run)
-           SELECT $1, $2, $3, ${DATABASE_TIMESTAMP}, $4, $5, $6, $7, $8, $9, $10 FROM ${SYNCHRONOUS_COMMIT}
-           ON CONFLICT (request_id) DO NOTHING
-           RETURNING id
-         )
-         SELECT id::text FROM inserted
-         UNION ALL
-         SELECT id::text FROM ${s}.audit_records WHERE request_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
-        [
-          requestId,
-          this.#writerId,
-          phase,
-          content.action,
-          content.target,
-          content.params,
-          content.dedupeKey,
-          result,
-          error,
-          dryRun,
-        ],
-      );
-      // No row: an earlier send of this request was still committing when this
+      const id = await this.#appends.submit(request);
+      // None: an earlier send of this request was still committing when this
       // statement's snapshot was taken; the next one sees it.
-      if (rows[0] !== undefined) return Number(rows[0].id);
+      if (id !== undefined) return id;
     }
+  }
+
+  /** Inserts records of concurrent writers as one multi-row statement, one synchronous commit. */
+  async #sendAppends(requests: readonly AppendRequest[], signal: AbortSignal) {
+    const s = this.#schema;
+    const column = <T>(pick: (request: AppendRequest) => T) => requests.map(pick);
+    const { rows } = await this.#runner.run<{ id: string; request_id: string }>(
+      "audit.record",
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                              $7::text[], $8::boolean[])
+           AS u (request_id, phase, action, target, params, dedupe_key, error, dry_run)
+       ),
+       inserted AS (
+         INSERT INTO ${s}.audit_records
+           (request_id, writer_id, phase, ts, action, target, params, dedupe_key, error, dry_run)
+         SELECT u.request_id, $9, u.phase, ${DATABASE_TIMESTAMP}, u.action, u.target, u.params,
+                u.dedupe_key, u.error, u.dry_run
+           FROM input u, ${SYNCHRONOUS_COMMIT}
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING id, request_id
+       )
+       SELECT id::text, request_id::text FROM inserted
+       UNION ALL
+       SELECT r.id::text, r.request_id::text FROM input u JOIN ${s}.audit_records r ON r.request_id = u.request_id
+        WHERE NOT EXISTS (SELECT 1 FROM inserted i WHERE i.request_id = u.request_id)`,
+      [
+        column((request) => request.requestId),
+        column((request) => request.phase),
+        column((request) => request.content.action),
+        column((request) => request.content.target),
+        column((request) => request.content.params),
+        column((request) => request.content.dedupeKey),
+        column((request) => request.error),
+        column((request) => request.dryRun),
+        this.#writerId,
+      ],
+      { signal },
+    );
+    const ids = new Map(rows.map((row) => [row.request_id, Number(row.id)]));
+    return requests.map((request) => ids.get(request.requestId));
   }
 
   async #findResult(

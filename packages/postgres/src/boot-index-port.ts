@@ -68,7 +68,12 @@ export class PostgresIndexPort implements IdempotencyIndexPort {
 
   /** The key as the executor sees it: a released key, or a settled one past its TTL, is unknown (runnable). */
   async check(key: string): Promise<IdempotencyEntryView | null> {
-    return this.#view(await this.#untilKnown(() => this.#index.check(key)));
+    const view = this.#view(await this.#untilKnown(() => this.#index.check(key)));
+    if (view?.status !== "pending" || view.intentSeq === undefined) return view;
+    // A pending key is about to be reconciled: its reconcile hook needs the
+    // step's identity, which only its intent record holds.
+    const [intent] = await this.#audit.findIntents([view.intentSeq]);
+    return intent === undefined ? view : { ...view, intent: { ...intent, seq: intent.id } };
   }
 
   /**

@@ -7,6 +7,7 @@ import {
 } from "@beauvoir/idempotency";
 import type { AuditContent } from "./audit-content.js";
 import { LeaseLostError } from "./errors.js";
+import { IdempotencyBatches, type SettleRequest } from "./idempotency-batches.js";
 import { actionOfKey, type GenerateKey } from "./idempotency-key.js";
 import { type IdempotencyStatements, idempotencyStatements } from "./idempotency-statements.js";
 import type { InstanceLease } from "./instance-lease.js";
@@ -208,6 +209,11 @@ interface EntryRow {
 
 const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1000;
 
+type ClaimRow = EntryRow & { outcome: string };
+
+/** A row of any batched statement: claims, settlements and reads share the entry's columns. */
+type BatchRow = EntryRow & { outcome: string; result_id: string | null; advanced: boolean };
+
 /**
  * The idempotency keys of every replica in one table: the storage half of the
  * durable step. A step is two statements and two commits: {@link claim} takes
@@ -222,6 +228,7 @@ export class PostgresIdempotencyIndex {
   readonly #instance: InstanceLease;
   readonly #content: AuditContent;
   readonly #sql: IdempotencyStatements;
+  readonly #batches: IdempotencyBatches<BatchRow>;
   readonly #ttlMs: number | null;
   readonly #compensation: Readonly<Record<string, CompensationStrategy>>;
   readonly #generateKey: GenerateKey;
@@ -250,6 +257,7 @@ export class PostgresIdempotencyIndex {
       throw new RangeError(`idempotency.ttlMs must be a non-negative number, got ${ttlMs}`);
     }
     this.#ttlMs = Number.isFinite(ttlMs) ? ttlMs : null;
+    this.#batches = new IdempotencyBatches(runner, this.#sql, instance, this.#ttlMs);
     this.#compensation = buildCompensationTable(options.compensation);
     if (typeof options.generateKey !== "function") {
       throw new TypeError("idempotency.generateKey must be a function");
@@ -306,49 +314,46 @@ export class PostgresIdempotencyIndex {
     const intent = this.#content.entry({ action, target: input.target, params: input.params });
     const signal = withLease(this.#instance, input.signal);
     const supersede = input.supersede;
-    const [operation, text, values] =
-      supersede === undefined
-        ? [
-            "idempotency.claim",
-            this.#sql.claim,
-            [
-              this.#instance.id,
-              key,
-              action,
-              strategy,
-              attemptId,
-              input.runId ?? null,
-              intent.target,
-              intent.params,
-            ],
-          ]
-        : [
-            "idempotency.reclaim",
-            this.#sql.reclaim,
-            [
-              this.#instance.id,
-              key,
-              supersede.attemptId,
-              attemptId,
-              strategy,
-              intent.target,
-              intent.params,
-              this.#content.error(supersede.error),
-            ],
-          ];
+    const send = async (): Promise<{ notLive: boolean; row: ClaimRow | undefined }> => {
+      if (supersede === undefined) {
+        return this.#batches.claim(
+          {
+            key,
+            action,
+            strategy,
+            attemptId,
+            runId: input.runId ?? null,
+            target: intent.target,
+            params: intent.params,
+          },
+          signal,
+        );
+      }
+      const { rows } = await this.#runner.run<ClaimRow>(
+        "idempotency.reclaim",
+        this.#sql.reclaim,
+        [
+          this.#instance.id,
+          key,
+          supersede.attemptId,
+          attemptId,
+          strategy,
+          intent.target,
+          intent.params,
+          this.#content.error(supersede.error),
+        ],
+        { signal },
+      );
+      return { notLive: rows.some((row) => row.outcome === "not_live"), row: rows[0] };
+    };
     for (;;) {
       input.signal?.throwIfAborted();
       this.#instance.assertLive();
-      const { rows } = await this.#runner
-        .run<EntryRow & { outcome: string }>(operation, text, values, { signal })
-        .catch((error: unknown) => {
-          this.#instance.assertLive();
-          throw error;
-        });
-      if (rows.some((row) => row.outcome === "not_live")) {
-        throw new LeaseLostError(this.#instance.id, "expired");
-      }
-      const row = rows[0];
+      const { notLive, row } = await send().catch((error: unknown) => {
+        this.#instance.assertLive();
+        throw error;
+      });
+      if (notLive) throw new LeaseLostError(this.#instance.id, "expired");
       // No row: a concurrent claim committed after this statement's snapshot.
       if (row === undefined) continue;
       const entry = toEntry(row);
@@ -390,31 +395,26 @@ export class PostgresIdempotencyIndex {
       input.error,
     );
     const run = input.workflow;
-    const runValues =
-      run === undefined
-        ? [null, null, null, null, null]
-        : [run.runId, run.fence, JSON.stringify(run.state), run.state.status, run.state.nextStep];
-    const requestId = randomUUID();
+    const request: SettleRequest = {
+      key,
+      attemptId: input.attemptId,
+      status: input.status,
+      result: content.result,
+      error: content.error,
+      requestId: randomUUID(),
+      run:
+        run === undefined
+          ? null
+          : {
+              runId: run.runId,
+              fence: run.fence,
+              state: JSON.stringify(run.state),
+              status: run.state.status,
+              nextStep: run.state.nextStep,
+            },
+    };
     for (;;) {
-      const { rows } = await this.#runner.run<
-        EntryRow & { outcome: string; result_id: string | null; advanced: boolean }
-      >(
-        "idempotency.settle",
-        this.#sql.settle,
-        [
-          key,
-          input.attemptId,
-          input.status,
-          content.result,
-          content.error,
-          this.#ttlMs,
-          requestId,
-          this.#instance.id,
-          ...runValues,
-        ],
-        { signal: input.signal },
-      );
-      const row = rows[0];
+      const row = await this.#batches.settle(request, input.signal);
       if (row === undefined) return { status: "superseded", entry: null };
       const entry = toEntry(row);
       if (row.outcome === "settled") {
@@ -482,10 +482,8 @@ export class PostgresIdempotencyIndex {
    * @returns the key's entry, or `null` when it was never claimed.
    */
   async check(key: string): Promise<IdempotencyKeyEntry | null> {
-    const { rows } = await this.#runner.run<EntryRow>("idempotency.check", this.#sql.check, [
-      requireKey(key),
-    ]);
-    return rows[0] === undefined ? null : toEntry(rows[0]);
+    const row = await this.#batches.check(requireKey(key));
+    return row === undefined ? null : toEntry(row);
   }
 
   /**

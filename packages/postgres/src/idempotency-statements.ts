@@ -22,39 +22,6 @@ function entryColumns(s: string): string {
 }
 
 /**
- * The end of both claiming statements (`claim`, `reclaim`): the intent record
- * of the row the `claimed` CTE returned, inserted by the same statement, and
- * the answer: `claimed` with that row; `existing` with the row as the
- * snapshot saw it when nothing was claimed; `not_live` when the `me` CTE
- * found this instance's lease gone.
- * @param s - the quoted schema.
- * @param entry - the entry columns ({@link entryColumns}).
- * @param placeholders - the statement's parameters holding the new attempt id,
- *   the intent's target and its params.
- */
-function claimedIntentAndAnswer(
-  s: string,
-  entry: string,
-  placeholders: { attempt: string; target: string; params: string },
-): string {
-  const { attempt, target, params } = placeholders;
-  return `intent AS (
-        INSERT INTO ${s}.audit_records
-          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
-        SELECT c.intent_id, ${attempt}, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, ${target}, ${params}, c.key, false, ${attempt}
-          FROM claimed c
-      )
-      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
-      UNION ALL
-      SELECT 'existing', ${entry} FROM ${s}.idempotency_keys k
-       WHERE k.key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
-      UNION ALL
-      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-             NULL, NULL, NULL, NULL, NULL
-       WHERE NOT EXISTS (SELECT 1 FROM me)`;
-}
-
-/**
  * @internal Builds the statements. Each is one statement (one implicit
  * transaction, one commit) and answers with what it did or, when it did
  * nothing, with the row as its snapshot saw it, so a resend after a lost reply
@@ -65,17 +32,25 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
   const live = `SELECT id FROM ${s}.instances
                  WHERE id = $1 AND stopped_at IS NULL AND lease_expires_at > now()`;
   return {
-    // $1 instance, $2 key, $3 action, $4 strategy, $5 attempt, $6 run, $7 target, $8 params
+    // One row per claim, in arrays: $1 instance, $2 keys, $3 actions, $4 strategies, $5 attempts,
+    // $6 runs, $7 targets, $8 params. Rows are locked in key order, so two batches
+    // touching the same keys wait for each other instead of deadlocking.
     claim: `WITH me AS (${live}),
+      input AS (
+        SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[])
+          AS u (key, action, strategy, attempt_id, run_id, target, params)
+      ),
       fresh AS (
-        SELECT nextval('${s}.audit_record_id_seq') AS intent_id, nextval('${s}.fence_seq') AS fence
-          FROM me, ${SYNCHRONOUS_COMMIT}
+        SELECT u.*, nextval('${s}.audit_record_id_seq') AS intent_id, nextval('${s}.fence_seq') AS fence
+          FROM input u, me, ${SYNCHRONOUS_COMMIT}
       ),
       claimed AS (
         INSERT INTO ${s}.idempotency_keys AS k
           (key, status, action, strategy, owner_id, attempt_id, fence, intent_id, attempts, run_id,
            created_at, updated_at)
-        SELECT $2, 'pending', $3, $4, $1, $5, f.fence, f.intent_id, 1, $6, now(), now() FROM fresh f
+        SELECT f.key, 'pending', f.action, f.strategy, $1, f.attempt_id, f.fence, f.intent_id, 1, f.run_id,
+               now(), now()
+          FROM fresh f ORDER BY f.key
         ON CONFLICT (key) DO UPDATE SET
           status = 'pending', action = EXCLUDED.action, strategy = EXCLUDED.strategy,
           owner_id = EXCLUDED.owner_id, attempt_id = EXCLUDED.attempt_id, fence = EXCLUDED.fence,
@@ -84,7 +59,21 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
           WHERE k.status = 'released' OR (k.status IN ('completed', 'failed') AND k.expires_at <= now())
         RETURNING k.*
       ),
-      ${claimedIntentAndAnswer(s, entry, { attempt: "$5", target: "$7", params: "$8" })}`,
+      intent AS (
+        INSERT INTO ${s}.audit_records
+          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
+        SELECT c.intent_id, c.attempt_id, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, f.target, f.params,
+               c.key, false, c.attempt_id
+          FROM claimed c JOIN fresh f ON f.key = c.key
+      )
+      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
+      UNION ALL
+      SELECT 'existing', ${entry} FROM input u JOIN ${s}.idempotency_keys k ON k.key = u.key
+       WHERE NOT EXISTS (SELECT 1 FROM claimed c WHERE c.key = u.key)
+      UNION ALL
+      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL
+       WHERE NOT EXISTS (SELECT 1 FROM me)`,
 
     // $1 instance, $2 key, $3 held attempt, $4 new attempt, $5 strategy, $6 target, $7 params,
     // $8 the held intent's closing error
@@ -115,44 +104,68 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
          WHERE k.key = $2
         RETURNING k.*
       ),
-      ${claimedIntentAndAnswer(s, entry, { attempt: "$4", target: "$6", params: "$7" })}`,
+      intent AS (
+        INSERT INTO ${s}.audit_records
+          (id, request_id, writer_id, phase, ts, action, target, params, dedupe_key, dry_run, attempt_id)
+        SELECT c.intent_id, $4, $1, 'intent', ${DATABASE_TIMESTAMP}, c.action, $6, $7, c.key, false, $4
+          FROM claimed c
+      )
+      SELECT 'claimed' AS outcome, ${entry} FROM claimed k
+      UNION ALL
+      SELECT 'existing', ${entry} FROM ${s}.idempotency_keys k
+       WHERE k.key = $2 AND NOT EXISTS (SELECT 1 FROM claimed)
+      UNION ALL
+      SELECT 'not_live', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+             NULL, NULL, NULL, NULL, NULL
+       WHERE NOT EXISTS (SELECT 1 FROM me)`,
 
-    // $1 key, $2 attempt, $3 status, $4 result, $5 error, $6 ttl ms (null: never), $7 request,
-    // $8 writer; the workflow run advanced with it: $9 run id (null: none), $10 run fence,
-    // $11 run state, $12 run status, $13 run's next step
-    settle: `WITH settled AS (
+    // One row per settlement, in arrays: $1 keys, $2 attempts, $3 statuses, $4 results, $5 errors,
+    // $6 requests; the workflow run each advances with it: $7 run ids (null: none), $8 run fences,
+    // $9 run states, $10 run statuses, $11 runs' next steps; then $12 ttl ms (null: never),
+    // $13 writer.
+    settle: `WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[],
+                             $7::text[], $8::bigint[], $9::text[], $10::text[], $11::integer[])
+          AS u (s_key, s_attempt, s_status, s_result, s_error, s_request, s_run, s_run_fence,
+                s_run_state, s_run_status, s_next_step)
+      ),
+      settled AS (
         UPDATE ${s}.idempotency_keys k
-           SET status = $3, result = $4, error = $5, updated_at = now(),
-               expires_at = CASE WHEN $3 = 'released' THEN NULL
-                                 ELSE now() + $6::double precision * interval '1 millisecond' END
-          FROM ${SYNCHRONOUS_COMMIT}
-         WHERE k.key = $1 AND k.attempt_id = $2 AND k.status = 'pending'
-        RETURNING k.*
+           SET status = u.s_status, result = u.s_result, error = u.s_error, updated_at = now(),
+               expires_at = CASE WHEN u.s_status = 'released' THEN NULL
+                                 ELSE now() + $12::double precision * interval '1 millisecond' END
+          FROM input u, ${SYNCHRONOUS_COMMIT}
+         WHERE k.key = u.s_key AND k.attempt_id = u.s_attempt AND k.status = 'pending'
+        RETURNING k.*, u.*
       ),
       recorded AS (
         INSERT INTO ${s}.audit_records
           (request_id, writer_id, phase, intent_id, ts, action, target, params, dedupe_key, result,
            error, dry_run, attempt_id)
-        SELECT $7, $8, 'result', i.id, ${DATABASE_TIMESTAMP}, i.action, i.target, '{}', i.dedupe_key,
-               $4, $5, false, $2
+        SELECT k.s_request, $13, 'result', i.id, ${DATABASE_TIMESTAMP}, i.action, i.target, '{}',
+               i.dedupe_key, k.s_result, k.s_error, false, k.s_attempt
           FROM settled k JOIN ${s}.audit_records i ON i.id = k.intent_id
-        RETURNING id
+        RETURNING id, intent_id
       ),
       advanced AS (
         UPDATE ${s}.workflow_runs r
-           SET state = $11, status = $12, next_step = $13::integer, write_id = $7, updated_at = now()
+           SET state = k.s_run_state, status = k.s_run_status, next_step = k.s_next_step,
+               write_id = k.s_request, updated_at = now()
           FROM settled k
-         WHERE $9::text IS NOT NULL AND r.run_id = $9::text AND r.owner_id = $8
-           AND r.fence = $10::bigint AND r.status = 'running'
+         WHERE k.s_run IS NOT NULL AND r.run_id = k.s_run AND r.owner_id = $13
+           AND r.fence = k.s_run_fence AND r.status = 'running'
         RETURNING r.run_id
       )
-      SELECT 'settled' AS outcome, (SELECT id::text FROM recorded) AS result_id,
-             EXISTS (SELECT 1 FROM advanced) AS advanced, ${entry} FROM settled k
+      SELECT 'settled' AS outcome,
+             (SELECT d.id::text FROM recorded d WHERE d.intent_id = k.intent_id) AS result_id,
+             EXISTS (SELECT 1 FROM advanced a WHERE a.run_id = k.s_run) AS advanced, ${entry}
+        FROM settled k
       UNION ALL
       SELECT 'existing', NULL,
-             EXISTS (SELECT 1 FROM ${s}.workflow_runs r WHERE r.run_id = $9::text AND r.write_id = $7),
-             ${entry} FROM ${s}.idempotency_keys k
-       WHERE k.key = $1 AND NOT EXISTS (SELECT 1 FROM settled)`,
+             EXISTS (SELECT 1 FROM ${s}.workflow_runs r WHERE r.run_id = u.s_run AND r.write_id = u.s_request),
+             ${entry}
+        FROM input u JOIN ${s}.idempotency_keys k ON k.key = u.s_key
+       WHERE NOT EXISTS (SELECT 1 FROM settled d WHERE d.key = u.s_key)`,
 
     // $1 instance, $2 limit, $3 grace ms, $4 keys (null: any), $5 takeover id
     takeOver: `WITH me AS (${live}),
@@ -186,8 +199,8 @@ export function idempotencyStatements(s: string): IdempotencyStatements {
         JOIN ${s}.audit_records i ON i.id = k.intent_id
        ORDER BY k.key`,
 
-    // $1 key
-    check: `SELECT ${entry} FROM ${s}.idempotency_keys k WHERE k.key = $1`,
+    // $1 keys
+    check: `SELECT ${entry} FROM ${s}.idempotency_keys k WHERE k.key = ANY ($1::text[])`,
 
     // $1 owner (null: any), $2 limit
     listPending: `SELECT ${entry} FROM ${s}.idempotency_keys k

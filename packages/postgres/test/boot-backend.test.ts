@@ -205,6 +205,48 @@ describe("boot({ backend: createPostgresBackend(…) })", () => {
     await dead.app.shutdown();
   });
 
+  it("gives the hook the step's identity again when it asks about a key it took over earlier", async () => {
+    const dead = await bootReplica(db);
+    const step = {
+      action: "add_issue_comment",
+      scope: "acme/widgets",
+      resource: "issue-13",
+      params: { body: "hello" },
+    } as const;
+    void dead.app.executor.execute({ ...step, run: never }).catch(() => {});
+    await sleep(200);
+    await expireLease(db, dead.backend);
+    const hookCalls: Array<Record<string, unknown>> = [];
+    const live = await bootReplica(db, {
+      reconcilers: {
+        add_issue_comment: async (context) => {
+          hookCalls.push({ ...context, signal: undefined });
+          if (hookCalls.length === 1) throw new Error("the listing failed");
+          return "done";
+        },
+      },
+    });
+    // Boot took the key over, its hook failed: the key is this replica's, in doubt.
+    expect(live.app.reconciliation?.unresolved).toEqual([
+      expect.stringMatching(/^add_issue_comment:/),
+    ]);
+    expect(await live.app.executor.execute({ ...step, run: never })).toMatchObject({
+      status: "reconciled",
+    });
+    const identity = {
+      scope: "acme/widgets",
+      resource: "issue-13",
+      params: { body: "hello" },
+      target: "acme/widgets/issue-13",
+    };
+    expect(hookCalls).toEqual([
+      expect.objectContaining(identity),
+      expect.objectContaining(identity),
+    ]);
+    await live.app.shutdown();
+    await dead.app.shutdown();
+  });
+
   it("takes over, while running, what a replica that dies later left pending", async () => {
     const live = await bootReplica(db, {
       backend: { takeoverIntervalMs: 100 },

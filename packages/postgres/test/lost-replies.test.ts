@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportAuditHistory } from "../src/audit-export.js";
 import { AUDIT_SEALER_LOCK } from "../src/audit-sealer.js";
 import type { PostgresBackend } from "../src/backend.js";
-import { withAddress } from "./support/database-url.js";
-import { containsReadyForQuery, type DroppedReply, TcpProxy } from "./support/tcp-proxy.js";
+import { countRows, startProxiedReplica, stepKeys } from "./support/proxied-replica.js";
+import { containsReadyForQuery, type DroppedReply, type TcpProxy } from "./support/tcp-proxy.js";
 import { useTestDatabase } from "./support/test-database.js";
 
 /**
@@ -22,17 +22,8 @@ let replica: PostgresBackend;
 let directory: string;
 
 beforeAll(async () => {
-  proxy = await TcpProxy.start(Number(new URL(db.url).port));
+  ({ proxy, replica } = await startProxiedReplica(db));
   directory = await mkdtemp(join(tmpdir(), "beauvoir-pg-lost-"));
-  replica = db.backend({
-    sealer: { enabled: false },
-    queryTimeoutMs: 500,
-    poolOptions: {
-      url: withAddress(db.url, "127.0.0.1", proxy.port),
-      settings: { queryTimeoutMs: 500, statementTimeoutMs: 400, connectionTimeoutMs: 1_000 },
-    },
-  });
-  await replica.start();
 });
 afterAll(async () => {
   await replica.stop();
@@ -46,17 +37,9 @@ function expectLostAfterCommit(dropped: DroppedReply): void {
   expect(containsReadyForQuery(dropped.bytes())).toBe(true);
 }
 
-async function count(sql: string, values: unknown[] = []): Promise<number> {
-  const { rows } = await db.admin.query(
-    `SELECT count(*)::int AS n FROM (${sql}) AS counted`,
-    values,
-  );
-  return rows[0].n;
-}
+const count = (sql: string, values: unknown[] = []) => countRows(db, sql, values);
 
-let keys = 0;
-const freshKey = () =>
-  `add_issue_comment:acme/app/issue-${++keys}:${String(keys).padStart(16, "0")}`;
+const freshKey = stepKeys();
 
 describe("a lost reply to a committed statement is resolved exactly", () => {
   it("claim: one intent, the key held by this attempt", async () => {
