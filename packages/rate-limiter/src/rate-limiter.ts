@@ -1,4 +1,3 @@
-import { AsyncResource } from "node:async_hooks";
 import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
 import type {
   ConsumeAllowed,
@@ -8,7 +7,6 @@ import type {
   RecordedRateLimit,
   RemainingTokens,
 } from "./consume-result.js";
-import { type LimiterWaitMessage, publishWait, waitsObserved } from "./diagnostics.js";
 import {
   type RateLimitBucket,
   RateLimitExhaustedError,
@@ -17,24 +15,18 @@ import {
 } from "./errors.js";
 import type { GitHubBlocks } from "./github-blocks.js";
 import { type BlocksChangeEvent, GitHubLimits, type RateLimiterEvents } from "./github-limits.js";
-import type { GitHubQuota, QuotaPacer } from "./github-quota.js";
+import type { GitHubQuota } from "./github-quota.js";
 import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
+import { checkConsumeArguments, checkRateLimitArguments } from "./limiter-arguments.js";
+import { LimiterBuckets } from "./limiter-buckets.js";
+import { observedWaiter } from "./observed-waiter.js";
 import {
   type RateLimiterOptions,
   type ResolvedRateLimiterOptions,
   resolveOptions,
 } from "./options.js";
-import {
-  type BucketRate,
-  type BucketState,
-  bucketRate,
-  msUntilTokens,
-  refill,
-  TOKEN,
-  waitForToken,
-} from "./token-bucket.js";
 import { WaitQueue } from "./wait-queue.js";
-import { WorkflowBuckets, type WorkflowEntry } from "./workflow-buckets.js";
+import type { WorkflowBuckets } from "./workflow-buckets.js";
 
 const ALLOWED: ConsumeAllowed = Object.freeze({ allowed: true, bucket: null });
 
@@ -67,18 +59,13 @@ const MAX_EXPONENT = 60;
 export class RateLimiter {
   readonly #options: ResolvedRateLimiterOptions;
   readonly #now: () => number;
-  readonly #globalRate: BucketRate;
-  readonly #workflowRate: BucketRate;
-  readonly #global: BucketState;
-  readonly #workflows: WorkflowBuckets;
   readonly #github: GitHubLimits;
-  /** `#github`'s parts every request reads, one hop closer. */
+  /** `#github`'s blocks, which every request reads, one hop closer. */
   readonly #blocks: GitHubBlocks;
-  readonly #pacer: QuotaPacer;
+  readonly #buckets: LimiterBuckets;
+  readonly #workflows: WorkflowBuckets;
   readonly #queue: WaitQueue;
   #shutDown = false;
-  /** The bucket that set the last wait computed by `#waitFor`. */
-  #shortBucket: RateLimitBucket = "global";
   #lastDenied: ConsumeDenied = Object.freeze({
     allowed: false,
     retryAfterMs: -1,
@@ -93,18 +80,7 @@ export class RateLimiter {
   constructor(options?: RateLimiterOptions) {
     this.#options = resolveOptions(options);
     this.#now = this.#options.now;
-    const { global, perWorkflow, githubQuota } = this.#options;
-    this.#globalRate = bucketRate(global.capacity, global.refillPerHour);
-    this.#workflowRate = bucketRate(perWorkflow.capacity, perWorkflow.refillPerHour);
-    this.#global = { credit: this.#globalRate.capacityUnits, updatedAt: this.#now(), readyAt: 0 };
-    this.#workflows = new WorkflowBuckets({
-      rate: this.#workflowRate,
-      idleEvictionMs: this.#options.idleEvictionMs,
-      cleanupIntervalMs: this.#options.cleanupIntervalMs,
-      clock: this.#options.clock,
-      now: this.#now,
-      logger: this.#options.logger,
-    });
+    const { githubQuota } = this.#options;
     this.#github = new GitHubLimits({
       secondaryDefaultWaitMs: this.#options.secondaryDefaultWaitMs,
       maxBlockMs: this.#options.maxBlockMs,
@@ -115,15 +91,17 @@ export class RateLimiter {
     const { onBlocksChange } = this.#options;
     if (onBlocksChange !== undefined) this.#github.on(onBlocksChange);
     this.#blocks = this.#github.blocks;
-    this.#pacer = this.#github.pacer;
+    const buckets = new LimiterBuckets(this.#options, this.#blocks, this.#github.pacer);
+    this.#buckets = buckets;
+    this.#workflows = buckets.workflows;
     this.#queue = new WaitQueue({
       clock: this.#options.clock,
       now: this.#now,
       waitOf: (workflowId, now) => {
-        const wait = this.#waitFor(this.#workflows.lookUp(workflowId), now);
-        return { wait, bucket: this.#shortBucket };
+        const wait = buckets.waitFor(this.#workflows.lookUp(workflowId), now);
+        return { wait, bucket: buckets.shortBucket };
       },
-      take: (workflowId, now) => this.#take(workflowId, this.#workflows.lookUp(workflowId), now),
+      take: (workflowId, now) => buckets.take(workflowId, this.#workflows.lookUp(workflowId), now),
     });
   }
 
@@ -148,12 +126,12 @@ export class RateLimiter {
     const now = this.#now();
     if (this.#queue.size > 0) this.#queue.drain(now);
     const entry = this.#workflows.lookUp(workflowId);
-    const wait = this.#waitFor(entry, now);
+    const wait = this.#buckets.waitFor(entry, now);
     if (wait === 0) {
-      this.#take(workflowId, entry, now);
+      this.#buckets.take(workflowId, entry, now);
       return ALLOWED;
     }
-    return this.#denied(wait, this.#shortBucket);
+    return this.#denied(wait, this.#buckets.shortBucket);
   }
 
   /**
@@ -176,66 +154,42 @@ export class RateLimiter {
    */
   consume(workflowId: string, options: ConsumeOptions = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const { signal, maxWaitMs = Number.POSITIVE_INFINITY } = options ?? {};
-      if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
-      if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
-        throw new RangeError(
-          `maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`,
-        );
-      }
-      if (
-        signal !== undefined &&
-        (typeof signal !== "object" ||
-          signal === null ||
-          typeof signal.addEventListener !== "function")
-      ) {
-        throw new TypeError("consume options.signal must be an AbortSignal");
-      }
+      const { signal, maxWaitMs } = checkConsumeArguments(workflowId, options);
       if (signal?.aborted) throw signal.reason;
       if (this.#shutDown) throw new RateLimiterShutDownError();
       const now = this.#now();
       if (this.#queue.size > 0) this.#queue.drain(now);
       const entry = this.#workflows.lookUp(workflowId);
-      const own = this.#waitFor(entry, now);
-      const ownBucket = this.#shortBucket;
+      const own = this.#buckets.waitFor(entry, now);
+      const ownBucket = this.#buckets.shortBucket;
       if (own === Number.POSITIVE_INFINITY)
         throw new RateLimitExhaustedError(ownBucket, workflowId);
-      const projected = this.#projectedWait(workflowId, entry, now, own, ownBucket);
+      const projected =
+        this.#queue.size === 0
+          ? { wait: own, bucket: ownBucket }
+          : this.#buckets.projectedWait(
+              entry,
+              now,
+              own,
+              ownBucket,
+              this.#queue.countAhead(workflowId),
+            );
       if (projected.wait > maxWaitMs && projected.wait !== Number.POSITIVE_INFINITY) {
         throw new RateLimitedError(projected.wait, projected.bucket, workflowId);
       }
       if (own > maxWaitMs) throw new RateLimitedError(own, ownBucket, workflowId);
-      // Bound to the caller's async context: a subscriber (a tracer) sees the
-      // end of the wait as part of the caller's work, not of the timer's.
-      const ended = waitsObserved()
-        ? AsyncResource.bind((outcome: LimiterWaitMessage["outcome"]) =>
-            publishWait({
-              workflowId,
-              startedAt: now,
-              waitedMs: Math.max(0, this.#now() - now),
-              expectedWaitMs: projected.wait,
-              outcome,
-            }),
-          )
-        : undefined;
-      this.#queue.enqueue({
-        workflowId,
-        deadline: now + maxWaitMs,
-        resolve: ended
-          ? () => {
-              ended("granted");
-              resolve();
-            }
-          : resolve,
-        reject: ended
-          ? (reason: unknown) => {
-              ended(signal?.aborted && reason === signal.reason ? "aborted" : "refused");
-              reject(reason);
-            }
-          : reject,
-        signal,
-        onAbort: undefined,
-      });
+      this.#queue.enqueue(
+        observedWaiter({
+          workflowId,
+          startedAt: now,
+          maxWaitMs,
+          expectedWaitMs: projected.wait,
+          signal,
+          resolve,
+          reject,
+          now: this.#now,
+        }),
+      );
     });
   }
 
@@ -272,11 +226,7 @@ export class RateLimiter {
     retryAfterSec?: number,
     resetAtEpochSec?: number,
   ): void {
-    if (kind !== "primary" && kind !== "secondary") {
-      throw new TypeError(`kind must be "primary" or "secondary", got ${String(kind)}`);
-    }
-    assertSeconds(retryAfterSec, "retryAfterSec");
-    assertSeconds(resetAtEpochSec, "resetAtEpochSec");
+    checkRateLimitArguments(kind, retryAfterSec, resetAtEpochSec);
     this.#recordAt(workflowId, kind, retryAfterSec, resetAtEpochSec, this.#now());
   }
 
@@ -289,9 +239,7 @@ export class RateLimiter {
     now: number,
   ): void {
     if (this.#github.record(workflowId, kind, retryAfterSec, resetAtEpochSec, now)) {
-      refill(this.#global, this.#globalRate, now);
-      this.#global.credit = 0;
-      this.#global.readyAt = 0;
+      this.#buckets.emptyGlobal(now);
     }
     if (this.#queue.size > 0) this.#queue.drain(now);
   }
@@ -334,7 +282,7 @@ export class RateLimiter {
     }
     this.#recordAt(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec, now);
     const blockWait = Math.max(0, Math.ceil(this.#blocks.until - now));
-    const tokenWait = waitForToken(this.#global, this.#globalRate, now);
+    const tokenWait = this.#buckets.globalTokenWait(now);
     return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };
   }
 
@@ -511,11 +459,8 @@ export class RateLimiter {
     const now = this.#now();
     const entry = workflowId === undefined ? undefined : this.#workflows.lookUp(workflowId);
     return {
-      global: tokensAt(this.#global, this.#globalRate, now),
-      workflow:
-        entry === undefined
-          ? this.#workflowRate.capacityUnits / TOKEN
-          : tokensAt(entry, this.#workflowRate, now),
+      global: this.#buckets.globalTokens(now),
+      workflow: this.#buckets.workflowTokens(entry, now),
     };
   }
 
@@ -536,85 +481,5 @@ export class RateLimiter {
     if (last.retryAfterMs === retryAfterMs && last.bucket === bucket) return last;
     this.#lastDenied = Object.freeze({ allowed: false, retryAfterMs, bucket });
     return this.#lastDenied;
-  }
-
-  /**
-   * The wait before `entry`'s workflow may send at `now`: the latest of the
-   * two buckets' refill, the recorded block and the quota pacing. Sets
-   * `#shortBucket` to the bucket that decides it, so the hot path allocates nothing.
-   */
-  #waitFor(entry: WorkflowEntry | undefined, now: number): number {
-    const tokenWait = waitForToken(this.#global, this.#globalRate, now);
-    const workflowWait = entry === undefined ? 0 : waitForToken(entry, this.#workflowRate, now);
-    const blockedUntil = this.#blocks.until;
-    let globalWait = blockedUntil > now ? Math.ceil(blockedUntil - now) : 0;
-    if (tokenWait > globalWait) globalWait = tokenWait;
-    const pacer = this.#pacer;
-    if (pacer.active) {
-      const paceWait = pacer.waitAt(now);
-      if (paceWait > globalWait) globalWait = paceWait;
-    }
-    if (workflowWait > globalWait) {
-      this.#shortBucket = "workflow";
-      return workflowWait;
-    }
-    this.#shortBucket = "global";
-    return globalWait;
-  }
-
-  #take(workflowId: string, entry: WorkflowEntry | undefined, now: number): void {
-    this.#global.credit -= TOKEN;
-    const taken = entry ?? this.#workflows.create(workflowId, now);
-    taken.credit -= TOKEN;
-    taken.lastActiveAt = now;
-    if (this.#pacer.active) this.#pacer.taken(now);
-  }
-
-  /**
-   * When a new waiter's turn would come if every waiter ahead takes its token
-   * first: the global bucket must hand out one token per waiter ahead, the
-   * workflow's one per waiter of the same workflow ahead. `Infinity` when the
-   * waiters ahead would empty a bucket that never refills (they may yet give up).
-   */
-  #projectedWait(
-    workflowId: string,
-    entry: WorkflowEntry | undefined,
-    now: number,
-    own: number,
-    ownBucket: RateLimitBucket,
-  ): { wait: number; bucket: RateLimitBucket } {
-    if (this.#queue.size === 0) return { wait: own, bucket: ownBucket };
-    const ahead = this.#queue.countAhead(workflowId);
-    const globalTokens = msUntilTokens(this.#global, this.#globalRate, now, ahead.all + 1);
-    const workflowState = entry ?? {
-      credit: this.#workflowRate.capacityUnits,
-      updatedAt: now,
-      readyAt: 0,
-    };
-    const workflowTokens = msUntilTokens(
-      workflowState,
-      this.#workflowRate,
-      now,
-      ahead.sameWorkflow + 1,
-    );
-    const globalWait = Math.max(own, globalTokens);
-    return workflowTokens > globalWait
-      ? { wait: workflowTokens, bucket: "workflow" }
-      : {
-          wait: globalWait,
-          bucket: ownBucket === "workflow" && own >= globalTokens ? "workflow" : "global",
-        };
-  }
-}
-
-function tokensAt(state: BucketState, rate: BucketRate, now: number): number {
-  const elapsed = now > state.updatedAt ? now - state.updatedAt : 0;
-  return Math.floor(Math.min(rate.capacityUnits, state.credit + elapsed * rate.unitsPerMs) / TOKEN);
-}
-
-function assertSeconds(value: number | undefined, name: string): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a non-negative finite number of seconds, got ${value}`);
   }
 }
