@@ -1,22 +1,17 @@
+import { nextBackoffMs } from "./backoff.js";
 import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
 import type {
-  ConsumeAllowed,
-  ConsumeDenied,
   ConsumeOptions,
   ConsumeResult,
   RecordedRateLimit,
   RemainingTokens,
 } from "./consume-result.js";
-import {
-  type RateLimitBucket,
-  RateLimitExhaustedError,
-  RateLimitedError,
-  RateLimiterShutDownError,
-} from "./errors.js";
+import { ALLOWED, DeniedVerdicts } from "./denied-verdicts.js";
+import { RateLimitExhaustedError, RateLimitedError, RateLimiterShutDownError } from "./errors.js";
 import type { GitHubBlocks } from "./github-blocks.js";
+import { GitHubBookkeeping } from "./github-bookkeeping.js";
 import { type BlocksChangeEvent, GitHubLimits, type RateLimiterEvents } from "./github-limits.js";
 import type { GitHubQuota } from "./github-quota.js";
-import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
 import { checkConsumeArguments, checkRateLimitArguments } from "./limiter-arguments.js";
 import { LimiterBuckets } from "./limiter-buckets.js";
 import { observedWaiter } from "./observed-waiter.js";
@@ -27,11 +22,6 @@ import {
 } from "./options.js";
 import { WaitQueue } from "./wait-queue.js";
 import type { WorkflowBuckets } from "./workflow-buckets.js";
-
-const ALLOWED: ConsumeAllowed = Object.freeze({ allowed: true, bucket: null });
-
-/** `2^60` times any sane base is past any ceiling; stop counting there. */
-const MAX_EXPONENT = 60;
 
 /**
  * A hierarchical token-bucket rate limiter for programs that call a rate-limited
@@ -65,12 +55,9 @@ export class RateLimiter {
   readonly #buckets: LimiterBuckets;
   readonly #workflows: WorkflowBuckets;
   readonly #queue: WaitQueue;
+  readonly #bookkeeping: GitHubBookkeeping;
+  readonly #denied = new DeniedVerdicts();
   #shutDown = false;
-  #lastDenied: ConsumeDenied = Object.freeze({
-    allowed: false,
-    retryAfterMs: -1,
-    bucket: "global",
-  });
 
   /**
    * @param options - bucket sizes, eviction, backoff, GitHub quota pacing,
@@ -103,6 +90,7 @@ export class RateLimiter {
       },
       take: (workflowId, now) => buckets.take(workflowId, this.#workflows.lookUp(workflowId), now),
     });
+    this.#bookkeeping = new GitHubBookkeeping(this.#github, buckets, this.#queue, this.#now);
   }
 
   /**
@@ -131,7 +119,7 @@ export class RateLimiter {
       this.#buckets.take(workflowId, entry, now);
       return ALLOWED;
     }
-    return this.#denied(wait, this.#buckets.shortBucket);
+    return this.#denied.verdict(wait, this.#buckets.shortBucket);
   }
 
   /**
@@ -227,21 +215,7 @@ export class RateLimiter {
     resetAtEpochSec?: number,
   ): void {
     checkRateLimitArguments(kind, retryAfterSec, resetAtEpochSec);
-    this.#recordAt(workflowId, kind, retryAfterSec, resetAtEpochSec, this.#now());
-  }
-
-  /** Records a checked limit as of `now`, so a caller that reports the wait measures it from the same instant. */
-  #recordAt(
-    workflowId: string,
-    kind: RateLimitKind,
-    retryAfterSec: number | undefined,
-    resetAtEpochSec: number | undefined,
-    now: number,
-  ): void {
-    if (this.#github.record(workflowId, kind, retryAfterSec, resetAtEpochSec, now)) {
-      this.#buckets.emptyGlobal(now);
-    }
-    if (this.#queue.size > 0) this.#queue.drain(now);
+    this.#bookkeeping.record(workflowId, kind, retryAfterSec, resetAtEpochSec, this.#now());
   }
 
   /**
@@ -270,20 +244,7 @@ export class RateLimiter {
    * ```
    */
   recordRateLimitFailure(value: unknown, workflowId = "unknown"): RecordedRateLimit | null {
-    const found = findHttpAnswer(value);
-    if (found === undefined) return null;
-    const now = this.#now();
-    this.#github.observe(found.failure.headers, now);
-    const limit = rateLimitOf(found, undefined);
-    if (limit === null) {
-      this.#github.endStreak(now);
-      if (this.#queue.size > 0) this.#queue.drain(now);
-      return null;
-    }
-    this.#recordAt(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec, now);
-    const blockWait = Math.max(0, Math.ceil(this.#blocks.until - now));
-    const tokenWait = this.#buckets.globalTokenWait(now);
-    return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };
+    return this.#bookkeeping.recordFailure(value, workflowId);
   }
 
   /**
@@ -306,14 +267,7 @@ export class RateLimiter {
    * ```
    */
   observeResponse(value: unknown): GitHubQuota | null {
-    const found = findHttpAnswer(value);
-    if (found === undefined) return null;
-    const now = this.#now();
-    const { status, headers } = found.failure;
-    if (status !== 403 && status !== 429) this.#github.endStreak(now);
-    const quota = this.#github.observe(headers, now);
-    if (this.#queue.size > 0) this.#queue.drain(now);
-    return quota;
+    return this.#bookkeeping.observeResponse(value);
   }
 
   /**
@@ -328,7 +282,7 @@ export class RateLimiter {
    * ```
    */
   exportBlocks(): RateLimitBlocksSnapshot {
-    return this.#github.blocks.toSnapshot(this.#now());
+    return this.#bookkeeping.exportBlocks();
   }
 
   /**
@@ -345,9 +299,7 @@ export class RateLimiter {
    * ```
    */
   restoreBlocks(snapshot: unknown): void {
-    const now = this.#now();
-    this.#github.restore(snapshot, now);
-    if (this.#queue.size > 0) this.#queue.drain(now);
+    this.#bookkeeping.restoreBlocks(snapshot);
   }
 
   /**
@@ -409,10 +361,7 @@ export class RateLimiter {
     const now = this.#now();
     const entry = this.#workflows.lookUp(workflowId) ?? this.#workflows.create(workflowId, now);
     entry.lastActiveAt = now;
-    const { baseMs, maxMs } = this.#options.backoff;
-    const exponential = Math.min(maxMs, baseMs * 2 ** entry.attempts);
-    if (entry.attempts < MAX_EXPONENT) entry.attempts++;
-    const jittered = Math.round(exponential * (0.75 + this.#options.random() * 0.5));
+    const jittered = nextBackoffMs(entry, this.#options.backoff, this.#options.random);
     return Math.max(jittered, Math.ceil(this.#blocks.until - now));
   }
 
@@ -473,13 +422,5 @@ export class RateLimiter {
   /** Number of workflow buckets held in memory. */
   get trackedWorkflows(): number {
     return this.#workflows.size;
-  }
-
-  /** Refusals at the same millisecond share one frozen answer instead of allocating each. */
-  #denied(retryAfterMs: number, bucket: RateLimitBucket): ConsumeDenied {
-    const last = this.#lastDenied;
-    if (last.retryAfterMs === retryAfterMs && last.bucket === bucket) return last;
-    this.#lastDenied = Object.freeze({ allowed: false, retryAfterMs, bucket });
-    return this.#lastDenied;
   }
 }
