@@ -1,10 +1,13 @@
-import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
+import type { RateLimitBlocksSnapshot } from "./blocks-snapshot.js";
 import type { RecordedRateLimit } from "./consume-result.js";
 import type { GitHubLimits } from "./github-limits.js";
 import type { GitHubQuota } from "./github-quota.js";
-import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
+import { findHttpAnswer, type GitHubRateLimit, rateLimitOf } from "./github-rate-limit.js";
 import type { LimiterBuckets } from "./limiter-buckets.js";
 import type { WaitQueue } from "./wait-queue.js";
+
+/** @internal A limit as GitHub stated it, checked. */
+export type StatedLimit = Pick<GitHubRateLimit, "kind" | "retryAfterSec" | "resetAtEpochSec">;
 
 /**
  * @internal What GitHub's answers do to the limiter: a recorded limit blocks
@@ -32,13 +35,8 @@ export class GitHubBookkeeping {
   }
 
   /** Records a checked limit as of `now`, so a caller that reports the wait measures it from the same instant. */
-  record(
-    workflowId: string,
-    kind: RateLimitKind,
-    retryAfterSec: number | undefined,
-    resetAtEpochSec: number | undefined,
-    now: number,
-  ): void {
+  record(workflowId: string, limit: StatedLimit, now: number): void {
+    const { kind, retryAfterSec, resetAtEpochSec } = limit;
     if (this.#github.record(workflowId, kind, retryAfterSec, resetAtEpochSec, now)) {
       this.#buckets.emptyGlobal(now);
     }
@@ -57,7 +55,7 @@ export class GitHubBookkeeping {
       this.#serveWaiters(now);
       return null;
     }
-    this.record(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec, now);
+    this.record(workflowId, limit, now);
     const blockWait = Math.max(0, Math.ceil(this.#github.blocks.until - now));
     const tokenWait = this.#buckets.globalTokenWait(now);
     return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };

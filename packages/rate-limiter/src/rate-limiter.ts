@@ -215,7 +215,7 @@ export class RateLimiter {
     resetAtEpochSec?: number,
   ): void {
     checkRateLimitArguments(kind, retryAfterSec, resetAtEpochSec);
-    this.#bookkeeping.record(workflowId, kind, retryAfterSec, resetAtEpochSec, this.#now());
+    this.#bookkeeping.record(workflowId, { kind, retryAfterSec, resetAtEpochSec }, this.#now());
   }
 
   /**
