@@ -1,20 +1,12 @@
-import type { TimerHandle } from "@beauvoir/core";
 import type { CircuitState } from "./circuit-state.js";
-import { publishBreakerState } from "./diagnostics.js";
-import { BreakerSnapshotError, CircuitOpenError, CircuitTimeoutError } from "./errors.js";
-import {
-  type CircuitBreakerEventName,
-  type CircuitBreakerEvents,
-  EVENT_NAMES,
-  type StateChangeReason,
-} from "./events.js";
-import {
-  FAILURE_CLASSES,
-  type FailureClass,
-  failureClassIndex,
-  isFailureClass,
-} from "./failure-class.js";
-import { FailureRing } from "./failure-ring.js";
+import { CircuitStateMachine } from "./circuit-state-machine.js";
+import { type CircuitStats, windowTotals } from "./circuit-stats.js";
+import { classifyOutcome } from "./classify-outcome.js";
+import { BreakerSnapshotError } from "./errors.js";
+import { type CircuitBreakerEventName, type CircuitBreakerEvents, EVENT_NAMES } from "./events.js";
+import { checkExecuteOptions, type ExecuteOptions } from "./execute-options.js";
+import { FAILURE_CLASSES, type FailureClass, isFailureClass } from "./failure-class.js";
+import { NEVER_ABORTED, runGuardedCall } from "./guarded-call.js";
 import {
   type CircuitBreakerOptions,
   type LegacyCircuitBreakerOptions,
@@ -23,71 +15,6 @@ import {
 } from "./options.js";
 import { type CircuitBreakerSnapshot, parseSnapshot } from "./snapshot.js";
 import { type Listener, TypedEmitter } from "./typed-emitter.js";
-import { REJECTION_COUNTER, SUCCESS_COUNTER, WindowCounters } from "./window-counters.js";
-
-/** Per-call options of {@link CircuitBreaker.execute}. */
-export interface ExecuteOptions {
-  /**
-   * Cancels the call: `execute()` rejects at once with the signal's reason, the
-   * function's signal aborts too, and nothing counts as a failure. An already
-   * aborted signal rejects without running the function.
-   */
-  signal?: AbortSignal | undefined;
-  /**
-   * Time limit in milliseconds (`Infinity`: none). When it runs out, the
-   * function's signal aborts, `execute()` rejects with a `CircuitTimeoutError`,
-   * and the failure counts as `external`.
-   * @default no limit
-   */
-  timeoutMs?: number | undefined;
-  /** Maps what the function threw to a failure class, for this call. @default the breaker's `classify` */
-  classify?: ((error: unknown) => FailureClass) | undefined;
-}
-
-/** What {@link CircuitBreaker.getStats} reports. */
-export interface CircuitStats {
-  /** The breaker's `name` option. */
-  readonly name: string | undefined;
-  /** The current state. */
-  readonly state: CircuitState;
-  /**
-   * Failures in the rolling window, by class, in every state. Counted in 60
-   * time buckets: a failure leaves these totals between `rollingWindowMs` and
-   * `rollingWindowMs * 61 / 60` after it happened.
-   */
-  readonly failures: Readonly<Record<FailureClass, number>>;
-  /** Sum of `failures` over the `countableClasses`. */
-  readonly countableFailures: number;
-  /**
-   * Countable failures that count toward `failureThreshold` right now, exactly:
-   * those since the circuit last closed (or, with `resetOnSuccess`, since the
-   * last success), within the window. Always 0 unless CLOSED.
-   */
-  readonly countedTowardThreshold: number;
-  /** Successful calls and `recordSuccess()` calls in the rolling window. */
-  readonly successes: number;
-  /** Calls refused with `CircuitOpenError` in the rolling window. */
-  readonly rejections: number;
-  /** When the circuit last opened, epoch ms; null when CLOSED. */
-  readonly openedAt: number | null;
-  /** When the circuit half-opened, epoch ms; null unless HALF_OPEN. */
-  readonly halfOpenAt: number | null;
-  /** When an OPEN circuit will half-open, epoch ms; null unless OPEN. */
-  readonly retryAt: number | null;
-  /** Probe calls running now (HALF_OPEN). */
-  readonly probesInFlight: number;
-  /** Successful probes since the circuit half-opened. */
-  readonly probeSuccesses: number;
-  /** The configured threshold. */
-  readonly failureThreshold: number;
-  /** The configured window. */
-  readonly rollingWindowMs: number;
-}
-
-// Handed to functions when nothing can abort the call: creating a signal costs
-// microseconds, far more than the rest of `execute()`. Listeners added to it
-// never fire; remove them as you would on any long-lived signal.
-const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /** Settles one call's outcome; shared by the plain calls of one generation. */
 interface OutcomeHandlers {
@@ -95,12 +22,6 @@ interface OutcomeHandlers {
   readonly onFulfilled: (value: unknown) => unknown;
   readonly onRejected: (error: unknown) => never;
 }
-
-const STATE_EVENTS = {
-  OPEN: "open",
-  HALF_OPEN: "halfOpen",
-  CLOSED: "close",
-} as const satisfies Record<CircuitState, CircuitBreakerEventName>;
 
 /**
  * A circuit breaker that counts classified failures over a rolling window.
@@ -129,21 +50,15 @@ const STATE_EVENTS = {
  */
 export class CircuitBreaker {
   readonly #options: ResolvedOptions;
-  readonly #countable: readonly boolean[];
-  readonly #ring: FailureRing;
-  readonly #counters: WindowCounters;
   readonly #events: TypedEmitter<CircuitBreakerEvents>;
-
-  #state: CircuitState = "CLOSED";
-  // Bumped on every transition: outcomes of calls admitted under an older
-  // generation (a probe still running when the circuit reopened, a call that
-  // started before it opened) are counted in the statistics only.
-  #generation = 0;
-  #openedAt: number | null = null;
-  #retryAt = 0;
-  #halfOpenAt: number | null = null;
-  #probesInFlight = 0;
-  #probeSuccesses = 0;
+  readonly #machine: CircuitStateMachine;
+  readonly #warn = (message: string, data: Record<string, unknown>): void => {
+    try {
+      this.#options.logger.warn(message, { breaker: this.#options.name, ...data });
+    } catch {
+      // A broken logger must not break the breaker either.
+    }
+  };
   #plainHandlers: OutcomeHandlers | undefined;
 
   /**
@@ -154,15 +69,12 @@ export class CircuitBreaker {
    */
   constructor(options?: CircuitBreakerOptions | LegacyCircuitBreakerOptions) {
     this.#options = resolveOptions(options);
-    const countable = new Set(this.#options.countableClasses);
-    this.#countable = FAILURE_CLASSES.map((failureClass) => countable.has(failureClass));
-    this.#ring = new FailureRing(this.#options.failureThreshold);
-    this.#counters = new WindowCounters(this.#options.rollingWindowMs);
     this.#events = new TypedEmitter((event, error) =>
       this.#warn("circuit breaker listener threw", { event, error }),
     );
+    this.#machine = new CircuitStateMachine(this.#options, this.#events, this.#warn);
     if (options?.initialState !== undefined) {
-      this.#restore(parseSnapshot(options.initialState), this.#options.now());
+      this.#machine.restore(parseSnapshot(options.initialState), this.#options.now());
     }
   }
 
@@ -210,13 +122,32 @@ export class CircuitBreaker {
         ({ signal, timeoutMs, classify } = checkExecuteOptions(options));
         if (signal?.aborted) throw signal.reason;
       }
-      isProbe = this.#admit();
+      isProbe = this.#machine.admit();
     } catch (error) {
       return Promise.reject(error);
     }
-    const generation = this.#generation;
+    const generation = this.#machine.generation;
     if (signal !== undefined || timeoutMs !== undefined) {
-      return this.#executeGuarded(fn, isProbe, generation, signal, timeoutMs, classify);
+      const machine = this.#machine;
+      const { clock, name } = this.#options;
+      return runGuardedCall(
+        fn,
+        { signal, timeoutMs, clock, name },
+        {
+          succeeded: () => machine.settleSuccess(generation, isProbe, "call"),
+          failed: (error) =>
+            machine.settleFailure(
+              generation,
+              isProbe,
+              this.#classify(error, classify),
+              error,
+              "error",
+            ),
+          timedOut: (error) =>
+            machine.settleFailure(generation, isProbe, "external", error, "timeout"),
+          cancelled: () => machine.cancel(generation, isProbe),
+        },
+      );
     }
     // The hot path: `then` with handlers shared by every plain call of this
     // generation costs far less than an async function or fresh closures.
@@ -252,8 +183,14 @@ export class CircuitBreaker {
         `recordFailure: ${JSON.stringify(failureClass)} is not one of ${FAILURE_CLASSES.join(", ")}`,
       );
     }
-    this.#refresh(this.#options.now());
-    this.#settleFailure(this.#generation, false, failureClass, undefined, "recorded");
+    this.#machine.refresh(this.#options.now());
+    this.#machine.settleFailure(
+      this.#machine.generation,
+      false,
+      failureClass,
+      undefined,
+      "recorded",
+    );
   }
 
   /**
@@ -265,8 +202,8 @@ export class CircuitBreaker {
    * ```
    */
   recordSuccess(): void {
-    this.#refresh(this.#options.now());
-    this.#settleSuccess(this.#generation, false, "recorded");
+    this.#machine.refresh(this.#options.now());
+    this.#machine.settleSuccess(this.#machine.generation, false, "recorded");
   }
 
   /**
@@ -278,8 +215,8 @@ export class CircuitBreaker {
    * ```
    */
   getState(): CircuitState {
-    this.#refresh(this.#options.now());
-    return this.#state;
+    this.#machine.refresh(this.#options.now());
+    return this.#machine.state;
   }
 
   /**
@@ -293,29 +230,26 @@ export class CircuitBreaker {
    */
   getStats(): CircuitStats {
     const now = this.#options.now();
-    this.#refresh(now);
-    const totals = this.#counters.totals(now);
-    const failures = {} as Record<FailureClass, number>;
-    let countableFailures = 0;
-    FAILURE_CLASSES.forEach((failureClass, index) => {
-      failures[failureClass] = totals[index]!;
-      if (this.#countable[index]) countableFailures += totals[index]!;
-    });
+    const machine = this.#machine;
+    machine.refresh(now);
+    const { failures, countableFailures, successes, rejections } = windowTotals(
+      machine.counters.totals(now),
+      machine.countable,
+    );
     const { rollingWindowMs, failureThreshold, name } = this.#options;
     return {
       name,
-      state: this.#state,
+      state: machine.state,
       failures,
       countableFailures,
-      countedTowardThreshold:
-        this.#state === "CLOSED" ? this.#ring.within(now, rollingWindowMs).length : 0,
-      successes: totals[SUCCESS_COUNTER]!,
-      rejections: totals[REJECTION_COUNTER]!,
-      openedAt: this.#openedAt,
-      halfOpenAt: this.#halfOpenAt,
-      retryAt: this.#state === "OPEN" ? this.#retryAt : null,
-      probesInFlight: this.#probesInFlight,
-      probeSuccesses: this.#probeSuccesses,
+      countedTowardThreshold: machine.countedFailures(now).length,
+      successes,
+      rejections,
+      openedAt: machine.openedAt,
+      halfOpenAt: machine.halfOpenAt,
+      retryAt: machine.retryAt,
+      probesInFlight: machine.probes.inFlight,
+      probeSuccesses: machine.probes.successes,
       failureThreshold,
       rollingWindowMs,
     };
@@ -331,12 +265,7 @@ export class CircuitBreaker {
    * ```
    */
   reset(): void {
-    const now = this.#options.now();
-    if (this.#state === "CLOSED") {
-      this.#ring.clear();
-      return;
-    }
-    this.#close(now, "reset");
+    this.#machine.reset(this.#options.now());
   }
 
   /**
@@ -351,14 +280,14 @@ export class CircuitBreaker {
    */
   toJSON(): CircuitBreakerSnapshot {
     const now = this.#options.now();
-    this.#refresh(now);
+    const machine = this.#machine;
+    machine.refresh(now);
     return {
       version: 1,
-      state: this.#state,
-      openedAt: this.#openedAt,
-      retryAt: this.#state === "OPEN" ? this.#retryAt : null,
-      failureTimestamps:
-        this.#state === "CLOSED" ? this.#ring.within(now, this.#options.rollingWindowMs) : [],
+      state: machine.state,
+      openedAt: machine.openedAt,
+      retryAt: machine.retryAt,
+      failureTimestamps: machine.countedFailures(now),
       savedAt: now,
     };
   }
@@ -391,14 +320,7 @@ export class CircuitBreaker {
     } catch (error) {
       throw new BreakerSnapshotError((error as Error).message, undefined, error);
     }
-    this.#state = "CLOSED";
-    this.#generation++;
-    this.#openedAt = null;
-    this.#halfOpenAt = null;
-    this.#probesInFlight = 0;
-    this.#probeSuccesses = 0;
-    this.#ring.clear();
-    this.#restore(parsed, now);
+    this.#machine.restore(parsed, now);
   }
 
   /**
@@ -407,10 +329,8 @@ export class CircuitBreaker {
    */
   hasNothingToRemember(): boolean {
     const now = this.#options.now();
-    this.#refresh(now);
-    return (
-      this.#state === "CLOSED" && this.#ring.within(now, this.#options.rollingWindowMs).length === 0
-    );
+    this.#machine.refresh(now);
+    return this.#machine.state === "CLOSED" && this.#machine.countedFailures(now).length === 0;
   }
 
   /**
@@ -440,30 +360,6 @@ export class CircuitBreaker {
     return this.#events.on(event, listener);
   }
 
-  /** Admits a call or throws CircuitOpenError; returns whether the call is a probe. */
-  #admit(): boolean {
-    if (this.#state === "CLOSED") return false;
-    const now = this.#options.now();
-    this.#refresh(now);
-    // A listener of the transition may have changed the state again.
-    const state = this.#state as CircuitState;
-    if (state === "CLOSED") return false;
-    if (state === "HALF_OPEN" && this.#probesInFlight < this.#options.halfOpenProbeCount) {
-      this.#probesInFlight++;
-      return true;
-    }
-    const retryAt = state === "OPEN" ? this.#retryAt : now;
-    const error = new CircuitOpenError(retryAt, state, this.#options.name);
-    this.#counters.add(REJECTION_COUNTER, now);
-    this.#events.emit("reject", {
-      reason: state === "OPEN" ? "open" : "probes_busy",
-      state,
-      retryAt,
-      at: now,
-    });
-    throw error;
-  }
-
   #sharedHandlers(generation: number): OutcomeHandlers {
     let handlers = this.#plainHandlers;
     if (handlers === undefined || handlers.generation !== generation) {
@@ -478,246 +374,24 @@ export class CircuitBreaker {
     isProbe: boolean,
     classify: ((error: unknown) => FailureClass) | undefined,
   ): OutcomeHandlers {
+    const machine = this.#machine;
     return {
       generation,
       onFulfilled: (value: unknown) => {
-        this.#settleSuccess(generation, isProbe, "call");
+        machine.settleSuccess(generation, isProbe, "call");
         return value;
       },
       onRejected: (error: unknown): never => {
-        this.#settleFailure(generation, isProbe, this.#classify(error, classify), error, "error");
+        machine.settleFailure(generation, isProbe, this.#classify(error, classify), error, "error");
         throw error;
       },
     };
-  }
-
-  #executeGuarded<T>(
-    fn: (signal: AbortSignal) => Promise<T> | T,
-    isProbe: boolean,
-    generation: number,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-    classify: ((error: unknown) => FailureClass) | undefined,
-  ): Promise<T> {
-    const { clock, name } = this.#options;
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      let timer: TimerHandle | undefined;
-      let controller: AbortController | undefined;
-      const finish = () => {
-        settled = true;
-        if (timer !== undefined) clock.clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const onAbort = () => {
-        if (settled) return;
-        finish();
-        const reason = signal!.reason;
-        controller?.abort(reason);
-        // Cancelled by the caller: says nothing about the service, frees the probe slot.
-        if (isProbe && generation === this.#generation) this.#probesInFlight--;
-        reject(reason);
-      };
-      let callSignal = signal ?? NEVER_ABORTED;
-      if (timeoutMs !== undefined) {
-        const timeoutController = new AbortController();
-        controller = timeoutController;
-        callSignal = timeoutController.signal;
-        timer = clock.setTimeout(() => {
-          if (settled) return;
-          finish();
-          const error = new CircuitTimeoutError(timeoutMs, name);
-          timeoutController.abort(error);
-          this.#settleFailure(generation, isProbe, "external", error, "timeout");
-          reject(error);
-        }, timeoutMs);
-        timer.unref?.();
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      let result: Promise<T> | T;
-      try {
-        result = fn(callSignal);
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      // Outcomes after a timeout or an abort are dropped, rejections included,
-      // so a late failure is neither counted nor reported as unhandled.
-      Promise.resolve(result).then(
-        (value) => {
-          if (settled) return;
-          finish();
-          this.#settleSuccess(generation, isProbe, "call");
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (settled) return;
-          finish();
-          this.#settleFailure(generation, isProbe, this.#classify(error, classify), error, "error");
-          reject(error);
-        },
-      );
-    });
-  }
-
-  #settleSuccess(generation: number, isProbe: boolean, reason: "call" | "recorded"): void {
-    const now = this.#options.now();
-    this.#counters.add(SUCCESS_COUNTER, now);
-    if (this.#events.has("success")) {
-      this.#events.emit("success", { reason, state: this.#state, at: now });
-    }
-    if (generation !== this.#generation) return;
-    if (isProbe) this.#probesInFlight--;
-    this.#applySuccess(now);
-  }
-
-  #settleFailure(
-    generation: number,
-    isProbe: boolean,
-    failureClass: FailureClass,
-    error: unknown,
-    reason: "error" | "timeout" | "recorded",
-  ): void {
-    const now = this.#options.now();
-    const index = failureClassIndex(failureClass);
-    const counted = this.#countable[index]!;
-    this.#counters.add(index, now);
-    if (this.#events.has("failure")) {
-      this.#events.emit("failure", {
-        reason,
-        failureClass,
-        counted,
-        error,
-        state: this.#state,
-        at: now,
-      });
-    }
-    if (generation !== this.#generation) return;
-    if (isProbe) this.#probesInFlight--;
-    if (!counted) {
-      // The service answered (a 404, a validation error): that is a sign of health.
-      this.#applySuccess(now);
-    } else if (this.#state === "CLOSED") {
-      this.#ring.push(now);
-      if (this.#ring.isFullWithin(now, this.#options.rollingWindowMs)) {
-        this.#open(now, "failure_threshold");
-      }
-    } else if (this.#state === "HALF_OPEN") {
-      this.#open(now, "probe_failed");
-    }
-  }
-
-  #applySuccess(now: number): void {
-    if (this.#state === "CLOSED") {
-      if (this.#options.resetOnSuccess) this.#ring.clear();
-    } else if (this.#state === "HALF_OPEN") {
-      this.#probeSuccesses++;
-      if (this.#probeSuccesses >= this.#options.halfOpenProbeCount) {
-        this.#close(now, "probes_succeeded");
-      }
-    }
-  }
-
-  #refresh(now: number): void {
-    if (this.#state === "OPEN" && now >= this.#retryAt) {
-      this.#transition("HALF_OPEN", now, "open_duration_elapsed");
-    }
-  }
-
-  #open(now: number, reason: StateChangeReason): void {
-    this.#openedAt = now;
-    this.#retryAt = now + this.#options.openDurationMs;
-    this.#transition("OPEN", now, reason);
-  }
-
-  #close(now: number, reason: StateChangeReason): void {
-    this.#openedAt = null;
-    this.#transition("CLOSED", now, reason);
-  }
-
-  #transition(to: CircuitState, now: number, reason: StateChangeReason): void {
-    const from = this.#state;
-    this.#state = to;
-    this.#generation++;
-    this.#ring.clear();
-    this.#probesInFlight = 0;
-    this.#probeSuccesses = 0;
-    this.#halfOpenAt = to === "HALF_OPEN" ? now : null;
-    const { onStateChange } = this.#options;
-    if (onStateChange !== undefined) {
-      try {
-        onStateChange(from, to);
-      } catch (error) {
-        this.#warn("circuit breaker onStateChange threw", { from, to, error });
-      }
-    }
-    const retryAt = to === "OPEN" ? this.#retryAt : null;
-    publishBreakerState(() => ({ name: this.#options.name, from, to, reason, at: now, retryAt }));
-    this.#events.emit(STATE_EVENTS[to], { from, to, reason, at: now, retryAt });
   }
 
   #classify(
     error: unknown,
     classify: ((error: unknown) => FailureClass) | undefined,
   ): FailureClass {
-    const classifier = classify ?? this.#options.classify;
-    try {
-      const failureClass = classifier(error);
-      if (isFailureClass(failureClass)) return failureClass;
-      this.#warn("circuit breaker classify returned an unknown class; counted as transient", {
-        failureClass,
-      });
-    } catch (classifyError) {
-      this.#warn("circuit breaker classify threw; counted as transient", { error: classifyError });
-    }
-    return "transient";
+    return classifyOutcome(error, classify ?? this.#options.classify, this.#warn);
   }
-
-  #restore(snapshot: CircuitBreakerSnapshot, now: number): void {
-    this.#state = snapshot.state;
-    this.#openedAt = snapshot.state === "CLOSED" ? null : snapshot.openedAt;
-    if (snapshot.state === "OPEN") {
-      this.#retryAt = Math.min(snapshot.retryAt!, now + this.#options.openDurationMs);
-    }
-    // A restarted process has no probes in flight: HALF_OPEN starts over.
-    if (snapshot.state === "HALF_OPEN") this.#halfOpenAt = now;
-    if (snapshot.state === "CLOSED") {
-      const { rollingWindowMs, failureThreshold } = this.#options;
-      const recent = snapshot.failureTimestamps.filter((time) => now - time < rollingWindowMs);
-      for (const time of recent.slice(-failureThreshold)) this.#ring.push(time);
-    }
-  }
-
-  #warn(message: string, data: Record<string, unknown>): void {
-    try {
-      this.#options.logger.warn(message, { breaker: this.#options.name, ...data });
-    } catch {
-      // A broken logger must not break the breaker either.
-    }
-  }
-}
-
-function checkExecuteOptions(options: ExecuteOptions): ExecuteOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("execute(fn, options): options must be an object");
-  }
-  const { signal, timeoutMs, classify } = options;
-  if (
-    signal !== undefined &&
-    (typeof signal !== "object" || signal === null || typeof signal.addEventListener !== "function")
-  ) {
-    throw new TypeError("execute options.signal must be an AbortSignal");
-  }
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0))) {
-    throw new RangeError(
-      `execute options.timeoutMs must be a number > 0, got ${String(timeoutMs)}`,
-    );
-  }
-  if (classify !== undefined && typeof classify !== "function") {
-    throw new TypeError("execute options.classify must be a function");
-  }
-  return {
-    ...(signal === undefined ? {} : { signal }),
-    ...(timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY ? {} : { timeoutMs }),
-    ...(classify === undefined ? {} : { classify }),
-  };
 }

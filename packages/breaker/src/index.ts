@@ -1,10 +1,6 @@
 // Shared with @beauvoir/rate-limiter through core; re-exported so breaker's API is unchanged.
 export { type HeadersLike, mentionsSecondaryRateLimit, readHeader } from "@beauvoir/core";
-export {
-  CircuitBreaker,
-  type CircuitStats,
-  type ExecuteOptions,
-} from "./circuit-breaker.js";
+export { CircuitBreaker } from "./circuit-breaker.js";
 export {
   CIRCUIT_BREAKER_GROUP_DEFAULTS,
   CircuitBreakerGroup,
@@ -14,6 +10,7 @@ export {
   type GroupStateChangeEvent,
 } from "./circuit-breaker-group.js";
 export { type CircuitState, isCircuitState } from "./circuit-state.js";
+export type { CircuitStats } from "./circuit-stats.js";
 export { classifyFailure, classifyGitHubResponse } from "./classify-failure.js";
 export { classifyGitHubFailure, type GitHubFailureContext } from "./classify-github-failure.js";
 export { BREAKER_STATE_CHANNEL, type BreakerStateMessage } from "./diagnostics.js";
@@ -32,6 +29,7 @@ export type {
   CircuitSuccessEvent,
   StateChangeReason,
 } from "./events.js";
+export type { ExecuteOptions } from "./execute-options.js";
 export { FAILURE_CLASSES, type FailureClass, isFailureClass } from "./failure-class.js";
 export { findNetworkErrorCode } from "./network-error-code.js";
 export {

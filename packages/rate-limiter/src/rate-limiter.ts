@@ -1,45 +1,27 @@
-import { AsyncResource } from "node:async_hooks";
+import { nextBackoffMs } from "./backoff.js";
 import type { RateLimitBlocksSnapshot, RateLimitKind } from "./blocks-snapshot.js";
 import type {
-  ConsumeAllowed,
-  ConsumeDenied,
   ConsumeOptions,
   ConsumeResult,
   RecordedRateLimit,
   RemainingTokens,
 } from "./consume-result.js";
-import { type LimiterWaitMessage, publishWait, waitsObserved } from "./diagnostics.js";
-import {
-  type RateLimitBucket,
-  RateLimitExhaustedError,
-  RateLimitedError,
-  RateLimiterShutDownError,
-} from "./errors.js";
+import { ALLOWED, DeniedVerdicts } from "./denied-verdicts.js";
+import { RateLimitExhaustedError, RateLimitedError, RateLimiterShutDownError } from "./errors.js";
 import type { GitHubBlocks } from "./github-blocks.js";
+import { GitHubBookkeeping } from "./github-bookkeeping.js";
 import { type BlocksChangeEvent, GitHubLimits, type RateLimiterEvents } from "./github-limits.js";
-import type { GitHubQuota, QuotaPacer } from "./github-quota.js";
-import { findHttpAnswer, rateLimitOf } from "./github-rate-limit.js";
+import type { GitHubQuota } from "./github-quota.js";
+import { checkConsumeArguments, checkRateLimitArguments } from "./limiter-arguments.js";
+import { LimiterBuckets } from "./limiter-buckets.js";
+import { observedWaiter } from "./observed-waiter.js";
 import {
   type RateLimiterOptions,
   type ResolvedRateLimiterOptions,
   resolveOptions,
 } from "./options.js";
-import {
-  type BucketRate,
-  type BucketState,
-  bucketRate,
-  msUntilTokens,
-  refill,
-  TOKEN,
-  waitForToken,
-} from "./token-bucket.js";
 import { WaitQueue } from "./wait-queue.js";
-import { WorkflowBuckets, type WorkflowEntry } from "./workflow-buckets.js";
-
-const ALLOWED: ConsumeAllowed = Object.freeze({ allowed: true, bucket: null });
-
-/** `2^60` times any sane base is past any ceiling; stop counting there. */
-const MAX_EXPONENT = 60;
+import type { WorkflowBuckets } from "./workflow-buckets.js";
 
 /**
  * A hierarchical token-bucket rate limiter for programs that call a rate-limited
@@ -67,23 +49,15 @@ const MAX_EXPONENT = 60;
 export class RateLimiter {
   readonly #options: ResolvedRateLimiterOptions;
   readonly #now: () => number;
-  readonly #globalRate: BucketRate;
-  readonly #workflowRate: BucketRate;
-  readonly #global: BucketState;
-  readonly #workflows: WorkflowBuckets;
   readonly #github: GitHubLimits;
-  /** `#github`'s parts every request reads, one hop closer. */
+  /** `#github`'s blocks, which every request reads, one hop closer. */
   readonly #blocks: GitHubBlocks;
-  readonly #pacer: QuotaPacer;
+  readonly #buckets: LimiterBuckets;
+  readonly #workflows: WorkflowBuckets;
   readonly #queue: WaitQueue;
+  readonly #bookkeeping: GitHubBookkeeping;
+  readonly #denied = new DeniedVerdicts();
   #shutDown = false;
-  /** The bucket that set the last wait computed by `#waitFor`. */
-  #shortBucket: RateLimitBucket = "global";
-  #lastDenied: ConsumeDenied = Object.freeze({
-    allowed: false,
-    retryAfterMs: -1,
-    bucket: "global",
-  });
 
   /**
    * @param options - bucket sizes, eviction, backoff, GitHub quota pacing,
@@ -93,18 +67,7 @@ export class RateLimiter {
   constructor(options?: RateLimiterOptions) {
     this.#options = resolveOptions(options);
     this.#now = this.#options.now;
-    const { global, perWorkflow, githubQuota } = this.#options;
-    this.#globalRate = bucketRate(global.capacity, global.refillPerHour);
-    this.#workflowRate = bucketRate(perWorkflow.capacity, perWorkflow.refillPerHour);
-    this.#global = { credit: this.#globalRate.capacityUnits, updatedAt: this.#now(), readyAt: 0 };
-    this.#workflows = new WorkflowBuckets({
-      rate: this.#workflowRate,
-      idleEvictionMs: this.#options.idleEvictionMs,
-      cleanupIntervalMs: this.#options.cleanupIntervalMs,
-      clock: this.#options.clock,
-      now: this.#now,
-      logger: this.#options.logger,
-    });
+    const { githubQuota } = this.#options;
     this.#github = new GitHubLimits({
       secondaryDefaultWaitMs: this.#options.secondaryDefaultWaitMs,
       maxBlockMs: this.#options.maxBlockMs,
@@ -115,16 +78,19 @@ export class RateLimiter {
     const { onBlocksChange } = this.#options;
     if (onBlocksChange !== undefined) this.#github.on(onBlocksChange);
     this.#blocks = this.#github.blocks;
-    this.#pacer = this.#github.pacer;
+    const buckets = new LimiterBuckets(this.#options, this.#blocks, this.#github.pacer);
+    this.#buckets = buckets;
+    this.#workflows = buckets.workflows;
     this.#queue = new WaitQueue({
       clock: this.#options.clock,
       now: this.#now,
       waitOf: (workflowId, now) => {
-        const wait = this.#waitFor(this.#workflows.lookUp(workflowId), now);
-        return { wait, bucket: this.#shortBucket };
+        const wait = buckets.waitFor(this.#workflows.lookUp(workflowId), now);
+        return { wait, bucket: buckets.shortBucket };
       },
-      take: (workflowId, now) => this.#take(workflowId, this.#workflows.lookUp(workflowId), now),
+      take: (workflowId, now) => buckets.take(workflowId, this.#workflows.lookUp(workflowId), now),
     });
+    this.#bookkeeping = new GitHubBookkeeping(this.#github, buckets, this.#queue, this.#now);
   }
 
   /**
@@ -148,12 +114,12 @@ export class RateLimiter {
     const now = this.#now();
     if (this.#queue.size > 0) this.#queue.drain(now);
     const entry = this.#workflows.lookUp(workflowId);
-    const wait = this.#waitFor(entry, now);
+    const wait = this.#buckets.waitFor(entry, now);
     if (wait === 0) {
-      this.#take(workflowId, entry, now);
+      this.#buckets.take(workflowId, entry, now);
       return ALLOWED;
     }
-    return this.#denied(wait, this.#shortBucket);
+    return this.#denied.verdict(wait, this.#buckets.shortBucket);
   }
 
   /**
@@ -176,66 +142,42 @@ export class RateLimiter {
    */
   consume(workflowId: string, options: ConsumeOptions = {}): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const { signal, maxWaitMs = Number.POSITIVE_INFINITY } = options ?? {};
-      if (typeof workflowId !== "string") throw new TypeError("workflowId must be a string");
-      if (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0) {
-        throw new RangeError(
-          `maxWaitMs must be a non-negative number of milliseconds, got ${maxWaitMs}`,
-        );
-      }
-      if (
-        signal !== undefined &&
-        (typeof signal !== "object" ||
-          signal === null ||
-          typeof signal.addEventListener !== "function")
-      ) {
-        throw new TypeError("consume options.signal must be an AbortSignal");
-      }
+      const { signal, maxWaitMs } = checkConsumeArguments(workflowId, options);
       if (signal?.aborted) throw signal.reason;
       if (this.#shutDown) throw new RateLimiterShutDownError();
       const now = this.#now();
       if (this.#queue.size > 0) this.#queue.drain(now);
       const entry = this.#workflows.lookUp(workflowId);
-      const own = this.#waitFor(entry, now);
-      const ownBucket = this.#shortBucket;
+      const own = this.#buckets.waitFor(entry, now);
+      const ownBucket = this.#buckets.shortBucket;
       if (own === Number.POSITIVE_INFINITY)
         throw new RateLimitExhaustedError(ownBucket, workflowId);
-      const projected = this.#projectedWait(workflowId, entry, now, own, ownBucket);
+      const projected =
+        this.#queue.size === 0
+          ? { wait: own, bucket: ownBucket }
+          : this.#buckets.projectedWait(
+              entry,
+              now,
+              own,
+              ownBucket,
+              this.#queue.countAhead(workflowId),
+            );
       if (projected.wait > maxWaitMs && projected.wait !== Number.POSITIVE_INFINITY) {
         throw new RateLimitedError(projected.wait, projected.bucket, workflowId);
       }
       if (own > maxWaitMs) throw new RateLimitedError(own, ownBucket, workflowId);
-      // Bound to the caller's async context: a subscriber (a tracer) sees the
-      // end of the wait as part of the caller's work, not of the timer's.
-      const ended = waitsObserved()
-        ? AsyncResource.bind((outcome: LimiterWaitMessage["outcome"]) =>
-            publishWait({
-              workflowId,
-              startedAt: now,
-              waitedMs: Math.max(0, this.#now() - now),
-              expectedWaitMs: projected.wait,
-              outcome,
-            }),
-          )
-        : undefined;
-      this.#queue.enqueue({
-        workflowId,
-        deadline: now + maxWaitMs,
-        resolve: ended
-          ? () => {
-              ended("granted");
-              resolve();
-            }
-          : resolve,
-        reject: ended
-          ? (reason: unknown) => {
-              ended(signal?.aborted && reason === signal.reason ? "aborted" : "refused");
-              reject(reason);
-            }
-          : reject,
-        signal,
-        onAbort: undefined,
-      });
+      this.#queue.enqueue(
+        observedWaiter({
+          workflowId,
+          startedAt: now,
+          maxWaitMs,
+          expectedWaitMs: projected.wait,
+          signal,
+          resolve,
+          reject,
+          now: this.#now,
+        }),
+      );
     });
   }
 
@@ -272,28 +214,8 @@ export class RateLimiter {
     retryAfterSec?: number,
     resetAtEpochSec?: number,
   ): void {
-    if (kind !== "primary" && kind !== "secondary") {
-      throw new TypeError(`kind must be "primary" or "secondary", got ${String(kind)}`);
-    }
-    assertSeconds(retryAfterSec, "retryAfterSec");
-    assertSeconds(resetAtEpochSec, "resetAtEpochSec");
-    this.#recordAt(workflowId, kind, retryAfterSec, resetAtEpochSec, this.#now());
-  }
-
-  /** Records a checked limit as of `now`, so a caller that reports the wait measures it from the same instant. */
-  #recordAt(
-    workflowId: string,
-    kind: RateLimitKind,
-    retryAfterSec: number | undefined,
-    resetAtEpochSec: number | undefined,
-    now: number,
-  ): void {
-    if (this.#github.record(workflowId, kind, retryAfterSec, resetAtEpochSec, now)) {
-      refill(this.#global, this.#globalRate, now);
-      this.#global.credit = 0;
-      this.#global.readyAt = 0;
-    }
-    if (this.#queue.size > 0) this.#queue.drain(now);
+    checkRateLimitArguments(kind, retryAfterSec, resetAtEpochSec);
+    this.#bookkeeping.record(workflowId, { kind, retryAfterSec, resetAtEpochSec }, this.#now());
   }
 
   /**
@@ -322,20 +244,7 @@ export class RateLimiter {
    * ```
    */
   recordRateLimitFailure(value: unknown, workflowId = "unknown"): RecordedRateLimit | null {
-    const found = findHttpAnswer(value);
-    if (found === undefined) return null;
-    const now = this.#now();
-    this.#github.observe(found.failure.headers, now);
-    const limit = rateLimitOf(found, undefined);
-    if (limit === null) {
-      this.#github.endStreak(now);
-      if (this.#queue.size > 0) this.#queue.drain(now);
-      return null;
-    }
-    this.#recordAt(workflowId, limit.kind, limit.retryAfterSec, limit.resetAtEpochSec, now);
-    const blockWait = Math.max(0, Math.ceil(this.#blocks.until - now));
-    const tokenWait = waitForToken(this.#global, this.#globalRate, now);
-    return { ...limit, blockedForMs: Math.max(blockWait, tokenWait) };
+    return this.#bookkeeping.recordFailure(value, workflowId);
   }
 
   /**
@@ -358,14 +267,7 @@ export class RateLimiter {
    * ```
    */
   observeResponse(value: unknown): GitHubQuota | null {
-    const found = findHttpAnswer(value);
-    if (found === undefined) return null;
-    const now = this.#now();
-    const { status, headers } = found.failure;
-    if (status !== 403 && status !== 429) this.#github.endStreak(now);
-    const quota = this.#github.observe(headers, now);
-    if (this.#queue.size > 0) this.#queue.drain(now);
-    return quota;
+    return this.#bookkeeping.observeResponse(value);
   }
 
   /**
@@ -380,7 +282,7 @@ export class RateLimiter {
    * ```
    */
   exportBlocks(): RateLimitBlocksSnapshot {
-    return this.#github.blocks.toSnapshot(this.#now());
+    return this.#bookkeeping.exportBlocks();
   }
 
   /**
@@ -397,9 +299,7 @@ export class RateLimiter {
    * ```
    */
   restoreBlocks(snapshot: unknown): void {
-    const now = this.#now();
-    this.#github.restore(snapshot, now);
-    if (this.#queue.size > 0) this.#queue.drain(now);
+    this.#bookkeeping.restoreBlocks(snapshot);
   }
 
   /**
@@ -461,10 +361,7 @@ export class RateLimiter {
     const now = this.#now();
     const entry = this.#workflows.lookUp(workflowId) ?? this.#workflows.create(workflowId, now);
     entry.lastActiveAt = now;
-    const { baseMs, maxMs } = this.#options.backoff;
-    const exponential = Math.min(maxMs, baseMs * 2 ** entry.attempts);
-    if (entry.attempts < MAX_EXPONENT) entry.attempts++;
-    const jittered = Math.round(exponential * (0.75 + this.#options.random() * 0.5));
+    const jittered = nextBackoffMs(entry, this.#options.backoff, this.#options.random);
     return Math.max(jittered, Math.ceil(this.#blocks.until - now));
   }
 
@@ -511,11 +408,8 @@ export class RateLimiter {
     const now = this.#now();
     const entry = workflowId === undefined ? undefined : this.#workflows.lookUp(workflowId);
     return {
-      global: tokensAt(this.#global, this.#globalRate, now),
-      workflow:
-        entry === undefined
-          ? this.#workflowRate.capacityUnits / TOKEN
-          : tokensAt(entry, this.#workflowRate, now),
+      global: this.#buckets.globalTokens(now),
+      workflow: this.#buckets.workflowTokens(entry, now),
     };
   }
 
@@ -528,93 +422,5 @@ export class RateLimiter {
   /** Number of workflow buckets held in memory. */
   get trackedWorkflows(): number {
     return this.#workflows.size;
-  }
-
-  /** Refusals at the same millisecond share one frozen answer instead of allocating each. */
-  #denied(retryAfterMs: number, bucket: RateLimitBucket): ConsumeDenied {
-    const last = this.#lastDenied;
-    if (last.retryAfterMs === retryAfterMs && last.bucket === bucket) return last;
-    this.#lastDenied = Object.freeze({ allowed: false, retryAfterMs, bucket });
-    return this.#lastDenied;
-  }
-
-  /**
-   * The wait before `entry`'s workflow may send at `now`: the latest of the
-   * two buckets' refill, the recorded block and the quota pacing. Sets
-   * `#shortBucket` to the bucket that decides it, so the hot path allocates nothing.
-   */
-  #waitFor(entry: WorkflowEntry | undefined, now: number): number {
-    const tokenWait = waitForToken(this.#global, this.#globalRate, now);
-    const workflowWait = entry === undefined ? 0 : waitForToken(entry, this.#workflowRate, now);
-    const blockedUntil = this.#blocks.until;
-    let globalWait = blockedUntil > now ? Math.ceil(blockedUntil - now) : 0;
-    if (tokenWait > globalWait) globalWait = tokenWait;
-    const pacer = this.#pacer;
-    if (pacer.active) {
-      const paceWait = pacer.waitAt(now);
-      if (paceWait > globalWait) globalWait = paceWait;
-    }
-    if (workflowWait > globalWait) {
-      this.#shortBucket = "workflow";
-      return workflowWait;
-    }
-    this.#shortBucket = "global";
-    return globalWait;
-  }
-
-  #take(workflowId: string, entry: WorkflowEntry | undefined, now: number): void {
-    this.#global.credit -= TOKEN;
-    const taken = entry ?? this.#workflows.create(workflowId, now);
-    taken.credit -= TOKEN;
-    taken.lastActiveAt = now;
-    if (this.#pacer.active) this.#pacer.taken(now);
-  }
-
-  /**
-   * When a new waiter's turn would come if every waiter ahead takes its token
-   * first: the global bucket must hand out one token per waiter ahead, the
-   * workflow's one per waiter of the same workflow ahead. `Infinity` when the
-   * waiters ahead would empty a bucket that never refills (they may yet give up).
-   */
-  #projectedWait(
-    workflowId: string,
-    entry: WorkflowEntry | undefined,
-    now: number,
-    own: number,
-    ownBucket: RateLimitBucket,
-  ): { wait: number; bucket: RateLimitBucket } {
-    if (this.#queue.size === 0) return { wait: own, bucket: ownBucket };
-    const ahead = this.#queue.countAhead(workflowId);
-    const globalTokens = msUntilTokens(this.#global, this.#globalRate, now, ahead.all + 1);
-    const workflowState = entry ?? {
-      credit: this.#workflowRate.capacityUnits,
-      updatedAt: now,
-      readyAt: 0,
-    };
-    const workflowTokens = msUntilTokens(
-      workflowState,
-      this.#workflowRate,
-      now,
-      ahead.sameWorkflow + 1,
-    );
-    const globalWait = Math.max(own, globalTokens);
-    return workflowTokens > globalWait
-      ? { wait: workflowTokens, bucket: "workflow" }
-      : {
-          wait: globalWait,
-          bucket: ownBucket === "workflow" && own >= globalTokens ? "workflow" : "global",
-        };
-  }
-}
-
-function tokensAt(state: BucketState, rate: BucketRate, now: number): number {
-  const elapsed = now > state.updatedAt ? now - state.updatedAt : 0;
-  return Math.floor(Math.min(rate.capacityUnits, state.credit + elapsed * rate.unitsPerMs) / TOKEN);
-}
-
-function assertSeconds(value: number | undefined, name: string): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || !Number.isFinite(value)) {
-    throw new RangeError(`${name} must be a non-negative finite number of seconds, got ${value}`);
   }
 }
