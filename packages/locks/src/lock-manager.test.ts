@@ -1320,15 +1320,20 @@ describe("renewal", () => {
     const locks = manager({ clock, maxAgeMs: 4_000, renewIntervalMs: 1_000 });
     const lock = await locks.acquire("a");
     expect(clock.pendingTimers).toBe(1);
+    const renewalScheduled = () => vi.waitFor(() => expect(clock.pendingTimers).toBe(1));
     clock.advance(1_000);
     await vi.waitFor(async () => {
       const record = JSON.parse(await readFile(lockPath("a"), "utf8"));
       expect(record.renewedAt).toBe(clock.now());
     });
+    // The next renewal is scheduled once the write is done: advancing before
+    // that would schedule it from the later time, and it would never come due.
+    await renewalScheduled();
     clock.advance(1_000);
     await vi.waitFor(async () => {
       expect(JSON.parse(await readFile(lockPath("a"), "utf8")).renewedAt).toBe(clock.now());
     });
+    await renewalScheduled();
     const record = JSON.parse(await readFile(lockPath("a"), "utf8"));
     expect(record).toMatchObject({ id: lock.id, pid: process.pid, lockVersion: 2 });
 
