@@ -13,7 +13,7 @@ export type OperatorDecision = "done" | "not_done" | "reset";
  * applies it to the index, in the order that keeps a crash in between from
  * repeating the side effect:
  *
- * - `done`: the result `{ $reconciled: "done", by: "operator" }`, then the
+ * - `done`: the result `{ $reconciled: "done", by: "operator", reason? }`, then the
  *   key completed (later steps with it are `reconciled`);
  * - `not_done` / `reset`: the key may run again. A pending key's open intent
  *   is closed with `NOT_DONE:` / `RESET:` after the key is removed; any other
@@ -35,7 +35,7 @@ export async function applyOperatorDecision(
     // One transaction: the decision recorded, the running attempt fenced out.
     const before = await index.atomicSteps.decide(key, decision, {
       reason,
-      ...(decision === "done" ? { result: reconciledMarker("operator") } : {}),
+      ...(decision === "done" ? { result: reconciledMarker("operator", reason) } : {}),
     });
     context.rerunnable.delete(key);
     context.logger.info(`step: ${command} by an operator`, {
@@ -65,7 +65,7 @@ export async function applyOperatorDecision(
     });
   const why = reason === undefined ? "" : ` (${reason})`;
   if (decision === "done") {
-    const marker = reconciledMarker("operator");
+    const marker = reconciledMarker("operator", reason);
     const intentSeq = openIntent ?? (await newIntent());
     await record(intentSeq, marker);
     await index.settle(key, {

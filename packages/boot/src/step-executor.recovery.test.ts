@@ -205,8 +205,12 @@ describe("operators", () => {
     expect(context.audit.findResultByIntentSeq(done.intentSeq)?.result).toEqual({
       $reconciled: "done",
       by: "operator",
+      reason: "merged by hand",
     });
     expect(context.index.entries.get(done.key)?.status).toBe("completed");
+    expect(
+      (await context.executor.execute(step("merge_pull_request", "pr-2", async () => 1))).status,
+    ).toBe("reconciled");
     const notDone = await leavePending(context, "merge_pull_request", "pr-3");
     await context.executor.resolveKey(notDone.key, "not_done");
     expect(context.index.entries.has(notDone.key)).toBe(false);

@@ -86,11 +86,13 @@ export type ReconciledBy = "hook" | "operator";
 export interface ReconciledMarker {
   $reconciled: "done";
   by: ReconciledBy;
+  /** Why an operator said so (`keys resolve … done --reason`), when they said. */
+  reason?: string;
 }
 
 /** @returns the result recorded for a reconciled step. */
-export function reconciledMarker(by: ReconciledBy): ReconciledMarker {
-  return { $reconciled: "done", by };
+export function reconciledMarker(by: ReconciledBy, reason?: string): ReconciledMarker {
+  return reason === undefined ? { $reconciled: "done", by } : { $reconciled: "done", by, reason };
 }
 
 /**
@@ -102,8 +104,9 @@ export function isReconciledMarker(value: unknown): boolean {
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   if (keys.length === 1 && record.reconciled === "done") return true;
+  const withReason = keys.length === 3 && typeof record.reason === "string";
   return (
-    keys.length === 2 &&
+    (keys.length === 2 || withReason) &&
     record.$reconciled === "done" &&
     (record.by === "hook" || record.by === "operator")
   );

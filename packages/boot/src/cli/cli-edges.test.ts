@@ -213,6 +213,31 @@ describe("beauvoir status: what needs a human", () => {
     );
   });
 
+  it("does not call a history fine whose current file is gone or whose records are gone", async () => {
+    await signedRun();
+    const current = join(dataDir, "audit", "audit.jsonl");
+    const html = join(root, "report.html");
+    for (const damage of [
+      { reason: "missing_current_file", apply: () => rm(current) },
+      { reason: "empty_history", apply: () => writeFile(current, "") },
+    ]) {
+      const kept = await readFile(current);
+      await damage.apply();
+      const status = await beauvoir(["status", dataDir, "--json"]);
+      expect(status.code, status.stderr).toBe(1);
+      expect(status.json().audit).toMatchObject({ valid: false, reason: damage.reason });
+      expect(status.json().attention).toContain(
+        `the audit chain does not verify (${damage.reason})`,
+      );
+      const report = await beauvoir(["report", dataDir, "--html", html]);
+      expect(report.code, report.stderr).toBe(1);
+      expect(report.stdout).toContain(`is BROKEN (${damage.reason})`);
+      await rm(html, { force: true });
+      await writeFile(current, kept);
+    }
+    expect((await beauvoir(["status", dataDir, "--json"])).json().audit.valid).toBe(true);
+  });
+
   it("is plain on a data directory with nothing in it yet", async () => {
     for (const name of ["audit", "locks"]) await mkdir(join(dataDir, name), { recursive: true });
     const status = await beauvoir(["status", dataDir]);

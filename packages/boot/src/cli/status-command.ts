@@ -4,7 +4,11 @@ import { verifyIdempotencyIndex } from "@beauvoir/idempotency";
 import { inspectStore } from "@beauvoir/resilient-store";
 import { type LastBootRecord, readLastBootRecord } from "../last-boot.js";
 import { RESILIENCE_STATE_STORE } from "../resilience-state.js";
-import { type AuditSummary, summarizeVerification } from "./audit-summary.js";
+import {
+  type AuditSummary,
+  summarizeVerification,
+  withCompletenessCheck,
+} from "./audit-summary.js";
 import type { CommandContext } from "./command-context.js";
 import { instanceLockOf } from "./data-directory.js";
 import { type KeyView, listKeys } from "./keys-commands.js";
@@ -105,7 +109,14 @@ export async function buildStatus(context: CommandContext): Promise<StatusReport
     if (!isErrnoError((error as { cause?: unknown }).cause, "ENOENT")) throw error;
   }
 
-  const audit = await verifyHistory(context, running);
+  const verified = await verifyHistory(context, running);
+  const audit =
+    verified &&
+    (await withCompletenessCheck(verified, {
+      fs,
+      auditDir: layout.auditDir,
+      recordsExpected: keys.length > 0,
+    }));
   if (audit && !audit.valid) attention.push(`the audit chain does not verify (${audit.reason})`);
   const { records } = await readAuditRecords(layout.auditDir, { fs }).catch(() => ({
     records: [],

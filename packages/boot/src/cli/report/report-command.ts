@@ -1,8 +1,9 @@
 import { rename, rm, writeFile } from "node:fs/promises";
 import { readAuditRecords, verifyAuditFile } from "@beauvoir/audit-trail";
-import { summarizeVerification } from "../audit-summary.js";
+import { summarizeVerification, withCompletenessCheck } from "../audit-summary.js";
 import { CommandUsageError } from "../cli-io.js";
 import type { CommandContext } from "../command-context.js";
+import { listKeys } from "../keys-commands.js";
 import { printable, printLines } from "../output.js";
 import { progressFor } from "../progress.js";
 import { renderHtmlReport } from "./html-report.js";
@@ -20,8 +21,19 @@ export async function report(context: CommandContext): Promise<0 | 1> {
     ...(hmacKey === undefined ? {} : { hmacKey }),
     onProgress: (done, total) => bar.update(done, total),
   }).finally(() => bar.clear());
-  const verification = summarizeVerification(verified, hmacKey !== undefined);
-  const { records } = await readAuditRecords(layout.auditDir, { fs });
+  const verification = await withCompletenessCheck(
+    summarizeVerification(verified, hmacKey !== undefined),
+    {
+      fs,
+      auditDir: layout.auditDir,
+      recordsExpected: (await listKeys(context)).length > 0,
+    },
+  );
+  // A history cut to nothing is still reported: an empty timeline under its verdict.
+  const { records } = await readAuditRecords(layout.auditDir, { fs }).catch((error: unknown) => {
+    if (verification.valid) throw error;
+    return { records: [] };
+  });
   const steps = buildTimeline(records);
   const html = renderHtmlReport({
     title: "Beauvoir history",
