@@ -19,6 +19,7 @@ import {
 } from "./plugin-options.js";
 import { beauvoirReconcilers, reconcileHookFor } from "./reconcilers.js";
 import { redactOctokitError } from "./redact-error.js";
+import { redactOctokitLog } from "./redacted-log.js";
 import { recordedForm, replayedResponse } from "./response-forms.js";
 import { type RoutePlan, RoutePlanner } from "./route-plan.js";
 
@@ -90,6 +91,7 @@ export function beauvoir(
   const { executor, services } = config.app;
   const logger = services.logger ?? silentLogger;
   const redactor = services.redactor ?? new SecretRedactor();
+  redactOctokitLog(octokit, redactor);
   const planner = new RoutePlanner(config.routes);
   const rules = new OctokitFailureRules();
   const hookRegistrations = new Map<string, Promise<void>>();

@@ -36,6 +36,13 @@ export interface HarnessOptions {
   server?: Partial<GitHubServerOptions>;
   boot?: Partial<BootConfig>;
   plugin?: Partial<BeauvoirPluginOptions>;
+  /** Octokit's own `log` (silent by default). */
+  log?: {
+    debug(...data: unknown[]): void;
+    info(...data: unknown[]): void;
+    warn(...data: unknown[]): void;
+    error(...data: unknown[]): void;
+  };
 }
 
 /** Quick retries, so a test waits for what GitHub asks and little more. */
@@ -54,7 +61,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const octokit = beauvoirOctokit({
     auth: TOKEN,
     baseUrl: server.url,
-    log: { debug() {}, info() {}, warn() {}, error() {} },
+    log: options.log ?? { debug() {}, info() {}, warn() {}, error() {} },
     beauvoir: { app, ...options.plugin },
   });
   return {

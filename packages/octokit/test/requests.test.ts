@@ -257,6 +257,33 @@ describe("what reaches the caller", () => {
     expect(JSON.stringify(error.request.headers)).not.toContain(TOKEN);
   });
 
+  it("redacts what Octokit itself logs about a request (a token in its URL)", async () => {
+    const lines: string[] = [];
+    const capture = (...data: unknown[]) => {
+      lines.push(
+        data.map((item) => (typeof item === "string" ? item : JSON.stringify(item))).join(" "),
+      );
+    };
+    harness = await startHarness({
+      log: { debug: capture, info: capture, warn: capture, error: capture },
+    });
+    const secret = `ghp_${"Qq7".repeat(12)}`;
+    await harness.octokit.request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
+      ...repo,
+      issue_number: 1,
+      access_token: secret,
+    });
+    await harness.octokit
+      .request("GET /repos/{owner}/{repo}/issues/{issue_number}", {
+        ...repo,
+        issue_number: 404,
+        access_token: secret,
+      })
+      .catch(() => {});
+    expect(lines.join("\n")).toContain("/repos/acme/widgets/issues/1");
+    expect(lines.join("\n")).not.toContain(secret);
+  });
+
   it("answers a dry run without sending anything", async () => {
     harness = await startHarness({ boot: { dryRun: true } });
     const { octokit, server } = harness;
