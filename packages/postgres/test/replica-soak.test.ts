@@ -37,15 +37,18 @@ it(`keeps every invariant while replicas are SIGKILLed at random (${ROUNDS} roun
   let kills = 0;
   let spawned = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    const steps = jobOf(8, `round${round}`);
+    // Enough steps that the replicas are still at work when the kills come
+    // (group commit made eight steps finish before the second kill).
+    const steps = jobOf(24, `round${round}`);
     const start = () =>
       spawnReplica({ databaseUrl: db.url, schema, remote, steps, label: `r${round}-${spawned++}` });
     const replicas: ReplicaProcess[] = [start(), start(), start()];
     for (let kill = 0; kill < KILLS_PER_ROUND; kill++) {
       await sleep(150 + Math.random() * 700);
-      const index = Math.floor(Math.random() * replicas.length);
-      const victim = replicas[index] as ReplicaProcess;
-      if (victim.child.exitCode !== null) continue;
+      const running = replicas.filter((replica) => replica.child.exitCode === null);
+      if (running.length === 0) break;
+      const victim = running[Math.floor(Math.random() * running.length)] as ReplicaProcess;
+      const index = replicas.indexOf(victim);
       victim.child.kill("SIGKILL");
       await victim.exited;
       kills++;
