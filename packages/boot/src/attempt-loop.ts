@@ -7,6 +7,7 @@ import { type AttemptFailure, classifyAttemptFailure } from "./failure-model.js"
 import { toJsonSafe } from "./json-safe.js";
 import type { StepLedger } from "./key-ledger.js";
 import type { CircuitBreakerPort, CompensationStrategy, IdempotencyClaim } from "./ports.js";
+import { recordRateLimit } from "./rate-limit-record.js";
 import { askReconcileHook } from "./reconcile-hook.js";
 import { RECORDED_ERROR_CODES } from "./recorded-verdict.js";
 import {
@@ -265,18 +266,6 @@ async function afterFailure<Result>(
     return RETHROW;
   }
   return terminal(RECORDED_ERROR_CODES.outcomeUnknown);
-}
-
-async function recordRateLimit(
-  context: ExecutorContext,
-  failure: AttemptFailure,
-  workflowId: string,
-): Promise<void> {
-  try {
-    await context.limiter?.recordRateLimitFailure(failure.rateLimitEvidence, workflowId);
-  } catch (error) {
-    context.logger.warn("step: the rate limiter could not read a rate-limit answer", { error });
-  }
 }
 
 function observeResponse(context: ExecutorContext, result: unknown): void {

@@ -2,6 +2,7 @@ import { findNetworkErrorCode } from "@beauvoir/breaker";
 import { delay } from "@beauvoir/core";
 import type { ExecutorContext, ReconcileContext } from "./executor-context.js";
 import { type AttemptFailure, classifyAttemptFailure } from "./failure-model.js";
+import { recordRateLimit } from "./rate-limit-record.js";
 import { retryDelayMs, serverRetryFloorMs } from "./retry-policy.js";
 
 /**
@@ -77,7 +78,7 @@ async function waitBeforeAskingAgain(
   attempt: number,
   deadline: number,
 ): Promise<number | undefined> {
-  if (failure.failureClass === "rate_limited") await recordHookRateLimit(context, failure);
+  if (failure.failureClass === "rate_limited") await recordRateLimit(context, failure, "default");
   if (!isTransient(failure) || attempt >= context.retry.maxAttempts) return undefined;
   const now = context.clock.now();
   const waitMs = retryDelayMs(
@@ -96,12 +97,4 @@ function isTransient(failure: AttemptFailure): boolean {
     return failure.kind === "not_sent" || (failure.status >= 500 && failure.status !== 501);
   }
   return findNetworkErrorCode(failure.error) !== undefined;
-}
-
-async function recordHookRateLimit(context: ExecutorContext, failure: AttemptFailure) {
-  try {
-    await context.limiter?.recordRateLimitFailure(failure.rateLimitEvidence, "default");
-  } catch (error) {
-    context.logger.warn("step: the rate limiter could not read a rate-limit answer", { error });
-  }
 }
