@@ -61,7 +61,9 @@ it("runs every step of three booted replicas exactly once while pg_terminate_bac
       if (rows[0]?.killed) kills++;
     }
   })();
-  const issues = Array.from({ length: 45 }, (_, index) => index);
+  // Enough steps to outlast several kills: with group commit 45 steps could
+  // finish before the sixth one landed.
+  const issues = Array.from({ length: 150 }, (_, index) => index);
   const failures: unknown[] = [];
   await Promise.all(
     replicas.flatMap(({ app }) =>
